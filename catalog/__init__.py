@@ -1,0 +1,1 @@
+"""Linear channels, the EPG and the VOD catalogue."""

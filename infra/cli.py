@@ -1,0 +1,128 @@
+"""The ``smartgo`` command: api, worker, migrate and staff tools."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from infra.logging import configure_logging
+from infra.settings import SettingsError, get_settings
+
+log = logging.getLogger("smartgo")
+
+
+def _settings():  # noqa: ANN202
+    try:
+        return get_settings()
+    except (SettingsError, ValueError) as err:
+        print(f"smartgo: configuration error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply database migrations."""
+    from infra.migrate import downgrade, upgrade
+
+    settings = _settings()
+    if args.downgrade:
+        downgrade(settings.database_url, args.downgrade)
+    else:
+        upgrade(settings.database_url)
+    print(f"database at {args.downgrade or 'head'}")
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    """Run the API and origin (migrating first unless told not to)."""
+    import uvicorn
+
+    settings = _settings()
+    if not args.no_migrate:
+        from infra.migrate import upgrade
+
+        upgrade(settings.database_url)
+    workers = args.workers
+    if workers > 1 and settings.embedded:
+        print("smartgo: the embedded mode runs one API process; use Redis/PostgreSQL for more",
+              file=sys.stderr)
+        return 2
+    from infra.http_server import server_config
+
+    config = server_config("infra.asgi:app", host=args.host or settings.host,
+                           port=args.port or settings.port, workers=workers)
+    uvicorn.Server(config).run() if workers == 1 else _multi(config)
+    return 0
+
+
+def _multi(config) -> None:  # noqa: ANN001
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()
+    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run background jobs on arq workers (distributed mode)."""
+    settings = _settings()
+    if not settings.redis_url:
+        print("smartgo: the worker needs SMARTGO_REDIS_URL; in the embedded mode the API process "
+              "runs jobs itself", file=sys.stderr)
+        return 2
+    from arq.worker import run_worker
+
+    from infra.runtime import build_runtime, set_runtime
+    from workers.runner import arq_worker_settings
+
+    rt = build_runtime(settings)
+    set_runtime(rt)
+    run_worker(arq_worker_settings(rt))
+    return 0
+
+
+def cmd_staff_key(args: argparse.Namespace) -> int:
+    """Create a staff API key and print it once."""
+    from infra import staff
+    from infra.db import Database
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    with db.session() as s:
+        key = staff.create_key(db_session=s, name=args.name, role=args.role)
+    print(key)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the smartgo command."""
+    parser = argparse.ArgumentParser(prog="smartgo", description="TV Smart GO backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("api", help="run the API and HLS origin")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--no-migrate", action="store_true")
+    p.set_defaults(func=cmd_api)
+    p = sub.add_parser("worker", help="run background jobs (arq, needs Redis)")
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("--downgrade", metavar="REVISION")
+    p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser("staff-key", help="create a staff API key")
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", choices=["viewer", "operator", "admin"], default="operator")
+    p.set_defaults(func=cmd_staff_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the smartgo command."""
+    args = build_parser().parse_args(argv)
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

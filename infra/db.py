@@ -1,0 +1,96 @@
+"""Database engine and the one context manager that owns a transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from infra.errors import ServiceUnavailable
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "DATABASE_UNAVAILABLE"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+    cur = dbapi_conn.cursor()
+    # WAL lets the origin read while ingest writes; busy_timeout queues writers instead of failing.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for a database URL with settings fit for this project."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """An engine plus its session factory."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.is_sqlite = url.startswith("sqlite")
+        # SQLite allows one writer; serialising writers here avoids busy-retry storms.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    @contextlib.contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """Open a session whose transaction commits on success and rolls back on error."""
+        lock = self._write_lock if write else None
+        if lock:
+            lock.acquire()
+        try:
+            with self.sessionmaker() as session:
+                try:
+                    yield session
+                    session.commit()
+                except (OperationalError, DBAPIError) as err:
+                    session.rollback()
+                    if getattr(err, "connection_invalidated", False) or isinstance(
+                        err, OperationalError
+                    ):
+                        raise DatabaseUnavailable("database unavailable, retry") from err
+                    raise
+                except BaseException:
+                    session.rollback()
+                    raise
+        finally:
+            if lock:
+                lock.release()
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()

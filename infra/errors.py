@@ -1,0 +1,66 @@
+"""The project's error hierarchy: every error a client can cause has a stable code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SmartGoError(Exception):
+    """Base of every domain error; the API turns it into a JSON error with ``code``."""
+
+    code = "ERROR"
+    status = 400
+    headers: dict[str, str] = {}
+
+    def __init__(self, message: str = "", **details: Any) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code.replace("_", " ").lower()
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON body sent to the client."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class NotFound(SmartGoError):
+    code = "NOT_FOUND"
+    status = 404
+
+
+class Conflict(SmartGoError):
+    code = "CONFLICT"
+    status = 409
+
+
+class Unauthorized(SmartGoError):
+    code = "UNAUTHORIZED"
+    status = 401
+
+
+class Forbidden(SmartGoError):
+    code = "FORBIDDEN"
+    status = 403
+
+
+class InvalidInput(SmartGoError):
+    code = "INVALID_INPUT"
+    status = 422
+
+
+class ServiceUnavailable(SmartGoError):
+    """A backing service (database, storage, Redis) failed; the client should retry."""
+
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+    headers = {"Retry-After": "2"}
+
+
+class StorageUnavailable(ServiceUnavailable):
+    code = "STORAGE_UNAVAILABLE"
+
+
+class ObjectNotFound(NotFound):
+    code = "OBJECT_NOT_FOUND"

@@ -1,0 +1,81 @@
+"""The process's shared clients (database, storage, bus, jobs), built once at start-up."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from infra.bus import Bus, InProcessBus, RedisBus
+from infra.db import Database
+from infra.settings import Settings
+from infra.storage import ObjectStore, S3ObjectStore, make_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a request or a job needs besides its own arguments."""
+
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    bus: Bus
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.db.dispose()
+
+
+_current: Runtime | None = None
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Create the clients named by settings; embedded or distributed by configuration only."""
+    store = make_store(settings)
+    if isinstance(store, S3ObjectStore):
+        store.ensure_bucket()
+    bus: Bus = RedisBus(settings.redis_url) if settings.redis_url else InProcessBus()
+    return Runtime(settings=settings, db=Database(settings.database_url), store=store, bus=bus)
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Install the process runtime (at start-up, or per test)."""
+    global _current
+    _current = runtime
+
+
+def runtime() -> Runtime:
+    """Return the process runtime."""
+    if _current is None:
+        raise RuntimeError("runtime not initialised; call set_runtime(build_runtime(...)) first")
+    return _current
+
+
+def notify_after_commit(session: Session, topic: str, message: dict[str, Any]) -> None:
+    """Publish message on the bus once session's transaction commits (never if it rolls back)."""
+    pending: list[tuple[str, dict[str, Any]]] = session.info.setdefault("bus_pending", [])
+    if not pending:
+        event.listen(session, "after_commit", _flush_pending, once=True)
+        event.listen(session, "after_rollback", _drop_pending, once=True)
+    pending.append((topic, message))
+
+
+def _flush_pending(session: Session) -> None:
+    pending = session.info.pop("bus_pending", [])
+    if event.contains(session, "after_rollback", _drop_pending):
+        event.remove(session, "after_rollback", _drop_pending)
+    bus = runtime().bus
+    for topic, message in pending:
+        bus.publish(topic, message)
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop("bus_pending", None)
+    if event.contains(session, "after_commit", _flush_pending):
+        event.remove(session, "after_commit", _flush_pending)

@@ -1,0 +1,108 @@
+"""Typed settings read from the environment (prefix ``SMARTGO_``), checked at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Known development secrets: accepted only in the embedded mode, refused anywhere else.
+DEV_SECRET = "smartgo-dev-secret-change-me"
+DEV_ADMIN_KEY = "smartgo-dev-admin-key"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+class Settings(BaseSettings):
+    """Every knob of a SmartGo process; see the configuration table in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTGO_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str = ""
+    storage_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+
+    secret_key: str = DEV_SECRET
+    ingest_secret: str = DEV_SECRET
+    bootstrap_admin_key: str = DEV_ADMIN_KEY
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str = ""
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    live_window_s: float = Field(30.0, gt=0)
+    publish_deadline_factor: float = Field(1.0, gt=0)
+    segment_delivery: Literal["proxy", "redirect"] = "proxy"
+    max_ingest_object_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    storage_timeout_s: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _fill_and_check(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'smartgo.db').resolve()}"
+        if not self.storage_url:
+            self.storage_url = f"file://{(self.data_dir / 'objects').resolve()}"
+        scheme = urlparse(self.storage_url).scheme
+        if scheme not in ("file", "s3"):
+            raise SettingsError(
+                f"SMARTGO_STORAGE_URL must start with file:// or s3:// (got {self.storage_url!r})"
+            )
+        if scheme == "s3" and not urlparse(self.storage_url).netloc:
+            raise SettingsError("SMARTGO_STORAGE_URL=s3://BUCKET[/prefix] needs a bucket name")
+        db_scheme = self.database_url.split(":", 1)[0]
+        if not (db_scheme.startswith("sqlite") or db_scheme.startswith("postgresql")):
+            raise SettingsError(
+                "SMARTGO_DATABASE_URL must be sqlite:///PATH or postgresql+psycopg://... "
+                f"(got scheme {db_scheme!r})"
+            )
+        if self.database_url.startswith("postgresql://"):
+            self.database_url = "postgresql+psycopg://" + self.database_url[len("postgresql://") :]
+        if not self.embedded:
+            weak = [
+                name
+                for name, value in (
+                    ("SMARTGO_SECRET_KEY", self.secret_key),
+                    ("SMARTGO_INGEST_SECRET", self.ingest_secret),
+                    ("SMARTGO_BOOTSTRAP_ADMIN_KEY", self.bootstrap_admin_key),
+                )
+                if value in (DEV_SECRET, DEV_ADMIN_KEY) or len(value) < 16
+            ]
+            if weak:
+                raise SettingsError(
+                    "outside the embedded mode these secrets must be set to your own values "
+                    f"of at least 16 characters: {', '.join(weak)}"
+                )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no external server is used: SQLite, local folder storage, no Redis."""
+        return (
+            self.database_url.startswith("sqlite")
+            and not self.redis_url
+            and self.storage_url.startswith("file://")
+        )
+
+    @property
+    def mode(self) -> str:
+        """'embedded' or 'distributed', for logs and the status endpoint."""
+        return "embedded" if self.embedded else "distributed"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,255 @@
+"""Object storage: one interface, a local folder (embedded) or any S3 API through boto3."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from infra.errors import InvalidInput, ObjectNotFound, StorageUnavailable
+
+# Keys are built by our own code, but parts of them come from outside (channel ids, file
+# names): refusing anything but this alphabet keeps every key inside its prefix.
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
+
+
+class InvalidKey(InvalidInput):
+    code = "INVALID_OBJECT_KEY"
+
+
+def check_key(key: str) -> str:
+    """Return the key if it is a safe relative object key, else raise InvalidKey."""
+    if len(key) > 512 or not _KEY_RE.match(key) or any(p in ("..", ".") for p in key.split("/")):
+        raise InvalidKey(f"invalid object key {key!r}")
+    return key
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object's bytes and metadata as read from the store."""
+
+    data: bytes
+    content_type: str
+
+
+class ObjectStore(ABC):
+    """Blocking object store; async callers run these methods in a thread."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Store bytes under key, replacing any object there, atomically."""
+
+    @abstractmethod
+    def get(self, key: str) -> StoredObject:
+        """Read an object or raise ObjectNotFound."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Tell whether an object exists."""
+
+    @abstractmethod
+    def delete_many(self, keys: Iterable[str]) -> int:
+        """Delete objects (missing ones are ignored); return how many requests were made."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[str]:
+        """Yield the keys under prefix."""
+
+    def url_for(self, key: str, expires_s: int = 300) -> str | None:
+        """Return a URL a client can fetch the object from directly, if the store has one."""
+        return None
+
+
+class LocalObjectStore(ObjectStore):
+    """Objects as files under a root folder; writes go through a temp file and a rename."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / check_key(key)).resolve()
+        if self.root not in path.parents:
+            raise InvalidKey(f"invalid object key {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except OSError as err:
+            raise StorageUnavailable(f"local storage write failed: {err.strerror}") from err
+
+    def get(self, key: str) -> StoredObject:
+        try:
+            return StoredObject(self._path(key).read_bytes(), "application/octet-stream")
+        except FileNotFoundError as err:
+            raise ObjectNotFound(f"no object {key!r}") from err
+        except OSError as err:
+            raise StorageUnavailable(f"local storage read failed: {err.strerror}") from err
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        count = 0
+        for key in keys:
+            count += 1
+            try:
+                self._path(key).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                raise StorageUnavailable(f"local storage delete failed: {err.strerror}") from err
+        return count
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self.root / prefix.rstrip("/") if prefix else self.root
+        if not base.exists():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                yield path.relative_to(self.root).as_posix()
+
+
+class S3ObjectStore(ObjectStore):
+    """Objects in an S3 bucket (AWS, MinIO, Ceph, moto) under an optional key prefix."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            region_name=region,
+            aws_access_key_id=access_key_id or None,
+            aws_secret_access_key=secret_access_key or None,
+            config=Config(
+                connect_timeout=timeout_s,
+                read_timeout=timeout_s,
+                retries={"max_attempts": 2, "mode": "standard"},
+                max_pool_connections=50,
+                s3={"addressing_style": "path"},
+            ),
+        )
+
+    def _key(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    def _translate(self, err: Exception, key: str) -> Exception:
+        from botocore.exceptions import ClientError
+
+        if isinstance(err, ClientError):
+            code = err.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                return ObjectNotFound(f"no object {key!r}")
+            return StorageUnavailable(f"object storage error {code}")
+        return StorageUnavailable(f"object storage unreachable: {type(err).__name__}")
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist (for tests and first runs)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            self.client.create_bucket(Bucket=self.bucket)
+        except BotoCoreError as err:
+            raise StorageUnavailable("object storage unreachable") from err
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        full = self._key(key)
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=full, Body=data, ContentType=content_type)
+        except Exception as err:  # botocore raises many unrelated types
+            raise self._translate(err, key) from err
+
+    def get(self, key: str) -> StoredObject:
+        full = self._key(key)
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=full)
+            return StoredObject(resp["Body"].read(), resp.get("ContentType", ""))
+        except Exception as err:
+            raise self._translate(err, key) from err
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except Exception as err:
+            translated = self._translate(err, key)
+            if isinstance(translated, ObjectNotFound):
+                return False
+            raise translated from err
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        batch: list[dict[str, str]] = []
+        requests = 0
+        for key in keys:
+            batch.append({"Key": self._key(key)})
+            if len(batch) == 1000:  # DeleteObjects takes at most 1000 keys
+                requests += self._delete_batch(batch)
+                batch = []
+        if batch:
+            requests += self._delete_batch(batch)
+        return requests
+
+    def _delete_batch(self, batch: list[dict[str, str]]) -> int:
+        try:
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        except Exception as err:
+            raise self._translate(err, batch[0]["Key"]) from err
+        return 1
+
+    def list(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(self.prefix) :]
+        except Exception as err:
+            raise self._translate(err, prefix) from err
+
+    def url_for(self, key: str, expires_s: int = 300) -> str | None:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_s
+        )
+
+
+def make_store(settings) -> ObjectStore:  # noqa: ANN001
+    """Build the object store named by SMARTGO_STORAGE_URL."""
+    parsed = urlparse(settings.storage_url)
+    if parsed.scheme == "file":
+        return LocalObjectStore(Path(parsed.path))
+    store = S3ObjectStore(
+        parsed.netloc,
+        parsed.path,
+        endpoint_url=settings.s3_endpoint_url or None,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id or None,
+        secret_access_key=settings.s3_secret_access_key or None,
+        timeout_s=settings.storage_timeout_s,
+    )
+    return store

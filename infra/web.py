@@ -1,0 +1,97 @@
+"""The ASGI application: the origin in front, the FastAPI API behind it, one error format."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from infra import staff
+from infra.errors import SmartGoError
+from infra.runtime import Runtime, set_runtime
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
+               415: "UNSUPPORTED_MEDIA_TYPE", 401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+
+
+def _error(status: int, code: str, message: str, details=None, headers=None) -> JSONResponse:  # noqa: ANN001
+    body = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error to a JSON body with a stable code; nothing a client sends gives a 500."""
+
+    @app.exception_handler(SmartGoError)
+    async def _domain(_: Request, err: SmartGoError) -> JSONResponse:
+        return _error(err.status, err.code, err.message, err.details or None, err.headers or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, err: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in err.errors()
+        ]
+        code = "MALFORMED_JSON" if any(p["type"] == "json_invalid" for p in problems) else "VALIDATION_ERROR"
+        return _error(422, code, "the request is not valid", {"errors": problems})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, err: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(err.status_code, f"HTTP_{err.status_code}")
+        return _error(err.status_code, code, str(err.detail), headers=getattr(err, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, err: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _error(500, "INTERNAL_ERROR", "internal error; it has been logged")
+
+
+def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
+    """Build the ASGI app for a runtime: API routes, origin, background work."""
+    from catalog.api import router as catalog_router
+    from streaming.api import router as streaming_router
+    from streaming.origin import Origin
+    from workers.runner import make_job_runner
+
+    set_runtime(rt)
+    job_runner = make_job_runner(rt) if (run_jobs if run_jobs is not None else rt.settings.embedded) else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        with rt.db.session() as s:
+            staff.ensure_bootstrap_key(db_session=s, key=rt.settings.bootstrap_admin_key)
+        await rt.bus.start()
+        await origin.start()
+        if job_runner:
+            await job_runner.start()
+        log.info("SmartGo API up in %s mode", rt.settings.mode)
+        try:
+            yield
+        finally:
+            if job_runner:
+                await job_runner.stop()
+            await origin.stop()
+            await rt.bus.stop()
+
+    api = FastAPI(title="TV Smart GO", version="0.1.0", lifespan=lifespan)
+    api.state.runtime = rt
+    install_error_handlers(api)
+    api.include_router(catalog_router)
+    api.include_router(streaming_router)
+
+    @api.get("/healthz", tags=["ops"])
+    def healthz() -> dict:
+        """Report liveness and the mode this process runs in."""
+        return {"status": "ok", "mode": rt.settings.mode}
+
+    origin = Origin(rt, api)
+    api.state.origin = origin
+    return origin

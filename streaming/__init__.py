@@ -1,0 +1,1 @@
+"""Live packaging, the channel timeline index and the HLS origin."""

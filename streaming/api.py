@@ -1,0 +1,74 @@
+"""Streaming HTTP API: the encoder ingest endpoint and the staff view of a timeline."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from infra.deps import RuntimeDep, SessionDep, require_staff
+from streaming import ingest, service
+from streaming.deps import ingest_password
+from streaming.errors import PayloadTooLarge
+from streaming.playlist import format_pdt
+from streaming.schemas import IngestAccepted, TimelineRead, TimelineRunRead
+
+router = APIRouter()
+INGEST_PATH = "/ingest/{channel_id}/{seg_set}/{rendition}/{filename}"
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"object larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"object larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.put(INGEST_PATH, response_model=IngestAccepted, tags=["ingest"])
+@router.post(INGEST_PATH, response_model=IngestAccepted, tags=["ingest"], include_in_schema=False)
+async def ingest_put(channel_id: str, seg_set: str, rendition: str, filename: str,
+                     request: Request, rt: RuntimeDep,
+                     password: Annotated[str | None, Depends(ingest_password)]) -> IngestAccepted:
+    """Accept a segment, init segment or playlist pushed by an encoder (ffmpeg -method PUT)."""
+    spec = await run_in_threadpool(ingest.authorize, rt, channel_id=channel_id, password=password)
+    body = await _read_body(request, rt.settings.max_ingest_object_bytes)
+    result = await run_in_threadpool(
+        ingest.ingest_file, rt, spec=spec, seg_set=seg_set, rendition=rendition,
+        filename=filename, body=body, now_us=time.time_ns() // 1000,
+    )
+    return IngestAccepted(kind=result.kind, published=result.published)
+
+
+@router.delete(INGEST_PATH, status_code=204, tags=["ingest"])
+async def ingest_delete(channel_id: str, seg_set: str, rendition: str, filename: str,
+                        rt: RuntimeDep,
+                        password: Annotated[str | None, Depends(ingest_password)]) -> Response:
+    """Acknowledge an encoder's delete; retention of published segments is ours, not its."""
+    await run_in_threadpool(ingest.authorize, rt, channel_id=channel_id, password=password)
+    return Response(status_code=204)
+
+
+@router.get("/v1/admin/channels/{channel_id}/timeline", response_model=TimelineRead,
+            tags=["channels"], dependencies=[Depends(require_staff("viewer"))])
+def timeline(channel_id: str, db_session: SessionDep,
+             hours: Annotated[float, Query(gt=0, le=24 * 30)] = 1.0) -> TimelineRead:
+    """Show the runs of a channel's timeline over the last hours, for operators."""
+    service.channel_spec(db_session=db_session, channel_id=channel_id)
+    now = time.time_ns() // 1000
+    runs = service.runs_in_window(db_session=db_session, channel_id=channel_id,
+                                  start_us=now - int(hours * 3600e6), end_us=2**62)
+    return TimelineRead(
+        channel_id=channel_id,
+        version=service.timeline_version(db_session=db_session, channel_id=channel_id),
+        runs=[TimelineRunRead(first_seq=r.first_seq, count=r.count, start=format_pdt(r.start_us),
+                              end=format_pdt(r.end_us), uniform=r.uniform,
+                              discontinuity=r.discontinuity, gap=r.gap) for r in runs],
+    )

@@ -1,0 +1,95 @@
+"""Timeline and ingest tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from infra.db import Base
+
+
+class SegmentRun(Base):
+    """A run of contiguous segments of a channel's timeline (see streaming/timeline.py)."""
+
+    __tablename__ = "segment_runs"
+    __table_args__ = (
+        Index("ix_segment_runs_channel_start", "channel_id", "start_us", unique=True),
+        Index("ix_segment_runs_channel_seq", "channel_id", "first_seq", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    start_us: Mapped[int] = mapped_column(BigInteger)
+    end_us: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer)
+    duration_us: Mapped[int | None] = mapped_column(Integer)
+    durations: Mapped[bytes | None] = mapped_column(LargeBinary)
+    discontinuity: Mapped[bool] = mapped_column(Boolean, default=False)
+    disc_count: Mapped[int] = mapped_column(Integer, default=0)
+    gap: Mapped[bool] = mapped_column(Boolean, default=False)
+    session: Mapped[int] = mapped_column(Integer, default=0)
+    enc_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    inits: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ChannelTimelineState(Base):
+    """Per-channel ingest bookkeeping; its row is the lock that serialises publishing."""
+
+    __tablename__ = "channel_timeline_state"
+
+    channel_id: Mapped[str] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_session: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IngestTrack(Base):
+    """What the ingest knows of one pushed track (segment set + rendition) of a channel."""
+
+    __tablename__ = "ingest_tracks"
+
+    channel_id: Mapped[str] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    track: Mapped[str] = mapped_column(String(48), primary_key=True)
+    session: Mapped[int] = mapped_column(Integer, default=0)
+    last_encseq: Mapped[int] = mapped_column(BigInteger, default=-1)
+    init_hash: Mapped[str | None] = mapped_column(String(32))
+    # Set by an init segment PUT: encoders send one when they (re)start, so a lower
+    # sequence number right after it means a restart, not a late segment.
+    init_since_segment: Mapped[bool] = mapped_column(Boolean, default=False)
+    peak_bps: Mapped[int] = mapped_column(Integer, default=0)
+    avg_bps: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PendingSegment(Base):
+    """A stored rendition segment waiting for its timing or for the other renditions."""
+
+    __tablename__ = "pending_segments"
+
+    channel_id: Mapped[str] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    session: Mapped[int] = mapped_column(Integer, primary_key=True)
+    encseq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    track: Mapped[str] = mapped_column(String(48), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    init_hash: Mapped[str | None] = mapped_column(String(32))
+    received_us: Mapped[int] = mapped_column(BigInteger)
+    duration_us: Mapped[int | None] = mapped_column(Integer)
+    pdt_us: Mapped[int | None] = mapped_column(BigInteger)
+    discontinuity: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SegmentHole(Base):
+    """A timeline segment one track lacks (published after the deadline without it)."""
+
+    __tablename__ = "segment_holes"
+
+    channel_id: Mapped[str] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    track: Mapped[str] = mapped_column(String(48), primary_key=True)

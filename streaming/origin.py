@@ -1,0 +1,370 @@
+"""The HLS origin: a bare ASGI app that serves playlists from memory and segments from storage.
+
+The playlist path is the hottest in the system, so it bypasses the web framework and
+never waits on the network: each process keeps the recent timeline of every channel in
+memory, refreshed when the bus says a channel published (and by a periodic version check
+in case a message was lost), and renders each playlist once per change. Only a cold
+channel (first request after start) and segments read the database or the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+
+from catalog.errors import ChannelNotFound
+from infra.errors import NotFound, SmartGoError
+from infra.runtime import Runtime
+from streaming import service
+from streaming.errors import SegmentNotFound, WindowOutOfRange
+from streaming.playlist import MediaPlaylistSpec, VariantSpec, render_master, render_media
+from streaming.timeline import Run, Segment, live_gaps, segments_in
+
+log = logging.getLogger(__name__)
+
+_NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
+_ROUTE = re.compile(
+    rf"^/live/(?P<ch>{_NAME})/(?P<set>cmaf|ts)/(?:(?P<master>master)\.m3u8|(?P<rend>{_NAME})"
+    r"(?:\.m3u8|/(?:(?P<seq>\d{1,18})\.(?P<ext>m4s|ts)|init-(?P<init>[0-9a-f]{16})\.mp4)))$"
+)
+LIVE_CACHE = b"public, max-age=1"
+SEGMENT_CACHE = b"public, max-age=31536000, immutable"
+CONTENT_TYPES = {"m3u8": b"application/vnd.apple.mpegurl", "m4s": b"video/iso.segment",
+                 "ts": b"video/mp2t", "mp4": b"video/mp4", "json": b"application/json"}
+# Keep this much beyond a channel's time-shift window in memory, so windows that start
+# mid-run and a slightly late refresh never fall off the edge.
+MEMORY_SLACK_US = 600 * 1_000_000
+REFRESH_EVERY_S = 2.0
+
+
+@dataclass
+class ChannelView:
+    """One channel's recent timeline and rendered playlists, in this process's memory."""
+
+    spec: service.ChannelSpec
+    runs: list[Run]
+    holes: set[tuple[int, str]]
+    bandwidth: dict[str, tuple[int, int]]
+    version: int
+    rendered: dict[tuple, tuple[bytes, bytes]] = field(default_factory=dict)
+
+    def run_for_seq(self, seq: int) -> Run | None:
+        """Return the in-memory run holding seq."""
+        i = bisect.bisect_right([r.first_seq for r in self.runs], seq) - 1
+        if i >= 0 and self.runs[i].first_seq <= seq <= self.runs[i].last_seq:
+            return self.runs[i]
+        return None
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Origin:
+    """Playlist and segment server for /live/...; everything else goes to the API app."""
+
+    def __init__(self, rt: Runtime, app) -> None:  # noqa: ANN001
+        self.rt = rt
+        self.app = app
+        self.views: dict[str, ChannelView] = {}
+        self._loading: dict[str, asyncio.Future] = {}
+        self._refreshing: set[str] = set()
+        self._task: asyncio.Task | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        """Subscribe to timeline and channel changes and start the safety refresh."""
+        self.rt.bus.subscribe(service.TIMELINE_TOPIC, self._on_timeline)
+        self.rt.bus.subscribe("channel.", self._on_channel)
+        self._task = asyncio.create_task(self._refresh_loop(), name="origin-refresh")
+
+    async def stop(self) -> None:
+        """Stop background work."""
+        self.rt.bus.unsubscribe(self._on_timeline)
+        self.rt.bus.unsubscribe(self._on_channel)
+        if self._task:
+            self._task.cancel()
+
+    def _on_timeline(self, topic: str, message: dict) -> None:
+        ch = topic[len(service.TIMELINE_TOPIC):]
+        view = self.views.get(ch)
+        if view is not None and message.get("version", 0) > view.version:
+            self._schedule_refresh(ch)
+
+    def _on_channel(self, topic: str, message: dict) -> None:
+        ch = topic.split(".", 1)[1]
+        self.views.pop(ch, None)
+
+    def _schedule_refresh(self, ch: str) -> None:
+        if ch not in self._refreshing:
+            self._refreshing.add(ch)
+            asyncio.get_running_loop().create_task(self._refresh(ch))
+
+    async def _refresh(self, ch: str) -> None:
+        try:
+            view = self.views.get(ch)
+            if view is not None:
+                await run_in_threadpool(self._refresh_tail, view)
+        except Exception:
+            log.exception("origin refresh of %s failed", ch)
+        finally:
+            self._refreshing.discard(ch)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_EVERY_S)
+            try:
+                versions = await run_in_threadpool(self._versions)
+            except Exception:
+                log.warning("origin version check failed", exc_info=True)
+                continue
+            for ch, view in list(self.views.items()):
+                if versions.get(ch, 0) > view.version:
+                    self._schedule_refresh(ch)
+
+    def _versions(self) -> dict[str, int]:
+        from sqlalchemy import select
+
+        from streaming.models import ChannelTimelineState
+
+        with self.rt.db.session(write=False) as s:
+            return dict(s.execute(select(ChannelTimelineState.channel_id, ChannelTimelineState.version)).all())
+
+    # -- loading -------------------------------------------------------------------
+    def _load(self, ch: str) -> ChannelView:
+        with self.rt.db.session(write=False) as s:
+            spec = service.channel_spec(db_session=s, channel_id=ch)
+            version = service.timeline_version(db_session=s, channel_id=ch)
+            start = _now_us() - spec.timeshift_window_s * 1_000_000 - MEMORY_SLACK_US
+            runs = service.runs_in_window(db_session=s, channel_id=ch, start_us=start, end_us=2**62)
+            first = runs[0].first_seq if runs else 0
+            holes = service.holes_from(db_session=s, channel_id=ch, first_seq=first)
+            bandwidth = service.track_bandwidth(db_session=s, channel_id=ch)
+        return ChannelView(spec, runs, holes, bandwidth, version)
+
+    def _refresh_tail(self, view: ChannelView) -> None:
+        ch = view.spec.id
+        from_seq = view.runs[-1].first_seq if view.runs else 0
+        with self.rt.db.session(write=False) as s:
+            version = service.timeline_version(db_session=s, channel_id=ch)
+            tail = service.runs_from_seq(db_session=s, channel_id=ch, first_seq=from_seq)
+            holes = service.holes_from(db_session=s, channel_id=ch, first_seq=from_seq)
+            bandwidth = service.track_bandwidth(db_session=s, channel_id=ch)
+        keep_from = _now_us() - view.spec.timeshift_window_s * 1_000_000 - MEMORY_SLACK_US
+        kept = [r for r in view.runs if r.first_seq < from_seq and r.end_us > keep_from]
+        runs = kept + tail if tail else view.runs
+        # Swap whole objects: requests on the event loop see either old or new state.
+        new_view = ChannelView(view.spec, runs, {h for h in view.holes if h[0] >= (runs[0].first_seq if runs else 0)} | holes,
+                               bandwidth, version)
+        self.views[ch] = new_view
+
+    async def view(self, ch: str) -> ChannelView:
+        """Return the channel's view, loading it on first use (the only DB wait of playlists)."""
+        view = self.views.get(ch)
+        if view is not None:
+            return view
+        fut = self._loading.get(ch)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            self._loading[ch] = fut
+            try:
+                view = await run_in_threadpool(self._load, ch)
+                self.views[ch] = view
+                fut.set_result(view)
+            except BaseException as err:
+                fut.set_exception(err)
+                fut.exception()  # mark retrieved; waiters re-raise it
+                raise
+            finally:
+                self._loading.pop(ch, None)
+            return view
+        return await fut
+
+    # -- ASGI ----------------------------------------------------------------------
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http" or not scope["path"].startswith("/live/"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            if scope["method"] not in ("GET", "HEAD"):
+                raise _MethodNotAllowed("the origin only serves GET and HEAD")
+            await self._serve(scope, send)
+        except SmartGoError as err:
+            await _send(send, err.status, orjson.dumps(err.to_dict()), CONTENT_TYPES["json"],
+                        b"no-store", head=scope["method"] == "HEAD")
+
+    async def _serve(self, scope, send) -> None:  # noqa: ANN001
+        m = _ROUTE.match(scope["path"])
+        if m is None:
+            raise NotFound("no such playlist or segment")
+        view = await self.view(m["ch"])
+        seg_set = m["set"]
+        if seg_set not in view.spec.segment_sets:
+            raise NotFound(f"channel {view.spec.id!r} has no {seg_set} segment set")
+        head = scope["method"] == "HEAD"
+        if m["master"]:
+            body, etag = self._master(view, seg_set, scope.get("query_string", b""))
+            await _send_cached(send, scope, body, etag, CONTENT_TYPES["m3u8"], LIVE_CACHE, head)
+            return
+        rendition = view.spec.rendition(m["rend"])
+        if rendition is None:
+            from catalog.errors import RenditionNotFound
+
+            raise RenditionNotFound(f"channel {view.spec.id!r} has no rendition {m['rend']!r}")
+        track = f"{seg_set}/{rendition.name}"
+        if m["seq"] is not None:
+            await self._segment(send, view, track, int(m["seq"]), m["ext"], head)
+        elif m["init"] is not None:
+            await self._object(send, service.init_key(view.spec.id, track, m["init"]), "mp4", head)
+        else:
+            body, etag = self._media(view, track, scope.get("query_string", b""))
+            await _send_cached(send, scope, body, etag, CONTENT_TYPES["m3u8"], LIVE_CACHE, head)
+
+    def _window_us(self, view: ChannelView, query: bytes) -> int:
+        default = int(self.rt.settings.live_window_s * 1_000_000)
+        if not query:
+            return default
+        values = parse_qs(query.decode("latin-1")).get("window")
+        if not values:
+            return default
+        try:
+            window = float(values[0])
+        except ValueError as err:
+            raise WindowOutOfRange("window must be a number of seconds") from err
+        limit = max(view.spec.timeshift_window_s, self.rt.settings.live_window_s)
+        if not 0 < window <= limit:
+            raise WindowOutOfRange(f"window must be between 0 and {limit} seconds", limit_s=limit)
+        return int(window * 1_000_000)
+
+    def _media(self, view: ChannelView, track: str, query: bytes) -> tuple[bytes, bytes]:
+        window_us = self._window_us(view, query)
+        spec = view.spec
+        now = _now_us()
+        gaps: list[Segment] = []
+        if view.runs:
+            gaps = live_gaps(view.runs[-1], now_us=now, nominal_us=spec.segment_duration_us,
+                             hold_us=int(1.5 * spec.target_duration_s * 1_000_000))
+        key = ("media", track, window_us, len(gaps))
+        hit = view.rendered.get(key)
+        if hit is not None:
+            return hit
+        segments = self._window(view, window_us, gaps)
+        rendition = track.split("/", 1)[1]
+        seg_set = track.split("/", 1)[0]
+        segments = [replace(s, gap=True) if (s.seq, track) in view.holes else s for s in segments]
+        body = render_media(segments, MediaPlaylistSpec(
+            target_duration=spec.target_duration_s,
+            segment_ext=service.SEGMENT_EXT[seg_set],
+            uri_prefix=f"{rendition}/",
+            init_uri=(lambda s: f"{rendition}/init-{s.run.inits[track]}.mp4"
+                      if track in s.run.inits else None) if seg_set == "cmaf" else (lambda s: None),
+        )).encode()
+        result = (body, _etag(body))
+        view.rendered[key] = result
+        return result
+
+    @staticmethod
+    def _window(view: ChannelView, window_us: int, gaps: list[Segment]) -> list[Segment]:
+        if not view.runs:
+            return []
+        edge = gaps[-1].end_us if gaps else view.runs[-1].end_us
+        start = edge - window_us
+        segments = segments_in(view.runs, start, edge) + gaps
+        segments = [s for s in segments if s.start_us >= start] or segments[-3:]
+        if len(segments) < 3:  # RFC 8216 6.2.2: at least three target durations where possible
+            segments = (segments_in(view.runs, edge - 4 * view.spec.target_duration_s * 1_000_000,
+                                    edge) + gaps)[-3:]
+        return segments
+
+    def _master(self, view: ChannelView, seg_set: str, query: bytes) -> tuple[bytes, bytes]:
+        key = ("master", seg_set, query)
+        hit = view.rendered.get(key)
+        if hit is not None:
+            return hit
+        suffix = ("?" + query.decode("latin-1")) if query else ""
+        variants = []
+        for r in view.spec.renditions:
+            peak, avg = view.bandwidth.get(f"{seg_set}/{r.name}", (0, 0))
+            variants.append(VariantSpec(
+                uri=f"{r.name}.m3u8{suffix}", bandwidth=peak or int(r.configured_bps * 1.1),
+                average_bandwidth=min(avg or r.configured_bps, peak or int(r.configured_bps * 1.1)),
+                codecs=r.codecs, width=r.width, height=r.height, frame_rate=r.frame_rate,
+            ))
+        body = render_master(variants).encode()
+        result = (body, _etag(body))
+        view.rendered[key] = result
+        return result
+
+    async def _segment(self, send, view: ChannelView, track: str, seq: int, ext: str,  # noqa: ANN001
+                       head: bool) -> None:
+        if ext != service.SEGMENT_EXT[track.split("/", 1)[0]]:
+            raise SegmentNotFound("wrong segment extension for this set")
+        run = view.run_for_seq(seq)
+        if run is None:
+            run = await run_in_threadpool(self._run_from_db, view.spec.id, seq)
+        if run is None or run.gap or (seq, track) in view.holes:
+            raise SegmentNotFound(f"no segment {seq} on this track", seq=seq)
+        key = service.segment_key(view.spec.id, track, run.session, seq - run.enc_offset)
+        await self._object(send, key, ext, head)
+
+    def _run_from_db(self, ch: str, seq: int) -> Run | None:
+        with self.rt.db.session(write=False) as s:
+            runs = service.runs_from_seq(db_session=s, channel_id=ch, first_seq=seq)
+        run = runs[0] if runs else None
+        return run if run and run.first_seq <= seq <= run.last_seq else None
+
+    async def _object(self, send, key: str, ext: str, head: bool) -> None:  # noqa: ANN001
+        store = self.rt.store
+        if self.rt.settings.segment_delivery == "redirect":
+            url = store.url_for(key)
+            if url:
+                await send({"type": "http.response.start", "status": 302, "headers": [
+                    (b"location", url.encode()), (b"cache-control", b"private, max-age=60")]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        from infra.errors import ObjectNotFound
+
+        try:
+            obj = await run_in_threadpool(store.get, key)
+        except ObjectNotFound as err:
+            raise SegmentNotFound("segment not in storage") from err
+        await _send(send, 200, obj.data, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
+
+
+class _MethodNotAllowed(SmartGoError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+
+
+def _etag(body: bytes) -> bytes:
+    return b'"' + hashlib.blake2b(body, digest_size=8).hexdigest().encode() + b'"'
+
+
+async def _send_cached(send, scope, body: bytes, etag: bytes, ctype: bytes, cache: bytes,  # noqa: ANN001
+                       head: bool) -> None:
+    for name, value in scope["headers"]:
+        if name == b"if-none-match" and value == etag:
+            await send({"type": "http.response.start", "status": 304,
+                        "headers": [(b"etag", etag), (b"cache-control", cache)]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+    await _send(send, 200, body, ctype, cache, head=head, etag=etag)
+
+
+async def _send(send, status: int, body: bytes, ctype: bytes, cache: bytes, *, head: bool = False,  # noqa: ANN001
+                etag: bytes | None = None) -> None:
+    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
+               (b"cache-control", cache), (b"access-control-allow-origin", b"*")]
+    if etag:
+        headers.append((b"etag", etag))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})

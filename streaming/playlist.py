@@ -1,0 +1,104 @@
+"""Rendering HLS playlists (RFC 8216) from timeline segments: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from streaming.timeline import Segment
+
+# EXT-X-MAP in a media playlist without I-FRAMES-ONLY needs version 6 (RFC 8216 section 7);
+# EXT-X-GAP is from rfc8216bis and older players ignore unknown tags (section 4.1).
+HLS_VERSION_CMAF = 7
+HLS_VERSION_TS = 3
+
+
+def format_pdt(t_us: int) -> str:
+    """Format a UTC time in µs as an EXT-X-PROGRAM-DATE-TIME value with milliseconds."""
+    secs, us = divmod(t_us, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{us // 1000:03d}Z"
+
+
+def format_duration(d_us: int) -> str:
+    """Format an EXTINF duration with microsecond precision (RFC 8216 4.3.2.1)."""
+    whole, frac = divmod(d_us, 1_000_000)
+    return f"{whole}.{frac:06d}"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPlaylistSpec:
+    """What a media playlist needs besides its segments."""
+
+    target_duration: int
+    segment_ext: str  # "m4s" or "ts"
+    uri_prefix: str  # prepended to "{seq}.{ext}", e.g. "360p/"
+    init_uri: Callable[[Segment], str | None]  # EXT-X-MAP URI for a segment, None for TS
+    playlist_type: str | None = None  # None (live), "EVENT" or "VOD"
+    endlist: bool = False
+    start_offset_s: float | None = None  # EXT-X-START TIME-OFFSET, when asked for
+
+
+def render_media(segments: Sequence[Segment], spec: MediaPlaylistSpec) -> str:
+    """Render a media playlist whose segment URIs are ``{prefix}{seq}.{ext}``, relative to it."""
+    first = segments[0] if segments else None
+    cmaf = spec.segment_ext == "m4s"
+    out = [
+        "#EXTM3U",
+        f"#EXT-X-VERSION:{HLS_VERSION_CMAF if cmaf else HLS_VERSION_TS}",
+        f"#EXT-X-TARGETDURATION:{spec.target_duration}",
+        f"#EXT-X-MEDIA-SEQUENCE:{first.seq if first else 0}",
+        f"#EXT-X-DISCONTINUITY-SEQUENCE:{first.disc_count if first else 0}",
+    ]
+    if spec.playlist_type:
+        out.append(f"#EXT-X-PLAYLIST-TYPE:{spec.playlist_type}")
+    out.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    if spec.start_offset_s is not None:
+        out.append(f"#EXT-X-START:TIME-OFFSET={spec.start_offset_s:.3f},PRECISE=YES")
+    current_map: str | None = None
+    ext = spec.segment_ext
+    prefix = spec.uri_prefix
+    for seg in segments:
+        # The first segment's discontinuity is already counted in DISCONTINUITY-SEQUENCE.
+        if seg.discontinuity and seg is not first:
+            out.append("#EXT-X-DISCONTINUITY")
+        if not seg.gap:
+            map_uri = spec.init_uri(seg)
+            if map_uri and map_uri != current_map:
+                out.append(f'#EXT-X-MAP:URI="{map_uri}"')
+                current_map = map_uri
+        out.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(seg.start_us)}")
+        out.append(f"#EXTINF:{format_duration(seg.duration_us)},")
+        if seg.gap:
+            out.append("#EXT-X-GAP")
+        out.append(f"{prefix}{seg.seq}.{ext}")
+    if spec.endlist:
+        out.append("#EXT-X-ENDLIST")
+    out.append("")
+    return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSpec:
+    """One EXT-X-STREAM-INF entry."""
+
+    uri: str
+    bandwidth: int
+    average_bandwidth: int
+    codecs: str
+    width: int
+    height: int
+    frame_rate: float
+
+
+def render_master(variants: Sequence[VariantSpec]) -> str:
+    """Render a master playlist listing variants from highest to lowest bandwidth."""
+    out = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for v in sorted(variants, key=lambda v: -v.bandwidth):
+        out.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={v.bandwidth},AVERAGE-BANDWIDTH={v.average_bandwidth},"
+            f'CODECS="{v.codecs}",RESOLUTION={v.width}x{v.height},FRAME-RATE={v.frame_rate:.3f}'
+        )
+        out.append(v.uri)
+    out.append("")
+    return "\n".join(out)

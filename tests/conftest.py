@@ -1,0 +1,167 @@
+"""Test fixtures. The same tests run on the embedded default and on real services.
+
+Set SMARTGO_TEST_DATABASE_URL, SMARTGO_TEST_REDIS_URL and SMARTGO_TEST_S3_ENDPOINT to run
+against PostgreSQL, Redis and an S3 server; unset, everything is embedded in a temp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from infra.http_server import BackgroundServer
+from infra.migrate import upgrade
+from infra.runtime import Runtime, build_runtime, set_runtime
+from infra.settings import Settings
+from infra.web import create_app
+from tests.support.hls_conformance import PlaylistHistory, assert_conformant
+
+ADMIN_KEY = "test-admin-key-" + "x" * 16
+REAL = {
+    "database": os.environ.get("SMARTGO_TEST_DATABASE_URL", ""),
+    "redis": os.environ.get("SMARTGO_TEST_REDIS_URL", ""),
+    "s3": os.environ.get("SMARTGO_TEST_S3_ENDPOINT", ""),
+}
+
+
+def pytest_report_header(config) -> str:  # noqa: ANN001
+    used = [k for k, v in REAL.items() if v]
+    return "smartgo services: " + (", ".join(f"{k}={REAL[k]}" for k in used) if used else "embedded")
+
+
+def _reset_postgres(url: str) -> None:
+    from infra.db import make_engine
+
+    engine = make_engine(url if "+psycopg" in url else url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for this run: real services where their URLs are given, embedded otherwise."""
+    data = tmp_path_factory.mktemp("smartgo")
+    env: dict[str, object] = {
+        "data_dir": data,
+        "secret_key": secrets.token_hex(16),
+        "ingest_secret": secrets.token_hex(16),
+        "bootstrap_admin_key": ADMIN_KEY,
+        "live_window_s": 20.0,
+    }
+    if REAL["database"]:
+        _reset_postgres(REAL["database"])
+        env["database_url"] = REAL["database"]
+    if REAL["redis"]:
+        env["redis_url"] = REAL["redis"]
+    if REAL["s3"]:
+        env.update(storage_url=f"s3://smartgo-test-{uuid.uuid4().hex[:8]}/objects",
+                   s3_endpoint_url=REAL["s3"], s3_access_key_id="testing",
+                   s3_secret_access_key="testing")
+    return Settings(**env)
+
+
+@pytest.fixture(scope="session")
+def rt(settings: Settings) -> Iterator[Runtime]:
+    """The runtime under test, on a freshly migrated database."""
+    upgrade(settings.database_url)
+    runtime = build_runtime(settings)
+    set_runtime(runtime)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture(scope="session")
+def server(rt: Runtime) -> Iterator[str]:
+    """The real HTTP server (API + origin) on a free loopback port; yields its base URL."""
+    srv = BackgroundServer(create_app(rt, run_jobs=True)).start()
+    yield f"http://127.0.0.1:{srv.port}"
+    srv.stop()
+
+
+class Client(httpx.Client):
+    """An HTTP client that checks every playlist it fetches against RFC 8216."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(base_url=base_url, timeout=20)
+        self.history = PlaylistHistory()
+
+    def playlist(self, path: str, **kwargs) -> httpx.Response:  # noqa: ANN003
+        """GET a playlist, assert 200 and conformance, and return the response."""
+        resp = self.get(path, **kwargs)
+        assert resp.status_code == 200, resp.text
+        url = str(resp.request.url)
+        assert_conformant(url, resp.text, self.history)
+        return resp
+
+
+@pytest.fixture(scope="session")
+def http(server: str) -> Iterator[Client]:
+    """A client of the running server."""
+    with Client(server) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def admin() -> dict[str, str]:
+    """Headers of the bootstrap admin key."""
+    return {"X-API-Key": ADMIN_KEY}
+
+
+def channel_body(channel_id: str, **overrides) -> dict:  # noqa: ANN003
+    """Return a valid channel creation body with the 360p/240p test ladder."""
+    body = {
+        "id": channel_id,
+        "name": f"Channel {channel_id}",
+        "segment_duration_ms": 1920,
+        "timeshift_window_s": 3600,
+        "renditions": [
+            {"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 800},
+            {"name": "240p", "width": 426, "height": 240, "video_bitrate_kbps": 400},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def make_channel(http: Client, admin: dict[str, str]) -> Callable[..., dict]:
+    """Create a channel with a unique id; return its JSON plus its ingest password."""
+
+    def make(**overrides) -> dict:  # noqa: ANN003
+        channel_id = overrides.pop("id", f"ch-{uuid.uuid4().hex[:10]}")
+        resp = http.post("/v1/admin/channels", json=channel_body(channel_id, **overrides), headers=admin)
+        assert resp.status_code == 201, resp.text
+        creds = http.get(f"/v1/admin/channels/{channel_id}/ingest", headers=admin).json()
+        return {**resp.json(), "password": creds["password"]}
+
+    return make
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float, what: str) -> object:
+    """Poll predicate until it returns something truthy or the deadline passes."""
+    end = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def sample_hls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short real two-rendition CMAF encode on disk, to push by hand in ingest tests."""
+    from tests.support.ffmpeg import make_sample_hls
+
+    return make_sample_hls(tmp_path_factory.mktemp("sample") / "hls", seconds=8.0)

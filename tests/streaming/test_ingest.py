@@ -1,0 +1,208 @@
+"""Ingest over HTTP PUT: real encoded segments pushed by hand, and every kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.storage import LocalObjectStore, S3ObjectStore
+from tests.conftest import wait_for
+from tests.support.ffmpeg import basic_auth
+
+pytestmark = pytest.mark.ffmpeg
+
+
+class Pusher:
+    """Pushes files of the sample encode to one channel, as an encoder would."""
+
+    def __init__(self, http, channel: dict, sample: Path) -> None:  # noqa: ANN001
+        self.http, self.channel, self.sample = http, channel, sample
+        self.auth = {"Authorization": basic_auth(channel["id"], channel["password"])}
+
+    def put(self, rendition: str, filename: str, body: bytes | None = None, *, seg_set: str = "cmaf",
+            headers: dict | None = None):  # noqa: ANN201
+        if body is None:
+            local = filename if rendition == "360p" or not filename.startswith("init") else filename
+            body = (self.sample / rendition / local).read_bytes()
+        return self.http.put(f"/ingest/{self.channel['id']}/{seg_set}/{rendition}/{filename}",
+                             content=body, headers=self.auth if headers is None else headers)
+
+    def init(self) -> None:
+        for rendition, name in (("360p", "init_0.mp4"), ("240p", "init_1.mp4")):
+            assert self.put(rendition, "init.mp4", (self.sample / rendition / name).read_bytes()).status_code == 200
+
+    def playlist_upto(self, rendition: str, last: int) -> bytes:
+        """The sample's playlist cut after segment `last`, as a live encoder would send it."""
+        lines, out, seen = (self.sample / rendition / "index.m3u8").read_text().splitlines(), [], -1
+        for line in lines:
+            if line == "#EXT-X-ENDLIST":
+                continue
+            if seen >= last and (line.startswith("#EXTINF") or line.startswith("seg_")):
+                break
+            out.append(line)
+            if line.startswith("seg_"):
+                seen = int(line[4:].split(".")[0])
+        return ("\n".join(out) + "\n").encode()
+
+    def segment(self, n: int, renditions=("360p", "240p")) -> None:  # noqa: ANN001
+        for rendition in renditions:
+            assert self.put(rendition, f"seg_{n}.m4s").status_code == 200
+            resp = self.put(rendition, "index.m3u8", self.playlist_upto(rendition, n))
+            assert resp.status_code == 200, resp.text
+
+    def timeline(self, admin: dict) -> dict:
+        return self.http.get(f"/v1/admin/channels/{self.channel['id']}/timeline", headers=admin).json()
+
+
+@pytest.fixture
+def pusher(http, make_channel, sample_hls) -> Pusher:  # noqa: ANN001
+    return Pusher(http, make_channel(), sample_hls)
+
+
+def _media(http, channel_id: str, rendition: str = "360p") -> str:  # noqa: ANN001
+    return http.playlist(f"/live/{channel_id}/cmaf/{rendition}.m3u8").text
+
+
+def test_segment_is_published_when_every_rendition_has_it(http, pusher, admin) -> None:  # noqa: ANN001
+    pusher.init()
+    pusher.segment(0, renditions=("360p",))
+    assert "0.m4s" not in _media(http, pusher.channel["id"])  # 240p still missing
+    pusher.segment(0, renditions=("240p",))
+    text = wait_for(lambda: (t := _media(http, pusher.channel["id"])) and "360p/0.m4s" in t and t,
+                    5, "segment 0 in the playlist")
+    assert "#EXT-X-MAP:URI=\"360p/init-" in text
+    seg = http.get(f"/live/{pusher.channel['id']}/cmaf/360p/0.m4s")
+    assert seg.status_code == 200
+    assert seg.content == (pusher.sample / "360p" / "seg_0.m4s").read_bytes()
+    assert pusher.timeline(admin)["runs"][0]["count"] == 1
+
+
+def test_sequence_numbers_keep_rising_across_an_encoder_restart(http, pusher, admin) -> None:  # noqa: ANN001
+    pusher.init()
+    for n in range(4):
+        pusher.segment(n)
+    # The encoder restarts: it sends its init segment again, its numbering starts again at 0
+    # and its clock jumps ahead.
+    pusher.init()
+    for rendition in ("360p", "240p"):
+        assert pusher.put(rendition, "seg_0.m4s").status_code == 200
+        late = pusher.playlist_upto(rendition, 0).decode().splitlines()
+        shifted = []
+        for line in late:
+            if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+                from streaming.hls_input import parse_pdt
+                from streaming.playlist import format_pdt
+
+                line = "#EXT-X-PROGRAM-DATE-TIME:" + format_pdt(parse_pdt(line.split(":", 1)[1]) + 60_000_000)
+            shifted.append(line)
+        assert pusher.put(rendition, "index.m3u8", ("\n".join(shifted) + "\n").encode()).status_code == 200
+    text = _media(http, pusher.channel["id"])
+    runs = pusher.timeline(admin)["runs"]
+    assert [r["gap"] for r in runs] == [False, True, False]
+    assert runs[2]["discontinuity"] and runs[2]["first_seq"] > 4
+    assert "#EXT-X-GAP" in text or runs[1]["count"] > 0
+
+
+BAD_PATHS = [
+    ("/ingest/{ch}/cmaf/360p/..%2F..%2Fescape.m4s", {400, 404}),
+    ("/ingest/{ch}/cmaf/360p/seg%2F1.m4s", {400, 404}),
+    ("/ingest/{ch}/cmaf/360p/.hidden1.m4s", {400}),
+    ("/ingest/{ch}/cmaf/360p/seg_1.exe", {415}),
+    ("/ingest/{ch}/cmaf/nope/seg_1.m4s", {404}),
+    ("/ingest/{ch}/dash/360p/seg_1.m4s", {404}),
+    ("/ingest/no-such-channel/cmaf/360p/seg_1.m4s", {401}),
+]
+
+
+@pytest.mark.parametrize("path,statuses", BAD_PATHS)
+def test_bad_paths_are_refused_and_nothing_is_written(http, pusher, admin, rt, path, statuses) -> None:  # noqa: ANN001
+    before = sorted(rt.store.list(f"live/{pusher.channel['id']}"))
+    resp = http.put(path.format(ch=pusher.channel["id"]), content=(pusher.sample / "360p" / "seg_1.m4s").read_bytes(),
+                    headers=pusher.auth)
+    assert resp.status_code in statuses, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    assert resp.json()["error"]["code"]
+    assert sorted(rt.store.list(f"live/{pusher.channel['id']}")) == before
+    assert sorted(rt.store.list("")) == sorted(rt.store.list(""))  # listing still works
+    assert pusher.timeline(admin)["runs"] == []
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic bm9wZTpub3Bl"}, {"Authorization": "Bearer wrong"},
+                                     {"Authorization": "Basic !!!"}])
+def test_wrong_credentials_get_401(pusher, headers) -> None:  # noqa: ANN001
+    resp = pusher.put("360p", "seg_1.m4s", headers=headers)
+    assert resp.status_code == 401
+    assert resp.json()["error"]["code"] == "INGEST_UNAUTHORIZED"
+    assert resp.headers["www-authenticate"].startswith("Basic")
+
+
+def test_non_media_bytes_are_refused(pusher, admin) -> None:  # noqa: ANN001
+    for filename, body in (("seg_1.m4s", b"<html>not video</html>" * 50), ("init.mp4", b"\x00" * 100),
+                           ("index.m3u8", b"\xff\xfe garbage"), ("index.m3u8", b"#EXTM3U\nseg_1.m4s\n")):
+        resp = pusher.put("360p", filename, body)
+        assert resp.status_code in (422, 400), (filename, resp.text)
+        assert resp.json()["error"]["code"] in ("NOT_MEDIA", "INVALID_PLAYLIST")
+    assert pusher.timeline(admin)["runs"] == []
+
+
+def test_segment_longer_than_target_duration_is_refused(http, pusher, admin) -> None:  # noqa: ANN001
+    pusher.init()
+    for rendition in ("360p", "240p"):
+        assert pusher.put(rendition, "seg_0.m4s").status_code == 200
+        playlist = pusher.playlist_upto(rendition, 0).replace(b"#EXTINF:1.920000", b"#EXTINF:9.500000")
+        resp = pusher.put(rendition, "index.m3u8", playlist)
+        assert resp.status_code == 422
+        assert resp.json()["error"]["code"] == "SEGMENT_TOO_LONG"
+    assert pusher.timeline(admin)["runs"] == []
+    assert "0.m4s" not in _media(http, pusher.channel["id"])
+
+
+def test_duplicate_and_out_of_order_segments_are_refused(pusher, admin) -> None:  # noqa: ANN001
+    pusher.init()
+    pusher.segment(0)
+    pusher.segment(1)
+    pusher.segment(3)
+    before = pusher.timeline(admin)
+    dup = pusher.put("360p", "seg_3.m4s")
+    assert dup.status_code == 409 and dup.json()["error"]["code"] == "DUPLICATE_SEGMENT"
+    late = pusher.put("360p", "seg_2.m4s")
+    assert late.status_code == 409 and late.json()["error"]["code"] == "OUT_OF_ORDER_SEGMENT"
+    assert pusher.timeline(admin)["runs"] == before["runs"]
+
+
+def test_unknown_channel_and_rendition_on_the_origin_are_404(http, pusher) -> None:  # noqa: ANN001
+    for path, code in (("/live/nope/cmaf/master.m3u8", "CHANNEL_NOT_FOUND"),
+                       (f"/live/{pusher.channel['id']}/cmaf/999p.m3u8", "RENDITION_NOT_FOUND"),
+                       (f"/live/{pusher.channel['id']}/ts/master.m3u8", "NOT_FOUND"),
+                       (f"/live/{pusher.channel['id']}/cmaf/360p/77.m4s", "SEGMENT_NOT_FOUND"),
+                       ("/live/../etc/passwd", "NOT_FOUND")):
+        resp = http.get(path)
+        assert resp.status_code == 404, path
+        assert resp.json()["error"]["code"] == code
+
+
+def test_storage_outage_gives_503_and_nothing_half_published(http, pusher, admin, rt, tmp_path) -> None:  # noqa: ANN001
+    pusher.init()
+    pusher.segment(0)
+    before = pusher.timeline(admin)
+    healthy = rt.store
+    if isinstance(healthy, S3ObjectStore):
+        broken = S3ObjectStore(healthy.bucket, endpoint_url="http://127.0.0.1:9", timeout_s=0.5)
+    else:
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("x")
+        broken = LocalObjectStore.__new__(LocalObjectStore)
+        broken.root = blocker / "objects"  # writing under a file fails like a dead disk
+    rt.store = broken
+    try:
+        resp = pusher.put("360p", "seg_1.m4s")
+    finally:
+        rt.store = healthy
+    assert resp.status_code == 503
+    assert resp.headers["retry-after"]
+    assert resp.json()["error"]["code"] == "STORAGE_UNAVAILABLE"
+    assert pusher.timeline(admin)["runs"] == before["runs"]
+    # The encoder retries and everything continues.
+    pusher.segment(1)
+    assert pusher.timeline(admin)["runs"][0]["count"] == 2

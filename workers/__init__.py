@@ -1,0 +1,1 @@
+"""Durable background jobs: ingest sweeps now; harvests, retention and EPG imports later."""

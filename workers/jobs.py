@@ -1,0 +1,41 @@
+"""Job functions. Each receives the runtime and ids (never objects) and is idempotent."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from infra.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job: its function, limits and, for periodic jobs, how often it runs."""
+
+    name: str
+    func: Callable[..., Any]
+    timeout_s: float = 60.0
+    max_tries: int = 5
+    every_s: float | None = None
+
+
+def sweep_ingest(rt: Runtime) -> int:
+    """Publish pending segments that are complete or past their deadline, on every channel."""
+    from streaming import ingest
+    from streaming.models import PendingSegment
+
+    with rt.db.session(write=False) as s:
+        channels = s.scalars(select(PendingSegment.channel_id).distinct()).all()
+    now = time.time_ns() // 1000
+    return sum(ingest.publish_due(rt, ch, now) for ch in channels)
+
+
+JOBS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in (
+        JobSpec("streaming.sweep_ingest", sweep_ingest, timeout_s=30, max_tries=1, every_s=1.0),
+    )
+}

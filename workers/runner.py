@@ -1,0 +1,119 @@
+"""Run jobs: in-process in the embedded mode, on arq (Redis) workers in the distributed one.
+
+arq was picked over saq, dramatiq and rq: it is asyncio-native like the API, keeps a
+job id unique so enqueueing twice is harmless, retries with back-off and has cron jobs,
+in a small codebase we can read end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from infra.runtime import Runtime
+from workers.jobs import JOBS, JobSpec
+
+log = logging.getLogger(__name__)
+
+
+class InProcessJobRunner:
+    """Embedded-mode runner: periodic jobs and queued jobs as asyncio tasks in this process."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._tasks: list[asyncio.Task] = []
+        self._queued: set[str] = set()
+
+    async def start(self) -> None:
+        """Start one loop per periodic job."""
+        for spec in JOBS.values():
+            if spec.every_s:
+                self._tasks.append(asyncio.create_task(self._every(spec), name=spec.name))
+
+    async def stop(self) -> None:
+        """Cancel every loop and wait for it."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def enqueue(self, name: str, *, job_id: str, **kwargs: Any) -> bool:
+        """Run a job soon; a job id already queued or running is not queued again."""
+        if job_id in self._queued:
+            return False
+        self._queued.add(job_id)
+        task = asyncio.create_task(self._run_with_retries(JOBS[name], kwargs, job_id))
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+        return True
+
+    async def _every(self, spec: JobSpec) -> None:
+        while True:
+            await asyncio.sleep(spec.every_s or 1.0)
+            await self._run_once(spec, {})
+
+    async def _run_with_retries(self, spec: JobSpec, kwargs: dict, job_id: str) -> None:
+        try:
+            for attempt in range(1, spec.max_tries + 1):
+                if await self._run_once(spec, kwargs):
+                    return
+                await asyncio.sleep(min(60.0, 2 ** attempt) * (0.5 + random.random()))
+        finally:
+            self._queued.discard(job_id)
+
+    async def _run_once(self, spec: JobSpec, kwargs: dict) -> bool:
+        try:
+            await asyncio.wait_for(run_in_threadpool(spec.func, self.rt, **kwargs), spec.timeout_s)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s failed", spec.name)
+            return False
+
+
+def make_job_runner(rt: Runtime) -> InProcessJobRunner:
+    """Return the runner the API process uses in the embedded mode."""
+    return InProcessJobRunner(rt)
+
+
+def arq_worker_settings(rt: Runtime) -> type:
+    """Build arq WorkerSettings running every registered job against this runtime."""
+    from arq import cron
+    from arq.connections import RedisSettings
+
+    def wrap(spec: JobSpec):  # noqa: ANN202
+        async def job(ctx: dict, **kwargs: Any) -> Any:
+            return await run_in_threadpool(spec.func, ctx["rt"], **kwargs)
+
+        job.__name__ = spec.name.replace(".", "_")
+        job.__qualname__ = spec.name
+        return job
+
+    functions = {name: wrap(spec) for name, spec in JOBS.items()}
+    crons = []
+    for name, spec in JOBS.items():
+        if spec.every_s:
+            # arq cron fires at most once a second; unique=True keeps one run at a time.
+            step = max(1, int(spec.every_s))
+            crons.append(cron(functions[name], name=name, second=set(range(0, 60, step)),
+                              timeout=spec.timeout_s, unique=True, run_at_startup=False))
+
+    async def on_startup(ctx: dict) -> None:
+        ctx["rt"] = rt
+
+    class WorkerSettings:
+        redis_settings = RedisSettings.from_dsn(rt.settings.redis_url)
+        functions_ = list(functions.values())
+        cron_jobs = crons
+        max_tries = 5
+        job_timeout = 300
+        handle_signals = True
+
+    WorkerSettings.functions = WorkerSettings.functions_  # type: ignore[attr-defined]
+    WorkerSettings.on_startup = staticmethod(on_startup)  # type: ignore[attr-defined]
+    return WorkerSettings
