@@ -96,6 +96,12 @@ def create(*, db_session: Session, channel_in: ChannelCreate) -> Channel:
     )
     db_session.add(channel)
     db_session.flush()
+    from streaming import service as streaming_service
+
+    streaming_service.init_channel(
+        db_session=db_session, channel_id=channel.id,
+        tracks=[f"{s}/{r.name}" for s in channel.segment_sets for r in channel.renditions],
+    )
     notify_after_commit(db_session, CHANNEL_TOPIC + channel.id, {"kind": "created"})
     return channel
 

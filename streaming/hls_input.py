@@ -64,7 +64,7 @@ def parse_encoder_playlist(text: str) -> list[EncoderSegment]:
             value = line[8:].split(",", 1)[0]
             try:
                 duration_us = round(float(value) * 1_000_000)
-            except ValueError as err:
+            except (ValueError, OverflowError) as err:
                 raise EncoderPlaylistError(f"bad EXTINF {value!r}") from err
             if duration_us <= 0:
                 raise EncoderPlaylistError(f"EXTINF must be positive, got {value!r}")

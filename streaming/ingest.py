@@ -103,28 +103,28 @@ def _ingest_init(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes
     if not rt.store.exists(key):
         rt.store.put(key, body, "video/mp4")
     with rt.db.session() as s:
+        _lock_channel(s, spec.id)
         state = _track_state(s, spec.id, track)
         state.init_hash = init_hash
         state.init_since_segment = True
     return IngestResult("init")
 
 
-def _track_state(s: Session, channel_id: str, track: str) -> IngestTrack:
-    state = s.get(IngestTrack, (channel_id, track))
+def _track_state(s: Session, channel_id: str, track: str, *, lock: bool = True) -> IngestTrack:
+    # Rows are created with the channel (streaming.service.init_channel); lock the channel
+    # row first, then the track, always in that order.
+    state = s.get(IngestTrack, (channel_id, track), with_for_update=lock)
     if state is None:
-        state = IngestTrack(channel_id=channel_id, track=track, session=0, last_encseq=-1,
-                            peak_bps=0, avg_bps=0, init_since_segment=False)
-        s.add(state)
-        s.flush()
+        raise UnknownSegmentSet(f"channel {channel_id!r} does not package track {track!r}")
     return state
 
 
 def _lock_channel(s: Session, channel_id: str) -> ChannelTimelineState:
     state = s.get(ChannelTimelineState, channel_id, with_for_update=True)
     if state is None:
-        state = ChannelTimelineState(channel_id=channel_id, last_session=0, version=0)
-        s.add(state)
-        s.flush()
+        from catalog.errors import ChannelNotFound
+
+        raise ChannelNotFound(f"no channel {channel_id!r}")
     return state
 
 
@@ -161,10 +161,8 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
         raise InvalidIngestPath(f"segment name {filename!r} carries no sequence number")
     for _attempt in range(3):
         with rt.db.session(write=False) as s:
-            chan = s.get(ChannelTimelineState, spec.id) or ChannelTimelineState(
-                channel_id=spec.id, last_session=0, version=0)
-            state = s.get(IngestTrack, (spec.id, track)) or IngestTrack(
-                channel_id=spec.id, track=track, session=0, last_encseq=-1, init_since_segment=False)
+            chan = s.get(ChannelTimelineState, spec.id) or _lock_channel(s, spec.id)
+            state = _track_state(s, spec.id, track, lock=False)
             session_no, _ = _decide_session(s, chan, state, encseq)
         rt.store.put(service.segment_key(spec.id, track, session_no, encseq), body,
                      "video/mp4" if seg_set == "cmaf" else "video/mp2t")

@@ -194,6 +194,15 @@ def timeline_version(*, db_session: Session, channel_id: str) -> int:
     return state.version if state else 0
 
 
+def init_channel(*, db_session: Session, channel_id: str, tracks: list[str]) -> None:
+    """Create a new channel's ingest rows up front, so concurrent first pushes never race to insert."""
+    db_session.add(ChannelTimelineState(channel_id=channel_id, last_session=0, version=0))
+    for track in tracks:
+        db_session.add(IngestTrack(channel_id=channel_id, track=track, session=0, last_encseq=-1,
+                                   peak_bps=0, avg_bps=0, init_since_segment=False))
+    db_session.flush()
+
+
 def forget_channel(*, db_session: Session, channel_id: str) -> None:
     """Delete a channel's timeline and ingest state (rows only; objects age out)."""
     for model in (SegmentRun, SegmentHole, PendingSegment, IngestTrack, ChannelTimelineState):

@@ -236,10 +236,17 @@ def plan_append(tail: Run | None, seg: NewSegment, *, nominal_us: int) -> Append
     disc_count = tail.disc_count
     if hole > 0:
         slots = gap_slots(hole, nominal_us)
-        gap = _run_of(seq, tail.end_us, slots, gap=True, disc_count=disc_count, session=-1,
-                      enc_offset=0, inits={})
-        new_runs.append(gap)
-        seq += len(slots)
+        # Full slots as one uniform run, a shorter remainder as its own: gap runs stay
+        # uniform, so a long outage costs two rows, not an array.
+        full = [d for d in slots if d == nominal_us]
+        start_gap = tail.end_us
+        for group in (full, slots[len(full):]):
+            if group:
+                new_runs.append(make_run(first_seq=seq, start_us=start_gap, count=len(group),
+                                         duration_us=group[0], gap=True, disc_count=disc_count,
+                                         session=-1))
+                seq += len(group)
+                start_gap += sum(group)
         seg = replace(seg, discontinuity=True)
     enc_offset = seq - seg.encseq
     disc = (
@@ -260,14 +267,6 @@ def plan_append(tail: Run | None, seg: NewSegment, *, nominal_us: int) -> Append
     )
     new_runs.append(run)
     return Append(tuple(new_runs), False, seq)
-
-
-def _run_of(first_seq: int, start_us: int, durations: list[int], **kw) -> Run:  # noqa: ANN003
-    if len(set(durations)) <= 1:
-        return make_run(first_seq=first_seq, start_us=start_us, count=len(durations),
-                        duration_us=durations[0] if durations else 0, **kw)
-    return make_run(first_seq=first_seq, start_us=start_us, count=len(durations),
-                    durations=pack_durations(durations), **kw)
 
 
 def _extend(tail: Run, duration_us: int) -> Run | None:

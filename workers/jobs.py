@@ -36,6 +36,6 @@ def sweep_ingest(rt: Runtime) -> int:
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
-        JobSpec("streaming.sweep_ingest", sweep_ingest, timeout_s=30, max_tries=1, every_s=1.0),
+        JobSpec("streaming.sweep_ingest", sweep_ingest, timeout_s=30, max_tries=1, every_s=0.5),
     )
 }

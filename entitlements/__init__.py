@@ -1,0 +1,1 @@
+"""Subscribers, devices, packages and rights (issues 4 and 5)."""

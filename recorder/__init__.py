@@ -1,0 +1,1 @@
+"""Cloud DVR (issue 7)."""
