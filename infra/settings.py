@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
 
     live_window_s: float = Field(30.0, gt=0)
-    publish_deadline_factor: float = Field(0.5, gt=0, le=1.0)
+    publish_deadline_factor: float = Field(1.0, gt=0, le=2.0)
     segment_delivery: Literal["proxy", "redirect"] = "proxy"
     max_ingest_object_bytes: int = Field(32 * 1024 * 1024, gt=0)
     storage_timeout_s: float = Field(5.0, gt=0)

@@ -67,7 +67,7 @@ def timeline(channel_id: str, db_session: SessionDep,
                                   start_us=now - int(hours * 3600e6), end_us=2**62)
     return TimelineRead(
         channel_id=channel_id,
-        version=service.timeline_version(db_session=db_session, channel_id=channel_id),
+        version=service.timeline_version(db_session=db_session, channel_id=channel_id)[0],
         runs=[TimelineRunRead(first_seq=r.first_seq, count=r.count, start=format_pdt(r.start_us),
                               end=format_pdt(r.end_us), uniform=r.uniform,
                               discontinuity=r.discontinuity, gap=r.gap) for r in runs],

@@ -28,7 +28,7 @@ from streaming.hls_input import (
     looks_like_ts, parse_encoder_playlist,
 )
 from streaming.models import ChannelTimelineState, IngestTrack, PendingSegment, SegmentHole
-from streaming.timeline import NewSegment, plan_append
+from streaming.timeline import NewSegment, live_gap_count, plan_append
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,8 @@ def _publish_ready(s: Session, rt: Runtime, spec: service.ChannelSpec, chan: Cha
                 continue
             if not timed or age < deadline_us:
                 break
-        tail = _publish_one(s, spec, tail, session_no, encseq, timed, tracks, now_us)
+        tail = _publish_one(s, rt, spec, chan, tail, session_no, encseq, timed, tracks, now_us)
+        chan.last_publish_us = now_us
         for row in group:
             s.delete(row)
         published += 1
@@ -277,8 +278,9 @@ def _drop(s: Session, rt: Runtime, channel_id: str, group: list[PendingSegment])
         s.delete(row)
 
 
-def _publish_one(s: Session, spec: service.ChannelSpec, tail, session_no: int, encseq: int,  # noqa: ANN001
-                 timed: list[PendingSegment], tracks: tuple[str, ...], now_us: int):  # noqa: ANN202
+def _publish_one(s: Session, rt: Runtime, spec: service.ChannelSpec, chan: ChannelTimelineState,  # noqa: PLR0913
+                 tail, session_no: int, encseq: int, timed: list[PendingSegment],  # noqa: ANN001
+                 tracks: tuple[str, ...], now_us: int):  # noqa: ANN202
     ref = min(timed, key=lambda r: tracks.index(r.track))
     duration = ref.duration_us or spec.segment_duration_us
     tail_run = service.to_run(tail) if tail is not None else None
@@ -290,7 +292,17 @@ def _publish_one(s: Session, spec: service.ChannelSpec, tail, session_no: int, e
             pdt = tail_run.end_us
         else:
             pdt = arrived_start
-    inits = {r.track: r.init_hash for r in timed if r.init_hash}
+    if tail_run is not None:
+        # Gap entries origins already showed for a stalled source stay where they were:
+        # a late segment goes after them rather than rewriting what players saw.
+        shown = live_gap_count(tail_run, now_us=now_us, nominal_us=spec.segment_duration_us,
+                               hold_us=service.gap_hold_us(spec, rt.settings.publish_deadline_factor),
+                               last_publish_us=chan.last_publish_us or tail_run.end_us)
+        pdt = max(pdt, tail_run.end_us + shown * spec.segment_duration_us)
+    # A rendition missing from this segment keeps its init: only a real change of init
+    # segments is a discontinuity.
+    inits = {**(tail_run.inits if tail_run else {}),
+             **{r.track: r.init_hash for r in timed if r.init_hash}}
     plan = plan_append(
         tail_run,
         NewSegment(start_us=pdt, duration_us=duration, session=session_no, encseq=encseq,

@@ -43,6 +43,9 @@ class ChannelTimelineState(Base):
     )
     last_session: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Wall-clock time of the last publish: origins show live gap entries only when it is
+    # older than the gap hold, and ingest then keeps the entries they showed.
+    last_publish_us: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class IngestTrack(Base):

@@ -55,6 +55,7 @@ class ChannelView:
     holes: set[tuple[int, str]]
     bandwidth: dict[str, tuple[int, int]]
     version: int
+    last_publish_us: int
     rendered: dict[tuple, tuple[bytes, bytes]] = field(default_factory=dict)
 
     def run_for_seq(self, seq: int) -> Run | None:
@@ -137,25 +138,26 @@ class Origin:
         from streaming.models import ChannelTimelineState
 
         with self.rt.db.session(write=False) as s:
-            return dict(s.execute(select(ChannelTimelineState.channel_id, ChannelTimelineState.version)).all())
+            rows = s.execute(select(ChannelTimelineState.channel_id, ChannelTimelineState.version))
+            return dict(rows.all())
 
     # -- loading -------------------------------------------------------------------
     def _load(self, ch: str) -> ChannelView:
         with self.rt.db.session(write=False) as s:
             spec = service.channel_spec(db_session=s, channel_id=ch)
-            version = service.timeline_version(db_session=s, channel_id=ch)
+            version, published = service.timeline_version(db_session=s, channel_id=ch)
             start = _now_us() - spec.timeshift_window_s * 1_000_000 - MEMORY_SLACK_US
             runs = service.runs_in_window(db_session=s, channel_id=ch, start_us=start, end_us=2**62)
             first = runs[0].first_seq if runs else 0
             holes = service.holes_from(db_session=s, channel_id=ch, first_seq=first)
             bandwidth = service.track_bandwidth(db_session=s, channel_id=ch)
-        return ChannelView(spec, runs, holes, bandwidth, version)
+        return ChannelView(spec, runs, holes, bandwidth, version, published)
 
     def _refresh_tail(self, view: ChannelView) -> None:
         ch = view.spec.id
         from_seq = view.runs[-1].first_seq if view.runs else 0
         with self.rt.db.session(write=False) as s:
-            version = service.timeline_version(db_session=s, channel_id=ch)
+            version, published = service.timeline_version(db_session=s, channel_id=ch)
             tail = service.runs_from_seq(db_session=s, channel_id=ch, first_seq=from_seq)
             holes = service.holes_from(db_session=s, channel_id=ch, first_seq=from_seq)
             bandwidth = service.track_bandwidth(db_session=s, channel_id=ch)
@@ -164,7 +166,7 @@ class Origin:
         runs = kept + tail if tail else view.runs
         # Swap whole objects: requests on the event loop see either old or new state.
         new_view = ChannelView(view.spec, runs, {h for h in view.holes if h[0] >= (runs[0].first_seq if runs else 0)} | holes,
-                               bandwidth, version)
+                               bandwidth, version, published)
         self.views[ch] = new_view
 
     async def view(self, ch: str) -> ChannelView:
@@ -252,7 +254,8 @@ class Origin:
         gaps: list[Segment] = []
         if view.runs:
             gaps = live_gaps(view.runs[-1], now_us=now, nominal_us=spec.segment_duration_us,
-                             hold_us=int(1.5 * spec.target_duration_s * 1_000_000))
+                             hold_us=service.gap_hold_us(spec, self.rt.settings.publish_deadline_factor),
+                             last_publish_us=view.last_publish_us)
         key = ("media", track, window_us, len(gaps))
         hit = view.rendered.get(key)
         if hit is not None:

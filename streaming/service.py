@@ -188,15 +188,25 @@ def track_bandwidth(*, db_session: Session, channel_id: str) -> dict[str, tuple[
     return {r.track: (r.peak_bps, r.avg_bps) for r in rows}
 
 
-def timeline_version(*, db_session: Session, channel_id: str) -> int:
-    """Return the channel's timeline version (bumped on every publish)."""
+def timeline_version(*, db_session: Session, channel_id: str) -> tuple[int, int]:
+    """Return the channel's timeline version (bumped on every publish) and last publish time."""
     state = db_session.get(ChannelTimelineState, channel_id)
-    return state.version if state else 0
+    return (state.version, state.last_publish_us) if state else (0, 0)
+
+
+def gap_hold_us(spec: "ChannelSpec", publish_deadline_factor: float) -> int:
+    """Return how long a channel may publish nothing before live playlists show gap entries.
+
+    1.5 target durations (RFC 8216 6.2.1) plus the time a segment may wait for a late
+    rendition, so a slow rendition never looks like an outage.
+    """
+    return int((1.5 + publish_deadline_factor) * spec.target_duration_s * 1_000_000)
 
 
 def init_channel(*, db_session: Session, channel_id: str, tracks: list[str]) -> None:
     """Create a new channel's ingest rows up front, so concurrent first pushes never race to insert."""
-    db_session.add(ChannelTimelineState(channel_id=channel_id, last_session=0, version=0))
+    db_session.add(ChannelTimelineState(channel_id=channel_id, last_session=0, version=0,
+                                        last_publish_us=0))
     for track in tracks:
         db_session.add(IngestTrack(channel_id=channel_id, track=track, session=0, last_encseq=-1,
                                    peak_bps=0, avg_bps=0, init_since_segment=False))

@@ -284,16 +284,29 @@ def _same_hour(a_us: int, b_us: int) -> bool:
     return a_us // HOUR_US == b_us // HOUR_US
 
 
-def live_gaps(tail: Run, *, now_us: int, nominal_us: int, hold_us: int) -> list[Segment]:
-    """Return the gap entries a live playlist shows while no segment arrives.
+def live_gap_count(tail: Run, *, now_us: int, nominal_us: int, hold_us: int,
+                   last_publish_us: int | None = None) -> int:
+    """Return how many gap entries a live playlist shows after tail while no segment arrives.
 
-    Slot k after the last segment is shown as a gap once it should have ended more than
-    hold_us ago, so the live window keeps advancing in wall-clock time during an outage.
+    The source counts as down once nothing was published for hold_us (by wall clock, so
+    an encoder that lags real time but keeps delivering never shows gaps). Then slot k
+    after the last segment is shown once it should have ended more than hold_us ago, so
+    the live window keeps advancing in wall-clock time during an outage.
     """
+    published = tail.end_us if last_publish_us is None else last_publish_us
+    if now_us - published < hold_us:
+        return 0
     elapsed = now_us - tail.end_us - hold_us
-    if elapsed < nominal_us:
+    return max(0, elapsed // nominal_us)
+
+
+def live_gaps(tail: Run, *, now_us: int, nominal_us: int, hold_us: int,
+              last_publish_us: int | None = None) -> list[Segment]:
+    """Return the gap entries counted by live_gap_count, as segments after tail."""
+    n = live_gap_count(tail, now_us=now_us, nominal_us=nominal_us, hold_us=hold_us,
+                       last_publish_us=last_publish_us)
+    if n == 0:
         return []
-    n = elapsed // nominal_us
     gap_run = make_run(first_seq=tail.last_seq + 1, start_us=tail.end_us, count=n,
                        duration_us=nominal_us, gap=True, disc_count=tail.disc_count, session=-1)
     return list(gap_run.segments())

@@ -99,9 +99,11 @@ def test_sequence_numbers_keep_rising_across_an_encoder_restart(http, pusher, ad
         assert pusher.put(rendition, "index.m3u8", ("\n".join(shifted) + "\n").encode()).status_code == 200
     text = _media(http, pusher.channel["id"])
     runs = pusher.timeline(admin)["runs"]
-    assert [r["gap"] for r in runs] == [False, True, False]
-    assert runs[2]["discontinuity"] and runs[2]["first_seq"] > 4
-    assert "#EXT-X-GAP" in text or runs[1]["count"] > 0
+    # Clock +60 s after 4 segments (7.68 s): a 52.32 s hole = 27 gap slots of 1.92 s + 0.48 s.
+    assert [r["gap"] for r in runs] == [False, True, True, False]
+    assert runs[1]["count"] == 27 and runs[2]["count"] == 1
+    assert runs[3]["discontinuity"] and runs[3]["first_seq"] == 4 + 28
+    assert "#EXT-X-GAP" in text and "#EXT-X-DISCONTINUITY" in text
 
 
 BAD_PATHS = [

@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('channel_id', sa.String(length=64), nullable=False),
     sa.Column('last_session', sa.Integer(), nullable=False),
     sa.Column('version', sa.BigInteger(), nullable=False),
+    sa.Column('last_publish_us', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['channel_id'], ['channels.id'], name=op.f('fk_channel_timeline_state_channel_id_channels'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('channel_id', name=op.f('pk_channel_timeline_state'))
     )

@@ -1,0 +1,189 @@
+"""Shared benchmark helpers: start a SmartGo server, make channels, replay encoder pushes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from streaming.packaging import ffmpeg_exe, testcard_push_args
+
+ADMIN = "bench-admin-key-" + "x" * 16
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    """Describe this machine for the results table."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def free_port() -> int:
+    """Return a free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mode_env(mode: str, data_dir: Path) -> dict[str, str]:
+    """Return SMARTGO_* variables for 'embedded' or 'distributed' (local PostgreSQL, Redis)."""
+    env = {"SMARTGO_DATA_DIR": str(data_dir), "SMARTGO_BOOTSTRAP_ADMIN_KEY": ADMIN,
+           "SMARTGO_SECRET_KEY": secrets.token_hex(16), "SMARTGO_INGEST_SECRET": secrets.token_hex(16),
+           "SMARTGO_LOG_LEVEL": "WARNING"}
+    if mode == "distributed":
+        url = reset_bench_database()
+        env.update(SMARTGO_DATABASE_URL=url, SMARTGO_REDIS_URL="redis://127.0.0.1:6379/3")
+    return env
+
+
+def reset_bench_database() -> str:
+    """Recreate the smartgo_bench database on the local PostgreSQL and return its URL."""
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS smartgo_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE smartgo_bench")
+    return "postgresql+psycopg://postgres@127.0.0.1:5432/smartgo_bench"
+
+
+@dataclass
+class Server:
+    """A `smartgo api` subprocess."""
+
+    proc: subprocess.Popen
+    url: str
+    env: dict[str, str]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_server(mode: str, *, workers: int = 1) -> Server:
+    """Start `smartgo api` in a fresh data folder and wait until it answers."""
+    data = Path(tempfile.mkdtemp(prefix="smartgo-bench-"))
+    port = free_port()
+    env = {**os.environ, **mode_env(mode, data)}
+    proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "api", "--port", str(port),
+                             "--workers", str(workers)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=open(data / "server.log", "wb"))
+    url = f"http://127.0.0.1:{port}"
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return Server(proc, url, env)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server did not start; see {data / 'server.log'}")
+
+
+def create_channel(url: str, channel_id: str, *, timeshift_s: int = 7200) -> str:
+    """Create a 360p/240p channel and return its ingest password."""
+    headers = {"X-API-Key": ADMIN}
+    body = {"id": channel_id, "name": channel_id, "segment_duration_ms": 1920,
+            "timeshift_window_s": timeshift_s,
+            "renditions": [{"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 800},
+                           {"name": "240p", "width": 426, "height": 240, "video_bitrate_kbps": 400}]}
+    resp = httpx.post(f"{url}/v1/admin/channels", json=body, headers=headers, timeout=30)
+    resp.raise_for_status()
+    return httpx.get(f"{url}/v1/admin/channels/{channel_id}/ingest", headers=headers).json()["password"]
+
+
+def sample_encode(seconds: float = 8.0) -> Path:
+    """Encode a short two-rendition CMAF test pattern once (cached in /tmp)."""
+    out = Path(tempfile.gettempdir()) / f"smartgo-bench-sample-{seconds:g}"
+    if not (out / "240p" / "index.m3u8").exists():
+        args = testcard_push_args(ffmpeg=ffmpeg_exe(), base_url=str(out), segment_s=1.92,
+                                  realtime=False, duration_s=seconds, headers=None)
+        out.mkdir(parents=True, exist_ok=True)
+        subprocess.run(args, check=True, capture_output=True, timeout=300)
+    return out
+
+
+class Replayer:
+    """Pushes a sample encode's segments to a channel as a live encoder does, one every 1.92 s."""
+
+    RENDITIONS = (("360p", "init_0.mp4"), ("240p", "init_1.mp4"))
+
+    def __init__(self, client: httpx.AsyncClient, url: str, channel_id: str, password: str,
+                 sample: Path) -> None:
+        self.client, self.url, self.channel_id = client, url, channel_id
+        token = base64.b64encode(f"{channel_id}:{password}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {token}"}
+        self.segments = {r: [(sample / r / f"seg_{i}.m4s").read_bytes() for i in range(4)]
+                         for r, _ in self.RENDITIONS}
+        self.inits = {r: (sample / r / name).read_bytes() for r, name in self.RENDITIONS}
+        self.history: list[tuple[int, float]] = []
+        self.n = 0
+
+    async def put(self, rendition: str, name: str, body: bytes) -> None:
+        resp = await self.client.put(f"{self.url}/ingest/{self.channel_id}/cmaf/{rendition}/{name}",
+                                     content=body, headers=self.headers)
+        resp.raise_for_status()
+
+    async def start(self) -> None:
+        for rendition, _ in self.RENDITIONS:
+            await self.put(rendition, "init.mp4", self.inits[rendition])
+
+    def playlist(self, start_us: int) -> bytes:
+        from streaming.playlist import format_pdt
+
+        self.history = (self.history + [(self.n, start_us)])[-6:]
+        lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:2",
+                 f"#EXT-X-MEDIA-SEQUENCE:{self.history[0][0]}"]
+        for n, t in self.history:
+            lines += [f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(t)}", "#EXTINF:1.920000,", f"seg_{n}.m4s"]
+        return ("\n".join(lines) + "\n").encode()
+
+    async def push_next(self, start_us: int) -> float:
+        """Push segment n of every rendition; return the time just before the last PUT."""
+        playlist = self.playlist(start_us)
+        last_sent = 0.0
+        for i, (rendition, _) in enumerate(self.RENDITIONS):
+            await self.put(rendition, f"seg_{self.n}.m4s", self.segments[rendition][self.n % 4])
+            if i == len(self.RENDITIONS) - 1:
+                last_sent = time.perf_counter()
+            await self.put(rendition, "index.m3u8", playlist)
+        self.n += 1
+        return last_sent
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Return the p-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def run(coro) -> object:  # noqa: ANN001
+    """Run a coroutine with uvloop when available."""
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
