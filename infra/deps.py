@@ -27,7 +27,8 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response goes out, so a client never reads stale data.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def require_staff(min_role: str) -> Callable[..., staff.StaffApiKey]:

@@ -1,0 +1,133 @@
+"""Live media-playlist throughput of the origin vs nginx serving the same bytes as a static file.
+
+One `smartgo api` process (uvicorn, uvloop, httptools) with a channel being pushed live, and
+one nginx worker serving a copy of the same playlist; wrk with the same settings against
+each, alternating, in the same run. nginx and wrk come from Debian (installed if missing).
+
+    .venv/bin/python -m bench.playlist_throughput --mode distributed
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import Replayer, create_channel, free_port, machine, sample_encode, start_server
+
+
+def ensure_tools() -> None:
+    """Install nginx and wrk from Debian if they are missing."""
+    missing = [p for p, b in (("nginx", "/usr/sbin/nginx"), ("wrk", "wrk")) if not shutil.which(b)]
+    if missing:
+        subprocess.run(["apt-get", "install", "-y", "-q", *missing], check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def start_nginx(root: Path, port: int) -> subprocess.Popen:
+    """Run one nginx worker serving root on port."""
+    conf = root / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  types {{ application/vnd.apple.mpegurl m3u8; }}
+  server {{
+    listen 127.0.0.1:{port};
+    root {root};
+    location / {{ add_header Cache-Control "public, max-age=1"; }}
+  }}
+}}
+""")
+    proc = subprocess.Popen(["/usr/sbin/nginx", "-c", str(conf), "-p", str(root)])
+    time.sleep(0.5)
+    return proc
+
+
+def wrk(url: str, seconds: int, connections: int) -> float:
+    """Return requests per second from one wrk run."""
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url],
+                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{url}: {non2xx.group(1)} error responses\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def keep_pushing(url: str, channel_id: str, password: str, stop: threading.Event) -> None:
+    """Push a segment every 1.92 s in a background thread, like a live encoder."""
+
+    async def loop() -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            rep = Replayer(client, url, channel_id, password, sample_encode())
+            await rep.start()
+            t0 = time.time()
+            while not stop.is_set():
+                due = t0 + rep.n * 1.92
+                await asyncio.sleep(max(0.0, due - time.time()))
+                await rep.push_next(int((due - 1.92) * 1_000_000))
+
+    asyncio.run(loop())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=["embedded", "distributed"], default="embedded")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    ensure_tools()
+    server = start_server(args.mode)
+    stop = threading.Event()
+    root = Path(tempfile.mkdtemp(prefix="smartgo-nginx-"))
+    nginx = None
+    try:
+        password = create_channel(server.url, "tput")
+        pusher = threading.Thread(target=keep_pushing, args=(server.url, "tput", password, stop), daemon=True)
+        pusher.start()
+        ours = f"{server.url}/live/tput/cmaf/360p.m3u8"
+        deadline = time.time() + 30
+        while httpx.get(ours).text.count(".m4s") < 6 and time.time() < deadline:
+            time.sleep(0.5)
+        body = httpx.get(ours).content
+        (root / "live.m3u8").write_bytes(body)
+        port = free_port()
+        nginx = start_nginx(root, port)
+        theirs = f"http://127.0.0.1:{port}/live.m3u8"
+        results = {"origin": [], "nginx": []}
+        for _ in range(args.rounds):
+            results["nginx"].append(wrk(theirs, args.seconds, args.connections))
+            results["origin"].append(wrk(ours, args.seconds, args.connections))
+    finally:
+        stop.set()
+        if nginx:
+            nginx.terminate()
+        server.stop()
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(json.dumps({
+        "mode": args.mode, "playlist_bytes": len(body), "wrk": f"-t1 -c{args.connections} -d{args.seconds}s",
+        "worker_processes_each_side": 1, "rounds": args.rounds,
+        "origin_rps": results["origin"], "nginx_rps": results["nginx"],
+        "median_origin_rps": round(med["origin"]), "median_nginx_rps": round(med["nginx"]),
+        "ratio": round(med["origin"] / med["nginx"], 3), "target": "ratio >= 0.40",
+        "machine": machine(),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
