@@ -95,6 +95,7 @@ def main() -> None:
     server = start_server(args.mode)
     stop = threading.Event()
     root = Path(tempfile.mkdtemp(prefix="smartgo-nginx-"))
+    root.chmod(0o755)  # nginx workers drop root and must read the file
     nginx = None
     try:
         password = create_channel(server.url, "tput")
@@ -106,6 +107,7 @@ def main() -> None:
             time.sleep(0.5)
         body = httpx.get(ours).content
         (root / "live.m3u8").write_bytes(body)
+        (root / "live.m3u8").chmod(0o644)
         port = free_port()
         nginx = start_nginx(root, port)
         theirs = f"http://127.0.0.1:{port}/live.m3u8"

@@ -27,7 +27,7 @@ from infra.runtime import Runtime
 from streaming import service
 from streaming.errors import SegmentNotFound, WindowOutOfRange
 from streaming.playlist import MediaPlaylistSpec, VariantSpec, render_master, render_media
-from streaming.timeline import Run, Segment, live_gaps, segments_in
+from streaming.timeline import Run, Segment, live_gaps, live_gaps_valid_until, segments_in
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,24 @@ CONTENT_TYPES = {"m3u8": b"application/vnd.apple.mpegurl", "m4s": b"video/iso.se
 # mid-run and a slightly late refresh never fall off the edge.
 MEMORY_SLACK_US = 600 * 1_000_000
 REFRESH_EVERY_S = 2.0
+
+
+@dataclass
+class FastEntry:
+    """A rendered playlist response, ready to send while its view and gap count hold."""
+
+    __slots__ = ("view", "valid_until_us", "etag", "start", "body")
+
+    def __init__(self, view: "ChannelView", valid_until_us: int, body: bytes, etag: bytes) -> None:
+        self.view, self.valid_until_us, self.etag = view, valid_until_us, etag
+        self.start = {"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", CONTENT_TYPES["m3u8"]), (b"content-length", str(len(body)).encode()),
+            (b"cache-control", LIVE_CACHE), (b"access-control-allow-origin", b"*"), (b"etag", etag)]}
+        self.body = {"type": "http.response.body", "body": body}
+
+
+FAST_MAX = 10_000
+FOREVER_US = 2**62
 
 
 @dataclass
@@ -80,6 +98,8 @@ class Origin:
         self._loading: dict[str, asyncio.Future] = {}
         self._refreshing: set[str] = set()
         self._task: asyncio.Task | None = None
+        # (path, query) -> ready response: the hot path is one dict lookup and two sends.
+        self._fast: dict[tuple[str, bytes], FastEntry] = {}
 
     # -- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -196,6 +216,12 @@ class Origin:
         if scope["type"] != "http" or not scope["path"].startswith("/live/"):
             await self.app(scope, receive, send)
             return
+        entry = self._fast.get((scope["path"], scope["query_string"]))
+        if (entry is not None and scope["method"] == "GET"
+                and self.views.get(entry.view.spec.id) is entry.view
+                and time.time_ns() // 1000 < entry.valid_until_us):
+            await _send_entry(send, scope, entry)
+            return
         try:
             if scope["method"] not in ("GET", "HEAD"):
                 raise _MethodNotAllowed("the origin only serves GET and HEAD")
@@ -213,9 +239,10 @@ class Origin:
         if seg_set not in view.spec.segment_sets:
             raise NotFound(f"channel {view.spec.id!r} has no {seg_set} segment set")
         head = scope["method"] == "HEAD"
+        query = scope.get("query_string", b"")
         if m["master"]:
-            body, etag = self._master(view, seg_set, scope.get("query_string", b""))
-            await _send_cached(send, scope, body, etag, CONTENT_TYPES["m3u8"], LIVE_CACHE, head)
+            body, etag = self._master(view, seg_set, query)
+            await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head)
             return
         rendition = view.spec.rendition(m["rend"])
         if rendition is None:
@@ -228,8 +255,20 @@ class Origin:
         elif m["init"] is not None:
             await self._object(send, service.init_key(view.spec.id, track, m["init"]), "mp4", head)
         else:
-            body, etag = self._media(view, track, scope.get("query_string", b""))
-            await _send_cached(send, scope, body, etag, CONTENT_TYPES["m3u8"], LIVE_CACHE, head)
+            body, etag, valid_until = self._media(view, track, query)
+            await self._send_playlist(send, scope, view, body, etag, valid_until, head)
+
+    async def _send_playlist(self, send, scope, view: ChannelView, body: bytes, etag: bytes,  # noqa: ANN001
+                             valid_until_us: int, head: bool) -> None:
+        entry = FastEntry(view, valid_until_us, body, etag)
+        if len(self._fast) >= FAST_MAX:
+            self._fast.clear()
+        self._fast[(scope["path"], scope["query_string"])] = entry
+        if head:
+            await send(entry.start)
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await _send_entry(send, scope, entry)
 
     def _window_us(self, view: ChannelView, query: bytes) -> int:
         default = int(self.rt.settings.live_window_s * 1_000_000)
@@ -247,19 +286,22 @@ class Origin:
             raise WindowOutOfRange(f"window must be between 0 and {limit} seconds", limit_s=limit)
         return int(window * 1_000_000)
 
-    def _media(self, view: ChannelView, track: str, query: bytes) -> tuple[bytes, bytes]:
+    def _media(self, view: ChannelView, track: str, query: bytes) -> tuple[bytes, bytes, int]:
         window_us = self._window_us(view, query)
         spec = view.spec
         now = _now_us()
         gaps: list[Segment] = []
+        valid_until = FOREVER_US
         if view.runs:
+            hold = service.gap_hold_us(spec, self.rt.settings.publish_deadline_factor)
             gaps = live_gaps(view.runs[-1], now_us=now, nominal_us=spec.segment_duration_us,
-                             hold_us=service.gap_hold_us(spec, self.rt.settings.publish_deadline_factor),
-                             last_publish_us=view.last_publish_us)
+                             hold_us=hold, last_publish_us=view.last_publish_us)
+            valid_until = live_gaps_valid_until(view.runs[-1], len(gaps), nominal_us=spec.segment_duration_us,
+                                                hold_us=hold, last_publish_us=view.last_publish_us)
         key = ("media", track, window_us, len(gaps))
         hit = view.rendered.get(key)
         if hit is not None:
-            return hit
+            return (*hit, valid_until)
         segments = self._window(view, window_us, gaps)
         rendition = track.split("/", 1)[1]
         seg_set = track.split("/", 1)[0]
@@ -273,7 +315,7 @@ class Origin:
         )).encode()
         result = (body, _etag(body))
         view.rendered[key] = result
-        return result
+        return (*result, valid_until)
 
     @staticmethod
     def _window(view: ChannelView, window_us: int, gaps: list[Segment]) -> list[Segment]:
@@ -352,15 +394,15 @@ def _etag(body: bytes) -> bytes:
     return b'"' + hashlib.blake2b(body, digest_size=8).hexdigest().encode() + b'"'
 
 
-async def _send_cached(send, scope, body: bytes, etag: bytes, ctype: bytes, cache: bytes,  # noqa: ANN001
-                       head: bool) -> None:
+async def _send_entry(send, scope, entry: FastEntry) -> None:  # noqa: ANN001
     for name, value in scope["headers"]:
-        if name == b"if-none-match" and value == etag:
+        if name == b"if-none-match" and value == entry.etag:
             await send({"type": "http.response.start", "status": 304,
-                        "headers": [(b"etag", etag), (b"cache-control", cache)]})
+                        "headers": [(b"etag", entry.etag), (b"cache-control", LIVE_CACHE)]})
             await send({"type": "http.response.body", "body": b""})
             return
-    await _send(send, 200, body, ctype, cache, head=head, etag=etag)
+    await send(entry.start)
+    await send(entry.body)
 
 
 async def _send(send, status: int, body: bytes, ctype: bytes, cache: bytes, *, head: bool = False,  # noqa: ANN001

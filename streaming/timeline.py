@@ -300,6 +300,15 @@ def live_gap_count(tail: Run, *, now_us: int, nominal_us: int, hold_us: int,
     return max(0, elapsed // nominal_us)
 
 
+def live_gaps_valid_until(tail: Run, count: int, *, nominal_us: int, hold_us: int,
+                          last_publish_us: int | None = None) -> int:
+    """Return when live_gap_count next changes, given it is `count` now (for caching)."""
+    published = tail.end_us if last_publish_us is None else last_publish_us
+    if count == 0:
+        return max(published + hold_us, tail.end_us + hold_us + nominal_us)
+    return tail.end_us + hold_us + (count + 1) * nominal_us
+
+
 def live_gaps(tail: Run, *, now_us: int, nominal_us: int, hold_us: int,
               last_publish_us: int | None = None) -> list[Segment]:
     """Return the gap entries counted by live_gap_count, as segments after tail."""

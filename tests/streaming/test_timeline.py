@@ -322,3 +322,22 @@ def test_live_gaps(after_end_us: int, count: int) -> None:
     assert [(s.seq, s.start_us, s.duration_us) for s in gaps] == [
         (11 + k, tail.end_us + k * NOM, NOM) for k in range(count)]
     assert all(s.gap and not s.discontinuity and s.disc_count == tail.disc_count == 2 for s in gaps)
+
+
+@pytest.mark.parametrize("published_after_end", [0, 1_000_000, 7_000_000])
+def test_live_gaps_valid_until_is_exactly_the_next_change(published_after_end: int) -> None:
+    from streaming.timeline import live_gap_count, live_gaps_valid_until
+
+    tail = make_run(first_seq=10, start_us=T0, count=5, duration_us=NOM)
+    published = tail.end_us + published_after_end
+    kw = {"nominal_us": NOM, "hold_us": 5 * US, "last_publish_us": published}
+    now = tail.end_us
+    changes = 0
+    while now < tail.end_us + 40 * US:
+        count = live_gap_count(tail, now_us=now, **kw)
+        until = live_gaps_valid_until(tail, count, **kw)
+        assert until > now
+        assert live_gap_count(tail, now_us=until - 1, **kw) == count
+        assert live_gap_count(tail, now_us=until, **kw) != count
+        now, changes = until, changes + 1
+    assert changes >= 10
