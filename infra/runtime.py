@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from infra.bus import Bus, InProcessBus, RedisBus
+from infra.cache import Cache, InProcessCache, RedisCache
 from infra.db import Database
 from infra.settings import Settings
 from infra.storage import ObjectStore, S3ObjectStore, make_store
@@ -25,6 +26,7 @@ class Runtime:
     db: Database
     store: ObjectStore
     bus: Bus
+    cache: Cache = field(default_factory=InProcessCache)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -41,7 +43,9 @@ def build_runtime(settings: Settings) -> Runtime:
     if isinstance(store, S3ObjectStore):
         store.ensure_bucket()
     bus: Bus = RedisBus(settings.redis_url) if settings.redis_url else InProcessBus()
-    return Runtime(settings=settings, db=Database(settings.database_url), store=store, bus=bus)
+    cache: Cache = RedisCache(settings.redis_url) if settings.redis_url else InProcessCache()
+    return Runtime(settings=settings, db=Database(settings.database_url), store=store, bus=bus,
+                   cache=cache)
 
 
 def set_runtime(runtime: Runtime | None) -> None:

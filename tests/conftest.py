@@ -22,7 +22,7 @@ from infra.migrate import upgrade
 from infra.runtime import Runtime, build_runtime, set_runtime
 from infra.settings import Settings
 from infra.web import create_app
-from tests.support.hls_conformance import PlaylistHistory, assert_conformant
+from tests.support.hls_conformance import PlaylistHistory, assert_conformant, segment_urls
 
 ADMIN_KEY = "test-admin-key-" + "x" * 16
 REAL = {
@@ -95,12 +95,16 @@ class Client(httpx.Client):
         super().__init__(base_url=base_url, timeout=20)
         self.history = PlaylistHistory()
 
-    def playlist(self, path: str, **kwargs) -> httpx.Response:  # noqa: ANN003
-        """GET a playlist, assert 200 and conformance, and return the response."""
+    def playlist(self, path: str, *, resolve: bool = False, **kwargs) -> httpx.Response:  # noqa: ANN003
+        """GET a playlist, assert 200 and conformance (and, with resolve, that every URI serves)."""
         resp = self.get(path, **kwargs)
         assert resp.status_code == 200, resp.text
         url = str(resp.request.url)
         assert_conformant(url, resp.text, self.history)
+        if resolve:
+            for target in segment_urls(resp.text, url):
+                head = self.head(target)
+                assert head.status_code == 200, f"{target} -> {head.status_code}"
         return resp
 
 
