@@ -24,6 +24,13 @@ class Channel(Base):
     timeshift_window_s: Mapped[int] = mapped_column(Integer)
     segment_sets: Mapped[list[str]] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where our packager pulls the channel from; None means an external encoder pushes it.
+    source_url: Mapped[str | None] = mapped_column(String(2000))
+    backup_source_url: Mapped[str | None] = mapped_column(String(2000))
+    packaging: Mapped[str] = mapped_column(String(16), default="ladder")
+    # Demuxed audio renditions [{name, language, label, default, bitrate_kbps}]; empty means
+    # every video rendition carries its own audio (muxed).
+    audio_tracks: Mapped[list[dict]] = mapped_column(JSON, default=list)
     ingest_key_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(

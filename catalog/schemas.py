@@ -31,10 +31,42 @@ class RenditionSpec(Strict):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
 
-def _check_ladder(renditions: list[RenditionSpec], segment_duration_ms: int) -> None:
-    names = [r.name for r in renditions]
+SOURCE_SCHEMES = ("udp", "srt", "rtmp", "rtmps", "http", "https", "file", "testcard")
+
+
+def check_source_url(url: str | None) -> str | None:
+    """Accept the source kinds the packager can pull (see streaming/packaging.py)."""
+    if url is None:
+        return None
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in SOURCE_SCHEMES:
+        raise ValueError(f"source_url must start with one of {', '.join(s + ':' for s in SOURCE_SCHEMES)}")
+    if any(c in url for c in "\n\r\0 ") or len(url) > 2000:
+        raise ValueError("source_url must not contain spaces or control characters")
+    if scheme == "file" and (not url.startswith("file:///") or "/../" in url or url.endswith("/..")):
+        raise ValueError("file sources need an absolute path: file:///path/to/video.ts")
+    return url
+
+
+class AudioTrackSpec(Strict):
+    """A demuxed audio rendition, e.g. Polish voice-over and the original soundtrack."""
+
+    name: RenditionName
+    language: str = Field(pattern=r"^[a-z]{2,3}$")
+    label: str = Field(min_length=1, max_length=64)
+    default: bool = False
+    bitrate_kbps: int = Field(96, ge=32, le=512)
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+def _check_ladder(renditions: list[RenditionSpec], segment_duration_ms: int,
+                  audio_tracks: list[AudioTrackSpec] = ()) -> None:  # type: ignore[assignment]
+    names = [r.name for r in renditions] + [a.name for a in audio_tracks]
     if len(set(names)) != len(names):
-        raise ValueError("rendition names must be unique")
+        raise ValueError("rendition and audio track names must be unique")
+    if audio_tracks and sum(a.default for a in audio_tracks) != 1:
+        raise ValueError("exactly one audio track must be the default")
     for r in renditions:
         frames = segment_duration_ms * r.frame_rate / 1000
         if abs(frames - round(frames)) > 1e-6:
@@ -51,6 +83,13 @@ class ChannelBase(Strict):
     timeshift_window_s: int = Field(7200, ge=0, le=7 * 86400)
     segment_sets: list[SegmentSet] = Field(default_factory=lambda: ["cmaf"], min_length=1)
     enabled: bool = True
+    source_url: str | None = None
+    backup_source_url: str | None = None
+
+    @field_validator("source_url", "backup_source_url")
+    @classmethod
+    def _source(cls, v: str | None) -> str | None:
+        return check_source_url(v)
 
     @field_validator("segment_sets")
     @classmethod
@@ -65,10 +104,16 @@ class ChannelCreate(ChannelBase):
     segment_duration_ms: int = Field(1920, ge=500, le=10_000)
     target_duration_s: int | None = Field(None, ge=1, le=20)
     renditions: list[RenditionSpec] = Field(min_length=1, max_length=8)
+    packaging: Literal["ladder", "passthrough"] = "ladder"
+    audio_tracks: list[AudioTrackSpec] = Field(default_factory=list, max_length=8)
 
     @model_validator(mode="after")
     def _check(self) -> "ChannelCreate":
-        _check_ladder(self.renditions, self.segment_duration_ms)
+        _check_ladder(self.renditions, self.segment_duration_ms, self.audio_tracks)
+        if self.packaging == "passthrough" and len(self.renditions) != 1:
+            raise ValueError("a passthrough channel has exactly one rendition: the source's")
+        if self.backup_source_url and not self.source_url:
+            raise ValueError("a backup source needs a primary source_url")
         minimum = math.ceil(self.segment_duration_ms / 1000)
         if self.target_duration_s is None:
             self.target_duration_s = minimum
@@ -85,6 +130,13 @@ class ChannelUpdate(Strict):
     logo_url: str | None = Field(None, max_length=1000, pattern=r"^https?://")
     timeshift_window_s: int | None = Field(None, ge=0, le=7 * 86400)
     enabled: bool | None = None
+    source_url: str | None = None
+    backup_source_url: str | None = None
+
+    @field_validator("source_url", "backup_source_url")
+    @classmethod
+    def _source(cls, v: str | None) -> str | None:
+        return check_source_url(v)
 
 
 class ChannelRead(BaseModel):
@@ -100,6 +152,10 @@ class ChannelRead(BaseModel):
     segment_sets: list[str]
     enabled: bool
     renditions: list[RenditionSpec]
+    audio_tracks: list[AudioTrackSpec]
+    packaging: str
+    source_url: str | None
+    backup_source_url: str | None
     audio_frame_aligned: bool
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import ChannelExists, ChannelNotFound, ChannelNumberTaken, RenditionNotFound
 from catalog.models import Channel, Rendition
-from catalog.schemas import ChannelCreate, ChannelRead, ChannelUpdate, RenditionSpec
+from catalog.schemas import AudioTrackSpec, ChannelCreate, ChannelRead, ChannelUpdate, RenditionSpec
 from infra.runtime import notify_after_commit
 
 CHANNEL_TOPIC = "channel."
@@ -31,6 +31,10 @@ def to_read(channel: Channel) -> ChannelRead:
         segment_sets=list(channel.segment_sets),
         enabled=channel.enabled,
         renditions=[RenditionSpec.model_validate(r) for r in channel.renditions],
+        audio_tracks=[AudioTrackSpec.model_validate(a) for a in channel.audio_tracks or []],
+        packaging=channel.packaging,
+        source_url=channel.source_url,
+        backup_source_url=channel.backup_source_url,
         audio_frame_aligned=audio_frame_aligned(channel.segment_duration_ms),
         created_at=channel.created_at,
         updated_at=channel.updated_at,
@@ -90,6 +94,10 @@ def create(*, db_session: Session, channel_in: ChannelCreate) -> Channel:
         timeshift_window_s=channel_in.timeshift_window_s,
         segment_sets=list(channel_in.segment_sets),
         enabled=channel_in.enabled,
+        source_url=channel_in.source_url,
+        backup_source_url=channel_in.backup_source_url,
+        packaging=channel_in.packaging,
+        audio_tracks=[a.model_dump() for a in channel_in.audio_tracks],
         renditions=[
             Rendition(position=i, **r.model_dump()) for i, r in enumerate(channel_in.renditions)
         ],
@@ -100,7 +108,9 @@ def create(*, db_session: Session, channel_in: ChannelCreate) -> Channel:
 
     streaming_service.init_channel(
         db_session=db_session, channel_id=channel.id,
-        tracks=[f"{s}/{r.name}" for s in channel.segment_sets for r in channel.renditions],
+        tracks=[f"{s}/{name}" for s in channel.segment_sets
+                for name in [r.name for r in channel.renditions]
+                + [a["name"] for a in channel.audio_tracks]],
     )
     notify_after_commit(db_session, CHANNEL_TOPIC + channel.id, {"kind": "created"})
     return channel
@@ -116,6 +126,10 @@ def update(*, db_session: Session, channel_id: str, channel_in: ChannelUpdate) -
         if value is None and key in ("name", "timeshift_window_s", "enabled"):
             continue
         setattr(channel, key, value)
+    if channel.backup_source_url and not channel.source_url:
+        from catalog.errors import InvalidChannel
+
+        raise InvalidChannel("a backup source needs a primary source_url")
     db_session.flush()
     notify_after_commit(db_session, CHANNEL_TOPIC + channel.id, {"kind": "updated"})
     return channel

@@ -55,7 +55,7 @@ def _check_target(rt: Runtime, spec: service.ChannelSpec, seg_set: str, renditio
         raise InvalidIngestPath(f"invalid file name {filename!r}")
     if seg_set not in spec.segment_sets:
         raise UnknownSegmentSet(f"channel {spec.id!r} does not package the {seg_set!r} set")
-    if spec.rendition(rendition) is None:
+    if spec.rendition(rendition) is None and spec.audio_track(rendition) is None:
         from catalog.errors import RenditionNotFound
 
         raise RenditionNotFound(f"channel {spec.id!r} has no rendition {rendition!r}")
@@ -301,8 +301,12 @@ def _publish_one(s: Session, rt: Runtime, spec: service.ChannelSpec, chan: Chann
         pdt = max(pdt, tail_run.end_us + shown * spec.segment_duration_us)
     # A rendition missing from this segment keeps its init: only a real change of init
     # segments is a discontinuity.
-    inits = {**(tail_run.inits if tail_run else {}),
-             **{r.track: r.init_hash for r in timed if r.init_hash}}
+    inits = dict(tail_run.inits if tail_run else {})
+    for r in timed:
+        # An encoder may push a track's first init just after its first segment.
+        init = r.init_hash or s.get(IngestTrack, (spec.id, r.track)).init_hash
+        if init:
+            inits[r.track] = init
     plan = plan_append(
         tail_run,
         NewSegment(start_us=pdt, duration_us=duration, session=session_no, encseq=encseq,

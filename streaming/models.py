@@ -96,3 +96,19 @@ class SegmentHole(Base):
     )
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     track: Mapped[str] = mapped_column(String(48), primary_key=True)
+
+
+class ChannelStatus(Base):
+    """What the packager reports about a channel it runs: state, reason, restarts, source."""
+
+    __tablename__ = "channel_status"
+
+    channel_id: Mapped[str] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    current_source: Mapped[str | None] = mapped_column(String(16))
+    node: Mapped[str | None] = mapped_column(String(100))
+    updated_us: Mapped[int] = mapped_column(BigInteger)

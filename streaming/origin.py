@@ -26,7 +26,9 @@ from infra.errors import NotFound, SmartGoError
 from infra.runtime import Runtime
 from streaming import service
 from streaming.errors import SegmentNotFound, WindowOutOfRange
-from streaming.playlist import MediaPlaylistSpec, VariantSpec, render_master, render_media
+from streaming.playlist import (
+    AudioMediaSpec, MediaPlaylistSpec, VariantSpec, render_master, render_media,
+)
 from streaming.timeline import Run, Segment, live_gaps, live_gaps_valid_until, segments_in
 
 log = logging.getLogger(__name__)
@@ -244,12 +246,12 @@ class Origin:
             body, etag = self._master(view, seg_set, query)
             await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head)
             return
-        rendition = view.spec.rendition(m["rend"])
-        if rendition is None:
+        name = m["rend"]
+        if view.spec.rendition(name) is None and view.spec.audio_track(name) is None:
             from catalog.errors import RenditionNotFound
 
-            raise RenditionNotFound(f"channel {view.spec.id!r} has no rendition {m['rend']!r}")
-        track = f"{seg_set}/{rendition.name}"
+            raise RenditionNotFound(f"channel {view.spec.id!r} has no rendition {name!r}")
+        track = f"{seg_set}/{name}"
         if m["seq"] is not None:
             await self._segment(send, view, track, int(m["seq"]), m["ext"], head)
         elif m["init"] is not None:
@@ -336,15 +338,27 @@ class Origin:
         if hit is not None:
             return hit
         suffix = ("?" + query.decode("latin-1")) if query else ""
+
+        def measured(name: str, configured: int) -> tuple[int, int]:
+            peak, avg = view.bandwidth.get(f"{seg_set}/{name}", (0, 0))
+            peak = peak or int(configured * 1.1)
+            return peak, min(avg or configured, peak)
+
+        # A variant's BANDWIDTH includes the heaviest audio rendition it may be played with.
+        audio_peak = max((measured(a.name, a.configured_bps)[0] for a in view.spec.audio), default=0)
+        audio_avg = max((measured(a.name, a.configured_bps)[1] for a in view.spec.audio), default=0)
+        group = "aud" if view.spec.audio else None
         variants = []
         for r in view.spec.renditions:
-            peak, avg = view.bandwidth.get(f"{seg_set}/{r.name}", (0, 0))
+            peak, avg = measured(r.name, r.configured_bps)
             variants.append(VariantSpec(
-                uri=f"{r.name}.m3u8{suffix}", bandwidth=peak or int(r.configured_bps * 1.1),
-                average_bandwidth=min(avg or r.configured_bps, peak or int(r.configured_bps * 1.1)),
-                codecs=r.codecs, width=r.width, height=r.height, frame_rate=r.frame_rate,
+                uri=f"{r.name}.m3u8{suffix}", bandwidth=peak + audio_peak,
+                average_bandwidth=avg + audio_avg, codecs=r.codecs, width=r.width,
+                height=r.height, frame_rate=r.frame_rate, audio_group=group,
             ))
-        body = render_master(variants).encode()
+        audio = [AudioMediaSpec(uri=f"{a.name}.m3u8{suffix}", group="aud", name=a.label,
+                                language=a.language, default=a.default) for a in view.spec.audio]
+        body = render_master(variants, audio).encode()
         result = (body, _etag(body))
         view.rendered[key] = result
         return result

@@ -89,15 +89,34 @@ class VariantSpec:
     width: int
     height: int
     frame_rate: float
+    audio_group: str | None = None
 
 
-def render_master(variants: Sequence[VariantSpec]) -> str:
-    """Render a master playlist listing variants from highest to lowest bandwidth."""
+@dataclass(frozen=True, slots=True)
+class AudioMediaSpec:
+    """One EXT-X-MEDIA TYPE=AUDIO entry (RFC 8216 4.3.4.1)."""
+
+    uri: str
+    group: str
+    name: str
+    language: str
+    default: bool
+
+
+def render_master(variants: Sequence[VariantSpec], audio: Sequence[AudioMediaSpec] = ()) -> str:
+    """Render a master playlist: audio renditions, then variants by falling bandwidth."""
     out = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for a in audio:
+        yes = "YES" if a.default else "NO"
+        out.append(
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{a.group}",NAME="{a.name}",LANGUAGE="{a.language}",'
+            f'DEFAULT={yes},AUTOSELECT=YES,CHANNELS="2",URI="{a.uri}"'
+        )
     for v in sorted(variants, key=lambda v: -v.bandwidth):
+        group = f',AUDIO="{v.audio_group}"' if v.audio_group else ""
         out.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={v.bandwidth},AVERAGE-BANDWIDTH={v.average_bandwidth},"
-            f'CODECS="{v.codecs}",RESOLUTION={v.width}x{v.height},FRAME-RATE={v.frame_rate:.3f}'
+            f'CODECS="{v.codecs}",RESOLUTION={v.width}x{v.height},FRAME-RATE={v.frame_rate:.3f}{group}'
         )
         out.append(v.uri)
     out.append("")

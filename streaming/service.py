@@ -58,6 +58,17 @@ class RenditionView:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioView:
+    """A demuxed audio rendition as the origin needs it."""
+
+    name: str
+    language: str
+    label: str
+    default: bool
+    configured_bps: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelSpec:
     """A channel's packaging facts, detached from the database."""
 
@@ -69,11 +80,17 @@ class ChannelSpec:
     target_duration_s: int
     timeshift_window_s: int
     ingest_key_version: int = 1
+    audio: tuple[AudioView, ...] = ()
 
     @property
     def tracks(self) -> tuple[str, ...]:
-        """Return every track (segment set / rendition) ingest must receive."""
-        return tuple(f"{s}/{r.name}" for s in self.segment_sets for r in self.renditions)
+        """Return every track (segment set / rendition or audio track) ingest must receive."""
+        names = [r.name for r in self.renditions] + [a.name for a in self.audio]
+        return tuple(f"{s}/{n}" for s in self.segment_sets for n in names)
+
+    def audio_track(self, name: str) -> AudioView | None:
+        """Return the demuxed audio track called name, if any."""
+        return next((a for a in self.audio if a.name == name), None)
 
     def rendition(self, name: str) -> RenditionView | None:
         """Return the rendition called name, if any."""
@@ -90,7 +107,7 @@ def channel_spec(*, db_session: Session, channel_id: str) -> ChannelSpec:
         renditions=tuple(
             RenditionView(
                 r.name, r.width, r.height, r.frame_rate, r.codecs,
-                (r.video_bitrate_kbps + r.audio_bitrate_kbps) * 1000,
+                (r.video_bitrate_kbps + (0 if ch.audio_tracks else r.audio_bitrate_kbps)) * 1000,
             )
             for r in ch.renditions
         ),
@@ -98,6 +115,11 @@ def channel_spec(*, db_session: Session, channel_id: str) -> ChannelSpec:
         target_duration_s=ch.target_duration_s,
         timeshift_window_s=ch.timeshift_window_s,
         ingest_key_version=ch.ingest_key_version,
+        audio=tuple(
+            AudioView(a["name"], a["language"], a["label"], bool(a.get("default")),
+                      int(a.get("bitrate_kbps", 96)) * 1000)
+            for a in ch.audio_tracks or []
+        ),
     )
 
 

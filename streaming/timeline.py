@@ -249,17 +249,13 @@ def plan_append(tail: Run | None, seg: NewSegment, *, nominal_us: int) -> Append
                 start_gap += sum(group)
         seg = replace(seg, discontinuity=True)
     enc_offset = seq - seg.encseq
-    disc = (
-        seg.discontinuity
-        or hole > 0
-        or tail.gap
-        or seg.session != tail.session
-        or seg.inits != tail.inits
-    )
+    # An init segment that changed is a discontinuity; a track's first init is not.
+    new_init = any(tail.inits.get(track) not in (None, h) for track, h in seg.inits.items())
+    disc = seg.discontinuity or hole > 0 or tail.gap or seg.session != tail.session or new_init
     if not disc and enc_offset == tail.enc_offset:
         extended = _extend(tail, seg.duration_us)
         if extended is not None:
-            return Append((extended,), True, seq)
+            return Append((replace(extended, inits={**tail.inits, **seg.inits}),), True, seq)
     run = make_run(
         first_seq=seq, start_us=start, count=1, duration_us=seg.duration_us,
         discontinuity=disc, disc_count=disc_count + (1 if disc else 0), session=seg.session,

@@ -130,7 +130,7 @@ def test_varied_run_never_spans_an_hour(start: int, durs: list[int], expected: l
     ({}, None),  # nothing changes: the tail is extended
     ({"session": 2}, True),
     ({"inits": {"cmaf/360p": "bbb"}}, True),
-    ({"inits": {**INITS, "cmaf/240p": "ccc"}}, True),
+    ({"inits": {**INITS, "cmaf/240p": "ccc"}}, None),  # a track's first init extends the tail
     ({"disc": True}, True),
     ({"encseq": 9}, False),  # encoder skipped numbers: new run (new byte offset), no discontinuity
 ])
@@ -141,6 +141,7 @@ def test_what_starts_a_new_run(change: dict, disc: bool | None) -> None:
     if disc is None:
         assert (plan.replaces_tail, plan.seq, run.first_seq, run.count, run.end_us) == (
             True, 103, 100, 4, T0 + 8 * US)
+        assert run.inits == {**tail.inits, **change.get("inits", {})}
         return
     assert (plan.replaces_tail, plan.seq) == (False, 103)
     assert (run.first_seq, run.start_us, run.count, run.end_us) == (103, T0 + 6 * US, 1, T0 + 8 * US)
