@@ -74,7 +74,7 @@ def ingest_credentials(channel_id: ChannelIdPath, db_session: SessionDep,
                        rt: RuntimeDep) -> IngestCredentials:
     """Return where and with which credentials an encoder pushes this channel."""
     channel = service.get(db_session=db_session, channel_id=channel_id)
-    base = rt.settings.public_base_url or f"http://{rt.settings.host}:{rt.settings.port}"
+    base = rt.settings.base_url
     return IngestCredentials(
         channel_id=channel.id,
         url=f"{base}/ingest/{channel.id}/{{set}}/{{rendition}}/",

@@ -81,6 +81,45 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_packager(args: argparse.Namespace) -> int:
+    """Run a packager node: take channels through leases and supervise their ffmpeg."""
+    settings = _settings()
+    if settings.embedded:
+        print("smartgo: in the embedded mode the packager runs inside `smartgo demo`; a separate "
+              "packager process needs SMARTGO_REDIS_URL for its leases", file=sys.stderr)
+        return 2
+    import asyncio
+
+    from infra.runtime import build_runtime, set_runtime
+    from streaming.packager import PackagerNode
+
+    rt = build_runtime(settings)
+    set_runtime(rt)
+
+    async def run() -> None:
+        node = PackagerNode(rt, ingest_url=settings.ingest_base_url, lease_s=settings.packager_lease_s)
+        await node.start()
+        log.info("packager node %s pushing to %s", node.node_id, settings.ingest_base_url)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await node.stop()
+            await rt.bus.stop()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run API, jobs, packager and two test channels in one process; print the test page."""
+    from infra.demo import run_demo
+
+    return run_demo(_settings(), port=args.port)
+
+
 def cmd_staff_key(args: argparse.Namespace) -> int:
     """Create a staff API key and print it once."""
     from infra import staff
@@ -106,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_api)
     p = sub.add_parser("worker", help="run background jobs (arq, needs Redis)")
     p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("packager", help="run a packager node (distributed mode)")
+    p.set_defaults(func=cmd_packager)
+    p = sub.add_parser("demo", help="run everything with two test channels and a test page")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_demo)
     p = sub.add_parser("migrate", help="apply database migrations")
     p.add_argument("--downgrade", metavar="REVISION")
     p.set_defaults(func=cmd_migrate)

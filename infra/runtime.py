@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from infra.bus import Bus, InProcessBus, RedisBus
 from infra.cache import Cache, InProcessCache, RedisCache
 from infra.db import Database
+from infra.leases import InProcessLeases, Leases, RedisLeases
 from infra.settings import Settings
 from infra.storage import ObjectStore, S3ObjectStore, make_store
 
@@ -27,6 +28,7 @@ class Runtime:
     store: ObjectStore
     bus: Bus
     cache: Cache = field(default_factory=InProcessCache)
+    leases: Leases = field(default_factory=InProcessLeases)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -44,8 +46,9 @@ def build_runtime(settings: Settings) -> Runtime:
         store.ensure_bucket()
     bus: Bus = RedisBus(settings.redis_url) if settings.redis_url else InProcessBus()
     cache: Cache = RedisCache(settings.redis_url) if settings.redis_url else InProcessCache()
+    leases: Leases = RedisLeases(settings.redis_url) if settings.redis_url else InProcessLeases()
     return Runtime(settings=settings, db=Database(settings.database_url), store=store, bus=bus,
-                   cache=cache)
+                   cache=cache, leases=leases)
 
 
 def set_runtime(runtime: Runtime | None) -> None:

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     segment_delivery: Literal["proxy", "redirect"] = "proxy"
     max_ingest_object_bytes: int = Field(32 * 1024 * 1024, gt=0)
     storage_timeout_s: float = Field(5.0, gt=0)
+    ingest_url: str = ""
+    packager_lease_s: float = Field(2.0, gt=0.2, le=60)
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> "Settings":
@@ -86,6 +88,16 @@ class Settings(BaseSettings):
                     f"of at least 16 characters: {', '.join(weak)}"
                 )
         return self
+
+    @property
+    def base_url(self) -> str:
+        """Return the URL clients use to reach the API and origin."""
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def ingest_base_url(self) -> str:
+        """Return the URL our packagers push to (the API's ingest, possibly internal)."""
+        return (self.ingest_url or self.base_url).rstrip("/")
 
     @property
     def embedded(self) -> bool:

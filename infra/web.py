@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from infra import staff
-from infra.errors import SmartGoError
+from infra.errors import NotFound, SmartGoError
 from infra.runtime import Runtime, set_runtime
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,33 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "INTERNAL_ERROR", "internal error; it has been logged")
 
 
+STATIC = Path(__file__).with_name("static")
+WEB = Path(__file__).resolve().parent.parent / "web" / "node_modules"
+# The only files the test page may load: a fixed map, nothing taken from the request path.
+VENDOR = {"hls.min.js": WEB / "hls.js" / "dist" / "hls.min.js",
+          "shaka-player.compiled.js": WEB / "shaka-player" / "dist" / "shaka-player.compiled.js"}
+
+
+def install_demo_page(api: FastAPI) -> None:
+    """Serve the small test page that plays channels with hls.js or Shaka Player."""
+    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+    @api.get("/demo", include_in_schema=False)
+    def demo_redirect() -> RedirectResponse:
+        return RedirectResponse("/demo/")
+
+    @api.get("/demo/", include_in_schema=False)
+    def demo_page() -> HTMLResponse:
+        return HTMLResponse((STATIC / "demo.html").read_text())
+
+    @api.get("/demo/vendor/{name}", include_in_schema=False)
+    def demo_vendor(name: str) -> FileResponse:
+        path = VENDOR.get(name)
+        if path is None or not path.exists():
+            raise NotFound("player library not installed; run `npm ci --prefix web`")
+        return FileResponse(path, media_type="text/javascript")
+
+
 def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     """Build the ASGI app for a runtime: API routes, origin, background work."""
     from catalog.api import router as catalog_router
@@ -86,6 +114,8 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     install_error_handlers(api)
     api.include_router(catalog_router)
     api.include_router(streaming_router)
+
+    install_demo_page(api)
 
     @api.get("/healthz", tags=["ops"])
     def healthz() -> dict:

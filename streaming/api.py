@@ -13,7 +13,9 @@ from streaming import ingest, service
 from streaming.deps import ingest_password
 from streaming.errors import PayloadTooLarge
 from streaming.playlist import format_pdt
-from streaming.schemas import IngestAccepted, TimelineRead, TimelineRunRead
+from streaming.schemas import (
+    ChannelStatusRead, IngestAccepted, PlayerChannel, TimelineRead, TimelineRunRead,
+)
 
 router = APIRouter()
 INGEST_PATH = "/ingest/{channel_id}/{seg_set}/{rendition}/{filename}"
@@ -72,3 +74,24 @@ def timeline(channel_id: str, db_session: SessionDep,
                               end=format_pdt(r.end_us), uniform=r.uniform,
                               discontinuity=r.discontinuity, gap=r.gap) for r in runs],
     )
+
+
+@router.get("/v1/admin/channels/{channel_id}/status", response_model=ChannelStatusRead,
+            tags=["channels"], dependencies=[Depends(require_staff("viewer"))])
+def channel_status(channel_id: str, db_session: SessionDep) -> ChannelStatusRead:
+    """Show a channel's packaging state: starting, live, degraded or down, with the reason."""
+    service.channel_spec(db_session=db_session, channel_id=channel_id)
+    return ChannelStatusRead(**service.channel_statuses(db_session=db_session,
+                                                        channel_ids=[channel_id])[channel_id])
+
+
+@router.get("/v1/channels", response_model=list[PlayerChannel], tags=["players"])
+def player_channels(db_session: SessionDep) -> list[PlayerChannel]:
+    """List enabled channels with their state and playlist (open until entitlements land)."""
+    from catalog import service as catalog_service
+
+    rows, _ = catalog_service.list_channels(db_session=db_session, enabled=True, limit=500)
+    states = service.channel_statuses(db_session=db_session, channel_ids=[c.id for c in rows])
+    return [PlayerChannel(id=c.id, name=c.name, number=c.number, logo_url=c.logo_url,
+                          state=states[c.id]["state"],
+                          playback_url=f"/live/{c.id}/cmaf/master.m3u8") for c in rows]

@@ -112,7 +112,8 @@ def source_kind(url: str) -> str:
     return kind
 
 
-def _font() -> str | None:
+def default_font() -> str | None:
+    """Return a font file for the burnt-in clock, if the machine has one."""
     import os
 
     return next((f for f in FONT_CANDIDATES if os.path.exists(f)), None)

@@ -244,3 +244,31 @@ def forget_channel(*, db_session: Session, channel_id: str) -> None:
 def min_target_duration(segment_duration_us: int) -> int:
     """Return the smallest TARGETDURATION a segment duration allows."""
     return math.ceil(segment_duration_us / 1_000_000)
+
+
+def channel_statuses(*, db_session: Session, channel_ids: list[str]) -> dict[str, dict]:
+    """Return the packager state and last publish time of channels, for the API."""
+    from streaming.models import ChannelStatus
+    from streaming.playlist import format_pdt
+
+    statuses = {r.channel_id: r for r in db_session.scalars(
+        select(ChannelStatus).where(ChannelStatus.channel_id.in_(channel_ids))).all()}
+    timelines = {r.channel_id: r for r in db_session.scalars(
+        select(ChannelTimelineState).where(ChannelTimelineState.channel_id.in_(channel_ids))).all()}
+    out = {}
+    for cid in channel_ids:
+        st, tl = statuses.get(cid), timelines.get(cid)
+        published = tl.last_publish_us if tl and tl.last_publish_us else None
+        out[cid] = {
+            "channel_id": cid,
+            # A channel without a packager row is pushed by an external encoder: it is live
+            # when segments arrive.
+            "state": st.state if st else ("live" if published else "waiting"),
+            "reason": st.reason if st else None,
+            "restarts": st.restarts if st else 0,
+            "current_source": st.current_source if st else None,
+            "node": st.node if st else None,
+            "last_segment_at": format_pdt(published) if published else None,
+            "updated_at": format_pdt(st.updated_us) if st else None,
+        }
+    return out

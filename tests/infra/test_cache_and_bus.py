@@ -49,3 +49,19 @@ def test_bus_delivers_published_messages_to_subscribers(rt, server) -> None:  # 
 
     asyncio.run(listen())
     assert got and got[0] == (topic, {"n": 1})
+
+
+def test_leases_are_exclusive_renewable_and_lapse(rt) -> None:  # noqa: ANN001
+    name = f"test:{uuid.uuid4().hex}"
+    assert rt.leases.acquire(name, "node-a", ttl_s=0.5)
+    assert not rt.leases.acquire(name, "node-b", ttl_s=0.5)
+    assert rt.leases.holder(name) == "node-a"
+    assert rt.leases.renew(name, "node-a", ttl_s=0.5)
+    assert not rt.leases.renew(name, "node-b", ttl_s=0.5)
+    rt.leases.release(name, "node-b")  # not b's to give back
+    assert rt.leases.holder(name) == "node-a"
+    wait_for(lambda: rt.leases.holder(name) is None, 3, "the lease to lapse")
+    assert not rt.leases.renew(name, "node-a", ttl_s=0.5)
+    assert rt.leases.acquire(name, "node-b", ttl_s=5)
+    rt.leases.release(name, "node-b")
+    assert rt.leases.holder(name) is None

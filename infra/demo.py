@@ -1,0 +1,113 @@
+"""`smartgo demo`: API, jobs, packager and two test-pattern channels in one process tree."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+log = logging.getLogger("smartgo.demo")
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+DEMO_CHANNELS = [
+    {
+        "id": "demo-1", "name": "Test Card 1", "number": 1, "source_url": "testcard:",
+        "segment_duration_ms": 1920, "timeshift_window_s": 3600,
+        "renditions": [
+            {"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 700},
+            {"name": "240p", "width": 426, "height": 240, "video_bitrate_kbps": 350},
+        ],
+        "audio_tracks": [
+            {"name": "pol", "language": "pol", "label": "Polski", "default": True},
+            {"name": "org", "language": "eng", "label": "Original"},
+        ],
+    },
+    {
+        "id": "demo-2", "name": "Test Card 2", "number": 2, "source_url": "testcard:",
+        "segment_duration_ms": 1920, "timeshift_window_s": 3600,
+        "renditions": [
+            {"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 700},
+            {"name": "240p", "width": 426, "height": 240, "video_bitrate_kbps": 350},
+        ],
+        "audio_tracks": [{"name": "pol", "language": "pol", "label": "Polski", "default": True}],
+    },
+]
+
+
+def ensure_players() -> None:
+    """Install the pinned hls.js and Shaka Player for the test page (npm), if missing."""
+    if (WEB / "node_modules" / "hls.js").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        log.warning("npm not found: the test page will not have its players (the API still works)")
+        return
+    log.info("installing the test page's players with npm (once)")
+    subprocess.run([npm, "ci" if (WEB / "package-lock.json").exists() else "install", "--no-audit",
+                    "--no-fund"], cwd=WEB, check=False, timeout=600)
+
+
+def ensure_channels(rt) -> None:  # noqa: ANN001
+    """Create the demo channels unless they exist."""
+    from catalog import service as catalog_service
+    from catalog.errors import ChannelNotFound
+    from catalog.schemas import ChannelCreate
+
+    with rt.db.session() as s:
+        for body in DEMO_CHANNELS:
+            try:
+                catalog_service.get(db_session=s, channel_id=body["id"])
+            except ChannelNotFound:
+                catalog_service.create(db_session=s, channel_in=ChannelCreate(**body))
+
+
+def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
+    """Run the whole system in one process until Ctrl-C."""
+    import uvicorn
+
+    from infra.http_server import server_config
+    from infra.migrate import upgrade
+    from infra.runtime import build_runtime, set_runtime
+    from infra.web import create_app
+    from streaming.packager import PackagerNode
+
+    if port:
+        settings.port = port
+    ensure_players()
+    upgrade(settings.database_url)
+    rt = build_runtime(settings)
+    set_runtime(rt)
+    ensure_channels(rt)
+    server = uvicorn.Server(server_config(create_app(rt, run_jobs=True), host=settings.host,
+                                          port=settings.port))
+    local = f"http://127.0.0.1:{settings.port}"
+
+    async def main() -> None:
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                await serving
+                return
+            await asyncio.sleep(0.05)
+        node = PackagerNode(rt, ingest_url=local, lease_s=settings.packager_lease_s)
+        await node.start()
+        base = settings.base_url
+        print(f"\n  TV Smart GO demo ({settings.mode} mode, data in {settings.data_dir})\n"
+              f"  test page:   {base}/demo/          (Shaka Player: {base}/demo/?player=shaka)\n"
+              f"  channels:    {base}/v1/channels\n"
+              f"  playlists:   {base}/live/demo-1/cmaf/master.m3u8\n"
+              f"  admin API:   {base}/docs  (X-API-Key: {settings.bootstrap_admin_key})\n"
+              f"  Ctrl-C stops everything.\n", flush=True)
+        try:
+            await serving
+        finally:
+            await node.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    rt.close()
+    return 0

@@ -1,0 +1,187 @@
+"""A packager node: takes channels through leases and supervises one ffmpeg per channel.
+
+Any number of nodes may run (`smartgo packager`); each enabled channel with a source is
+packaged by exactly one of them. A node renews its leases every quarter of their lifetime;
+a node that dies stops renewing and its channels are taken by another node once the leases
+lapse. A node that cannot renew (lease store unreachable) stops its ffmpegs at once, so two
+nodes never package the same channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import logging
+import os
+import socket
+import time
+import uuid
+
+from sqlalchemy import select
+
+from catalog.models import Channel
+from infra.runtime import Runtime
+from streaming import service
+from streaming.models import ChannelStatus
+from streaming.packaging import (
+    AudioOut, LadderRung, PackagerSpec, default_font, ffmpeg_exe, packager_args, source_kind,
+)
+from streaming.supervisor import ChannelState, ChannelSupervisor, SupervisorPolicy
+
+log = logging.getLogger(__name__)
+LEASE_PREFIX = "packager:channel:"
+
+
+def packager_spec(channel: Channel) -> PackagerSpec:
+    """Build the packaging facts of a channel row."""
+    return PackagerSpec(
+        channel_id=channel.id,
+        segment_s=channel.segment_duration_ms / 1000,
+        packaging=channel.packaging,
+        rungs=tuple(LadderRung(r.name, r.width, r.height, r.video_bitrate_kbps, r.audio_bitrate_kbps,
+                               r.frame_rate) for r in channel.renditions),
+        audio=tuple(AudioOut(a["name"], a["language"], bool(a.get("default")),
+                             int(a.get("bitrate_kbps", 96))) for a in channel.audio_tracks or []),
+        segment_sets=tuple(channel.segment_sets),
+    )
+
+
+def probe_args(source_url: str) -> list[str]:
+    """Return ffmpeg args that read two seconds of a source and discard them (a health probe)."""
+    kind = source_kind(source_url)
+    if kind == "testcard":
+        return [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                "testsrc2", "-t", "1", "-f", "null", "-"]
+    url = source_url[len("file://"):] if kind == "file" else source_url
+    return [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-rw_timeout", "5000000", "-i", url,
+            "-t", "2", "-f", "null", "-"]
+
+
+class PackagerNode:
+    """Runs the channels this node holds."""
+
+    def __init__(self, rt: Runtime, *, ingest_url: str, node_id: str | None = None,
+                 lease_s: float = 2.0, scan_every_s: float = 0.5) -> None:
+        self.rt = rt
+        self.ingest_url = ingest_url.rstrip("/")
+        self.node_id = node_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.lease_s = lease_s
+        self.scan_every_s = scan_every_s
+        self.supervisors: dict[str, tuple[ChannelSupervisor, tuple]] = {}
+        self._task: asyncio.Task | None = None
+        self._font = default_font()
+        # One writer thread keeps state reports in the order they happened.
+        self._reporter = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="status")
+
+    async def start(self) -> None:
+        """Start taking channels."""
+        self.rt.bus.subscribe(service.TIMELINE_TOPIC, self._on_publish)
+        await self.rt.bus.start()
+        self._task = asyncio.create_task(self._loop(), name="packager-node")
+
+    async def stop(self) -> None:
+        """Stop every channel and give the leases back."""
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self.rt.bus.unsubscribe(self._on_publish)
+        for channel_id in list(self.supervisors):
+            await self._drop(channel_id, release=True)
+        await asyncio.to_thread(self._reporter.shutdown, wait=True)
+
+    def _on_publish(self, topic: str, message: dict) -> None:
+        entry = self.supervisors.get(topic[len(service.TIMELINE_TOPIC):])
+        if entry:
+            entry[0].segment_published()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self._scan()
+            except Exception:
+                log.exception("packager %s: scan failed; stopping channels to stay safe", self.node_id)
+                for channel_id in list(self.supervisors):
+                    await self._drop(channel_id, release=False)
+            await asyncio.sleep(self.scan_every_s)
+
+    def _wanted(self) -> dict[str, tuple[Channel, tuple]]:
+        with self.rt.db.session(write=False) as s:
+            rows = s.scalars(select(Channel).where(Channel.enabled.is_(True),
+                                                   Channel.source_url.is_not(None))).all()
+            out = {}
+            for ch in rows:
+                fingerprint = (ch.source_url, ch.backup_source_url, ch.packaging,
+                               ch.segment_duration_ms, ch.ingest_key_version)
+                out[ch.id] = (ch, fingerprint)
+            return out
+
+    async def _scan(self) -> None:
+        wanted = await asyncio.to_thread(self._wanted)
+        leases = self.rt.leases
+        for channel_id in list(self.supervisors):
+            sup, fingerprint = self.supervisors[channel_id]
+            lost = not await asyncio.to_thread(leases.renew, LEASE_PREFIX + channel_id,
+                                               self.node_id, self.lease_s)
+            if lost or channel_id not in wanted or wanted[channel_id][1] != fingerprint:
+                await self._drop(channel_id, release=not lost)
+        for channel_id, (channel, fingerprint) in wanted.items():
+            if channel_id in self.supervisors:
+                continue
+            if await asyncio.to_thread(leases.acquire, LEASE_PREFIX + channel_id, self.node_id,
+                                       self.lease_s):
+                self._launch(channel, fingerprint)
+
+    def _launch(self, channel: Channel, fingerprint: tuple) -> None:
+        spec = packager_spec(channel)
+        password = service.ingest_key(self.rt.settings.ingest_secret, channel.id,
+                                      channel.ingest_key_version)
+        auth = "Basic " + base64.b64encode(f"{channel.id}:{password}".encode()).decode()
+        ffmpeg = ffmpeg_exe()
+
+        def args_for(source: str) -> list[str]:
+            return packager_args(spec, ffmpeg=ffmpeg, source_url=source, ingest_base=self.ingest_url,
+                                 headers={"Authorization": auth}, font=self._font)
+
+        sup = ChannelSupervisor(
+            channel.id, args_for=args_for, primary=channel.source_url or "",
+            backup=channel.backup_source_url,
+            policy=SupervisorPolicy(target_duration_s=channel.target_duration_s),
+            on_state=self._report, probe_args_for=probe_args,
+        )
+        self.supervisors[channel.id] = (sup, fingerprint)
+        log.info("packager %s: took channel %s", self.node_id, channel.id)
+        sup.start()
+
+    async def _drop(self, channel_id: str, *, release: bool) -> None:
+        sup, _ = self.supervisors.pop(channel_id)
+        await sup.stop()
+        if release:
+            try:
+                await asyncio.to_thread(self.rt.leases.release, LEASE_PREFIX + channel_id, self.node_id)
+            except Exception:
+                log.warning("packager %s: could not release %s", self.node_id, channel_id)
+        log.info("packager %s: let go of channel %s", self.node_id, channel_id)
+
+    def _report(self, channel_id: str, state: ChannelState) -> None:
+        snapshot = (state.state, state.reason, state.restarts, state.current_source)
+        self._reporter.submit(self._write_status, channel_id, snapshot)
+
+    def _write_status(self, channel_id: str, snapshot: tuple) -> None:
+        state, reason, restarts, source = snapshot
+        try:
+            with self.rt.db.session() as s:
+                row = s.get(ChannelStatus, channel_id)
+                if row is None:
+                    if s.get(Channel, channel_id) is None:
+                        return
+                    row = ChannelStatus(channel_id=channel_id)
+                    s.add(row)
+                row.state, row.reason, row.restarts = state, (reason or None) and reason[:500], restarts
+                row.current_source, row.node, row.updated_us = source, self.node_id, time.time_ns() // 1000
+        except Exception:
+            log.warning("packager %s: could not record state of %s", self.node_id, channel_id,
+                        exc_info=True)

@@ -1,0 +1,245 @@
+"""Supervising one channel's ffmpeg: restart with back-off, fail over to a backup and back.
+
+The supervisor judges health by what reaches the timeline (publish notifications on the bus),
+not by ffmpeg's own progress: an encoder that runs but whose segments never publish is
+stalled. Every restart makes the new ffmpeg push a new init segment and numbering from zero,
+so ingest records the break as a discontinuity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+STATES = ("starting", "live", "degraded", "down", "stopped")
+
+
+@dataclass
+class SupervisorPolicy:
+    """Timings of supervision, in seconds, derived from the channel's target duration."""
+
+    target_duration_s: float
+    stall_factor: float = 2.0  # no segment for this many target durations = stalled
+    startup_grace_s: float = 8.0  # first segment may take this much longer after a start
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+    failover_after: int = 3  # consecutive failures on a source before trying the other
+    primary_probe_every_s: float = 30.0
+    stable_after_s: float = 30.0  # live this long = failures forgotten
+
+    @property
+    def stall_s(self) -> float:
+        """Return how long without a published segment counts as a stall."""
+        return self.stall_factor * self.target_duration_s
+
+
+@dataclass
+class ChannelState:
+    """What the API and logs show about a supervised channel."""
+
+    state: str = "starting"
+    reason: str | None = None
+    restarts: int = 0
+    current_source: str = "primary"
+    last_segment_at: float | None = None
+    history: deque = field(default_factory=lambda: deque(maxlen=20))
+
+
+def classify_failure(stderr_tail: str, returncode: int | None) -> str:
+    """Turn ffmpeg's last words into a short reason an operator can act on."""
+    text = stderr_tail.lower()
+    rules = (
+        ("connection refused", "source unreachable (connection refused)"),
+        ("no such file", "source file not found"),
+        ("timed out", "source timed out"),
+        ("i/o error", "source I/O error"),
+        ("matches no streams", "source lacks a stream the channel needs (audio or video)"),
+        ("does not contain any stream", "source has no audio or video stream"),
+        ("invalid data found", "source sent data ffmpeg cannot read"),
+        ("server returned 4", "source refused the request (HTTP 4xx)"),
+        ("server returned 5", "source failed (HTTP 5xx)"),
+        ("error opening output", "ingest unreachable"),
+        ("401", "ingest refused our credentials"),
+    )
+    for needle, reason in rules:
+        if needle in text:
+            return reason
+    last = next((ln for ln in reversed(stderr_tail.strip().splitlines()) if ln.strip()), "")
+    return f"ffmpeg exited with {returncode}: {last[-200:]}" if last else f"ffmpeg exited with {returncode}"
+
+
+class ChannelSupervisor:
+    """Runs and watches the ffmpeg of one channel until stopped."""
+
+    def __init__(self, channel_id: str, *, args_for: Callable[[str], list[str]], primary: str,
+                 backup: str | None, policy: SupervisorPolicy,
+                 on_state: Callable[[str, ChannelState], None] | None = None,
+                 probe_args_for: Callable[[str], list[str]] | None = None) -> None:
+        self.channel_id = channel_id
+        self.args_for = args_for
+        self.sources = {"primary": primary, "backup": backup}
+        self.policy = policy
+        self.on_state = on_state or (lambda _ch, _st: None)
+        self.probe_args_for = probe_args_for
+        self.status = ChannelState()
+        self._proc: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self._published = asyncio.Event()
+        self._switch_to_primary = False
+
+    # -- events from outside -------------------------------------------------------------
+    def segment_published(self) -> None:
+        """Tell the supervisor a segment of its channel reached the timeline."""
+        self.status.last_segment_at = time.time()
+        self._published.set()
+
+    def start(self) -> None:
+        """Start supervising in the background."""
+        self._task = asyncio.create_task(self._run(), name=f"supervise-{self.channel_id}")
+
+    async def stop(self) -> None:
+        """Stop ffmpeg and the supervision loop."""
+        self._stopping = True
+        await self._terminate()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._set("stopped", None)
+
+    # -- the loop ------------------------------------------------------------------------
+    def _set(self, state: str, reason: str | None) -> None:
+        changed = (state, reason) != (self.status.state, self.status.reason)
+        self.status.state, self.status.reason = state, reason
+        if changed:
+            self.status.history.append((time.time(), state, reason))
+            log.info("channel %s: %s%s (source %s, restarts %d)", self.channel_id, state,
+                     f" ({reason})" if reason else "", self.status.current_source, self.status.restarts)
+            try:
+                self.on_state(self.channel_id, self.status)
+            except Exception:  # reporting must never stop supervision
+                log.exception("channel %s: state report failed", self.channel_id)
+
+    async def _run(self) -> None:
+        failures = 0
+        backoff = self.policy.backoff_initial_s
+        probe_task: asyncio.Task | None = None
+        try:
+            while not self._stopping:
+                source = self.status.current_source
+                started = time.monotonic()
+                reason = await self._run_once(self.sources[source])  # returns when ffmpeg ends
+                if self._stopping:
+                    return
+                if self._switch_to_primary:
+                    self._switch_to_primary = False
+                    self.status.current_source, failures = "primary", 0
+                    self.status.restarts += 1
+                    continue
+                lived = time.monotonic() - started
+                if lived >= self.policy.stable_after_s and self.status.state == "live":
+                    failures, backoff = 0, self.policy.backoff_initial_s
+                failures += 1
+                self.status.restarts += 1
+                other = "backup" if source == "primary" else "primary"
+                if failures >= self.policy.failover_after and self.sources.get(other):
+                    self.status.current_source, failures = other, 0
+                    reason = f"{reason}; switched to the {other} source"
+                    if other == "backup" and self.probe_args_for and (probe_task is None or probe_task.done()):
+                        probe_task = asyncio.create_task(self._probe_primary())
+                bad = failures >= self.policy.failover_after and not self.sources.get(other)
+                self._set("down" if bad else "degraded", reason)
+                await asyncio.sleep(backoff)
+                backoff = min(self.policy.backoff_max_s, backoff * 2)
+        finally:
+            if probe_task:
+                probe_task.cancel()
+
+    async def _run_once(self, source: str) -> str:
+        """Run ffmpeg on source until it exits or stalls; return why it ended."""
+        self._published.clear()
+        self._set("starting" if self.status.state in ("starting", "stopped") else self.status.state,
+                  self.status.reason)
+        args = self.args_for(source)
+        self._proc = await asyncio.create_subprocess_exec(
+            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        tail: deque[str] = deque(maxlen=30)
+        reader = asyncio.create_task(self._read_stderr(self._proc, tail))
+        first_deadline = time.monotonic() + self.policy.startup_grace_s + self.policy.stall_s
+        last_seen = None
+        stalled = False
+        while self._proc.returncode is None and not self._stopping:
+            try:
+                await asyncio.wait_for(self._published.wait(), timeout=0.25)
+            except asyncio.TimeoutError:
+                pass
+            now = time.monotonic()
+            if self._published.is_set():
+                self._published.clear()
+                last_seen = now
+                healthy = "live" if self.status.current_source == "primary" else "degraded"
+                self._set(healthy, None if healthy == "live" else "running on the backup source")
+            deadline = first_deadline if last_seen is None else last_seen + self.policy.stall_s
+            if now > deadline:
+                stalled = True
+                break
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._proc.wait()), timeout=0.01)
+        await self._terminate()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(reader, timeout=2)
+        if stalled:
+            return (f"stalled: no segment for {self.policy.stall_s:g}s"
+                    + (f" ({classify_failure(''.join(tail), None)})" if tail else ""))
+        return classify_failure("".join(tail), self._proc.returncode if self._proc else None)
+
+    @staticmethod
+    async def _read_stderr(proc: asyncio.subprocess.Process, tail: deque) -> None:
+        assert proc.stderr is not None
+        async for line in proc.stderr:
+            tail.append(line.decode(errors="replace"))
+
+    async def _terminate(self) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=5)
+        except asyncio.TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+    async def _probe_primary(self) -> None:
+        """While on the backup, test the primary now and then; switch back when it answers."""
+        assert self.probe_args_for is not None
+        while not self._stopping:
+            await asyncio.sleep(self.policy.primary_probe_every_s)
+            if self.status.current_source != "backup":
+                return
+            proc = await asyncio.create_subprocess_exec(
+                *self.probe_args_for(self.sources["primary"]), stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            try:
+                ok = await asyncio.wait_for(proc.wait(), timeout=15) == 0
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+                ok = False
+            if ok:
+                log.info("channel %s: primary source is back; switching", self.channel_id)
+                self._switch_to_primary = True
+                await self._terminate()
+                return
