@@ -196,7 +196,7 @@ def packager_args(spec: PackagerSpec, *, ffmpeg: str, source_url: str, ingest_ba
     else:
         first = audios[0]
         if len(spec.rungs) > 1:
-            split_a = first.filter("asplit", len(spec.rungs))
+            split_a = first.filter_multi_output("asplit", len(spec.rungs))
             audio_streams = [split_a[i] for i in range(len(spec.rungs))]
         else:
             audio_streams = [first]

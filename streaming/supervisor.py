@@ -137,7 +137,12 @@ class ChannelSupervisor:
             while not self._stopping:
                 source = self.status.current_source
                 started = time.monotonic()
-                reason = await self._run_once(self.sources[source])  # returns when ffmpeg ends
+                try:
+                    reason = await self._run_once(self.sources[source])  # returns when ffmpeg ends
+                except (OSError, ValueError, TypeError) as err:
+                    # A packaging configuration ffmpeg cannot take: keep the reason, keep trying.
+                    log.exception("channel %s: could not start ffmpeg", self.channel_id)
+                    reason = f"cannot start packaging: {err}"
                 if self._stopping:
                     return
                 if self._switch_to_primary:

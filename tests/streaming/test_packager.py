@@ -1,0 +1,119 @@
+"""The packager: real ffmpeg from test-pattern and broken sources into our ingest."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+import uuid
+
+import m3u8
+import pytest
+
+from streaming.packager import LEASE_PREFIX
+from streaming.packaging import ffmpeg_exe
+from tests.conftest import channel_body, wait_for
+from tests.support.nodes import NodeThread
+
+pytestmark = pytest.mark.ffmpeg
+AUDIO = [{"name": "pol", "language": "pol", "label": "Polski", "default": True},
+         {"name": "org", "language": "eng", "label": "Original"}]
+
+
+def _channel(http, admin, **overrides) -> str:  # noqa: ANN001, ANN003
+    cid = f"pk-{uuid.uuid4().hex[:8]}"
+    body = channel_body(cid, **overrides)
+    assert http.post("/v1/admin/channels", json=body, headers=admin).status_code == 201
+    return cid
+
+
+def _status(http, admin, cid: str) -> dict:  # noqa: ANN001
+    return http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json()
+
+
+def _last_seq(http, cid: str) -> int:  # noqa: ANN001
+    text = http.get(f"/live/{cid}/cmaf/360p.m3u8").text
+    seqs = [int(s) for s in re.findall(r"360p/(\d+)\.m4s", text)]
+    return max(seqs) if seqs else -1
+
+
+@pytest.fixture
+def node(rt, server):  # noqa: ANN001, ANN201
+    n = NodeThread(rt, server, f"node-{uuid.uuid4().hex[:6]}").start()
+    yield n
+    n.stop()
+
+
+def test_a_test_pattern_channel_goes_live_with_labelled_audio(http, admin, node, server, tmp_path) -> None:  # noqa: ANN001
+    cid = _channel(http, admin, source_url="testcard:", audio_tracks=AUDIO)
+    wait_for(lambda: _status(http, admin, cid)["state"] == "live", 40, "the channel to go live")
+    wait_for(lambda: _last_seq(http, cid) >= 2, 20, "three segments")
+    master = m3u8.loads(http.playlist(f"/live/{cid}/cmaf/master.m3u8", resolve=True).text)
+    audio = {m.language: m for m in master.media if m.type == "AUDIO"}
+    assert set(audio) == {"pol", "eng"} and audio["pol"].default == "YES" and audio["pol"].name == "Polski"
+    for p in master.playlists:
+        assert p.stream_info.audio == "aud"
+    http.playlist(f"/live/{cid}/cmaf/pol.m3u8", resolve=True)
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", f"{server}/live/{cid}/cmaf/master.m3u8",
+                           "-map", "0:v:0", "-map", "0:a", "-t", "3", "-c", "copy", "-y",
+                           str(tmp_path / "out.mkv")], capture_output=True, timeout=60)
+    log = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0, log[-2000:]
+    assert re.search(r"Stream #\d+:\d+\(pol\): Audio: aac", log) and re.search(r"Stream #\d+:\d+\(eng\): Audio: aac", log)
+    status = _status(http, admin, cid)
+    assert status["current_source"] == "primary" and status["node"] == node.node.node_id
+    # Disabling the channel stops its packaging.
+    assert http.post(f"/v1/admin/channels/{cid}/disable", headers=admin).status_code == 200
+    wait_for(lambda: _status(http, admin, cid)["state"] == "stopped", 20, "the channel to stop")
+    assert cid not in node.holds()
+
+
+def test_a_broken_source_goes_down_with_a_reason_and_others_keep_running(http, admin, node) -> None:  # noqa: ANN001
+    good = _channel(http, admin, source_url="testcard:")
+    bad = _channel(http, admin, source_url="file:///nonexistent/smartgo-missing.ts")
+    wait_for(lambda: _status(http, admin, good)["state"] == "live", 40, "the good channel to go live")
+    down = wait_for(lambda: (s := _status(http, admin, bad))["state"] == "down" and s, 40, "the bad channel down")
+    assert down["reason"] and "not found" in down["reason"] and down["restarts"] >= 3
+    before = _last_seq(http, good)
+    time.sleep(4)
+    assert _last_seq(http, good) >= before + 1  # the sick channel disturbed nothing
+    assert _status(http, admin, good)["state"] == "live"
+    # The live window of the dead channel still advances with gaps? It never had a segment:
+    # its playlist stays empty but valid.
+    http.playlist(f"/live/{bad}/cmaf/360p.m3u8")
+
+
+def test_failover_to_the_backup_source(http, admin, node) -> None:  # noqa: ANN001
+    cid = _channel(http, admin, source_url="file:///nonexistent/primary.ts", backup_source_url="testcard:")
+    status = wait_for(lambda: (s := _status(http, admin, cid))["current_source"] == "backup"
+                      and s["state"] == "degraded" and s["reason"] == "running on the backup source" and s,
+                      60, "failover to the backup")
+    assert status["restarts"] >= 3
+    wait_for(lambda: _last_seq(http, cid) >= 1, 20, "segments from the backup")
+    http.playlist(f"/live/{cid}/cmaf/360p.m3u8", resolve=True)
+
+
+def test_two_nodes_never_share_a_channel_and_a_dead_nodes_channel_moves(http, admin, rt, server) -> None:  # noqa: ANN001
+    a = NodeThread(rt, server, "node-a").start()
+    b = NodeThread(rt, server, "node-b").start()
+    try:
+        cid = _channel(http, admin, source_url="testcard:")
+        wait_for(lambda: _status(http, admin, cid)["state"] == "live", 40, "the channel live")
+        holders = [n for n in (a, b) if cid in n.holds()]
+        assert len(holders) == 1
+        owner, other = (a, b) if holders[0] is a else (b, a)
+        assert rt.leases.holder(LEASE_PREFIX + cid) == owner.node.node_id
+        time.sleep(3)  # several renewals later, still one owner
+        assert [n for n in (a, b) if cid in n.holds()] == [owner]
+        last = _last_seq(http, cid)
+        killed_at = time.monotonic()
+        owner.crash()
+        wait_for(lambda: cid in other.holds(), 3 * 2, "the other node to take the channel (3 TD)")
+        took = time.monotonic() - killed_at
+        wait_for(lambda: _last_seq(http, cid) > last + 1, 20, "a new segment from the new node")
+        assert took <= 3 * 2 + 0.5
+        assert rt.leases.holder(LEASE_PREFIX + cid) == other.node.node_id
+        http.playlist(f"/live/{cid}/cmaf/360p.m3u8")
+    finally:
+        b.stop() if b.thread.is_alive() else None
+        a.stop() if a.thread.is_alive() else None

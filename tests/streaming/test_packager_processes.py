@@ -1,0 +1,102 @@
+"""Packager placement across real processes, and the one-command demo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REAL, channel_body, wait_for
+
+pytestmark = pytest.mark.ffmpeg
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _packager(settings, server: str) -> subprocess.Popen:  # noqa: ANN001
+    env = {**os.environ,
+           "SMARTGO_DATABASE_URL": settings.database_url, "SMARTGO_REDIS_URL": settings.redis_url,
+           "SMARTGO_STORAGE_URL": settings.storage_url, "SMARTGO_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+           "SMARTGO_INGEST_SECRET": settings.ingest_secret, "SMARTGO_SECRET_KEY": settings.secret_key,
+           "SMARTGO_BOOTSTRAP_ADMIN_KEY": settings.bootstrap_admin_key, "SMARTGO_INGEST_URL": server,
+           "SMARTGO_PACKAGER_LEASE_S": "2", "SMARTGO_LOG_LEVEL": "INFO"}
+    return subprocess.Popen([sys.executable, "-m", "infra.cli", "packager"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.mark.skipif(not REAL["redis"], reason="two packager processes share leases through Redis; "
+                    "the embedded mode runs one process (covered in test_packager.py)")
+def test_killing_a_packager_process_moves_its_channels(http, admin, settings, server) -> None:  # noqa: ANN001
+    procs = [_packager(settings, server), _packager(settings, server)]
+    try:
+        cid = f"pp-{uuid.uuid4().hex[:8]}"
+        assert http.post("/v1/admin/channels", json=channel_body(cid, source_url="testcard:"),
+                         headers=admin).status_code == 201
+        status = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
+                          ["state"] == "live" and s, 60, "the channel live")
+        owner_pid = int(status["node"].split("-")[-2])
+        owner = next(p for p in procs if p.pid == owner_pid)
+        survivor = next(p for p in procs if p is not owner)
+        seqs = lambda: http.get(f"/live/{cid}/cmaf/360p.m3u8").text.count(".m4s")  # noqa: E731
+        version = lambda: http.get(f"/v1/admin/channels/{cid}/timeline", headers=admin).json()["version"]  # noqa: E731
+        before = version()
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        killed = time.monotonic()
+        moved = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
+                         ["node"] != status["node"] and s, 20, "another node to take the channel")
+        assert int(moved["node"].split("-")[-2]) == survivor.pid
+        wait_for(lambda: version() > before + 1, 30, "new segments from the surviving node")
+        assert time.monotonic() - killed < 20
+        assert seqs() >= 3
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+def test_demo_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path) -> None:  # noqa: ANN001
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTGO_")}
+    env["SMARTGO_DATA_DIR"] = str(tmp_path / "demo")
+    proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "demo", "--port", str(port)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def channels() -> list | None:
+            try:
+                return httpx.get(f"{base}/v1/channels", timeout=2).json()
+            except httpx.HTTPError:
+                return None
+
+        live = wait_for(lambda: (c := channels()) and len(c) == 2 and all(x["state"] == "live" for x in c) and c,
+                        90, "both demo channels live")
+        assert {c["id"] for c in live} == {"demo-1", "demo-2"}
+        page = httpx.get(f"{base}/demo/")
+        assert page.status_code == 200 and "hls.min.js" in page.text
+        assert httpx.get(f"{base}/live/demo-1/cmaf/master.m3u8").text.count("#EXT-X-MEDIA:TYPE=AUDIO") == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=40)
+    assert proc.returncode == 0, out[-3000:]
+    assert "test page:" in out
+    leftover = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}/ingest"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "ffmpeg processes survived the demo"
