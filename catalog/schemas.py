@@ -41,7 +41,7 @@ def check_source_url(url: str | None) -> str | None:
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme not in SOURCE_SCHEMES:
         raise ValueError(f"source_url must start with one of {', '.join(s + ':' for s in SOURCE_SCHEMES)}")
-    if any(c in url for c in "\n\r\0 ") or len(url) > 2000:
+    if any(ord(c) < 33 or ord(c) == 127 for c in url) or len(url) > 2000:
         raise ValueError("source_url must not contain spaces or control characters")
     if scheme == "file" and (not url.startswith("file:///") or "/../" in url or url.endswith("/..")):
         raise ValueError("file sources need an absolute path: file:///path/to/video.ts")

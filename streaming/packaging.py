@@ -142,7 +142,9 @@ def input_stream(url: str, spec: PackagerSpec, font: str | None = None):  # noqa
         opts.update(re=None, stream_loop=-1)
         url = url[len("file://"):]
     elif kind in ("http", "https"):
-        opts.update(rw_timeout=timeout_us, live_start_index=-1)
+        opts.update(rw_timeout=timeout_us)
+        if url.split("?", 1)[0].endswith(".m3u8"):
+            opts.update(live_start_index=-1)  # an HLS source: start at its live edge
     elif kind in ("rtmp", "rtmps"):
         opts.update(rw_timeout=timeout_us)
     elif kind == "udp":
@@ -209,12 +211,20 @@ def packager_args(spec: PackagerSpec, *, ffmpeg: str, source_url: str, ingest_ba
            "var_stream_map": var_stream_map(spec), "http_persistent": 0,
            "headers": "".join(f"{k}: {v}\r\n" for k, v in headers.items())}
     outputs = []
-    for seg_set in spec.segment_sets:
+    n_sets = len(spec.segment_sets)
+    if n_sets > 1 and spec.packaging != "passthrough":
+        # Each segment set is its own output, so every filtered stream is split between them.
+        fan = [s.filter_multi_output("split" if i < len(spec.rungs) else "asplit", n_sets)
+               for i, s in enumerate(streams)]
+        per_set = [[f[k] for f in fan] for k in range(n_sets)]
+    else:
+        per_set = [streams] * n_sets
+    for seg_set, set_streams in zip(spec.segment_sets, per_set):
         base = f"{ingest_base}/ingest/{spec.channel_id}/{seg_set}"
         kind = {"hls_segment_type": "fmp4", "hls_fmp4_init_filename": "init.mp4",
                 "hls_segment_filename": f"{base}/%v/seg_%d.m4s"} if seg_set == "cmaf" else {
                 "hls_segment_type": "mpegts", "hls_segment_filename": f"{base}/%v/seg_%d.ts"}
-        outputs.append(ff.output(*streams, f"{base}/%v/index.m3u8", **codec, **hls, **kind))
+        outputs.append(ff.output(*set_streams, f"{base}/%v/index.m3u8", **codec, **hls, **kind))
     node = ff.merge_outputs(*outputs) if len(outputs) > 1 else outputs[0]
     args = node.global_args("-hide_banner", "-loglevel", "warning", "-nostdin", "-progress",
                             "pipe:1", "-stats_period", "1").compile(cmd=ffmpeg)

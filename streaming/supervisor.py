@@ -57,17 +57,21 @@ def classify_failure(stderr_tail: str, returncode: int | None) -> str:
     """Turn ffmpeg's last words into a short reason an operator can act on."""
     text = stderr_tail.lower()
     rules = (
+        # Output failures first: a refused ingest also says "Connection refused".
+        ("could not write header", "ingest unreachable"),
+        ("error opening output", "ingest unreachable"),
+        ("server returned 401", "ingest refused our credentials"),
+        ("401 unauthorized", "ingest refused our credentials"),
         ("connection refused", "source unreachable (connection refused)"),
         ("no such file", "source file not found"),
         ("timed out", "source timed out"),
+        ("input/output error", "source I/O error"),
         ("i/o error", "source I/O error"),
         ("matches no streams", "source lacks a stream the channel needs (audio or video)"),
         ("does not contain any stream", "source has no audio or video stream"),
         ("invalid data found", "source sent data ffmpeg cannot read"),
         ("server returned 4", "source refused the request (HTTP 4xx)"),
         ("server returned 5", "source failed (HTTP 5xx)"),
-        ("error opening output", "ingest unreachable"),
-        ("401", "ingest refused our credentials"),
     )
     for needle, reason in rules:
         if needle in text:

@@ -1,0 +1,71 @@
+// Plays a stream in headless Chromium with hls.js or Shaka Player (through the test page) and
+// reports, as one JSON line, whether playback advances with wall time and where a seek lands.
+// Usage: node play.mjs URL [--watch 8] [--seek-back 12]
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+// playwright-core is installed (pinned) in web/, not next to this script.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, "..", "..", "web", "package.json"));
+const { chromium } = require("playwright-core");
+
+const [url, ...rest] = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = rest.indexOf(`--${name}`);
+  return i >= 0 ? Number(rest[i + 1]) : dflt;
+};
+const watch = opt("watch", 8), seekBack = opt("seek-back", 0);
+const result = { url, ok: false, errors: [], console: [] };
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--autoplay-policy=no-user-gesture-required", "--mute-audio"],
+});
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+try {
+  const page = await browser.newPage();
+  page.on("console", m => { if (m.type() === "error") result.console.push(m.text()); });
+  page.on("pageerror", e => result.errors.push(String(e)));
+  await page.goto(url);
+  const state = () => page.evaluate(() => {
+    const v = document.querySelector("video");
+    const s = v.seekable.length ? [v.seekable.start(0), v.seekable.end(v.seekable.length - 1)] : null;
+    return { t: v.currentTime, paused: v.paused, seekable: s, fatal: window.smartgo.fatal,
+             errors: window.smartgo.errors, w: v.videoWidth, h: v.videoHeight };
+  });
+  const deadline = Date.now() + 40000;
+  let s = await state();
+  while (s.t < 0.5 && !s.fatal && Date.now() < deadline) { await sleep(250); s = await state(); }
+  if (s.t < 0.5) throw new Error(`playback did not start: ${JSON.stringify(s)}`);
+  const wall0 = Date.now(), t0 = s.t;
+  await sleep(watch * 1000);
+  s = await state();
+  result.advance = { wall: (Date.now() - wall0) / 1000, media: s.t - t0 };
+  result.size = [s.w, s.h];
+  if (seekBack > 0) {
+    const target = Math.max(s.seekable[0] + 1, s.t - seekBack);
+    // Where playback is when the seek completes (the 'seeked' event), not seconds later.
+    const landed = await page.evaluate(t => new Promise(resolve => {
+      const v = document.querySelector("video");
+      const timer = setTimeout(() => resolve(null), 15000);
+      v.addEventListener("seeked", () => { clearTimeout(timer); resolve(v.currentTime); }, { once: true });
+      v.currentTime = t;
+    }), target);
+    result.seek = { target, landed, seekable: (await state()).seekable };
+    await sleep(3000);
+    result.seek.later = (await state()).t;
+  }
+  s = await state();
+  result.fatal = s.fatal;
+  result.playerErrors = s.errors;
+  result.ok = !s.fatal;
+} catch (e) {
+  result.errors.push(String(e && e.stack || e));
+} finally {
+  await browser.close();
+  console.log(JSON.stringify(result));
+}

@@ -1,0 +1,59 @@
+"""Real players: hls.js and Shaka Player in headless Chromium play our live channel."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import channel_body, wait_for
+from tests.support.ffmpeg import LivePush
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("play.mjs")
+
+
+def _play(page_url: str, **opts) -> dict:  # noqa: ANN003
+    node = shutil.which("node")
+    assert node, "node is needed for the browser tests"
+    args = [node, str(SCRIPT), page_url]
+    for key, value in opts.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    proc = subprocess.run(args, cwd=ROOT / "web", capture_output=True, text=True, timeout=120)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    assert lines, f"no result from the browser\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(lines[-1])
+
+
+@pytest.fixture(scope="module")
+def live_channel(http, admin, server):  # noqa: ANN001, ANN201
+    """A channel pushed live by ffmpeg, with 30 s of time-shift already recorded."""
+    cid = f"br-{uuid.uuid4().hex[:8]}"
+    assert http.post("/v1/admin/channels", json=channel_body(cid), headers=admin).status_code == 201
+    password = http.get(f"/v1/admin/channels/{cid}/ingest", headers=admin).json()["password"]
+    push = LivePush(server, cid, password).start()
+    try:
+        wait_for(lambda: http.get(f"/live/{cid}/cmaf/360p.m3u8?window=600").text.count(".m4s") >= 14,
+                 60, "about 27 s of live segments")
+        yield cid
+    finally:
+        push.stop()
+
+
+@pytest.mark.parametrize("player", ["hls", "shaka"])
+def test_player_plays_live_and_seeks_back_in_the_time_shift_window(server, live_channel, player) -> None:  # noqa: ANN001
+    src = f"/live/{live_channel}/cmaf/master.m3u8?window=600"
+    result = _play(f"{server}/demo/?player={player}&nolist=1&src={src}", watch=8, seek_back=15)
+    assert result["ok"], result
+    assert not result["errors"], result
+    advance = result["advance"]
+    assert advance["media"] >= 0.75 * advance["wall"], f"playback does not keep up: {advance}"
+    assert result["size"][0] in (640, 426), result
+    seek = result["seek"]
+    assert abs(seek["landed"] - seek["target"]) < 2.5, f"seek landed off: {seek}"
+    assert seek["later"] > seek["landed"], f"playback stopped after the seek: {seek}"
