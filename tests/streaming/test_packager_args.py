@@ -153,7 +153,7 @@ def test_ladder_with_cmaf_and_ts_sets() -> None:
     maps = opt(args, "-map")
     assert len(maps) == 8 and len(set(maps)) == 8
     graph = opt(args, "-filter_complex")[0]
-    assert graph.count("split=2") == 4 and "[0:a:0]asplit=2" in graph and "[0:a:1]asplit=2" in graph
+    assert graph.count("]split=2") == 3 and "[0:a:0]asplit=2" in graph and "[0:a:1]asplit=2" in graph
 
 
 def test_muxed_var_stream_map_pairs_each_rung_with_an_audio() -> None:
