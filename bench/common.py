@@ -187,3 +187,86 @@ def run(coro) -> object:  # noqa: ANN001
         return uvloop.run(coro)
     except ImportError:
         return asyncio.run(coro)
+
+
+def start_packager(server: Server, *, cpu: str | None = None) -> subprocess.Popen:
+    """Start a `smartgo packager` node pushing to server (optionally pinned with taskset)."""
+    env = {**server.env, "SMARTGO_INGEST_URL": server.url, "SMARTGO_LOG_LEVEL": "WARNING"}
+    cmd = [sys.executable, "-m", "infra.cli", "packager"]
+    if cpu is not None:
+        cmd = ["taskset", "-c", cpu, *cmd]
+    return subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return user+system CPU seconds a process has used (not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Return the pids of a process's direct children."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def passthrough_source(seconds: int = 20) -> Path:
+    """A looping MPEG-TS file (H.264 360p, GOP 1.92 s, AAC) to feed passthrough channels."""
+    out = Path(tempfile.gettempdir()) / f"smartgo-bench-passthrough-{seconds}.ts"
+    if not out.exists():
+        subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                        f"testsrc2=size=640x360:rate=25:duration={seconds}", "-f", "lavfi", "-i",
+                        f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+                        "-c:v", "libx264", "-preset", "veryfast", "-g", "48", "-keyint_min", "48",
+                        "-sc_threshold", "0", "-b:v", "600k", "-c:a", "aac", "-b:a", "96k",
+                        "-f", "mpegts", "-y", str(out)], check=True, timeout=300)
+    return out
+
+
+def create_sourced_channel(url: str, channel_id: str, source_url: str, *, packaging: str) -> None:
+    """Create a channel our packager pulls from source_url."""
+    body = {"id": channel_id, "name": channel_id, "segment_duration_ms": 1920,
+            "source_url": source_url, "packaging": packaging,
+            "renditions": [{"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 800}]
+            + ([{"name": "240p", "width": 426, "height": 240, "video_bitrate_kbps": 400}]
+               if packaging == "ladder" else []),
+            "audio_tracks": [{"name": "pol", "language": "pol", "label": "Polski", "default": True}]}
+    httpx.post(f"{url}/v1/admin/channels", json=body, headers={"X-API-Key": ADMIN},
+               timeout=30).raise_for_status()
+
+
+class PublishListener:
+    """Records the wall time of every timeline publish, per channel, from the Redis bus."""
+
+    def __init__(self, redis_url: str = "redis://127.0.0.1:6379/3") -> None:
+        import threading
+
+        import redis
+
+        self.times: dict[str, list[float]] = {}
+        self._pubsub = redis.Redis.from_url(redis_url).pubsub()
+        self._pubsub.psubscribe("smartgo:bus:timeline.*")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            msg = self._pubsub.get_message(timeout=0.2)
+            if msg and msg["type"] == "pmessage":
+                channel = msg["channel"].decode().rsplit("timeline.", 1)[1]
+                self.times.setdefault(channel, []).append(time.time())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self._pubsub.close()
