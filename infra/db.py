@@ -52,7 +52,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per transaction; dead connections surface as
+    # OperationalError, which becomes a 503 the client retries, and are then recycled.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=300)
 
 
 class Database:

@@ -28,6 +28,10 @@ class Leases(ABC):
     def renew(self, name: str, holder: str, ttl_s: float) -> bool:
         """Extend our lease; False if it is no longer ours."""
 
+    def renew_many(self, names: list[str], holder: str, ttl_s: float) -> dict[str, bool]:
+        """Renew several leases; tell for each whether it is still ours."""
+        return {name: self.renew(name, holder, ttl_s) for name in names}
+
     @abstractmethod
     def release(self, name: str, holder: str) -> None:
         """Give the lease back if it is ours."""
@@ -121,6 +125,18 @@ class RedisLeases(Leases):
 
     def renew(self, name: str, holder: str, ttl_s: float) -> bool:
         return self._run(self._renew, name, holder, max(1, int(ttl_s * 1000))) == 1
+
+    def renew_many(self, names: list[str], holder: str, ttl_s: float) -> dict[str, bool]:
+        if not names:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for name in names:
+            self._renew(keys=[self.PREFIX + name], args=[holder, max(1, int(ttl_s * 1000))], client=pipe)
+        try:
+            results = pipe.execute()
+        except self._errors as err:
+            raise LeaseStoreUnavailable("lease store unavailable") from err
+        return {name: int(r) == 1 for name, r in zip(names, results)}
 
     def release(self, name: str, holder: str) -> None:
         self._run(self._release, name, holder)

@@ -40,7 +40,11 @@ async def ingest_put(channel_id: str, seg_set: str, rendition: str, filename: st
                      request: Request, rt: RuntimeDep,
                      password: Annotated[str | None, Depends(ingest_password)]) -> IngestAccepted:
     """Accept a segment, init segment or playlist pushed by an encoder (ffmpeg -method PUT)."""
-    spec = await run_in_threadpool(ingest.authorize, rt, channel_id=channel_id, password=password)
+    cached = ingest.cached_spec(rt, channel_id)
+    if cached is not None:  # the common case: no thread hop, no query
+        spec = ingest.authorize(rt, channel_id=channel_id, password=password, spec=cached)
+    else:
+        spec = await run_in_threadpool(ingest.authorize, rt, channel_id=channel_id, password=password)
     body = await _read_body(request, rt.settings.max_ingest_object_bytes)
     result = await run_in_threadpool(
         ingest.ingest_file, rt, spec=spec, seg_set=seg_set, rendition=rendition,

@@ -66,15 +66,32 @@ def _check_target(rt: Runtime, spec: service.ChannelSpec, seg_set: str, renditio
     return f"{seg_set}/{rendition}"
 
 
-def authorize(rt: Runtime, *, channel_id: str, password: str | None) -> service.ChannelSpec:
+def spec_cache(rt: Runtime) -> service.SpecCache:
+    """Return the process's channel spec cache, subscribing it to channel changes once."""
+    cache = rt.extras.get("spec_cache")
+    if cache is None:
+        cache = rt.extras["spec_cache"] = service.SpecCache()
+        rt.bus.subscribe("channel.", cache.forget)
+    return cache
+
+
+def cached_spec(rt: Runtime, channel_id: str) -> service.ChannelSpec | None:
+    """Return the channel's spec from memory, or None when it must be read (cold or changed)."""
+    return spec_cache(rt).get(channel_id)
+
+
+def authorize(rt: Runtime, *, channel_id: str, password: str | None,
+              spec: service.ChannelSpec | None = None) -> service.ChannelSpec:
     """Return the channel's spec if password is its ingest key; unknown channels look the same."""
     from catalog.errors import ChannelNotFound
 
-    try:
-        with rt.db.session(write=False) as s:
-            spec = service.channel_spec(db_session=s, channel_id=channel_id)
-    except ChannelNotFound:
-        spec = None
+    if spec is None:
+        try:
+            with rt.db.session(write=False) as s:
+                spec = service.channel_spec(db_session=s, channel_id=channel_id)
+            spec_cache(rt).put(spec)
+        except ChannelNotFound:
+            spec = None
     if spec is None or not service.check_ingest_key(rt.settings.ingest_secret, spec, password):
         raise IngestUnauthorized("wrong or missing ingest credentials")
     return spec
@@ -107,6 +124,7 @@ def _ingest_init(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes
         state = _track_state(s, spec.id, track)
         state.init_hash = init_hash
         state.init_since_segment = True
+    rt.extras.setdefault("session_hints", {}).pop((spec.id, track), None)
     return IngestResult("init")
 
 
@@ -159,11 +177,18 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
     encseq = encoder_sequence(filename)
     if encseq is None:
         raise InvalidIngestPath(f"segment name {filename!r} carries no sequence number")
-    for _attempt in range(3):
-        with rt.db.session(write=False) as s:
-            chan = s.get(ChannelTimelineState, spec.id) or _lock_channel(s, spec.id)
-            state = _track_state(s, spec.id, track, lock=False)
-            session_no, _ = _decide_session(s, chan, state, encseq)
+    for attempt in range(3):
+        hints = rt.extras.setdefault("session_hints", {})
+        hint = hints.get((spec.id, track))
+        if attempt == 0 and hint is not None and encseq > hint[1]:
+            # The usual case: the next segment of the session we saw last. The write
+            # transaction below checks this guess before anything is recorded.
+            session_no = hint[0]
+        else:
+            with rt.db.session(write=False) as s:
+                chan = s.get(ChannelTimelineState, spec.id) or _lock_channel(s, spec.id)
+                state = _track_state(s, spec.id, track, lock=False)
+                session_no, _ = _decide_session(s, chan, state, encseq)
         rt.store.put(service.segment_key(spec.id, track, session_no, encseq), body,
                      "video/mp4" if seg_set == "cmaf" else "video/mp2t")
         with rt.db.session() as s:
@@ -171,7 +196,8 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
             state = _track_state(s, spec.id, track)
             again, _ = _decide_session(s, chan, state, encseq)
             if again != session_no:
-                continue  # another track restarted the encoder meanwhile; store again
+                hints.pop((spec.id, track), None)
+                continue  # a restart (or another track's) changed the session; store again
             chan.last_session = max(chan.last_session, session_no)
             state.session, state.last_encseq = session_no, encseq
             state.init_since_segment = False
@@ -181,8 +207,10 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
                 duration_us=None, pdt_us=None, discontinuity=False,
             ))
             s.flush()
-            published = _publish_ready(s, rt, spec, chan, now_us)
-        return IngestResult("segment", published)
+        hints[(spec.id, track)] = (session_no, encseq)
+        # Nothing can complete on a segment PUT (its timing comes with the playlist); the
+        # sweep publishes what waited past its deadline.
+        return IngestResult("segment", 0)
     raise DuplicateSegment("could not settle the encoder session for this segment; retry")
 
 
@@ -245,7 +273,8 @@ def _publish_ready(s: Session, rt: Runtime, spec: service.ChannelSpec, chan: Cha
     tracks = spec.tracks
     td_us = spec.target_duration_s * 1_000_000
     deadline_us = int(rt.settings.publish_deadline_factor * td_us)
-    tail = service.tail_row(db_session=s, channel_id=spec.id)
+    tail = None
+    tail_loaded = False
     published = 0
     for (session_no, encseq), group in sorted(groups.items()):
         timed = [r for r in group if r.duration_us is not None]
@@ -257,6 +286,8 @@ def _publish_ready(s: Session, rt: Runtime, spec: service.ChannelSpec, chan: Cha
                 continue
             if not timed or age < deadline_us:
                 break
+        if not tail_loaded:
+            tail, tail_loaded = service.tail_row(db_session=s, channel_id=spec.id), True
         tail = _publish_one(s, rt, spec, chan, tail, session_no, encseq, timed, tracks, now_us)
         chan.last_publish_us = now_us
         for row in group:

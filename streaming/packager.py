@@ -62,12 +62,14 @@ class PackagerNode:
     """Runs the channels this node holds."""
 
     def __init__(self, rt: Runtime, *, ingest_url: str, node_id: str | None = None,
-                 lease_s: float = 2.0, scan_every_s: float = 0.5) -> None:
+                 lease_s: float = 2.0, scan_every_s: float = 0.5, list_every_s: float = 2.0) -> None:
         self.rt = rt
         self.ingest_url = ingest_url.rstrip("/")
         self.node_id = node_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_s = lease_s
         self.scan_every_s = scan_every_s
+        self.list_every_s = list_every_s
+        self._wanted_cache: tuple[float, dict] = (0.0, {})
         self.supervisors: dict[str, tuple[ChannelSupervisor, tuple]] = {}
         self._task: asyncio.Task | None = None
         self._font = default_font()
@@ -77,6 +79,7 @@ class PackagerNode:
     async def start(self) -> None:
         """Start taking channels."""
         self.rt.bus.subscribe(service.TIMELINE_TOPIC, self._on_publish)
+        self.rt.bus.subscribe("channel.", self._on_channel)
         await self.rt.bus.start()
         self._task = asyncio.create_task(self._loop(), name="packager-node")
 
@@ -89,6 +92,7 @@ class PackagerNode:
             except (asyncio.CancelledError, Exception):
                 pass
         self.rt.bus.unsubscribe(self._on_publish)
+        self.rt.bus.unsubscribe(self._on_channel)
         for channel_id in list(self.supervisors):
             await self._drop(channel_id, release=True)
         await asyncio.to_thread(self._reporter.shutdown, wait=True)
@@ -120,12 +124,19 @@ class PackagerNode:
             return out
 
     async def _scan(self) -> None:
-        wanted = await asyncio.to_thread(self._wanted)
+        # Leases are renewed every scan (one pipelined round trip); the channel list, which
+        # changes rarely, is read every list_every_s or when a bus message says it changed.
+        now = time.monotonic()
+        if now - self._wanted_cache[0] >= self.list_every_s:
+            self._wanted_cache = (now, await asyncio.to_thread(self._wanted))
+        wanted = self._wanted_cache[1]
         leases = self.rt.leases
-        for channel_id in list(self.supervisors):
-            sup, fingerprint = self.supervisors[channel_id]
-            lost = not await asyncio.to_thread(leases.renew, LEASE_PREFIX + channel_id,
-                                               self.node_id, self.lease_s)
+        held = list(self.supervisors)
+        renewed = await asyncio.to_thread(leases.renew_many, [LEASE_PREFIX + c for c in held],
+                                          self.node_id, self.lease_s)
+        for channel_id in held:
+            lost = not renewed.get(LEASE_PREFIX + channel_id, False)
+            fingerprint = self.supervisors[channel_id][1]
             if lost or channel_id not in wanted or wanted[channel_id][1] != fingerprint:
                 await self._drop(channel_id, release=not lost)
         for channel_id, (channel, fingerprint) in wanted.items():
@@ -134,6 +145,9 @@ class PackagerNode:
             if await asyncio.to_thread(leases.acquire, LEASE_PREFIX + channel_id, self.node_id,
                                        self.lease_s):
                 self._launch(channel, fingerprint)
+
+    def _on_channel(self, topic: str, message: dict) -> None:
+        self._wanted_cache = (0.0, self._wanted_cache[1])  # re-list on the next scan
 
     def _launch(self, channel: Channel, fingerprint: tuple) -> None:
         spec = packager_spec(channel)

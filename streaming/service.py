@@ -123,6 +123,37 @@ def channel_spec(*, db_session: Session, channel_id: str) -> ChannelSpec:
     )
 
 
+class SpecCache:
+    """Channel specs kept in memory for ingest: a PUT needs no query to know its channel.
+
+    Entries live SPEC_TTL_S and are dropped at once when the bus says the channel changed.
+    """
+
+    TTL_S = 5.0
+
+    def __init__(self) -> None:
+        self._specs: dict[str, tuple[float, ChannelSpec]] = {}
+
+    def get(self, channel_id: str) -> ChannelSpec | None:
+        """Return a fresh cached spec, if any."""
+        import time
+
+        item = self._specs.get(channel_id)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, spec: ChannelSpec) -> None:
+        """Remember a spec just read from the database."""
+        import time
+
+        self._specs[spec.id] = (time.monotonic() + self.TTL_S, spec)
+
+    def forget(self, topic: str, _message: dict | None = None) -> None:
+        """Drop a channel's spec (a bus callback on "channel.{id}")."""
+        self._specs.pop(topic.split(".", 1)[-1], None)
+
+
 def to_run(row: SegmentRun) -> Run:
     """Convert a stored run to the pure type."""
     return Run(
