@@ -200,8 +200,11 @@ def start_packager(server: Server, *, cpu: str | None = None) -> subprocess.Pope
 
 
 def cpu_seconds(pid: int) -> float:
-    """Return user+system CPU seconds a process has used (not its children)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """Return user+system CPU seconds a process has used (not its children); 0 once gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -219,26 +222,38 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def passthrough_source(seconds: int = 20) -> Path:
-    """A looping MPEG-TS file (H.264 360p, GOP 1.92 s, AAC) to feed passthrough channels."""
-    out = Path(tempfile.gettempdir()) / f"smartgo-bench-passthrough-{seconds}.ts"
+def passthrough_source(seconds: float = 384) -> Path:
+    """A looping MPEG-TS file (H.264 360p, GOP 1.92 s, AAC) to feed passthrough channels.
+
+    384 s is 200 whole segments and 18,000 whole AAC frames; long enough that a benchmark
+    window rarely meets the loop point, where ffmpeg pauses while it reopens the file.
+    """
+    out = Path(tempfile.gettempdir()) / f"smartgo-bench-passthrough-{seconds:g}.ts"
     if not out.exists():
         subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
                         f"testsrc2=size=640x360:rate=25:duration={seconds}", "-f", "lavfi", "-i",
                         f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-                        "-c:v", "libx264", "-preset", "veryfast", "-g", "48", "-keyint_min", "48",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "48", "-keyint_min", "48",
                         "-sc_threshold", "0", "-b:v", "600k", "-c:a", "aac", "-b:a", "96k",
                         "-f", "mpegts", "-y", str(out)], check=True, timeout=300)
     return out
 
 
-def create_sourced_channel(url: str, channel_id: str, source_url: str, *, packaging: str) -> None:
+LADDERS = {
+    "test": [{"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 800},
+             {"name": "240p", "width": 426, "height": 240, "video_bitrate_kbps": 400}],
+    "hd": [{"name": "720p", "width": 1280, "height": 720, "video_bitrate_kbps": 3000},
+           {"name": "480p", "width": 854, "height": 480, "video_bitrate_kbps": 1500},
+           {"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 800}],
+}
+
+
+def create_sourced_channel(url: str, channel_id: str, source_url: str, *, packaging: str,
+                           ladder: str = "test") -> None:
     """Create a channel our packager pulls from source_url."""
     body = {"id": channel_id, "name": channel_id, "segment_duration_ms": 1920,
             "source_url": source_url, "packaging": packaging,
-            "renditions": [{"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 800}]
-            + ([{"name": "240p", "width": 426, "height": 240, "video_bitrate_kbps": 400}]
-               if packaging == "ladder" else []),
+            "renditions": LADDERS[ladder] if packaging == "ladder" else LADDERS["test"][:1],
             "audio_tracks": [{"name": "pol", "language": "pol", "label": "Polski", "default": True}]}
     httpx.post(f"{url}/v1/admin/channels", json=body, headers={"X-API-Key": ADMIN},
                timeout=30).raise_for_status()

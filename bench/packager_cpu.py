@@ -6,6 +6,7 @@ MPEG-TS file. After a warm-up, CPU seconds of the API, the packager process and 
 children are sampled over a window; median of 5 windows.
 
     .venv/bin/python -m bench.packager_cpu --kind ladder
+    .venv/bin/python -m bench.packager_cpu --kind ladder --ladder hd
     .venv/bin/python -m bench.packager_cpu --kind passthrough --channels 10
 """
 
@@ -25,10 +26,15 @@ from bench.common import (
 
 
 def sample(api_pid: int, node_pid: int, seconds: float) -> tuple[float, float]:
-    """Return (our CPU seconds, ffmpeg CPU seconds) used during the next `seconds`."""
+    """Return (our CPU seconds, ffmpeg CPU seconds) used during the next `seconds`.
+
+    A window in which an ffmpeg exits (a restart) is refused: its CPU would be lost.
+    """
     kids = children(node_pid)
     before = (cpu_seconds(api_pid) + cpu_seconds(node_pid), sum(cpu_seconds(k) for k in kids))
     time.sleep(seconds)
+    if set(children(node_pid)) != set(kids):
+        raise RuntimeError("an ffmpeg restarted during the window; see the channel status")
     after = (cpu_seconds(api_pid) + cpu_seconds(node_pid), sum(cpu_seconds(k) for k in kids))
     return after[0] - before[0], after[1] - before[1]
 
@@ -37,6 +43,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kind", choices=["ladder", "passthrough"], default="ladder")
     parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--ladder", choices=["test", "hd"], default="test",
+                        help="test: 360p+240p (what CI uses); hd: 720p+480p+360p")
     parser.add_argument("--window", type=float, default=20)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
@@ -45,7 +53,8 @@ def main() -> None:
     try:
         source = "testcard:" if args.kind == "ladder" else f"file://{passthrough_source()}"
         for i in range(args.channels):
-            create_sourced_channel(server.url, f"cpu-{i}", source, packaging=args.kind)
+            create_sourced_channel(server.url, f"cpu-{i}", source, packaging=args.kind,
+                                   ladder=args.ladder)
         deadline = time.time() + 60
         while time.time() < deadline:
             states = [c["state"] for c in httpx.get(f"{server.url}/v1/channels").json()]
@@ -66,7 +75,8 @@ def main() -> None:
     ratios = [o / f for o, f in zip(ours, theirs)]
     per_channel_core = [o / args.window / args.channels for o in ours]
     print(json.dumps({
-        "kind": args.kind, "channels": args.channels, "window_s": args.window, "runs": args.runs,
+        "kind": args.kind, "ladder": args.ladder if args.kind == "ladder" else None,
+        "channels": args.channels, "window_s": args.window, "runs": args.runs,
         "states_at_end": states,
         "our_cpu_s": [round(x, 3) for x in ours], "ffmpeg_cpu_s": [round(x, 3) for x in theirs],
         "median_ours_over_ffmpeg": round(statistics.median(ratios), 4),

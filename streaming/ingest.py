@@ -124,6 +124,7 @@ def _ingest_init(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes
         state = _track_state(s, spec.id, track)
         state.init_hash = init_hash
         state.init_since_segment = True
+        state.announced = []  # a new encoder session: earlier announcements are void
     rt.extras.setdefault("session_hints", {}).pop((spec.id, track), None)
     return IngestResult("init")
 
@@ -201,16 +202,19 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
             chan.last_session = max(chan.last_session, session_no)
             state.session, state.last_encseq = session_no, encseq
             state.init_since_segment = False
+            timing = next((a for a in state.announced or [] if a[0] == encseq), None)
             s.add(PendingSegment(
                 channel_id=spec.id, session=session_no, encseq=encseq, track=track,
                 size=len(body), init_hash=state.init_hash, received_us=now_us,
-                duration_us=None, pdt_us=None, discontinuity=False,
+                duration_us=timing[1] if timing else None, pdt_us=timing[2] if timing else None,
+                discontinuity=bool(timing[3]) if timing else False,
             ))
             s.flush()
+            # Usually the timing comes with the next playlist; when the playlist came first
+            # the segment may complete now.
+            published = _publish_ready(s, rt, spec, chan, now_us) if timing else 0
         hints[(spec.id, track)] = (session_no, encseq)
-        # Nothing can complete on a segment PUT (its timing comes with the playlist); the
-        # sweep publishes what waited past its deadline.
-        return IngestResult("segment", 0)
+        return IngestResult("segment", published)
     raise DuplicateSegment("could not settle the encoder session for this segment; retry")
 
 
@@ -231,6 +235,11 @@ def _ingest_playlist(rt: Runtime, spec: service.ChannelSpec, track: str, body: b
             PendingSegment.session == state.session, PendingSegment.duration_us.is_(None),
             PendingSegment.encseq.in_(list(by_encseq)),
         )).all()
+        if any(e.duration_us >= limit_us for e in entries):
+            state.announced = []
+        else:
+            state.announced = [[e.encseq, e.duration_us, e.pdt_us, e.discontinuity]
+                               for e in entries[-10:] if e.encseq > state.last_encseq]
         for row in pending:
             entry = by_encseq[row.encseq]
             if entry.duration_us >= limit_us:

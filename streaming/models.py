@@ -63,6 +63,10 @@ class IngestTrack(Base):
     # Set by an init segment PUT: encoders send one when they (re)start, so a lower
     # sequence number right after it means a restart, not a late segment.
     init_since_segment: Mapped[bool] = mapped_column(Boolean, default=False)
+    # [[encseq, duration_us, pdt_us, discontinuity], ...] from the encoder's last playlist:
+    # encoders upload a segment and its playlist on parallel connections, so the playlist
+    # may arrive first; the segment then finds its timing here.
+    announced: Mapped[list] = mapped_column(JSON, default=list)
     peak_bps: Mapped[int] = mapped_column(Integer, default=0)
     avg_bps: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -26,6 +26,7 @@ from streaming import service
 from streaming.models import ChannelStatus
 from streaming.packaging import (
     AudioOut, LadderRung, PackagerSpec, default_font, ffmpeg_exe, packager_args, source_kind,
+    source_problem,
 )
 from streaming.supervisor import ChannelState, ChannelSupervisor, SupervisorPolicy
 
@@ -165,6 +166,7 @@ class PackagerNode:
             backup=channel.backup_source_url,
             policy=SupervisorPolicy(target_duration_s=channel.target_duration_s),
             on_state=self._report, probe_args_for=probe_args,
+            inspect_line=lambda line, seen_output: source_problem(line, spec, seen_output=seen_output),
         )
         self.supervisors[channel.id] = (sup, fingerprint)
         log.info("packager %s: took channel %s", self.node_id, channel.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -226,6 +227,26 @@ def packager_args(spec: PackagerSpec, *, ffmpeg: str, source_url: str, ingest_ba
                 "hls_segment_type": "mpegts", "hls_segment_filename": f"{base}/%v/seg_%d.ts"}
         outputs.append(ff.output(*set_streams, f"{base}/%v/index.m3u8", **codec, **hls, **kind))
     node = ff.merge_outputs(*outputs) if len(outputs) > 1 else outputs[0]
-    args = node.global_args("-hide_banner", "-loglevel", "warning", "-nostdin", "-progress",
+    # Info level: the supervisor reads the source's streams from it (see source_problem).
+    args = node.global_args("-hide_banner", "-loglevel", "info", "-nostdin", "-progress",
                             "pipe:1", "-stats_period", "1").compile(cmd=ffmpeg)
     return [str(a) for a in args]
+
+
+_INPUT_VIDEO = re.compile(r"^\s*Stream #0:\d+.*?: Video: .*?, (\d{2,5})x(\d{2,5})[ ,]")
+
+
+def source_problem(line: str, spec: PackagerSpec, *, seen_output: bool) -> str | None:
+    """Read one ffmpeg stderr line; return why the source cannot give what the channel asks."""
+    if "changing video frame properties" in line.lower() or "changing frame properties" in line.lower():
+        return "source resolution changed mid-stream; renditions keep their configured sizes"
+    if seen_output:
+        return None
+    m = _INPUT_VIDEO.match(line)
+    if m and spec.packaging == "ladder":
+        width, height = int(m.group(1)), int(m.group(2))
+        top = max(spec.rungs, key=lambda r: r.width * r.height)
+        if width * height < top.width * top.height:
+            return (f"the ladder asks for {top.width}x{top.height} but the source is "
+                    f"{width}x{height}: upper renditions are upscaled")
+    return None

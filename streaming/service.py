@@ -262,7 +262,7 @@ def init_channel(*, db_session: Session, channel_id: str, tracks: list[str]) -> 
                                         last_publish_us=0))
     for track in tracks:
         db_session.add(IngestTrack(channel_id=channel_id, track=track, session=0, last_encseq=-1,
-                                   peak_bps=0, avg_bps=0, init_since_segment=False))
+                                   peak_bps=0, avg_bps=0, init_since_segment=False, announced=[]))
     db_session.flush()
 
 

@@ -53,6 +53,20 @@ class ChannelState:
     history: deque = field(default_factory=lambda: deque(maxlen=20))
 
 
+def die_with_parent() -> None:
+    """In the forked child: ask Linux to kill it when its parent dies (PR_SET_PDEATHSIG).
+
+    A packager node killed with SIGKILL must not leave its ffmpegs pushing: another node is
+    about to take those channels, and two encoders must never feed one channel.
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: nothing to ask for
+        pass
+
+
 def classify_failure(stderr_tail: str, returncode: int | None) -> str:
     """Turn ffmpeg's last words into a short reason an operator can act on."""
     text = stderr_tail.lower()
@@ -86,13 +100,16 @@ class ChannelSupervisor:
     def __init__(self, channel_id: str, *, args_for: Callable[[str], list[str]], primary: str,
                  backup: str | None, policy: SupervisorPolicy,
                  on_state: Callable[[str, ChannelState], None] | None = None,
-                 probe_args_for: Callable[[str], list[str]] | None = None) -> None:
+                 probe_args_for: Callable[[str], list[str]] | None = None,
+                 inspect_line: Callable[[str, bool], str | None] | None = None) -> None:
         self.channel_id = channel_id
         self.args_for = args_for
         self.sources = {"primary": primary, "backup": backup}
         self.policy = policy
         self.on_state = on_state or (lambda _ch, _st: None)
         self.probe_args_for = probe_args_for
+        self.inspect_line = inspect_line
+        self._warning: str | None = None  # a source problem that degrades but does not stop
         self.status = ChannelState()
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task | None = None
@@ -181,8 +198,9 @@ class ChannelSupervisor:
         args = self.args_for(source)
         self._proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            stderr=asyncio.subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent)
         tail: deque[str] = deque(maxlen=30)
+        self._warning = None
         reader = asyncio.create_task(self._read_stderr(self._proc, tail))
         first_deadline = time.monotonic() + self.policy.startup_grace_s + self.policy.stall_s
         last_seen = None
@@ -196,8 +214,12 @@ class ChannelSupervisor:
             if self._published.is_set():
                 self._published.clear()
                 last_seen = now
-                healthy = "live" if self.status.current_source == "primary" else "degraded"
-                self._set(healthy, None if healthy == "live" else "running on the backup source")
+                if self.status.current_source != "primary":
+                    self._set("degraded", "running on the backup source")
+                elif self._warning:
+                    self._set("degraded", self._warning)
+                else:
+                    self._set("live", None)
             deadline = first_deadline if last_seen is None else last_seen + self.policy.stall_s
             if now > deadline:
                 stalled = True
@@ -212,11 +234,21 @@ class ChannelSupervisor:
                     + (f" ({classify_failure(''.join(tail), None)})" if tail else ""))
         return classify_failure("".join(tail), self._proc.returncode if self._proc else None)
 
-    @staticmethod
-    async def _read_stderr(proc: asyncio.subprocess.Process, tail: deque) -> None:
+    async def _read_stderr(self, proc: asyncio.subprocess.Process, tail: deque) -> None:
         assert proc.stderr is not None
-        async for line in proc.stderr:
-            tail.append(line.decode(errors="replace"))
+        seen_output = False
+        async for raw in proc.stderr:
+            line = raw.decode(errors="replace")
+            if line.startswith("Output #") or line.startswith("Stream mapping"):
+                seen_output = True
+            if line.lstrip().startswith("[hls @") and "Opening '" in line:
+                continue  # one line per uploaded file: not worth keeping
+            tail.append(line)
+            if self.inspect_line:
+                problem = self.inspect_line(line, seen_output)
+                if problem and problem != self._warning:
+                    self._warning = problem
+                    log.warning("channel %s: %s", self.channel_id, problem)
 
     async def _terminate(self) -> None:
         proc = self._proc

@@ -117,3 +117,32 @@ def test_two_nodes_never_share_a_channel_and_a_dead_nodes_channel_moves(http, ad
     finally:
         b.stop() if b.thread.is_alive() else None
         a.stop() if a.thread.is_alive() else None
+
+
+def _source_file(path, *, size: str = "640x360", audio: bool = True) -> str:  # noqa: ANN001
+    """Encode a 6-second looping source file (H.264, GOP 1.92 s, AAC unless audio=False)."""
+    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+            f"testsrc2=size={size}:rate=25:duration=6"]
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=6", "-c:a", "aac"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-g", "48", "-sc_threshold", "0",
+             "-f", "mpegts", "-y", str(path)]
+    subprocess.run(args, check=True, timeout=60)
+    return f"file://{path}"
+
+
+def test_a_ladder_bigger_than_its_source_is_degraded_with_a_reason(http, admin, node, tmp_path) -> None:  # noqa: ANN001
+    source = _source_file(tmp_path / "small.ts", size="320x240")
+    cid = _channel(http, admin, source_url=source)
+    status = wait_for(lambda: (s := _status(http, admin, cid))["state"] == "degraded" and s, 40,
+                      "the channel degraded")
+    assert "320x240" in status["reason"] and "640x360" in status["reason"]
+    wait_for(lambda: _last_seq(http, cid) >= 1, 20, "segments all the same")
+
+
+def test_a_source_without_audio_goes_down_with_a_reason(http, admin, node, tmp_path) -> None:  # noqa: ANN001
+    source = _source_file(tmp_path / "silent.ts", audio=False)
+    cid = _channel(http, admin, source_url=source, audio_tracks=AUDIO[:1])
+    status = wait_for(lambda: (s := _status(http, admin, cid))["state"] == "down" and s, 60,
+                      "the channel down")
+    assert "lacks a stream" in status["reason"]

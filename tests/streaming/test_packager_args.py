@@ -19,7 +19,7 @@ R240 = LadderRung("240p", 426, 240, 400, 64, 25.0)
 POL = AudioOut("pol", "pl", True, 128)
 ORIG = AudioOut("orig", "en", False, 96)
 AUTH = {"Authorization": "Basic eA=="}
-GLOBAL = ["-hide_banner", "-loglevel", "warning", "-nostdin", "-progress", "pipe:1", "-stats_period", "1"]
+GLOBAL = ["-hide_banner", "-loglevel", "info", "-nostdin", "-progress", "pipe:1", "-stats_period", "1"]
 
 
 def spec(packaging_: str = "ladder", rungs=(R360, R240), audio=(POL, ORIG), sets=("cmaf",)) -> PackagerSpec:

@@ -60,7 +60,12 @@ def test_killing_a_packager_process_moves_its_channels(http, admin, settings, se
         moved = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
                          ["node"] != status["node"] and s, 20, "another node to take the channel")
         assert int(moved["node"].split("-")[-2]) == survivor.pid
+        # The killed node's ffmpeg died with it: one encoder feeds the channel, never two.
+        encoders = lambda: subprocess.run(["pgrep", "-f", f"/ingest/{cid}/"], capture_output=True,  # noqa: E731
+                                          text=True).stdout.split()
+        wait_for(lambda: len(encoders()) == 1, 10, "exactly one ffmpeg for the channel")
         wait_for(lambda: version() > before + 1, 30, "new segments from the surviving node")
+        assert len(encoders()) == 1
         assert time.monotonic() - killed < 20
         assert seqs() >= 3
     finally:
