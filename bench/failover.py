@@ -62,11 +62,11 @@ def main() -> None:
                 samples.append((after[0] - killed) / TD if after else float("inf"))
             nodes[nodes.index(victim)] = start_packager(server)  # a replacement for the next run
     finally:
-        listener.close()
-        for p in nodes:
+        for p in nodes:  # nodes first: nothing of ours may outlive a benchmark
             p.terminate()
             p.wait(30)
         server.stop()
+        listener.close()
     print(json.dumps({
         "channels": args.channels, "runs": args.runs, "lease_s": 2.0, "target_duration_s": TD,
         "kill_to_first_new_segment_in_td": [round(x, 2) for x in samples],

@@ -60,10 +60,10 @@ def run_step(n: int, window: float, cpu: str) -> dict:
         end = time.time()
         verdicts = [on_time(listener.times.get(f"pt-{i}", []), start, end) for i in range(n)]
     finally:
-        listener.close()
-        node.terminate()
+        node.terminate()  # first: nothing of ours may outlive a benchmark
         node.wait(60)
         server.stop()
+        listener.close()
     return {"channels": n, "all_on_time": all(v[0] for v in verdicts),
             "late_channels": sum(not v[0] for v in verdicts),
             "worst_gap_s": round(max(v[1] for v in verdicts), 2),

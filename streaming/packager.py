@@ -63,13 +63,15 @@ class PackagerNode:
     """Runs the channels this node holds."""
 
     def __init__(self, rt: Runtime, *, ingest_url: str, node_id: str | None = None,
-                 lease_s: float = 2.0, scan_every_s: float = 0.5, list_every_s: float = 2.0) -> None:
+                 lease_s: float = 2.0, scan_every_s: float = 0.5, list_every_s: float = 2.0,
+                 policy: dict | None = None) -> None:
         self.rt = rt
         self.ingest_url = ingest_url.rstrip("/")
         self.node_id = node_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_s = lease_s
         self.scan_every_s = scan_every_s
         self.list_every_s = list_every_s
+        self.policy = policy or {}  # SupervisorPolicy overrides (tests shorten the timings)
         self._wanted_cache: tuple[float, dict] = (0.0, {})
         self.supervisors: dict[str, tuple[ChannelSupervisor, tuple]] = {}
         self._task: asyncio.Task | None = None
@@ -164,7 +166,7 @@ class PackagerNode:
         sup = ChannelSupervisor(
             channel.id, args_for=args_for, primary=channel.source_url or "",
             backup=channel.backup_source_url,
-            policy=SupervisorPolicy(target_duration_s=channel.target_duration_s),
+            policy=SupervisorPolicy(target_duration_s=channel.target_duration_s, **self.policy),
             on_state=self._report, probe_args_for=probe_args,
             inspect_line=lambda line, seen_output: source_problem(line, spec, seen_output=seen_output),
         )

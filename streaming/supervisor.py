@@ -71,7 +71,9 @@ def classify_failure(stderr_tail: str, returncode: int | None) -> str:
     """Turn ffmpeg's last words into a short reason an operator can act on."""
     text = stderr_tail.lower()
     rules = (
-        # Output failures first: a refused ingest also says "Connection refused".
+        # A missing stream first: ffmpeg then also says "Error opening output files".
+        ("matches no streams", "source lacks a stream the channel needs (audio or video)"),
+        # Output failures next: a refused ingest also says "Connection refused".
         ("could not write header", "ingest unreachable"),
         ("error opening output", "ingest unreachable"),
         ("server returned 401", "ingest refused our credentials"),
@@ -81,7 +83,6 @@ def classify_failure(stderr_tail: str, returncode: int | None) -> str:
         ("timed out", "source timed out"),
         ("input/output error", "source I/O error"),
         ("i/o error", "source I/O error"),
-        ("matches no streams", "source lacks a stream the channel needs (audio or video)"),
         ("does not contain any stream", "source has no audio or video stream"),
         ("invalid data found", "source sent data ffmpeg cannot read"),
         ("server returned 4", "source refused the request (HTTP 4xx)"),

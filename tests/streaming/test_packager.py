@@ -146,3 +146,20 @@ def test_a_source_without_audio_goes_down_with_a_reason(http, admin, node, tmp_p
     status = wait_for(lambda: (s := _status(http, admin, cid))["state"] == "down" and s, 60,
                       "the channel down")
     assert "lacks a stream" in status["reason"]
+
+
+def test_back_to_the_primary_source_when_it_recovers(http, admin, rt, server, tmp_path) -> None:  # noqa: ANN001
+    primary = tmp_path / "primary.ts"
+    fast = {"primary_probe_every_s": 2.0, "backoff_initial_s": 0.5}
+    n = NodeThread(rt, server, f"node-{uuid.uuid4().hex[:6]}", policy=fast).start()
+    try:
+        cid = _channel(http, admin, source_url=f"file://{primary}", backup_source_url="testcard:")
+        wait_for(lambda: _status(http, admin, cid)["current_source"] == "backup", 40, "failover")
+        _source_file(primary)  # the primary comes back
+        status = wait_for(lambda: (s := _status(http, admin, cid))["current_source"] == "primary"
+                          and s["state"] == "live" and s, 60, "the switch back to the primary")
+        assert status["reason"] is None
+        before = _last_seq(http, cid)
+        wait_for(lambda: _last_seq(http, cid) > before, 20, "segments from the primary")
+    finally:
+        n.stop()

@@ -207,6 +207,13 @@ UNKNOWN = "[rtmp @ 0x55d2c8e0a100] Cannot read RTMP handshake response\nError op
      "Error opening input file /media/missing.ts.\n", 1, "source file not found"),
     ("Stream map '0:a:1' matches no streams.\nTo ignore this, add a trailing '?' to the map.\n", 8,
      "source lacks a stream the channel needs (audio or video)"),
+    # Captured from the bundled ffmpeg 9 asked for audio a source lacks: the missing stream
+    # is the cause, not the output it then fails to open.
+    ("Stream map '' matches no streams.\nTo ignore this, add a trailing '?' to the map.\n"
+     "Failed to set value '0:a:0' for option 'map': Invalid argument\n"
+     "Error parsing options for output file http://127.0.0.1:1/x/index.m3u8.\n"
+     "Error opening output files: Invalid argument\n", 8,
+     "source lacks a stream the channel needs (audio or video)"),
     ("Output file does not contain any stream\n", 1, "source has no audio or video stream"),
     ("[in#0 @ 0x558ba815acc0] Error opening input: Invalid data found when processing input\n", 1,
      "source sent data ffmpeg cannot read"),

@@ -11,10 +11,12 @@ from streaming.packager import PackagerNode
 class NodeThread:
     """A PackagerNode on a private event loop; stop() gives leases back, crash() does not."""
 
-    def __init__(self, rt, ingest_url: str, node_id: str, lease_s: float = 2.0) -> None:  # noqa: ANN001
+    def __init__(self, rt, ingest_url: str, node_id: str, lease_s: float = 2.0,  # noqa: ANN001
+                 policy: dict | None = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name=node_id)
-        self.node = PackagerNode(rt, ingest_url=ingest_url, node_id=node_id, lease_s=lease_s)
+        self.node = PackagerNode(rt, ingest_url=ingest_url, node_id=node_id, lease_s=lease_s,
+                                 policy=policy)
 
     def _call(self, coro, timeout: float = 30):  # noqa: ANN001, ANN202
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
