@@ -25,18 +25,18 @@ from bench.common import (
 )
 
 
-def sample(api_pid: int, node_pid: int, seconds: float) -> tuple[float, float]:
-    """Return (our CPU seconds, ffmpeg CPU seconds) used during the next `seconds`.
+def sample(api_pid: int, node_pid: int, seconds: float) -> tuple[float, float, float]:
+    """Return (API, packager node, ffmpeg) CPU seconds used during the next `seconds`.
 
     A window in which an ffmpeg exits (a restart) is refused: its CPU would be lost.
     """
     kids = children(node_pid)
-    before = (cpu_seconds(api_pid) + cpu_seconds(node_pid), sum(cpu_seconds(k) for k in kids))
+    before = (cpu_seconds(api_pid), cpu_seconds(node_pid), sum(cpu_seconds(k) for k in kids))
     time.sleep(seconds)
     if set(children(node_pid)) != set(kids):
         raise RuntimeError("an ffmpeg restarted during the window; see the channel status")
-    after = (cpu_seconds(api_pid) + cpu_seconds(node_pid), sum(cpu_seconds(k) for k in kids))
-    return after[0] - before[0], after[1] - before[1]
+    after = (cpu_seconds(api_pid), cpu_seconds(node_pid), sum(cpu_seconds(k) for k in kids))
+    return after[0] - before[0], after[1] - before[1], after[2] - before[2]
 
 
 def main() -> None:
@@ -62,11 +62,13 @@ def main() -> None:
                 break
             time.sleep(1)
         time.sleep(10)  # warm-up
-        ours, theirs = [], []
+        ours, theirs, api, pk = [], [], [], []
         for _ in range(args.runs):
-            o, f = sample(server.proc.pid, node.pid, args.window)
-            ours.append(o)
+            a, n, f = sample(server.proc.pid, node.pid, args.window)
+            ours.append(a + n)
             theirs.append(f)
+            api.append(a)
+            pk.append(n)
         states = [c["state"] for c in httpx.get(f"{server.url}/v1/channels").json()]
     finally:
         node.terminate()
@@ -79,6 +81,7 @@ def main() -> None:
         "channels": args.channels, "window_s": args.window, "runs": args.runs,
         "states_at_end": states,
         "our_cpu_s": [round(x, 3) for x in ours], "ffmpeg_cpu_s": [round(x, 3) for x in theirs],
+        "api_cpu_s": [round(x, 3) for x in api], "packager_node_cpu_s": [round(x, 3) for x in pk],
         "median_ours_over_ffmpeg": round(statistics.median(ratios), 4),
         "median_our_cores_per_channel": round(statistics.median(per_channel_core), 5),
         "targets": "ladder: ours <= 0.05 of ffmpeg; passthrough: <= 0.005 core per channel",

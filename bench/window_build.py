@@ -40,7 +40,7 @@ def build_timeline(db: Database, channel_id: str, hours: float, end_us: int, see
     rng = random.Random(seed)
     t = end_us - int(hours * HOUR)
     tail, session, encseq, next_disc = None, 1, 0, t + HOUR // 2
-    rows: list[SegmentRun] = []
+    rows: list = []
     pending_tail = None
     while t < end_us:
         if t >= next_disc:
@@ -53,16 +53,16 @@ def build_timeline(db: Database, channel_id: str, hours: float, end_us: int, see
             pending_tail = runs[-1]
         else:
             if pending_tail is not None:
-                rows.append(service.write_run(None, pending_tail, channel_id))
+                rows.append(pending_tail)
             pending_tail = runs[-1]
             for r in runs[:-1]:
-                rows.append(service.write_run(None, r, channel_id))
+                rows.append(r)
         tail = runs[-1]
         t += d
         encseq += 1
-    rows.append(service.write_run(None, pending_tail, channel_id))
+    rows.append(pending_tail)
     with db.session() as s:
-        s.add_all(rows)
+        service.write_runs(db_session=s, channel_id=channel_id, runs=rows)
 
 
 def build_playlist(db: Database, channel_id: str, start_us: int, end_us: int) -> int:

@@ -47,20 +47,21 @@ def cmd_api(args: argparse.Namespace) -> int:
         print("smartgo: the embedded mode runs one API process; use Redis/PostgreSQL for more",
               file=sys.stderr)
         return 2
-    from infra.http_server import server_config
+    from infra.http_server import SmartGoServer, server_config
 
     config = server_config("infra.asgi:app", host=args.host or settings.host,
                            port=args.port or settings.port, workers=workers)
-    uvicorn.Server(config).run() if workers == 1 else _multi(config)
+    SmartGoServer(config).run() if workers == 1 else _multi(config)
     return 0
 
 
 def _multi(config) -> None:  # noqa: ANN001
-    import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from infra.http_server import SmartGoServer
+
     sock = config.bind_socket()
-    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    Multiprocess(config, target=SmartGoServer(config).run, sockets=[sock]).run()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -106,8 +107,10 @@ def cmd_packager(args: argparse.Namespace) -> int:
             await node.stop()
             await rt.bus.stop()
 
+    import uvloop
+
     try:
-        asyncio.run(run())
+        uvloop.run(run())  # as the API: the node's work is event-loop work (pipes, timers, bus)
     except KeyboardInterrupt:
         pass
     return 0

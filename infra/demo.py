@@ -65,9 +65,7 @@ def ensure_channels(rt) -> None:  # noqa: ANN001
 
 def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
     """Run the whole system in one process until Ctrl-C."""
-    import uvicorn
-
-    from infra.http_server import server_config
+    from infra.http_server import SmartGoServer, server_config
     from infra.migrate import upgrade
     from infra.runtime import build_runtime, set_runtime
     from infra.web import create_app
@@ -80,8 +78,8 @@ def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
     rt = build_runtime(settings)
     set_runtime(rt)
     ensure_channels(rt)
-    server = uvicorn.Server(server_config(create_app(rt, run_jobs=True), host=settings.host,
-                                          port=settings.port))
+    server = SmartGoServer(server_config(create_app(rt, run_jobs=True), host=settings.host,
+                                         port=settings.port))
     local = f"http://127.0.0.1:{settings.port}"
 
     async def main() -> None:

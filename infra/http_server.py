@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -21,6 +22,21 @@ class HalfCloseHttpProtocol(HttpToolsProtocol):
         return self.cycle is not None and not self.cycle.response_complete
 
 
+class SmartGoServer(uvicorn.Server):
+    """uvicorn's server, waking once a second instead of ten times for its housekeeping.
+
+    Its tick only refreshes the Date header (whole seconds) and notices a shutdown request;
+    at 10 Hz it cost an idle process 2 ms of CPU a second, at 1 Hz 0.3 ms. Shutdown is
+    noticed within a second.
+    """
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000  # on_tick counts tenths of a second
+            await asyncio.sleep(1.0)
+
+
 def server_config(app, *, host: str, port: int, workers: int = 1) -> uvicorn.Config:  # noqa: ANN001
     """Return the uvicorn configuration every SmartGo server uses."""
     return uvicorn.Config(app, host=host, port=port, workers=workers, http=HalfCloseHttpProtocol,
@@ -32,7 +48,7 @@ class BackgroundServer:
     """Run an ASGI app on a real socket in a thread (tests and the demo's single process)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0) -> None:  # noqa: ANN001
-        self.server = uvicorn.Server(server_config(app, host=host, port=port))
+        self.server = SmartGoServer(server_config(app, host=host, port=port))
         self.server.config.loop = "asyncio"
         self.thread = threading.Thread(target=self.server.run, name="smartgo-http", daemon=True)
 

@@ -32,6 +32,10 @@ class Leases(ABC):
         """Renew several leases; tell for each whether it is still ours."""
         return {name: self.renew(name, holder, ttl_s) for name in names}
 
+    def acquire_many(self, names: list[str], holder: str, ttl_s: float) -> dict[str, bool]:
+        """Try to take several leases; tell for each whether we hold it now."""
+        return {name: self.acquire(name, holder, ttl_s) for name in names}
+
     @abstractmethod
     def release(self, name: str, holder: str) -> None:
         """Give the lease back if it is ours."""
@@ -127,11 +131,18 @@ class RedisLeases(Leases):
         return self._run(self._renew, name, holder, max(1, int(ttl_s * 1000))) == 1
 
     def renew_many(self, names: list[str], holder: str, ttl_s: float) -> dict[str, bool]:
+        return self._many(self._renew, names, holder, ttl_s)
+
+    def acquire_many(self, names: list[str], holder: str, ttl_s: float) -> dict[str, bool]:
+        return self._many(self._acquire, names, holder, ttl_s)
+
+    def _many(self, script, names: list[str], holder: str, ttl_s: float) -> dict[str, bool]:  # noqa: ANN001
+        """Run a lease script on several names in one pipelined round trip."""
         if not names:
             return {}
         pipe = self._redis.pipeline(transaction=False)
         for name in names:
-            self._renew(keys=[self.PREFIX + name], args=[holder, max(1, int(ttl_s * 1000))], client=pipe)
+            script(keys=[self.PREFIX + name], args=[holder, max(1, int(ttl_s * 1000))], client=pipe)
         try:
             results = pipe.execute()
         except self._errors as err:

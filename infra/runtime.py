@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -66,23 +67,31 @@ def runtime() -> Runtime:
 
 def notify_after_commit(session: Session, topic: str, message: dict[str, Any]) -> None:
     """Publish message on the bus once session's transaction commits (never if it rolls back)."""
-    pending: list[tuple[str, dict[str, Any]]] = session.info.setdefault("bus_pending", [])
+    bus = runtime().bus
+    run_after_commit(session, lambda: bus.publish(topic, message))
+
+
+def run_after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Call callback once session's transaction commits; forget it if the transaction rolls back."""
+    pending: list[Callable[[], None]] = session.info.setdefault("after_commit", [])
     if not pending:
         event.listen(session, "after_commit", _flush_pending, once=True)
         event.listen(session, "after_rollback", _drop_pending, once=True)
-    pending.append((topic, message))
+    pending.append(callback)
 
 
 def _flush_pending(session: Session) -> None:
-    pending = session.info.pop("bus_pending", [])
+    pending = session.info.pop("after_commit", [])
     if event.contains(session, "after_rollback", _drop_pending):
         event.remove(session, "after_rollback", _drop_pending)
-    bus = runtime().bus
-    for topic, message in pending:
-        bus.publish(topic, message)
+    for callback in pending:
+        try:
+            callback()
+        except Exception:  # the transaction is committed: a failed follow-up must not undo it
+            log.exception("after-commit callback failed")
 
 
 def _drop_pending(session: Session) -> None:
-    session.info.pop("bus_pending", None)
+    session.info.pop("after_commit", None)
     if event.contains(session, "after_commit", _flush_pending):
         event.remove(session, "after_commit", _flush_pending)

@@ -71,6 +71,7 @@ class LocalObjectStore(ObjectStore):
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._folders: set[str] = set()  # folders known to exist: no mkdir per write
 
     def _path(self, key: str) -> Path:
         path = (self.root / check_key(key)).resolve()
@@ -79,10 +80,23 @@ class LocalObjectStore(ObjectStore):
         return path
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        path = self._path(key)
+        # A folder is resolved (symlinks and all) the first time it is written to; later
+        # writes skip that, as resolving costs a system call per folder level.
+        path = Path(os.path.join(self.root, check_key(key)))
+        folder = str(path.parent)
+        if folder not in self._folders:
+            path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            if folder not in self._folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if len(self._folders) > 10_000:
+                    self._folders.clear()
+                self._folders.add(folder)
+            try:
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            except FileNotFoundError:  # the folder was removed since we saw it
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, path)

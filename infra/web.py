@@ -86,6 +86,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     """Build the ASGI app for a runtime: API routes, origin, background work."""
     from catalog.api import router as catalog_router
     from streaming.api import router as streaming_router
+    from streaming.ingest_http import IngestEndpoint
     from streaming.origin import Origin
     from workers.runner import make_job_runner
 
@@ -122,6 +123,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
         """Report liveness and the mode this process runs in."""
         return {"status": "ok", "mode": rt.settings.mode}
 
-    origin = Origin(rt, api)
+    # Bare ASGI in front for the two hottest paths: playlists (/live/) and pushes (/ingest/).
+    origin = Origin(rt, IngestEndpoint(rt, api))
     api.state.origin = origin
     return origin

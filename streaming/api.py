@@ -1,65 +1,21 @@
-"""Streaming HTTP API: the encoder ingest endpoint and the staff view of a timeline."""
+"""Streaming HTTP API: the staff view of a timeline and status, the players' channel list.
+
+The encoder ingest endpoint is a bare ASGI app (streaming/ingest_http.py), like the origin.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Query
 
-from infra.deps import RuntimeDep, SessionDep, require_staff
-from streaming import ingest, service
-from streaming.deps import ingest_password
-from streaming.errors import PayloadTooLarge
+from infra.deps import SessionDep, require_staff
+from streaming import service
 from streaming.playlist import format_pdt
-from streaming.schemas import (
-    ChannelStatusRead, IngestAccepted, PlayerChannel, TimelineRead, TimelineRunRead,
-)
+from streaming.schemas import ChannelStatusRead, PlayerChannel, TimelineRead, TimelineRunRead
 
 router = APIRouter()
-INGEST_PATH = "/ingest/{channel_id}/{seg_set}/{rendition}/{filename}"
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"object larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"object larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@router.put(INGEST_PATH, response_model=IngestAccepted, tags=["ingest"])
-@router.post(INGEST_PATH, response_model=IngestAccepted, tags=["ingest"], include_in_schema=False)
-async def ingest_put(channel_id: str, seg_set: str, rendition: str, filename: str,
-                     request: Request, rt: RuntimeDep,
-                     password: Annotated[str | None, Depends(ingest_password)]) -> IngestAccepted:
-    """Accept a segment, init segment or playlist pushed by an encoder (ffmpeg -method PUT)."""
-    cached = ingest.cached_spec(rt, channel_id)
-    if cached is not None:  # the common case: no thread hop, no query
-        spec = ingest.authorize(rt, channel_id=channel_id, password=password, spec=cached)
-    else:
-        spec = await run_in_threadpool(ingest.authorize, rt, channel_id=channel_id, password=password)
-    body = await _read_body(request, rt.settings.max_ingest_object_bytes)
-    result = await run_in_threadpool(
-        ingest.ingest_file, rt, spec=spec, seg_set=seg_set, rendition=rendition,
-        filename=filename, body=body, now_us=time.time_ns() // 1000,
-    )
-    return IngestAccepted(kind=result.kind, published=result.published)
-
-
-@router.delete(INGEST_PATH, status_code=204, tags=["ingest"])
-async def ingest_delete(channel_id: str, seg_set: str, rendition: str, filename: str,
-                        rt: RuntimeDep,
-                        password: Annotated[str | None, Depends(ingest_password)]) -> Response:
-    """Acknowledge an encoder's delete; retention of published segments is ours, not its."""
-    await run_in_threadpool(ingest.authorize, rt, channel_id=channel_id, password=password)
-    return Response(status_code=204)
 
 
 @router.get("/v1/admin/channels/{channel_id}/timeline", response_model=TimelineRead,

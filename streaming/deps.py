@@ -1,16 +1,13 @@
-"""Request dependencies of the streaming API."""
+"""Request helpers of the streaming endpoints."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 
-from fastapi import Request
 
-
-def ingest_password(request: Request) -> str | None:
+def password_from_authorization(header: str) -> str | None:
     """Return the ingest password from Basic auth (any user name) or a Bearer token."""
-    header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer":
         return value.strip() or None

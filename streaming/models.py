@@ -63,31 +63,13 @@ class IngestTrack(Base):
     # Set by an init segment PUT: encoders send one when they (re)start, so a lower
     # sequence number right after it means a restart, not a late segment.
     init_since_segment: Mapped[bool] = mapped_column(Boolean, default=False)
-    # [[encseq, duration_us, pdt_us, discontinuity], ...] from the encoder's last playlist:
-    # encoders upload a segment and its playlist on parallel connections, so the playlist
-    # may arrive first; the segment then finds its timing here.
+    # What the encoder's last playlist announced, and stored segments waiting to publish
+    # (their JSON forms are in streaming/ingest_state.py): a handful of entries each.
     announced: Mapped[list] = mapped_column(JSON, default=list)
+    pending: Mapped[list] = mapped_column(JSON, default=list)
+    pending_n: Mapped[int] = mapped_column(Integer, default=0, index=True)
     peak_bps: Mapped[int] = mapped_column(Integer, default=0)
     avg_bps: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class PendingSegment(Base):
-    """A stored rendition segment waiting for its timing or for the other renditions."""
-
-    __tablename__ = "pending_segments"
-
-    channel_id: Mapped[str] = mapped_column(
-        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
-    )
-    session: Mapped[int] = mapped_column(Integer, primary_key=True)
-    encseq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    track: Mapped[str] = mapped_column(String(48), primary_key=True)
-    size: Mapped[int] = mapped_column(Integer)
-    init_hash: Mapped[str | None] = mapped_column(String(32))
-    received_us: Mapped[int] = mapped_column(BigInteger)
-    duration_us: Mapped[int | None] = mapped_column(Integer)
-    pdt_us: Mapped[int | None] = mapped_column(BigInteger)
-    discontinuity: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SegmentHole(Base):

@@ -18,11 +18,11 @@ import time
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 
 from catalog.errors import ChannelNotFound
 from infra.errors import NotFound, SmartGoError
+from infra.raw_http import MethodNotAllowed, send_error
 from infra.runtime import Runtime
 from streaming import service
 from streaming.errors import SegmentNotFound, WindowOutOfRange
@@ -41,7 +41,7 @@ _ROUTE = re.compile(
 LIVE_CACHE = b"public, max-age=1"
 SEGMENT_CACHE = b"public, max-age=31536000, immutable"
 CONTENT_TYPES = {"m3u8": b"application/vnd.apple.mpegurl", "m4s": b"video/iso.segment",
-                 "ts": b"video/mp2t", "mp4": b"video/mp4", "json": b"application/json"}
+                 "ts": b"video/mp2t", "mp4": b"video/mp4"}
 # Keep this much beyond a channel's time-shift window in memory, so windows that start
 # mid-run and a slightly late refresh never fall off the edge.
 MEMORY_SLACK_US = 600 * 1_000_000
@@ -145,6 +145,8 @@ class Origin:
     async def _refresh_loop(self) -> None:
         while True:
             await asyncio.sleep(REFRESH_EVERY_S)
+            if not self.views:
+                continue
             try:
                 versions = await run_in_threadpool(self._versions)
             except Exception:
@@ -226,11 +228,10 @@ class Origin:
             return
         try:
             if scope["method"] not in ("GET", "HEAD"):
-                raise _MethodNotAllowed("the origin only serves GET and HEAD")
+                raise MethodNotAllowed("the origin only serves GET and HEAD")
             await self._serve(scope, send)
         except SmartGoError as err:
-            await _send(send, err.status, orjson.dumps(err.to_dict()), CONTENT_TYPES["json"],
-                        b"no-store", head=scope["method"] == "HEAD")
+            await send_error(send, err, head=scope["method"] == "HEAD")
 
     async def _serve(self, scope, send) -> None:  # noqa: ANN001
         m = _ROUTE.match(scope["path"])
@@ -397,11 +398,6 @@ class Origin:
         except ObjectNotFound as err:
             raise SegmentNotFound("segment not in storage") from err
         await _send(send, 200, obj.data, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
-
-
-class _MethodNotAllowed(SmartGoError):
-    code = "METHOD_NOT_ALLOWED"
-    status = 405
 
 
 def _etag(body: bytes) -> bytes:

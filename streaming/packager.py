@@ -63,7 +63,7 @@ class PackagerNode:
     """Runs the channels this node holds."""
 
     def __init__(self, rt: Runtime, *, ingest_url: str, node_id: str | None = None,
-                 lease_s: float = 2.0, scan_every_s: float = 0.5, list_every_s: float = 2.0,
+                 lease_s: float = 2.0, scan_every_s: float = 0.5, list_every_s: float = 10.0,
                  policy: dict | None = None) -> None:
         self.rt = rt
         self.ingest_url = ingest_url.rstrip("/")
@@ -115,39 +115,51 @@ class PackagerNode:
                     await self._drop(channel_id, release=False)
             await asyncio.sleep(self.scan_every_s)
 
-    def _wanted(self) -> dict[str, tuple[Channel, tuple]]:
+    def _wanted(self) -> dict[str, tuple]:
+        """Return the fingerprint of every channel a packager should run (one light query)."""
+        c = Channel.__table__.c
+        cols = (c.id, c.source_url, c.backup_source_url, c.packaging, c.segment_duration_ms,
+                c.ingest_key_version)
         with self.rt.db.session(write=False) as s:
-            rows = s.scalars(select(Channel).where(Channel.enabled.is_(True),
-                                                   Channel.source_url.is_not(None))).all()
-            out = {}
-            for ch in rows:
-                fingerprint = (ch.source_url, ch.backup_source_url, ch.packaging,
-                               ch.segment_duration_ms, ch.ingest_key_version)
-                out[ch.id] = (ch, fingerprint)
-            return out
+            rows = s.connection().execute(
+                select(*cols).where(c.enabled.is_(True), c.source_url.is_not(None))).all()
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def _load_channel(self, channel_id: str) -> Channel | None:
+        with self.rt.db.session(write=False) as s:
+            channel = s.get(Channel, channel_id)
+            if channel is not None:
+                _ = list(channel.renditions)  # loaded before the session closes
+            return channel
 
     async def _scan(self) -> None:
-        # Leases are renewed every scan (one pipelined round trip); the channel list, which
-        # changes rarely, is read every list_every_s or when a bus message says it changed.
+        # One thread hop and one pipelined round trip renew the leases this node holds and
+        # try the channels nobody runs here. The channel list, which changes rarely, is
+        # read every list_every_s or when a bus message says a channel changed.
         now = time.monotonic()
         if now - self._wanted_cache[0] >= self.list_every_s:
             self._wanted_cache = (now, await asyncio.to_thread(self._wanted))
         wanted = self._wanted_cache[1]
-        leases = self.rt.leases
         held = list(self.supervisors)
-        renewed = await asyncio.to_thread(leases.renew_many, [LEASE_PREFIX + c for c in held],
-                                          self.node_id, self.lease_s)
+        free = [c for c in wanted if c not in self.supervisors]
+        renewed, taken = await asyncio.to_thread(self._lease_round, held, free)
         for channel_id in held:
             lost = not renewed.get(LEASE_PREFIX + channel_id, False)
             fingerprint = self.supervisors[channel_id][1]
-            if lost or channel_id not in wanted or wanted[channel_id][1] != fingerprint:
+            if lost or wanted.get(channel_id) != fingerprint:
                 await self._drop(channel_id, release=not lost)
-        for channel_id, (channel, fingerprint) in wanted.items():
-            if channel_id in self.supervisors:
-                continue
-            if await asyncio.to_thread(leases.acquire, LEASE_PREFIX + channel_id, self.node_id,
-                                       self.lease_s):
-                self._launch(channel, fingerprint)
+        for channel_id in free:
+            if taken.get(LEASE_PREFIX + channel_id):
+                channel = await asyncio.to_thread(self._load_channel, channel_id)
+                if channel is None:
+                    await asyncio.to_thread(self.rt.leases.release, LEASE_PREFIX + channel_id, self.node_id)
+                else:
+                    self._launch(channel, wanted[channel_id])
+
+    def _lease_round(self, held: list[str], free: list[str]) -> tuple[dict[str, bool], dict[str, bool]]:
+        leases = self.rt.leases
+        return (leases.renew_many([LEASE_PREFIX + c for c in held], self.node_id, self.lease_s),
+                leases.acquire_many([LEASE_PREFIX + c for c in free], self.node_id, self.lease_s))
 
     def _on_channel(self, topic: str, message: dict) -> None:
         self._wanted_cache = (0.0, self._wanted_cache[1])  # re-list on the next scan

@@ -209,7 +209,7 @@ def packager_args(spec: PackagerSpec, *, ffmpeg: str, source_url: str, ingest_ba
             codec[f"b:a:{i}"] = f"{rung.audio_kbps}k"
     hls = {"f": "hls", "hls_time": f"{spec.segment_s:g}", "hls_list_size": 6,
            "hls_flags": "program_date_time+independent_segments", "method": "PUT",
-           "var_stream_map": var_stream_map(spec), "http_persistent": 0,
+           "var_stream_map": var_stream_map(spec), "http_persistent": 1,
            "headers": "".join(f"{k}: {v}\r\n" for k, v in headers.items())}
     outputs = []
     n_sets = len(spec.segment_sets)
@@ -228,8 +228,8 @@ def packager_args(spec: PackagerSpec, *, ffmpeg: str, source_url: str, ingest_ba
         outputs.append(ff.output(*set_streams, f"{base}/%v/index.m3u8", **codec, **hls, **kind))
     node = ff.merge_outputs(*outputs) if len(outputs) > 1 else outputs[0]
     # Info level: the supervisor reads the source's streams from it (see source_problem).
-    args = node.global_args("-hide_banner", "-loglevel", "info", "-nostdin", "-progress",
-                            "pipe:1", "-stats_period", "1").compile(cmd=ffmpeg)
+    args = node.global_args("-hide_banner", "-loglevel", "info", "-nostdin",
+                            "-nostats").compile(cmd=ffmpeg)
     return [str(a) for a in args]
 
 

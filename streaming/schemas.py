@@ -5,11 +5,6 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 
-class IngestAccepted(BaseModel):
-    kind: str
-    published: int
-
-
 class TimelineRunRead(BaseModel):
     first_seq: int
     count: int

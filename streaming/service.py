@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog import service as catalog_service
-from streaming.models import ChannelTimelineState, IngestTrack, PendingSegment, SegmentHole, SegmentRun
+from streaming.ingest_state import ChannelIngest, PendingEntry, TrackIngest
+from streaming.models import ChannelTimelineState, IngestTrack, SegmentHole, SegmentRun
 from streaming.timeline import Run
 
 TIMELINE_TOPIC = "timeline."
@@ -126,10 +128,11 @@ def channel_spec(*, db_session: Session, channel_id: str) -> ChannelSpec:
 class SpecCache:
     """Channel specs kept in memory for ingest: a PUT needs no query to know its channel.
 
-    Entries live SPEC_TTL_S and are dropped at once when the bus says the channel changed.
+    Entries are dropped at once when the bus says the channel changed; TTL_S bounds how long
+    a lost bus message can leave a stale spec (a disabled channel still taking pushes).
     """
 
-    TTL_S = 5.0
+    TTL_S = 30.0
 
     def __init__(self) -> None:
         self._specs: dict[str, tuple[float, ChannelSpec]] = {}
@@ -154,7 +157,7 @@ class SpecCache:
         self._specs.pop(topic.split(".", 1)[-1], None)
 
 
-def to_run(row: SegmentRun) -> Run:
+def to_run(row) -> Run:  # noqa: ANN001 - an ORM SegmentRun or a Core row of segment_runs
     """Convert a stored run to the pure type."""
     return Run(
         first_seq=row.first_seq, start_us=row.start_us, count=row.count,
@@ -164,14 +167,38 @@ def to_run(row: SegmentRun) -> Run:
     )
 
 
-def write_run(row: SegmentRun | None, run: Run, channel_id: str) -> SegmentRun:
-    """Copy a pure run onto a (new or existing) row."""
-    row = row or SegmentRun(channel_id=channel_id)
-    row.first_seq, row.start_us, row.end_us, row.count = run.first_seq, run.start_us, run.end_us, run.count
-    row.duration_us, row.durations = run.duration_us, run.durations
-    row.discontinuity, row.disc_count, row.gap = run.discontinuity, run.disc_count, run.gap
-    row.session, row.enc_offset, row.inits = run.session, run.enc_offset, dict(run.inits)
-    return row
+def run_values(run: Run, channel_id: str) -> dict:
+    """Return a run as column values of a segment_runs row."""
+    return {"channel_id": channel_id, "first_seq": run.first_seq, "start_us": run.start_us,
+            "end_us": run.end_us, "count": run.count, "duration_us": run.duration_us,
+            "durations": run.durations, "discontinuity": run.discontinuity,
+            "disc_count": run.disc_count, "gap": run.gap, "session": run.session,
+            "enc_offset": run.enc_offset, "inits": dict(run.inits)}
+
+
+_RUNS = SegmentRun.__table__
+_UPDATE_RUN = (update(_RUNS)
+               .where(_RUNS.c.channel_id == bindparam("k_channel"), _RUNS.c.first_seq == bindparam("k_first_seq"))
+               .values({c: bindparam("v_" + c) for c in ("start_us", "end_us", "count", "duration_us",
+                                                        "durations", "discontinuity", "disc_count",
+                                                        "gap", "session", "enc_offset", "inits")}))
+
+
+def write_runs(*, db_session: Session, channel_id: str, runs: Iterable[Run],
+               replace_first_seq: int | None = None) -> None:
+    """Insert runs; the one starting at replace_first_seq (the old tail) is updated in place."""
+    conn = db_session.connection()
+    inserts = []
+    for run in runs:
+        values = run_values(run, channel_id)
+        if run.first_seq == replace_first_seq:
+            conn.execute(_UPDATE_RUN, {"k_channel": channel_id, "k_first_seq": run.first_seq,
+                                       **{"v_" + k: v for k, v in values.items()
+                                          if k not in ("channel_id", "first_seq")}})
+        else:
+            inserts.append(values)
+    if inserts:
+        conn.execute(insert(_RUNS), inserts)
 
 
 def runs_in_window(*, db_session: Session, channel_id: str, start_us: int, end_us: int) -> list[Run]:
@@ -215,14 +242,76 @@ def runs_from_seq(*, db_session: Session, channel_id: str, first_seq: int) -> li
     return [to_run(r) for r in rows]
 
 
-def tail_row(*, db_session: Session, channel_id: str) -> SegmentRun | None:
+def tail_run(*, db_session: Session, channel_id: str) -> Run | None:
     """Return the newest run of a channel."""
-    return db_session.scalars(
-        select(SegmentRun)
-        .where(SegmentRun.channel_id == channel_id)
-        .order_by(SegmentRun.first_seq.desc())
-        .limit(1)
+    row = db_session.connection().execute(
+        select(_RUNS).where(_RUNS.c.channel_id == channel_id).order_by(_RUNS.c.first_seq.desc()).limit(1)
     ).first()
+    return to_run(row) if row is not None else None
+
+
+_TRACKS = IngestTrack.__table__
+_STATE = ChannelTimelineState.__table__
+# One statement locks the channel's state row and its track rows and reads them all: every
+# ingest write starts with it, so a channel's pushes are serialised here.
+_LOAD_INGEST = (select(_STATE.c.last_session, _STATE.c.version, _STATE.c.last_publish_us, _TRACKS)
+                .join_from(_STATE, _TRACKS, _TRACKS.c.channel_id == _STATE.c.channel_id)
+                .where(_STATE.c.channel_id == bindparam("c")).order_by(_TRACKS.c.track)
+                .with_for_update())
+_TRACK_FIELDS = ("session", "last_encseq", "init_hash", "init_since_segment", "announced", "pending",
+                 "pending_n", "peak_bps", "avg_bps")
+_SAVE_TRACK = (update(_TRACKS)
+               .where(_TRACKS.c.channel_id == bindparam("k_channel"), _TRACKS.c.track == bindparam("k_track"))
+               .values({f: bindparam("v_" + f) for f in _TRACK_FIELDS}))
+_SAVE_CHANNEL = (update(_STATE).where(_STATE.c.channel_id == bindparam("k_channel"))
+                 .values(last_session=bindparam("v_last_session"), version=bindparam("v_version"),
+                         last_publish_us=bindparam("v_last_publish_us")))
+
+
+def load_ingest(*, db_session: Session, channel_id: str) -> ChannelIngest:
+    """Lock a channel's ingest rows (channel first, then its tracks) and return their state."""
+    rows = db_session.connection().execute(_LOAD_INGEST, {"c": channel_id}).all()
+    if not rows:
+        from catalog.errors import ChannelNotFound
+
+        raise ChannelNotFound(f"no channel {channel_id!r}")
+    tracks = {
+        r.track: TrackIngest(r.track, r.session, r.last_encseq, r.init_hash, r.init_since_segment,
+                             list(r.announced or []), [PendingEntry.from_json(p) for p in r.pending or []],
+                             r.peak_bps or 0, r.avg_bps or 0)
+        for r in rows
+    }
+    first = rows[0]
+    return ChannelIngest(channel_id, first.last_session, first.version, first.last_publish_us or 0, tracks)
+
+
+def save_ingest(*, db_session: Session, chan: ChannelIngest) -> None:
+    """Write back what changed in a channel's ingest state (one statement per table)."""
+    conn = db_session.connection()
+    rows = [{"k_channel": chan.channel_id, "k_track": t.track, "v_session": t.session,
+             "v_last_encseq": t.last_encseq, "v_init_hash": t.init_hash,
+             "v_init_since_segment": t.init_since_segment, "v_announced": t.announced,
+             "v_pending": [p.to_json() for p in t.pending], "v_pending_n": len(t.pending),
+             "v_peak_bps": t.peak_bps, "v_avg_bps": t.avg_bps}
+            for t in chan.tracks.values() if t.changed]
+    if rows:
+        conn.execute(_SAVE_TRACK, rows)
+    if chan.changed:
+        conn.execute(_SAVE_CHANNEL, {"k_channel": chan.channel_id, "v_last_session": chan.last_session,
+                                     "v_version": chan.version, "v_last_publish_us": chan.last_publish_us})
+
+
+def add_holes(*, db_session: Session, channel_id: str, holes: Iterable[tuple[int, str]]) -> None:
+    """Record timeline segments some tracks lack."""
+    rows = [{"channel_id": channel_id, "seq": seq, "track": track} for seq, track in holes]
+    if rows:
+        db_session.connection().execute(insert(SegmentHole.__table__), rows)
+
+
+def channels_with_pending(*, db_session: Session) -> list[str]:
+    """Return the channels holding segments that wait to be published."""
+    return list(db_session.connection().execute(
+        select(_TRACKS.c.channel_id).where(_TRACKS.c.pending_n > 0).distinct()).scalars())
 
 
 def holes_from(*, db_session: Session, channel_id: str, first_seq: int) -> set[tuple[int, str]]:
@@ -262,13 +351,16 @@ def init_channel(*, db_session: Session, channel_id: str, tracks: list[str]) -> 
                                         last_publish_us=0))
     for track in tracks:
         db_session.add(IngestTrack(channel_id=channel_id, track=track, session=0, last_encseq=-1,
-                                   peak_bps=0, avg_bps=0, init_since_segment=False, announced=[]))
+                                   peak_bps=0, avg_bps=0, init_since_segment=False, announced=[],
+                                   pending=[], pending_n=0))
     db_session.flush()
 
 
 def forget_channel(*, db_session: Session, channel_id: str) -> None:
     """Delete a channel's timeline and ingest state (rows only; objects age out)."""
-    for model in (SegmentRun, SegmentHole, PendingSegment, IngestTrack, ChannelTimelineState):
+    # The state row first: ingest locks it before the track rows, so deleting in the same
+    # order never deadlocks with a push in flight.
+    for model in (ChannelTimelineState, IngestTrack, SegmentRun, SegmentHole):
         db_session.execute(delete(model).where(model.channel_id == channel_id))
 
 

@@ -206,27 +206,30 @@ class ChannelSupervisor:
         first_deadline = time.monotonic() + self.policy.startup_grace_s + self.policy.stall_s
         last_seen = None
         stalled = False
-        while self._proc.returncode is None and not self._stopping:
-            try:
-                await asyncio.wait_for(self._published.wait(), timeout=0.25)
-            except asyncio.TimeoutError:
-                pass
-            now = time.monotonic()
-            if self._published.is_set():
-                self._published.clear()
-                last_seen = now
-                if self.status.current_source != "primary":
-                    self._set("degraded", "running on the backup source")
-                elif self._warning:
-                    self._set("degraded", self._warning)
-                else:
-                    self._set("live", None)
-            deadline = first_deadline if last_seen is None else last_seen + self.policy.stall_s
-            if now > deadline:
-                stalled = True
-                break
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._proc.wait()), timeout=0.01)
+        exited = asyncio.ensure_future(self._proc.wait())
+        try:
+            # Wake only for a publish, ffmpeg's exit or the stall deadline: a node runs many
+            # channels, so no channel may poll.
+            while not exited.done() and not self._stopping:
+                deadline = first_deadline if last_seen is None else last_seen + self.policy.stall_s
+                published = asyncio.ensure_future(self._published.wait())
+                await asyncio.wait({published, exited}, timeout=max(0.0, deadline - time.monotonic()),
+                                   return_when=asyncio.FIRST_COMPLETED)
+                published.cancel()
+                if self._published.is_set():
+                    self._published.clear()
+                    last_seen = time.monotonic()
+                    if self.status.current_source != "primary":
+                        self._set("degraded", "running on the backup source")
+                    elif self._warning:
+                        self._set("degraded", self._warning)
+                    else:
+                        self._set("live", None)
+                elif not exited.done() and time.monotonic() >= deadline:
+                    stalled = True
+                    break
+        finally:
+            exited.cancel()
         await self._terminate()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(reader, timeout=2)

@@ -6,8 +6,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import select
-
 from infra.runtime import Runtime
 
 
@@ -24,11 +22,10 @@ class JobSpec:
 
 def sweep_ingest(rt: Runtime) -> int:
     """Publish pending segments that are complete or past their deadline, on every channel."""
-    from streaming import ingest
-    from streaming.models import PendingSegment
+    from streaming import ingest, service
 
     with rt.db.session(write=False) as s:
-        channels = s.scalars(select(PendingSegment.channel_id).distinct()).all()
+        channels = service.channels_with_pending(db_session=s)
     now = time.time_ns() // 1000
     return sum(ingest.publish_due(rt, ch, now) for ch in channels)
 

@@ -19,7 +19,7 @@ def test_upgrade_matches_models_and_downgrade_empties(tmp_path) -> None:  # noqa
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
-    assert {"channels", "segment_runs", "pending_segments"} <= set(inspect(engine).get_table_names())
+    assert {"channels", "segment_runs", "ingest_tracks"} <= set(inspect(engine).get_table_names())
     downgrade(url, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()

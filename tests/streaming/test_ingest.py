@@ -196,6 +196,7 @@ def test_storage_outage_gives_503_and_nothing_half_published(http, pusher, admin
         blocker.write_text("x")
         broken = LocalObjectStore.__new__(LocalObjectStore)
         broken.root = blocker / "objects"  # writing under a file fails like a dead disk
+        broken._folders = set()
     rt.store = broken
     try:
         resp = pusher.put("360p", "seg_1.m4s")

@@ -19,7 +19,7 @@ R240 = LadderRung("240p", 426, 240, 400, 64, 25.0)
 POL = AudioOut("pol", "pl", True, 128)
 ORIG = AudioOut("orig", "en", False, 96)
 AUTH = {"Authorization": "Basic eA=="}
-GLOBAL = ["-hide_banner", "-loglevel", "info", "-nostdin", "-progress", "pipe:1", "-stats_period", "1"]
+GLOBAL = ["-hide_banner", "-loglevel", "info", "-nostdin", "-nostats"]
 
 
 def spec(packaging_: str = "ladder", rungs=(R360, R240), audio=(POL, ORIG), sets=("cmaf",)) -> PackagerSpec:
@@ -55,7 +55,7 @@ def test_full_ladder_argv_with_demuxed_audio_from_testcard() -> None:
         "-headers", "Authorization: Basic eA==\r\n",
         "-hls_flags", "program_date_time+independent_segments", "-hls_fmp4_init_filename", "init.mp4",
         "-hls_list_size", "6", "-hls_segment_filename", f"{base}/%v/seg_%d.m4s",
-        "-hls_segment_type", "fmp4", "-hls_time", "1.92", "-http_persistent", "0", "-keyint_min", "48",
+        "-hls_segment_type", "fmp4", "-hls_time", "1.92", "-http_persistent", "1", "-keyint_min", "48",
         "-maxrate:v:0", "800k", "-maxrate:v:1", "400k",
         "-metadata:s:a:0", "language=pl", "-metadata:s:a:1", "language=en", "-method", "PUT",
         "-pix_fmt", "yuv420p", "-preset", "veryfast", "-profile:v", "main", "-sc_threshold", "0",
@@ -131,7 +131,7 @@ def test_passthrough_cmaf_and_ts_sets_are_two_outputs() -> None:
                 "-c:v", "copy", "-headers", "Authorization: Basic eA==\r\n",
                 "-hls_flags", "program_date_time+independent_segments", *init, "-hls_list_size", "6",
                 "-hls_segment_filename", f"{base}/%v/seg_%d.{'m4s' if seg_set == 'cmaf' else 'ts'}",
-                "-hls_segment_type", seg_type, "-hls_time", "1.92", "-http_persistent", "0", "-metadata:s:a:0", "language=pl",
+                "-hls_segment_type", seg_type, "-hls_time", "1.92", "-http_persistent", "1", "-metadata:s:a:0", "language=pl",
                 "-method", "PUT", "-var_stream_map",
                 "v:0,agroup:aud,name:360p a:0,agroup:aud,language:pl,name:pol,default:yes",
                 f"{base}/%v/index.m3u8"]
