@@ -6,6 +6,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
+import orjson
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -41,6 +42,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
     cur.close()
 
 
+def _json_dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+# JSON columns are read and written on every ingest push: orjson is several times faster.
+_JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for a database URL with settings fit for this project."""
     if url.startswith("sqlite"):
@@ -49,12 +58,12 @@ def make_engine(url: str) -> Engine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **_JSON)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # No pre-ping: it costs a round trip per transaction; dead connections surface as
     # OperationalError, which becomes a 503 the client retries, and are then recycled.
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=300)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=300, **_JSON)
 
 
 class Database:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-import tempfile
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ class LocalObjectStore(ObjectStore):
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._folders: set[str] = set()  # folders known to exist: no mkdir per write
+        self._serial = itertools.count()
 
     def _path(self, key: str) -> Path:
         path = (self.root / check_key(key)).resolve()
@@ -92,11 +94,14 @@ class LocalObjectStore(ObjectStore):
                 if len(self._folders) > 10_000:
                     self._folders.clear()
                 self._folders.add(folder)
+            # A temp name unique to this process and thread: cheaper than mkstemp's random
+            # names, and O_EXCL still refuses to write through anything already there.
+            tmp = f"{folder}/.tmp-{os.getpid()}-{threading.get_ident()}-{next(self._serial)}"
             try:
-                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileNotFoundError:  # the folder was removed since we saw it
                 path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, path)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from infra.runtime import Runtime, notify_after_commit, run_after_commit
-from streaming import service
+from streaming import fmp4, service
 from streaming.errors import (
     ChannelDisabled, DuplicateSegment, IngestUnauthorized, InvalidEncoderPlaylist, InvalidIngestPath, NotMedia,
     PayloadTooLarge, SegmentTooLong, UnknownSegmentSet, UnsupportedIngestFile,
@@ -97,6 +97,19 @@ def authorize(rt: Runtime, *, channel_id: str, password: str | None,
     return spec
 
 
+def redundant_playlist(rt: Runtime, *, spec: service.ChannelSpec, seg_set: str, rendition: str,
+                       filename: str, size: int) -> bool:
+    """Tell whether a pushed file is a playlist ingest can acknowledge without reading it.
+
+    Our own packager's CMAF segments are timed from their own boxes (streaming/fmp4.py), so
+    once this process has timed a track's segments that way, the track's playlists add
+    nothing. Any other process, or any doubt, takes the full path, which is always right.
+    """
+    track = _check_target(rt, spec, seg_set, rendition, filename, size)
+    return (spec.packaged and filename.lower().endswith(".m3u8")
+            and (spec.id, track) in rt.extras.get("segment_timed", ()))
+
+
 def ingest_file(rt: Runtime, *, spec: service.ChannelSpec, seg_set: str, rendition: str,
                 filename: str, body: bytes, now_us: int) -> IngestResult:
     """Take one pushed file (segment, init segment or playlist) for a channel track."""
@@ -129,9 +142,10 @@ def _ingest_init(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes
         rt.store.put(key, body, "video/mp4")
     with rt.db.session() as s:
         chan = service.load_ingest(db_session=s, channel_id=spec.id)
-        receive_init(_track(chan, track), init_hash)
+        receive_init(_track(chan, track), init_hash, fmp4.init_timing(body))
         service.save_ingest(db_session=s, chan=chan)
     rt.extras.setdefault("session_hints", {}).pop((spec.id, track), None)
+    rt.extras.setdefault("segment_timed", set()).discard((spec.id, track))
     return IngestResult("init")
 
 
@@ -156,19 +170,34 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
                 session_no = decide_session(chan, _track(chan, track), encseq)
         rt.store.put(service.segment_key(spec.id, track, session_no, encseq), body,
                      "video/mp4" if seg_set == "cmaf" else "video/mp2t")
+        own_timing = spec.packaged and seg_set == "cmaf"
         with rt.db.session() as s:
             chan = service.load_ingest(db_session=s, channel_id=spec.id)
             state = _track(chan, track)
             if decide_session(chan, state, encseq) != session_no:
                 hints.pop((spec.id, track), None)
                 continue  # a restart (or another track's) changed the session; store again
-            timed = receive_segment(chan, state, session=session_no, encseq=encseq, size=len(body),
-                                    now_us=now_us)
-            # Usually the timing comes with the next playlist; when the playlist came first
-            # the segment may complete now.
-            published = _publish(s, rt, spec, chan, now_us) if timed else 0
-            service.save_ingest(db_session=s, chan=chan)
+            duration = fmp4.segment_duration_us(body, state.init_timing) if own_timing else None
+            if duration is not None and duration >= _too_long_us(spec):
+                too_long = duration
+            else:
+                too_long = None
+                timed = receive_segment(chan, state, session=session_no, encseq=encseq,
+                                        size=len(body), now_us=now_us, duration_us=duration)
+                # Timing usually comes with the encoder's next playlist; when the segment
+                # carries it, or the playlist came first, the segment may complete now.
+                published = _publish(s, rt, spec, chan, now_us) if timed else 0
+                service.save_ingest(db_session=s, chan=chan)
+        if too_long is not None:
+            rt.store.delete_many([service.segment_key(spec.id, track, session_no, encseq)])
+            raise SegmentTooLong(
+                f"segment {encseq} lasts {too_long / 1e6:.3f}s; TARGETDURATION {spec.target_duration_s}s "
+                "allows less", segments=[{"encoder_sequence": encseq, "duration_s": too_long / 1e6,
+                                          "target_duration_s": spec.target_duration_s}])
         hints[(spec.id, track)] = (session_no, encseq)
+        if own_timing:  # a segment that did not time itself needs its playlists again
+            timed_here = rt.extras.setdefault("segment_timed", set())
+            (timed_here.add if duration is not None else timed_here.discard)((spec.id, track))
         return IngestResult("segment", published)
     raise DuplicateSegment("could not settle the encoder session for this segment; retry")
 
@@ -179,10 +208,9 @@ def _ingest_playlist(rt: Runtime, spec: service.ChannelSpec, track: str, body: b
         entries = parse_encoder_playlist(body.decode("utf-8"))
     except (UnicodeDecodeError, EncoderPlaylistError) as err:
         raise InvalidEncoderPlaylist(str(err)) from err
-    limit_us = int((spec.target_duration_s + 0.5) * 1_000_000)
     with rt.db.session() as s:
         chan = service.load_ingest(db_session=s, channel_id=spec.id)
-        rejected = receive_playlist(_track(chan, track), entries, limit_us)
+        rejected = receive_playlist(_track(chan, track), entries, _too_long_us(spec))
         if rejected:
             rt.store.delete_many([service.segment_key(spec.id, track, p.session, p.encseq) for p in rejected])
         published = _publish(s, rt, spec, chan, now_us)
@@ -195,6 +223,11 @@ def _ingest_playlist(rt: Runtime, spec: service.ChannelSpec, track: str, body: b
                        "target_duration_s": spec.target_duration_s} for p in rejected],
         )
     return IngestResult("playlist", published)
+
+
+def _too_long_us(spec: service.ChannelSpec) -> int:
+    """Return the shortest duration TARGETDURATION forbids (RFC 8216 4.3.3.1: EXTINF rounded)."""
+    return int((spec.target_duration_s + 0.5) * 1_000_000)
 
 
 def publish_due(rt: Runtime, channel_id: str, now_us: int) -> int:

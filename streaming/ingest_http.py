@@ -72,6 +72,10 @@ class IngestEndpoint:
             await send({"type": "http.response.body", "body": b""})
             return
         body = await _read_body(scope, receive, rt.settings.max_ingest_object_bytes)
+        if ingest.redundant_playlist(rt, spec=spec, seg_set=seg_set, rendition=rendition,
+                                     filename=filename, size=len(body)):
+            await send_json(send, 200, {"kind": "playlist", "published": 0})
+            return
         result = await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(
             ingest.ingest_file, rt, spec=spec, seg_set=seg_set, rendition=rendition,
             filename=filename, body=body, now_us=time.time_ns() // 1000,

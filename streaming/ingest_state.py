@@ -70,6 +70,8 @@ class TrackIngest:
     pending: list[PendingEntry] = field(default_factory=list)
     peak_bps: int = 0
     avg_bps: int = 0
+    # {track_id: [timescale, default sample duration, handler]} of the current init segment
+    init_timing: dict[int, list] = field(default_factory=dict)
     changed: bool = False
 
 
@@ -118,17 +120,22 @@ def decide_session(chan: ChannelIngest, track: TrackIngest, encseq: int) -> int:
     return chan.last_session + 1
 
 
-def receive_init(track: TrackIngest, init_hash: str) -> None:
+def receive_init(track: TrackIngest, init_hash: str, timing: dict[int, list]) -> None:
     """Record a track's new init segment: a new encoder session may follow."""
     track.init_hash = init_hash
+    track.init_timing = timing
     track.init_since_segment = True
     track.announced = []  # earlier announcements belong to the previous session
     track.changed = True
 
 
 def receive_segment(chan: ChannelIngest, track: TrackIngest, *, session: int, encseq: int,
-                    size: int, now_us: int) -> bool:
-    """Record a stored segment as pending; return True when its timing is already known."""
+                    size: int, now_us: int, duration_us: int | None = None) -> bool:
+    """Record a stored segment as pending; return True when its timing is already known.
+
+    Timing comes from what the encoder's playlist announced, else from duration_us (read
+    from the segment itself; its wall-clock time is then taken from its arrival).
+    """
     if session > chan.last_session:
         chan.last_session, chan.changed = session, True
     track.session, track.last_encseq, track.init_since_segment = session, encseq, False
@@ -136,9 +143,11 @@ def receive_segment(chan: ChannelIngest, track: TrackIngest, *, session: int, en
     entry = PendingEntry(session, encseq, size, track.init_hash, now_us)
     if timing is not None:
         entry.duration_us, entry.pdt_us, entry.discontinuity = timing[1], timing[2], bool(timing[3])
+    elif duration_us is not None:
+        entry.duration_us = duration_us
     track.pending.append(entry)
     track.changed = True
-    return timing is not None
+    return entry.duration_us is not None
 
 
 def receive_playlist(track: TrackIngest, entries: Sequence[EncoderSegment],

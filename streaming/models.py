@@ -67,6 +67,9 @@ class IngestTrack(Base):
     # (their JSON forms are in streaming/ingest_state.py): a handful of entries each.
     announced: Mapped[list] = mapped_column(JSON, default=list)
     pending: Mapped[list] = mapped_column(JSON, default=list)
+    # [[track_id, timescale, default sample duration, handler], ...] of the current init
+    # segment: what times a CMAF segment from its own boxes (streaming/fmp4.py).
+    init_timing: Mapped[list] = mapped_column(JSON, default=list)
     pending_n: Mapped[int] = mapped_column(Integer, default=0, index=True)
     peak_bps: Mapped[int] = mapped_column(Integer, default=0)
     avg_bps: Mapped[int] = mapped_column(Integer, default=0)

@@ -63,13 +63,14 @@ class PackagerNode:
     """Runs the channels this node holds."""
 
     def __init__(self, rt: Runtime, *, ingest_url: str, node_id: str | None = None,
-                 lease_s: float = 2.0, scan_every_s: float = 0.5, list_every_s: float = 10.0,
+                 lease_s: float = 2.0, scan_every_s: float | None = None, list_every_s: float = 10.0,
                  policy: dict | None = None) -> None:
         self.rt = rt
         self.ingest_url = ingest_url.rstrip("/")
         self.node_id = node_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_s = lease_s
-        self.scan_every_s = scan_every_s
+        # Renewing three times per lease lifetime survives one slow round trip to Redis.
+        self.scan_every_s = scan_every_s or lease_s / 3
         self.list_every_s = list_every_s
         self.policy = policy or {}  # SupervisorPolicy overrides (tests shorten the timings)
         self._wanted_cache: tuple[float, dict] = (0.0, {})
@@ -78,6 +79,8 @@ class PackagerNode:
         self._font = default_font()
         # One writer thread keeps state reports in the order they happened.
         self._reporter = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="status")
+        # Lease rounds run on a thread of their own, one at a time, in order.
+        self._leasing = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="leases")
 
     async def start(self) -> None:
         """Start taking channels."""
@@ -99,6 +102,7 @@ class PackagerNode:
         for channel_id in list(self.supervisors):
             await self._drop(channel_id, release=True)
         await asyncio.to_thread(self._reporter.shutdown, wait=True)
+        self._leasing.shutdown(wait=False)
 
     def _on_publish(self, topic: str, message: dict) -> None:
         entry = self.supervisors.get(topic[len(service.TIMELINE_TOPIC):])
@@ -142,7 +146,8 @@ class PackagerNode:
         wanted = self._wanted_cache[1]
         held = list(self.supervisors)
         free = [c for c in wanted if c not in self.supervisors]
-        renewed, taken = await asyncio.to_thread(self._lease_round, held, free)
+        renewed, taken = (await asyncio.get_running_loop().run_in_executor(
+            self._leasing, self._lease_round, held, free) if held or free else ({}, {}))
         for channel_id in held:
             lost = not renewed.get(LEASE_PREFIX + channel_id, False)
             fingerprint = self.supervisors[channel_id][1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -20,6 +21,7 @@ TIMELINE_TOPIC = "timeline."
 SEGMENT_EXT = {"cmaf": "m4s", "ts": "ts"}
 
 
+@functools.lru_cache(maxsize=4096)  # every push checks it; the inputs rarely change
 def ingest_key(secret: str, channel_id: str, version: int) -> str:
     """Return the ingest password of a channel, derived so no plain key is stored."""
     digest = hmac.new(secret.encode(), f"ingest:{channel_id}:{version}".encode(), hashlib.sha256)
@@ -83,6 +85,9 @@ class ChannelSpec:
     timeshift_window_s: int
     ingest_key_version: int = 1
     audio: tuple[AudioView, ...] = ()
+    # Pushed by our own packager (the channel has a source): CMAF segments are timed from
+    # their own boxes and that encoder's playlists add nothing.
+    packaged: bool = False
 
     @property
     def tracks(self) -> tuple[str, ...]:
@@ -122,6 +127,7 @@ def channel_spec(*, db_session: Session, channel_id: str) -> ChannelSpec:
                       int(a.get("bitrate_kbps", 96)) * 1000)
             for a in ch.audio_tracks or []
         ),
+        packaged=ch.source_url is not None,
     )
 
 
@@ -259,7 +265,7 @@ _LOAD_INGEST = (select(_STATE.c.last_session, _STATE.c.version, _STATE.c.last_pu
                 .where(_STATE.c.channel_id == bindparam("c")).order_by(_TRACKS.c.track)
                 .with_for_update())
 _TRACK_FIELDS = ("session", "last_encseq", "init_hash", "init_since_segment", "announced", "pending",
-                 "pending_n", "peak_bps", "avg_bps")
+                 "pending_n", "peak_bps", "avg_bps", "init_timing")
 _SAVE_TRACK = (update(_TRACKS)
                .where(_TRACKS.c.channel_id == bindparam("k_channel"), _TRACKS.c.track == bindparam("k_track"))
                .values({f: bindparam("v_" + f) for f in _TRACK_FIELDS}))
@@ -278,7 +284,8 @@ def load_ingest(*, db_session: Session, channel_id: str) -> ChannelIngest:
     tracks = {
         r.track: TrackIngest(r.track, r.session, r.last_encseq, r.init_hash, r.init_since_segment,
                              list(r.announced or []), [PendingEntry.from_json(p) for p in r.pending or []],
-                             r.peak_bps or 0, r.avg_bps or 0)
+                             r.peak_bps or 0, r.avg_bps or 0,
+                             {int(t[0]): list(t[1:]) for t in r.init_timing or []})
         for r in rows
     }
     first = rows[0]
@@ -292,7 +299,8 @@ def save_ingest(*, db_session: Session, chan: ChannelIngest) -> None:
              "v_last_encseq": t.last_encseq, "v_init_hash": t.init_hash,
              "v_init_since_segment": t.init_since_segment, "v_announced": t.announced,
              "v_pending": [p.to_json() for p in t.pending], "v_pending_n": len(t.pending),
-             "v_peak_bps": t.peak_bps, "v_avg_bps": t.avg_bps}
+             "v_peak_bps": t.peak_bps, "v_avg_bps": t.avg_bps,
+             "v_init_timing": [[k, *v] for k, v in t.init_timing.items()]}
             for t in chan.tracks.values() if t.changed]
     if rows:
         conn.execute(_SAVE_TRACK, rows)
@@ -352,7 +360,7 @@ def init_channel(*, db_session: Session, channel_id: str, tracks: list[str]) -> 
     for track in tracks:
         db_session.add(IngestTrack(channel_id=channel_id, track=track, session=0, last_encseq=-1,
                                    peak_bps=0, avg_bps=0, init_since_segment=False, announced=[],
-                                   pending=[], pending_n=0))
+                                   pending=[], pending_n=0, init_timing=[]))
     db_session.flush()
 
 

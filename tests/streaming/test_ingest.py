@@ -194,9 +194,8 @@ def test_storage_outage_gives_503_and_nothing_half_published(http, pusher, admin
     else:
         blocker = tmp_path / "not-a-folder"
         blocker.write_text("x")
-        broken = LocalObjectStore.__new__(LocalObjectStore)
+        broken = LocalObjectStore(tmp_path / "spare")
         broken.root = blocker / "objects"  # writing under a file fails like a dead disk
-        broken._folders = set()
     rt.store = broken
     try:
         resp = pusher.put("360p", "seg_1.m4s")
@@ -209,3 +208,36 @@ def test_storage_outage_gives_503_and_nothing_half_published(http, pusher, admin
     # The encoder retries and everything continues.
     pusher.segment(1)
     assert pusher.timeline(admin)["runs"][0]["count"] == 2
+
+
+def test_our_packagers_segments_time_themselves_and_its_playlists_are_not_needed(
+        http, make_channel, sample_hls, admin) -> None:  # noqa: ANN001
+    # A channel with a source is pushed by our packager (none runs here: we push by hand).
+    pusher = Pusher(http, make_channel(source_url="udp://239.0.0.1:1234"), sample_hls)
+    pusher.init()
+    for n in (0, 1):
+        for rendition in ("360p", "240p"):
+            # The last track to arrive publishes the segment: no playlist was needed.
+            published = 1 if rendition == "240p" else 0
+            assert pusher.put(rendition, f"seg_{n}.m4s").json() == {"kind": "segment", "published": published}
+    runs = pusher.timeline(admin)["runs"]
+    assert [(r["first_seq"], r["count"]) for r in runs] == [(0, 2)]
+    text = _media(http, pusher.channel["id"])
+    assert "#EXTINF:1.920000," in text and "360p/1.m4s" in text
+    resp = pusher.put("360p", "index.m3u8", pusher.playlist_upto("360p", 1))
+    assert resp.status_code == 200 and resp.json()["kind"] == "playlist"
+    assert pusher.timeline(admin)["runs"] == runs
+
+
+def test_a_segment_whose_boxes_say_it_is_too_long_is_refused_before_it_is_recorded(
+        http, make_channel, sample_hls, admin, rt) -> None:  # noqa: ANN001
+    # 0.96 s segments allow TARGETDURATION 1; the sample's 1.92 s segments are too long.
+    channel = make_channel(source_url="udp://239.0.0.1:1234", segment_duration_ms=960)
+    pusher = Pusher(http, channel, sample_hls)
+    pusher.init()
+    resp = pusher.put("360p", "seg_0.m4s")
+    assert resp.status_code == 422
+    assert resp.json()["error"]["code"] == "SEGMENT_TOO_LONG"
+    assert resp.json()["error"]["details"]["segments"][0]["duration_s"] == 1.92
+    assert [k for k in rt.store.list(f"live/{channel['id']}") if k.endswith(".m4s")] == []
+    assert pusher.timeline(admin)["runs"] == []

@@ -1,7 +1,8 @@
 """segments waiting to publish live in their track's row, not a table of their own
 
 Ingest reads and writes a channel's tracks on every push anyway; keeping the few pending
-segments there makes a push one read and one write instead of a row per segment.
+segments there makes a push one read and one write instead of a row per segment. Tracks
+also keep the timing facts of their init segment, to time CMAF segments on arrival.
 
 Revision ID: 0004
 Revises: 0003
@@ -19,6 +20,7 @@ def upgrade() -> None:
     with op.batch_alter_table("ingest_tracks") as batch:
         batch.add_column(sa.Column("pending", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
         batch.add_column(sa.Column("pending_n", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("init_timing", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
         batch.create_index(batch.f("ix_ingest_tracks_pending_n"), ["pending_n"])
     # Segments pending at upgrade time are dropped (their encoders resend within seconds).
     op.drop_table("pending_segments")
@@ -43,5 +45,6 @@ def downgrade() -> None:
     )
     with op.batch_alter_table("ingest_tracks") as batch:
         batch.drop_index(batch.f("ix_ingest_tracks_pending_n"))
+        batch.drop_column("init_timing")
         batch.drop_column("pending_n")
         batch.drop_column("pending")
