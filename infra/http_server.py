@@ -1,25 +1,90 @@
-"""Serving the ASGI app with uvicorn, tolerant of encoders that half-close after a PUT."""
+"""Serving the ASGI app with uvicorn: tolerant of encoders that half-close, quick with ready playlists."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
+import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
-class HalfCloseHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, keeping the socket open after the client's EOF mid-request.
+def ready_responder(app) -> Callable[[str, bytes], object] | None:  # noqa: ANN001
+    """Find the ``ready_response(path, query)`` of the origin inside the app's middleware chain."""
+    for _ in range(8):
+        if app is None:
+            return None
+        found = getattr(app, "ready_response", None)
+        if found is not None:
+            return found
+        app = getattr(app, "app", None)
+    return None
 
-    ffmpeg's HTTP PUT (and other encoders) shut down their write side after the last chunk
-    and then wait for the reply. Stock uvicorn treats that EOF as a disconnect and drops the
-    buffered body; keeping the half-open transport lets the request finish and be answered.
+
+class SmartGoHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with two changes for an origin with encoders pushing to it.
+
+    Half-close: ffmpeg's HTTP PUT (and other encoders) shut down their write side after the
+    last chunk and then wait for the reply. Stock uvicorn treats that EOF as a disconnect and
+    drops the buffered body; keeping the half-open transport lets the request finish.
+
+    Ready responses: a GET for a live playlist the origin has already rendered (and that is
+    still current) is answered here, from the bytes the origin keeps, without building an
+    ASGI scope, task and messages for it: the playlist path is the hottest in the system.
+    Anything else (other methods, conditional requests, escaped paths, pipelined requests
+    behind a slow one) takes the ordinary ASGI path.
     """
+
+    ready_answers = 0  # answered from ready bytes, in this process (for tests and metrics)
+
+    def connection_made(self, transport) -> None:  # noqa: ANN001
+        super().connection_made(transport)
+        self._ready = ready_responder(self.app)
+        self._answered = False
 
     def eof_received(self) -> bool:  # type: ignore[override]
         return self.cycle is not None and not self.cycle.response_complete
+
+    def on_message_begin(self) -> None:
+        self._answered = False
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        if (self._ready is not None and (self.cycle is None or self.cycle.response_complete)
+                and not self.pipeline and self.parser.get_method() == b"GET"
+                and not any(name == b"if-none-match" for name, _ in self.headers)):
+            parsed = httptools.parse_url(self.url)
+            if b"%" not in parsed.path:
+                entry = self._ready(parsed.path.decode("ascii"), parsed.query or b"")
+                if entry is not None:
+                    self._reply(entry)
+                    return
+        super().on_headers_complete()
+
+    def _reply(self, entry) -> None:  # noqa: ANN001
+        self._answered = True
+        SmartGoHttpProtocol.ready_answers += 1
+        keep_alive = self.parser.get_http_version() == "1.1" and self.parser.should_keep_alive()
+        default = b"".join(k + b": " + v + b"\r\n" for k, v in self.server_state.default_headers)
+        self.transport.write(b"".join((entry.http_head, default,
+                                       b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
+                                       entry.http_body)))
+        if keep_alive:
+            self.on_response_complete()
+        else:
+            self.server_state.total_requests += 1
+            self.transport.close()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._answered:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._answered:
+            super().on_message_complete()
 
 
 class SmartGoServer(uvicorn.Server):
@@ -39,7 +104,7 @@ class SmartGoServer(uvicorn.Server):
 
 def server_config(app, *, host: str, port: int, workers: int = 1) -> uvicorn.Config:  # noqa: ANN001
     """Return the uvicorn configuration every SmartGo server uses."""
-    return uvicorn.Config(app, host=host, port=port, workers=workers, http=HalfCloseHttpProtocol,
+    return uvicorn.Config(app, host=host, port=port, workers=workers, http=SmartGoHttpProtocol,
                           loop="uvloop", log_level="warning", access_log=False, lifespan="on",
                           timeout_keep_alive=30)
 

@@ -179,21 +179,18 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
                 continue  # a restart (or another track's) changed the session; store again
             duration = fmp4.segment_duration_us(body, state.init_timing) if own_timing else None
             if duration is not None and duration >= _too_long_us(spec):
-                too_long = duration
-            else:
-                too_long = None
-                timed = receive_segment(chan, state, session=session_no, encseq=encseq,
-                                        size=len(body), now_us=now_us, duration_us=duration)
-                # Timing usually comes with the encoder's next playlist; when the segment
-                # carries it, or the playlist came first, the segment may complete now.
-                published = _publish(s, rt, spec, chan, now_us) if timed else 0
-                service.save_ingest(db_session=s, chan=chan)
-        if too_long is not None:
-            rt.store.delete_many([service.segment_key(spec.id, track, session_no, encseq)])
-            raise SegmentTooLong(
-                f"segment {encseq} lasts {too_long / 1e6:.3f}s; TARGETDURATION {spec.target_duration_s}s "
-                "allows less", segments=[{"encoder_sequence": encseq, "duration_s": too_long / 1e6,
-                                          "target_duration_s": spec.target_duration_s}])
+                rt.store.delete_many([service.segment_key(spec.id, track, session_no, encseq)])
+                raise SegmentTooLong(
+                    f"segment {encseq} lasts {duration / 1e6:.3f}s; TARGETDURATION "
+                    f"{spec.target_duration_s}s allows less",
+                    segments=[{"encoder_sequence": encseq, "duration_s": duration / 1e6,
+                               "target_duration_s": spec.target_duration_s}])
+            timed = receive_segment(chan, state, session=session_no, encseq=encseq, size=len(body),
+                                    now_us=now_us, duration_us=duration)
+            # Timing usually comes with the encoder's next playlist; when the segment carries
+            # it, or the playlist came first, the segment may complete now.
+            published = _publish(s, rt, spec, chan, now_us) if timed else 0
+            service.save_ingest(db_session=s, chan=chan)
         hints[(spec.id, track)] = (session_no, encseq)
         if own_timing:  # a segment that did not time itself needs its playlists again
             timed_here = rt.extras.setdefault("segment_timed", set())

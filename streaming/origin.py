@@ -52,14 +52,18 @@ REFRESH_EVERY_S = 2.0
 class FastEntry:
     """A rendered playlist response, ready to send while its view and gap count hold."""
 
-    __slots__ = ("view", "valid_until_us", "etag", "start", "body")
+    __slots__ = ("view", "valid_until_us", "etag", "start", "body", "http_head", "http_body")
 
     def __init__(self, view: "ChannelView", valid_until_us: int, body: bytes, etag: bytes) -> None:
         self.view, self.valid_until_us, self.etag = view, valid_until_us, etag
-        self.start = {"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", CONTENT_TYPES["m3u8"]), (b"content-length", str(len(body)).encode()),
-            (b"cache-control", LIVE_CACHE), (b"access-control-allow-origin", b"*"), (b"etag", etag)]}
+        headers = [(b"content-type", CONTENT_TYPES["m3u8"]), (b"content-length", str(len(body)).encode()),
+                   (b"cache-control", LIVE_CACHE), (b"access-control-allow-origin", b"*"), (b"etag", etag)]
+        self.start = {"type": "http.response.start", "status": 200, "headers": headers}
         self.body = {"type": "http.response.body", "body": body}
+        # The same response as raw HTTP/1.1 for infra.http_server's fast path (which adds
+        # the server's Date and Server headers and the blank line).
+        self.http_head = b"HTTP/1.1 200 OK\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
+        self.http_body = body
 
 
 FAST_MAX = 10_000
@@ -215,15 +219,21 @@ class Origin:
             return view
         return await fut
 
+    def ready_response(self, path: str, query: bytes) -> FastEntry | None:
+        """Return the ready-made response for a playlist GET while it is still the right one."""
+        entry = self._fast.get((path, query))
+        if (entry is not None and self.views.get(entry.view.spec.id) is entry.view
+                and time.time_ns() // 1000 < entry.valid_until_us):
+            return entry
+        return None
+
     # -- ASGI ----------------------------------------------------------------------
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] != "http" or not scope["path"].startswith("/live/"):
             await self.app(scope, receive, send)
             return
-        entry = self._fast.get((scope["path"], scope["query_string"]))
-        if (entry is not None and scope["method"] == "GET"
-                and self.views.get(entry.view.spec.id) is entry.view
-                and time.time_ns() // 1000 < entry.valid_until_us):
+        entry = self.ready_response(scope["path"], scope["query_string"]) if scope["method"] == "GET" else None
+        if entry is not None:
             await _send_entry(send, scope, entry)
             return
         try:
