@@ -241,3 +241,14 @@ def test_a_segment_whose_boxes_say_it_is_too_long_is_refused_before_it_is_record
     assert resp.json()["error"]["details"]["segments"][0]["duration_s"] == 1.92
     assert [k for k in rt.store.list(f"live/{channel['id']}") if k.endswith(".m4s")] == []
     assert pusher.timeline(admin)["runs"] == []
+
+
+def test_ingest_answers_other_methods_and_short_paths_with_json_errors(http, pusher) -> None:  # noqa: ANN001
+    cid = pusher.channel["id"]
+    for method, path, status, code in (("GET", f"/ingest/{cid}/cmaf/360p/seg_1.m4s", 405, "METHOD_NOT_ALLOWED"),
+                                       ("PUT", f"/ingest/{cid}/cmaf/seg_1.m4s", 404, "NOT_FOUND"),
+                                       ("PUT", f"/ingest/{cid}/cmaf/360p/a/seg_1.m4s", 404, "NOT_FOUND")):
+        resp = http.request(method, path, headers=pusher.auth, content=b"x")
+        assert (resp.status_code, resp.json()["error"]["code"]) == (status, code), path
+    assert http.delete(f"/ingest/{cid}/cmaf/360p/seg_1.m4s", headers=pusher.auth).status_code == 204
+    assert http.delete(f"/ingest/{cid}/cmaf/360p/seg_1.m4s").status_code == 401
