@@ -238,7 +238,11 @@ _INPUT_VIDEO = re.compile(r"^\s*Stream #0:\d+.*?: Video: .*?, (\d{2,5})x(\d{2,5}
 
 def source_problem(line: str, spec: PackagerSpec, *, seen_output: bool) -> str | None:
     """Read one ffmpeg stderr line; return why the source cannot give what the channel asks."""
-    if "changing video frame properties" in line.lower() or "changing frame properties" in line.lower():
+    lower = line.lower()
+    # ffmpeg 9 says "Reconfiguring filter graph because video parameters changed"; older
+    # releases said "Changing video frame properties on the fly".
+    if ("video parameters changed" in lower or "changing video frame properties" in lower
+            or "changing frame properties" in lower):
         return "source resolution changed mid-stream; renditions keep their configured sizes"
     if seen_output:
         return None

@@ -6,6 +6,7 @@ import re
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import m3u8
 import pytest
@@ -163,3 +164,19 @@ def test_back_to_the_primary_source_when_it_recovers(http, admin, rt, server, tm
         wait_for(lambda: _last_seq(http, cid) > before, 20, "segments from the primary")
     finally:
         n.stop()
+
+
+def test_a_source_whose_resolution_changes_is_degraded_and_keeps_publishing(http, admin, node, tmp_path) -> None:  # noqa: ANN001
+    big = _source_file(tmp_path / "big.ts")[len("file://"):]
+    small = _source_file(tmp_path / "small.ts", size="320x240")[len("file://"):]
+    changing = tmp_path / "changing.ts"  # MPEG-TS concatenates: 6 s at 640x360, then 320x240
+    changing.write_bytes(Path(big).read_bytes() + Path(small).read_bytes())
+    cid = _channel(http, admin, source_url=f"file://{changing}")
+    wait_for(lambda: _status(http, admin, cid)["state"] == "live", 40, "the channel live")
+    status = wait_for(lambda: (s := _status(http, admin, cid))["state"] == "degraded" and s, 40,
+                      "the channel degraded by the change")
+    assert status["reason"] == "source resolution changed mid-stream; renditions keep their configured sizes"
+    before = _last_seq(http, cid)
+    wait_for(lambda: _last_seq(http, cid) > before, 20, "segments after the change")
+    master = http.playlist(f"/live/{cid}/cmaf/master.m3u8").text
+    assert "RESOLUTION=640x360" in master  # the ladder keeps its configured sizes

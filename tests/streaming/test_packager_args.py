@@ -341,3 +341,26 @@ def test_packager_spec_from_a_channel_row() -> None:
                       {"name": "orig", "language": "en"}])
     assert packager_spec(row) == PackagerSpec("ch1", 1.92, "ladder", (R360,), (POL, ORIG), ("cmaf", "ts"))
     assert packager_spec(SimpleNamespace(**(vars(row) | {"audio_tracks": None}))).audio == ()
+
+
+RESIZED = "source resolution changed mid-stream; renditions keep their configured sizes"
+
+
+@pytest.mark.parametrize(("line", "seen_output", "packaging_", "reason"), [
+    # Captured from the bundled ffmpeg 9 reading a file whose resolution changes.
+    ("[vf#0:0 @ 0x556c9b34f480] Reconfiguring filter graph because video parameters changed to "
+     "yuv420p(unknown, unknown), 320x240, unspecified alpha\n", True, "ladder", RESIZED),
+    ("[graph 0 input from stream 0:0 @ 0x5] Changing video frame properties on the fly is not "
+     "supported by all filters.\n", True, "ladder", RESIZED),
+    ("  Stream #0:0[0x100]: Video: h264 (High) ([27][0][0][0] / 0x001B), yuv420p(progressive), "
+     "320x240 [SAR 1:1 DAR 4:3], 25 fps\n", False, "ladder",
+     "the ladder asks for 640x360 but the source is 320x240: upper renditions are upscaled"),
+    ("  Stream #0:0[0x100]: Video: h264 (High), yuv420p(progressive), 1280x720, 25 fps\n", False,
+     "ladder", None),
+    ("  Stream #0:0[0x100]: Video: h264 (High), yuv420p(progressive), 320x240, 25 fps\n", False,
+     "passthrough", None),  # passthrough repackages what the source has
+    ("  Stream #0:0: Video: h264, yuv420p, 320x240\n", True, "ladder", None),  # an output stream
+    ("[hls @ 0x5] Opening 'http://i/ingest/ch1/cmaf/360p/seg_3.m4s' for writing\n", True, "ladder", None),
+])
+def test_source_problems_read_from_ffmpeg(line: str, seen_output: bool, packaging_: str, reason: str | None) -> None:
+    assert packaging.source_problem(line, spec(packaging_), seen_output=seen_output) == reason
