@@ -35,7 +35,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_api(args: argparse.Namespace) -> int:
     """Run the API and origin (migrating first unless told not to)."""
-    import uvicorn
 
     settings = _settings()
     if not args.no_migrate:

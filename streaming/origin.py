@@ -20,7 +20,6 @@ from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 
-from catalog.errors import ChannelNotFound
 from infra.errors import NotFound, SmartGoError
 from infra.raw_http import MethodNotAllowed, send_error
 from infra.runtime import Runtime
