@@ -126,6 +126,8 @@ class ChannelSupervisor:
 
     def start(self) -> None:
         """Start supervising in the background."""
+        # Reported at once, so the API names this node before the first segment arrives.
+        self._report()
         self._task = asyncio.create_task(self._run(), name=f"supervise-{self.channel_id}")
 
     async def stop(self) -> None:
@@ -146,10 +148,13 @@ class ChannelSupervisor:
             self.status.history.append((time.time(), state, reason))
             log.info("channel %s: %s%s (source %s, restarts %d)", self.channel_id, state,
                      f" ({reason})" if reason else "", self.status.current_source, self.status.restarts)
-            try:
-                self.on_state(self.channel_id, self.status)
-            except Exception:  # reporting must never stop supervision
-                log.exception("channel %s: state report failed", self.channel_id)
+            self._report()
+
+    def _report(self) -> None:
+        try:
+            self.on_state(self.channel_id, self.status)
+        except Exception:  # reporting must never stop supervision
+            log.exception("channel %s: state report failed", self.channel_id)
 
     async def _run(self) -> None:
         failures = 0
