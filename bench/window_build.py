@@ -86,7 +86,7 @@ def main() -> None:
     url = reset_bench_database() if args.db == "postgresql" else f"sqlite:///{data}/bench.db"
     upgrade(url)
     settings = Settings(data_dir=data, database_url=url, secret_key="s" * 20, ingest_secret="i" * 20,
-                        bootstrap_admin_key="k" * 20)
+                        bootstrap_admin_key="k" * 20, billing_keys="bench:" + "b" * 20)
     db = Database(url)
     set_runtime(Runtime(settings=settings, db=db, store=None, bus=InProcessBus()))  # type: ignore[arg-type]
     ladder = [{"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 800}]

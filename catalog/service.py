@@ -144,3 +144,13 @@ def delete(*, db_session: Session, channel_id: str) -> None:
     db_session.delete(channel)
     db_session.flush()
     notify_after_commit(db_session, CHANNEL_TOPIC + channel_id, {"kind": "deleted"})
+
+
+def require_channels(*, db_session: Session, channel_ids: list[str]) -> None:
+    """Raise ChannelNotFound naming every id in channel_ids that is not a channel."""
+    if not channel_ids:
+        return
+    known = set(db_session.scalars(select(Channel.id).where(Channel.id.in_(channel_ids))))
+    missing = sorted(set(channel_ids) - known)
+    if missing:
+        raise ChannelNotFound(f"no channel(s) {', '.join(missing)}", channel_ids=missing)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from infra.errors import ServiceUnavailable
+from infra.errors import ServiceUnavailable, SmartGoError
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -94,6 +94,12 @@ class Database:
                         err, OperationalError
                     ):
                         raise DatabaseUnavailable("database unavailable, retry") from err
+                    raise
+                except SmartGoError as err:
+                    if err.keeps_changes:
+                        session.commit()
+                    else:
+                        session.rollback()
                     raise
                 except BaseException:
                     session.rollback()

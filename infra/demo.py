@@ -63,6 +63,50 @@ def ensure_channels(rt) -> None:  # noqa: ANN001
                 catalog_service.create(db_session=s, channel_in=ChannelCreate(**body))
 
 
+DEMO_PACKAGES = [
+    {"code": "start", "name": "Start", "kind": "base", "max_devices": 3, "max_streams": 2,
+     "recording_hours": 20, "channels": ["demo-1"]},
+    {"code": "comfort", "name": "Comfort", "kind": "base", "max_devices": 5, "max_streams": 3,
+     "recording_hours": 50, "channels": ["demo-1", "demo-2"]},
+    {"code": "hbo", "name": "HBO", "kind": "addon", "max_streams": 1, "channels": ["demo-2"]},
+    {"code": "sports", "name": "Sports", "kind": "addon", "recording_hours": 20, "channels": []},
+]
+# (customer number, e-mail, password, packages, suspension reason)
+DEMO_SUBSCRIBERS = [
+    ("1000001", "anna@example.com", "demo-anna-1", ["start"], None),
+    ("1000002", "piotr@example.com", "demo-piotr-2", ["comfort", "hbo", "sports"], None),
+    ("1000003", "ewa@example.com", "demo-ewa-3", ["start"], "unpaid invoice FV/2026/11/0042"),
+]
+
+
+def ensure_subscribers(rt) -> list[str]:  # noqa: ANN001
+    """Create the demo packages and subscribers unless they exist; return lines to print."""
+    from entitlements import service as ent
+    from entitlements.errors import PackageNotFound, SubscriberNotFound
+    from entitlements.schemas import BillingSubscriberUpsert, PackageCreate, PackageGrant
+
+    lines = []
+    with rt.db.session() as s:
+        for body in DEMO_PACKAGES:
+            try:
+                ent.get_package(db_session=s, code=body["code"])
+            except PackageNotFound:
+                ent.create_package(db_session=s, package_in=PackageCreate(**body))
+        for number, email, password, packages, suspended in DEMO_SUBSCRIBERS:
+            try:
+                ent.get_by_customer_number(db_session=s, customer_number=number)
+            except SubscriberNotFound:
+                sub, _ = ent.upsert_subscriber(db_session=s, customer_number=number, actor="demo",
+                                               body=BillingSubscriberUpsert(email=email, password=password))
+                ent.set_packages(db_session=s, sub=sub, grants=[PackageGrant(code=c) for c in packages],
+                                 actor="demo")
+                if suspended:
+                    ent.set_status(db_session=s, sub=sub, status="suspended", reason=suspended, actor="demo")
+            note = f"  (suspended: {suspended})" if suspended else ""
+            lines.append(f"    {number} or {email:<18} password {password:<13} {'+'.join(packages)}{note}")
+    return lines
+
+
 def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
     """Run the whole system in one process until Ctrl-C."""
     from infra.http_server import SmartGoServer, server_config
@@ -78,6 +122,7 @@ def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
     rt = build_runtime(settings)
     set_runtime(rt)
     ensure_channels(rt)
+    logins = ensure_subscribers(rt)
     server = SmartGoServer(server_config(create_app(rt, run_jobs=True), host=settings.host,
                                          port=settings.port))
     local = f"http://127.0.0.1:{settings.port}"
@@ -97,6 +142,8 @@ def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
               f"  channels:    {base}/v1/channels\n"
               f"  playlists:   {base}/live/demo-1/cmaf/master.m3u8\n"
               f"  admin API:   {base}/docs  (X-API-Key: {settings.bootstrap_admin_key})\n"
+              f"  subscribers (POST {base}/v1/auth/login; TV sign-in by code at {base}/activate):\n"
+              + "\n".join(logins) + "\n"
               f"  Ctrl-C stops everything.\n", flush=True)
         try:
             await serving

@@ -11,6 +11,9 @@ class SmartGoError(Exception):
     code = "ERROR"
     status = 400
     headers: dict[str, str] = {}
+    # True for errors that record something on the way out (a revoked token family, a poll
+    # time): the transaction commits before the error reaches the client.
+    keeps_changes = False
 
     def __init__(self, message: str = "", **details: Any) -> None:
         super().__init__(message or self.code)

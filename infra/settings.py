@@ -51,6 +51,29 @@ class Settings(BaseSettings):
     ingest_url: str = ""
     packager_lease_s: float = Field(2.0, gt=0.2, le=60)
 
+    # Subscribers, sign-in and billing (entitlements/)
+    previous_secret_keys: str = ""  # comma-separated older SMARTGO_SECRET_KEYs still accepted
+    billing_keys: str = f"dev:{DEV_SECRET}"  # comma-separated KEY_ID:SECRET of billing clients
+    billing_max_skew_s: float = Field(300.0, ge=5, le=3600)
+    access_token_ttl_s: int = Field(900, ge=60, le=86400)
+    refresh_token_ttl_s: int = Field(30 * 86400, ge=3600)
+    session_max_age_s: int = Field(180 * 86400, ge=3600)
+    default_device_limit: int = Field(5, ge=1, le=100)
+    device_code_ttl_s: int = Field(600, ge=60, le=3600)
+    device_code_interval_s: int = Field(5, ge=1, le=60)
+    password_reset_ttl_s: int = Field(3600, ge=300, le=86400)
+    # The login throttle (entitlements/rules.py): per account, free attempts, then a delay that
+    # doubles from login_delay_s up to login_max_delay_s, and a lock of login_lock_s after
+    # login_lock_after attempts within login_lock_s; per address, a lock after that many failures.
+    login_free_attempts: int = Field(3, ge=1, le=100)
+    login_delay_s: float = Field(1.0, ge=0)
+    login_max_delay_s: float = Field(60.0, ge=0)
+    login_lock_after: int = Field(10, ge=1, le=1000)
+    login_lock_s: float = Field(1800.0, gt=0)
+    login_address_failures: int = Field(100, ge=1)
+    notifier: str = "outbox"  # "outbox", or "package.module:Class" of your own Notifier
+    max_request_body_bytes: int = Field(1024 * 1024, ge=1024)
+
     @model_validator(mode="after")
     def _fill_and_check(self) -> "Settings":
         if not self.database_url:
@@ -82,6 +105,9 @@ class Settings(BaseSettings):
                 )
                 if value in (DEV_SECRET, DEV_ADMIN_KEY) or len(value) < 16
             ]
+            if any(secret in (DEV_SECRET, "") or len(secret) < 16
+                   for _, secret in self.billing_key_map.items()) or not self.billing_key_map:
+                weak.append("SMARTGO_BILLING_KEYS")
             if weak:
                 raise SettingsError(
                     "outside the embedded mode these secrets must be set to your own values "
@@ -98,6 +124,17 @@ class Settings(BaseSettings):
     def ingest_base_url(self) -> str:
         """Return the URL our packagers push to (the API's ingest, possibly internal)."""
         return (self.ingest_url or self.base_url).rstrip("/")
+
+    @property
+    def billing_key_map(self) -> dict[str, str]:
+        """Return the billing clients' secrets by key id (from SMARTGO_BILLING_KEYS)."""
+        pairs = (item.strip().partition(":") for item in self.billing_keys.split(",") if item.strip())
+        return {kid.strip(): secret.strip() for kid, _, secret in pairs if kid.strip() and secret.strip()}
+
+    @property
+    def previous_secret_key_list(self) -> list[str]:
+        """Return the older secret keys whose tokens are still accepted."""
+        return [k.strip() for k in self.previous_secret_keys.split(",") if k.strip()]
 
     @property
     def embedded(self) -> bool:

@@ -33,7 +33,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SmartGoError)
     async def _domain(_: Request, err: SmartGoError) -> JSONResponse:
-        return _error(err.status, err.code, err.message, err.details or None, err.headers or None)
+        return JSONResponse(err.to_dict(), status_code=err.status, headers=err.headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, err: RequestValidationError) -> JSONResponse:
@@ -53,6 +53,49 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, err: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return _error(500, "INTERNAL_ERROR", "internal error; it has been logged")
+
+
+class BodyLimit:
+    """Refuse API request bodies over max_bytes with 413 before anything parses them.
+
+    The body is read here (API bodies are small) so a chunked upload that grows too large is
+    refused too. Ingest does not pass here: the origin routes pushes before the API.
+    """
+
+    def __init__(self, app, max_bytes: int) -> None:  # noqa: ANN001
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return await self._refuse(send)
+        chunks, seen = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_bytes:
+                return await self._refuse(send)
+            if not message.get("more_body"):
+                break
+        buffered = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replay():  # noqa: ANN202
+            return buffered.pop() if buffered else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send) -> None:  # noqa: ANN001
+        body = (b'{"error":{"code":"PAYLOAD_TOO_LARGE","message":"the request body is larger than '
+                + str(self.max_bytes).encode() + b' bytes"}}')
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
 
 
 STATIC = Path(__file__).with_name("static")
@@ -85,6 +128,7 @@ def install_demo_page(api: FastAPI) -> None:
 def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     """Build the ASGI app for a runtime: API routes, origin, background work."""
     from catalog.api import router as catalog_router
+    from entitlements.api import router as entitlements_router
     from streaming.api import router as streaming_router
     from streaming.ingest_http import IngestEndpoint
     from streaming.origin import Origin
@@ -115,6 +159,8 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     install_error_handlers(api)
     api.include_router(catalog_router)
     api.include_router(streaming_router)
+    api.include_router(entitlements_router)
+    api.add_middleware(BodyLimit, max_bytes=rt.settings.max_request_body_bytes)
 
     install_demo_page(api)
 

@@ -25,6 +25,7 @@ from infra.web import create_app
 from tests.support.hls_conformance import PlaylistHistory, assert_conformant, segment_urls
 
 ADMIN_KEY = "test-admin-key-" + "x" * 16
+BILLING_KEY_ID, BILLING_SECRET = "test-billing", secrets.token_hex(16)
 REAL = {
     "database": os.environ.get("SMARTGO_TEST_DATABASE_URL", ""),
     "redis": os.environ.get("SMARTGO_TEST_REDIS_URL", ""),
@@ -56,7 +57,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         "secret_key": secrets.token_hex(16),
         "ingest_secret": secrets.token_hex(16),
         "bootstrap_admin_key": ADMIN_KEY,
+        "billing_keys": f"{BILLING_KEY_ID}:{BILLING_SECRET}",
         "live_window_s": 20.0,
+        # Every test logs in from 127.0.0.1: the per-address lock is tested on its own.
+        "login_address_failures": 1_000_000,
     }
     if REAL["database"]:
         _reset_postgres(REAL["database"])

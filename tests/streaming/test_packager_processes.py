@@ -32,6 +32,7 @@ def _packager(settings, server: str) -> subprocess.Popen:  # noqa: ANN001
            "SMARTGO_DATABASE_URL": settings.database_url, "SMARTGO_REDIS_URL": settings.redis_url,
            "SMARTGO_STORAGE_URL": settings.storage_url, "SMARTGO_S3_ENDPOINT_URL": settings.s3_endpoint_url,
            "SMARTGO_INGEST_SECRET": settings.ingest_secret, "SMARTGO_SECRET_KEY": settings.secret_key,
+           "SMARTGO_BILLING_KEYS": settings.billing_keys,
            "SMARTGO_BOOTSTRAP_ADMIN_KEY": settings.bootstrap_admin_key, "SMARTGO_INGEST_URL": server,
            "SMARTGO_PACKAGER_LEASE_S": "2", "SMARTGO_LOG_LEVEL": "INFO"}
     return subprocess.Popen([sys.executable, "-m", "infra.cli", "packager"], cwd=ROOT, env=env,
@@ -98,10 +99,17 @@ def test_demo_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path) -> None:  # 
         page = httpx.get(f"{base}/demo/")
         assert page.status_code == 200 and "hls.min.js" in page.text
         assert httpx.get(f"{base}/live/demo-1/cmaf/master.m3u8").text.count("#EXT-X-MEDIA:TYPE=AUDIO") == 2
+        # The seeded subscribers sign in, with the packages the demo gave them.
+        tokens = httpx.post(f"{base}/v1/auth/login", json={
+            "login": "piotr@example.com", "password": "demo-piotr-2",
+            "device": {"type": "web", "name": "demo test"}}).json()
+        me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
+        assert {p["code"] for p in me["packages"]} == {"comfort", "hbo", "sports"}
+        assert me["limits"] == {"max_devices": 5, "max_streams": 4, "recording_hours": 70}
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=40)
     assert proc.returncode == 0, out[-3000:]
-    assert "test page:" in out
+    assert "test page:" in out and "1000001 or anna@example.com" in out
     leftover = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}/ingest"], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "ffmpeg processes survived the demo"

@@ -1,0 +1,175 @@
+"""Entitlement tables: subscribers, their devices and sign-ins, packages and what they grant."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from infra.db import Base
+
+Timestamp = DateTime(timezone=True)
+
+
+class Subscriber(Base):
+    """A household account, as billing knows it: logs in by customer number or e-mail."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_number: Mapped[str] = mapped_column(String(32), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)  # stored lower-case
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id PHC string
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended
+    status_reason: Mapped[str | None] = mapped_column(String(200))
+    # Overrides the device limit that the packages give (a customer-care exception).
+    device_limit: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now(),
+                                                    onupdate=func.now())
+
+
+class Device(Base):
+    """A registered player device of a subscriber (counts against the device limit)."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"),
+                                               index=True)
+    device_type: Mapped[str] = mapped_column(String(16))  # smart_tv | stb | mobile | tablet | web
+    name: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class AuthSession(Base):
+    """One signed-in app on one device: the family its rotating refresh tokens belong to."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"),
+                                               index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)  # absolute end, however often refreshed
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    revoked_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class RefreshToken(Base):
+    """A refresh token (only its SHA-256 is kept); used once, then replaced."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("auth_sessions.id", ondelete="CASCADE"),
+                                            index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class DeviceAuthorization(Base):
+    """A pending TV sign-in by code (RFC 8628): the TV polls, a signed-in phone approves."""
+
+    __tablename__ = "device_authorizations"
+
+    device_code_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_code: Mapped[str] = mapped_column(String(16), unique=True)
+    device_type: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|approved|denied|used
+    subscriber_id: Mapped[str | None] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    interval_s: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    last_polled_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class PasswordReset(Base):
+    """A one-time, expiring password reset token (only its SHA-256 is kept)."""
+
+    __tablename__ = "password_resets"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"),
+                                               index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class Package(Base):
+    """A commercial package (base TV, HBO, sports...) and the limits it grants."""
+
+    __tablename__ = "packages"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))  # base | addon
+    # None: this package says nothing about that limit (see entitlements/rules.py).
+    max_devices: Mapped[int | None] = mapped_column(Integer)
+    max_streams: Mapped[int | None] = mapped_column(Integer)
+    recording_hours: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now(),
+                                                    onupdate=func.now())
+
+
+class PackageChannel(Base):
+    """A channel a package grants."""
+
+    __tablename__ = "package_channels"
+
+    package_code: Mapped[str] = mapped_column(ForeignKey("packages.code", ondelete="CASCADE"),
+                                              primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"),
+                                            primary_key=True, index=True)
+
+
+class SubscriberPackage(Base):
+    """A package a subscriber has, from valid_from until valid_to (open-ended when None)."""
+
+    __tablename__ = "subscriber_packages"
+
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    package_code: Mapped[str] = mapped_column(ForeignKey("packages.code", ondelete="RESTRICT"),
+                                              primary_key=True, index=True)
+    valid_from: Mapped[dt.datetime] = mapped_column(Timestamp)
+    valid_to: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class AccountChange(Base):
+    """The audit trail of an account: who changed what, when, before and after.
+
+    Ordered by id, it is also the durable log of entitlement events (the bus carries them live).
+    """
+
+    __tablename__ = "account_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[str] = mapped_column(String(32), index=True)  # no FK: history outlives rows
+    actor: Mapped[str] = mapped_column(String(100))
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class BillingRequest(Base):
+    """A billing request already carried out, kept so a retry with its id changes nothing."""
+
+    __tablename__ = "billing_requests"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "{client}:{request id}"
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)

@@ -1,0 +1,234 @@
+"""Request and response shapes of the subscriber, device, package and billing APIs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+DeviceType = Literal["smart_tv", "stb", "mobile", "tablet", "web"]
+PackageCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+CustomerNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")]
+Id32 = Annotated[str, Field(pattern=r"^[a-f0-9]{32}$")]
+Text100 = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    """Base of request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Return value in UTC; a naive time is taken as UTC already (SQLite returns those)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("a time needs a UTC offset, e.g. 2026-12-01T00:00:00Z")
+    return utc(value)
+
+
+# -- sign-in --------------------------------------------------------------------------------
+class DeviceInfo(Strict):
+    """The device a player signs in from; ``id`` is the one it was given at its first login."""
+
+    id: Id32 | None = None
+    type: DeviceType
+    name: Text100
+    model: Annotated[str, Field(max_length=100)] | None = None
+
+
+class LoginRequest(Strict):
+    login: Annotated[str, Field(min_length=1, max_length=254)]  # customer number or e-mail
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    device: DeviceInfo
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TokenPair(BaseModel):
+    token_type: Literal["Bearer"] = "Bearer"
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    device_id: str
+    subscriber_id: str
+
+
+class PasswordResetRequest(Strict):
+    login: Annotated[str, Field(min_length=1, max_length=254)]
+
+
+class PasswordResetConfirm(Strict):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+    new_password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class DeviceCodeRequest(Strict):
+    """What a TV sends to start a sign-in by code."""
+
+    type: DeviceType = "smart_tv"
+    name: Text100 = "TV"
+    model: Annotated[str, Field(max_length=100)] | None = None
+
+
+class DeviceCodeResponse(BaseModel):
+    """RFC 8628 section 3.2."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+class DeviceApproval(Strict):
+    user_code: Annotated[str, Field(min_length=4, max_length=16)]
+    approve: bool = True
+
+
+# -- the account as a player sees it ----------------------------------------------------------
+class DeviceRead(BaseModel):
+    id: str
+    type: str
+    name: str
+    model: str | None
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    current: bool = False
+
+
+class DeviceRename(Strict):
+    name: Text100
+
+
+class Limits(BaseModel):
+    """The account's limits after combining its active packages (see entitlements/rules.py)."""
+
+    max_devices: int
+    max_streams: int | None
+    recording_hours: int
+
+
+class ActivePackage(BaseModel):
+    code: str
+    name: str
+    kind: str
+    valid_from: dt.datetime
+    valid_to: dt.datetime | None
+
+
+class AccountRead(BaseModel):
+    id: str
+    customer_number: str
+    email: str | None
+    status: str
+    status_reason: str | None
+    packages: list[ActivePackage]
+    limits: Limits
+    devices: int
+
+
+# -- packages (staff) --------------------------------------------------------------------------
+class PackageBase(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: Literal["base", "addon"]
+    max_devices: Annotated[int, Field(ge=0, le=100)] | None = None
+    max_streams: Annotated[int, Field(ge=0, le=100)] | None = None
+    recording_hours: Annotated[int, Field(ge=0, le=100_000)] | None = None
+
+
+class PackageCreate(PackageBase):
+    code: PackageCode
+    channels: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=2000)
+
+
+class PackageUpdate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    kind: Literal["base", "addon"] | None = None
+    max_devices: Annotated[int, Field(ge=0, le=100)] | None = None
+    max_streams: Annotated[int, Field(ge=0, le=100)] | None = None
+    recording_hours: Annotated[int, Field(ge=0, le=100_000)] | None = None
+
+
+class PackageChannels(Strict):
+    channels: list[Annotated[str, Field(max_length=64)]] = Field(max_length=2000)
+
+
+class PackageRead(BaseModel):
+    code: str
+    name: str
+    kind: str
+    max_devices: int | None
+    max_streams: int | None
+    recording_hours: int | None
+    channels: list[str]
+
+
+# -- billing and self-care ----------------------------------------------------------------------
+class BillingSubscriberUpsert(Strict):
+    """Create or update a subscriber; a password is hashed here, a hash is taken as it is."""
+
+    email: EmailStr | None = None
+    password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    password_hash: Annotated[str, Field(max_length=200)] | None = None
+    device_limit: Annotated[int, Field(ge=1, le=100)] | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> "BillingSubscriberUpsert":
+        if self.password is not None and self.password_hash is not None:
+            raise ValueError("give password or password_hash, not both")
+        return self
+
+
+class PackageGrant(Strict):
+    code: PackageCode
+    valid_from: dt.datetime | None = None  # default: now
+    valid_to: dt.datetime | None = None  # default: open-ended
+
+    _aware = field_validator("valid_from", "valid_to")(_aware)
+
+
+class BillingPackages(Strict):
+    """The subscriber's whole set of packages: what is not listed is taken away."""
+
+    packages: list[PackageGrant] = Field(max_length=100)
+
+
+class Suspension(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class SubscriberRead(BaseModel):
+    id: str
+    customer_number: str
+    email: str | None
+    status: str
+    status_reason: str | None
+    device_limit: int | None
+    has_password: bool
+    packages: list[ActivePackage]
+
+
+class AccountChangeRead(BaseModel):
+    id: int
+    subscriber_id: str
+    actor: str
+    request_id: str | None
+    action: str
+    before: dict | None
+    after: dict | None
+    at: dt.datetime
+
+
+class AccountChangePagination(BaseModel):
+    items: list[AccountChangeRead]
+    total: int
