@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from infra.validation import NO_CONTROL, URL
+
 ChannelId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", max_length=64)]
 RenditionName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 SegmentSet = Literal["cmaf", "ts"]
@@ -53,7 +55,7 @@ class AudioTrackSpec(Strict):
 
     name: RenditionName
     language: str = Field(pattern=r"^[a-z]{2,3}$")
-    label: str = Field(min_length=1, max_length=64)
+    label: str = Field(min_length=1, max_length=64, pattern=NO_CONTROL)
     default: bool = False
     bitrate_kbps: int = Field(96, ge=32, le=512)
 
@@ -77,9 +79,9 @@ def _check_ladder(renditions: list[RenditionSpec], segment_duration_ms: int,
 
 
 class ChannelBase(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_CONTROL)
     number: int | None = Field(None, ge=1, le=99_999)
-    logo_url: str | None = Field(None, max_length=1000, pattern=r"^https?://")
+    logo_url: str | None = Field(None, max_length=1000, pattern=URL)
     timeshift_window_s: int = Field(7200, ge=0, le=7 * 86400)
     segment_sets: list[SegmentSet] = Field(default_factory=lambda: ["cmaf"], min_length=1)
     enabled: bool = True
@@ -125,9 +127,9 @@ class ChannelCreate(ChannelBase):
 class ChannelUpdate(Strict):
     """Fields an operator may change on a running channel (timing and ladder are fixed)."""
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=NO_CONTROL)
     number: int | None = Field(None, ge=1, le=99_999)
-    logo_url: str | None = Field(None, max_length=1000, pattern=r"^https?://")
+    logo_url: str | None = Field(None, max_length=1000, pattern=URL)
     timeshift_window_s: int | None = Field(None, ge=0, le=7 * 86400)
     enabled: bool | None = None
     source_url: str | None = None

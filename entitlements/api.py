@@ -31,7 +31,7 @@ admin = [Depends(require_staff("admin"))]
 @router.post("/v1/auth/login", response_model=TokenPair, tags=["sign-in"])
 def login(body: LoginRequest, request: Request, rt: RuntimeDep) -> TokenPair:
     """Sign in with customer number or e-mail and password; registers the device."""
-    # Two transactions on purpose: argon2 costs ~25 ms of CPU, and is checked outside the
+    # Two transactions on purpose: argon2 costs ~37 ms of CPU, and is checked outside the
     # write transaction (SQLite has one writer; PostgreSQL keeps its locks short).
     with rt.db.session(write=False) as s:
         sub = auth.check_credentials(db_session=s, login=body.login, password=body.password,

@@ -17,9 +17,7 @@ from entitlements.errors import (
     DeviceLimit, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, InvalidResetToken,
     OAuthError, RefreshTokenReused, UserCodeNotFound, WeakPassword,
 )
-from entitlements.models import (
-    AuthSession, DeviceAuthorization, PasswordReset, RefreshToken, Subscriber,
-)
+from entitlements.models import AuthSession, DeviceAuthorization, PasswordReset, RefreshToken, Subscriber
 from entitlements.rules import ThrottlePolicy
 from entitlements.schemas import DeviceCodeRequest, DeviceCodeResponse, DeviceInfo, TokenPair, utc
 from entitlements.throttle import LoginThrottle

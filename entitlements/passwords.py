@@ -1,10 +1,10 @@
 """Password hashing with argon2id.
 
 Parameters: 19 MiB of memory, 2 passes, 1 lane: OWASP's recommended argon2id setting
-(Password Storage Cheat Sheet). It costs about 25 ms of one core here, so a 2-core API node
-checks some 70 passwords a second (docs/benchmarks.md) while a stolen hash costs an attacker
-19 MiB and 2 passes per guess. Stronger settings (64 MiB, 3 passes) cost 8x the CPU per login
-for a gain that the login throttle already makes moot online. Hashes carry their parameters,
+(Password Storage Cheat Sheet). It costs about 37 ms of one core here, so a 2-core API node
+signs in about 40 subscribers a second (docs/benchmarks.md) while a stolen hash costs an
+attacker 19 MiB and 2 passes per guess. RFC 9106's 64 MiB, 3 passes cost several times the
+CPU per login; online, the login throttle bounds guessing anyway. Hashes carry their parameters,
 so raising them later re-hashes each password at its next successful login.
 """
 

@@ -7,11 +7,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from infra.validation import NO_CONTROL
+
 DeviceType = Literal["smart_tv", "stb", "mobile", "tablet", "web"]
 PackageCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 CustomerNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")]
 Id32 = Annotated[str, Field(pattern=r"^[a-f0-9]{32}$")]
-Text100 = Annotated[str, Field(min_length=1, max_length=100)]
+Text100 = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_CONTROL)]
+Login = Annotated[str, Field(min_length=1, max_length=254, pattern=NO_CONTROL)]
+Secret = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class Strict(BaseModel):
@@ -40,17 +44,17 @@ class DeviceInfo(Strict):
     id: Id32 | None = None
     type: DeviceType
     name: Text100
-    model: Annotated[str, Field(max_length=100)] | None = None
+    model: Annotated[str, Field(max_length=100, pattern=NO_CONTROL)] | None = None
 
 
 class LoginRequest(Strict):
-    login: Annotated[str, Field(min_length=1, max_length=254)]  # customer number or e-mail
+    login: Login  # customer number or e-mail
     password: Annotated[str, Field(min_length=1, max_length=1024)]
     device: DeviceInfo
 
 
 class RefreshRequest(Strict):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+    refresh_token: Secret
 
 
 class TokenPair(BaseModel):
@@ -63,11 +67,11 @@ class TokenPair(BaseModel):
 
 
 class PasswordResetRequest(Strict):
-    login: Annotated[str, Field(min_length=1, max_length=254)]
+    login: Login
 
 
 class PasswordResetConfirm(Strict):
-    token: Annotated[str, Field(min_length=1, max_length=200)]
+    token: Secret
     new_password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
@@ -76,7 +80,7 @@ class DeviceCodeRequest(Strict):
 
     type: DeviceType = "smart_tv"
     name: Text100 = "TV"
-    model: Annotated[str, Field(max_length=100)] | None = None
+    model: Annotated[str, Field(max_length=100, pattern=NO_CONTROL)] | None = None
 
 
 class DeviceCodeResponse(BaseModel):
@@ -91,7 +95,7 @@ class DeviceCodeResponse(BaseModel):
 
 
 class DeviceApproval(Strict):
-    user_code: Annotated[str, Field(min_length=4, max_length=16)]
+    user_code: Annotated[str, Field(min_length=4, max_length=16, pattern=NO_CONTROL)]
     approve: bool = True
 
 
@@ -139,7 +143,7 @@ class AccountRead(BaseModel):
 
 # -- packages (staff) --------------------------------------------------------------------------
 class PackageBase(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)]
     kind: Literal["base", "addon"]
     max_devices: Annotated[int, Field(ge=0, le=100)] | None = None
     max_streams: Annotated[int, Field(ge=0, le=100)] | None = None
@@ -152,7 +156,7 @@ class PackageCreate(PackageBase):
 
 
 class PackageUpdate(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)] | None = None
     kind: Literal["base", "addon"] | None = None
     max_devices: Annotated[int, Field(ge=0, le=100)] | None = None
     max_streams: Annotated[int, Field(ge=0, le=100)] | None = None
@@ -204,7 +208,7 @@ class BillingPackages(Strict):
 
 
 class Suspension(Strict):
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)]
 
 
 class SubscriberRead(BaseModel):

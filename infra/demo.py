@@ -144,7 +144,7 @@ def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
               f"  admin API:   {base}/docs  (X-API-Key: {settings.bootstrap_admin_key})\n"
               f"  subscribers (POST {base}/v1/auth/login; TV sign-in by code at {base}/activate):\n"
               + "\n".join(logins) + "\n"
-              f"  Ctrl-C stops everything.\n", flush=True)
+              "  Ctrl-C stops everything.\n", flush=True)
         try:
             await serving
         finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from infra import staff
@@ -48,6 +49,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, err: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(err.status_code, f"HTTP_{err.status_code}")
         return _error(err.status_code, code, str(err.detail), headers=getattr(err, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, err: DataError) -> JSONResponse:
+        # A value the database refuses (a NUL in text, a number out of range) that a schema
+        # let through: the client's input, so a 422, and a warning to tighten the schema.
+        log.warning("database refused a value: %s", str(err.orig).splitlines()[0] if err.orig else err)
+        return _error(422, "INVALID_INPUT", "a value in the request cannot be stored")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, err: Exception) -> JSONResponse:

@@ -41,3 +41,23 @@ def test_overlong_fields_and_wrong_methods(http) -> None:  # noqa: ANN001
     assert resp.status_code == 405 and resp.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
     resp = http.post("/v1/auth/refresh", json={"refresh_token": "x" * 201})
     assert resp.status_code == 422
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/auth/login", {"login": "a\u0000b", "password": "x", "device": PHONE}),
+    ("/v1/auth/login", {"login": "a", "password": "x", "device": {**PHONE, "name": "TV\u001b[2J"}}),
+    ("/v1/auth/password-reset", {"login": "\u0000"}),
+    ("/v1/auth/refresh", {"refresh_token": "abc\u0000"}),
+    ("/v1/auth/password-reset/confirm", {"token": "../../x", "new_password": "long enough"}),
+])
+def test_control_characters_are_refused_not_stored(http, path, body) -> None:  # noqa: ANN001
+    resp = http.post(path, json=body)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "VALIDATION_ERROR", resp.text
+
+
+def test_control_characters_in_channel_names_are_refused(http, admin) -> None:  # noqa: ANN001
+    for name, logo in (("bad\u0000name", None), ("ok", "https://cdn/\u0000.png")):
+        resp = http.post("/v1/admin/channels", headers=admin, json={
+            "id": "nul-name", "name": name, "logo_url": logo, "segment_duration_ms": 1920,
+            "renditions": [{"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 800}]})
+        assert resp.status_code == 422 and resp.json()["error"]["code"] == "VALIDATION_ERROR", resp.text
