@@ -132,3 +132,46 @@ class OAuthError(SmartGoError):
     def to_dict(self) -> dict[str, Any]:
         """Return the RFC 6749 error body."""
         return {"error": self.code, "error_description": self.message}
+
+
+class PlaybackDenied(Forbidden):
+    """A playback request refused for a reason the app can act on (NOT_ENTITLED, GEO_BLOCKED...).
+
+    The decision is audited whatever it is, so the refusal keeps its transaction's changes.
+    """
+
+    keeps_changes = True
+
+    def __init__(self, reason: str, message: str = "", **details: Any) -> None:
+        super().__init__(message or reason.replace("_", " ").lower(), **details)
+        self.code = reason
+
+
+class PinInvalid(Forbidden):
+    code = "PIN_INVALID"
+    keeps_changes = True
+
+
+class PinNotSet(InvalidInput):
+    code = "PIN_NOT_SET"
+
+
+class ProfileNotFound(NotFound):
+    code = "PROFILE_NOT_FOUND"
+
+
+class PlaybackSessionNotFound(NotFound):
+    code = "PLAYBACK_SESSION_NOT_FOUND"
+
+
+class InvalidMode(InvalidInput):
+    code = "INVALID_MODE"
+
+
+class InvalidGeoTable(InvalidInput):
+    code = "INVALID_GEO_TABLE"
+
+
+class PinLocked(SmartGoError):
+    code = "PIN_LOCKED"
+    status = 429

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.db import Base
@@ -25,6 +25,8 @@ class Subscriber(Base):
     status_reason: Mapped[str | None] = mapped_column(String(200))
     # Overrides the device limit that the packages give (a customer-care exception).
     device_limit: Mapped[int | None] = mapped_column(Integer)
+    # The household's parental PIN (HMAC with the server key; tries are limited online).
+    parental_pin_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now(),
                                                     onupdate=func.now())
@@ -173,3 +175,80 @@ class BillingRequest(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class Profile(Base):
+    """A household member's profile, with the age rating it may watch without the PIN."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"),
+                                               index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    parental_threshold: Mapped[int | None] = mapped_column(Integer)  # None: no restriction
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class ChannelRights(Base):
+    """What a channel's licence allows; a channel without a row has the default rights."""
+
+    __tablename__ = "channel_rights"
+
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    live: Mapped[bool] = mapped_column(Boolean, default=True)
+    timeshift: Mapped[bool] = mapped_column(Boolean, default=True)
+    timeshift_window_s: Mapped[int | None] = mapped_column(Integer)
+    startover: Mapped[bool] = mapped_column(Boolean, default=True)
+    catchup: Mapped[bool] = mapped_column(Boolean, default=True)
+    catchup_days: Mapped[int] = mapped_column(Integer, default=7)
+    recording: Mapped[bool] = mapped_column(Boolean, default=True)
+    device_types: Mapped[list[str] | None] = mapped_column(JSON)  # None: every type
+    countries: Mapped[list[str] | None] = mapped_column(JSON)  # None: anywhere
+    age_rating: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now(), onupdate=func.now())
+
+
+class GeoRange(Base):
+    """An address range and the country it is in (the operator's table, e.g. from a GeoIP export)."""
+
+    __tablename__ = "geo_ranges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    network: Mapped[str] = mapped_column(String(49))  # CIDR, IPv4 or IPv6
+    country: Mapped[str] = mapped_column(String(2))
+
+
+class PlaybackSession(Base):
+    """One allowed playback: what the signed URL grants, until it ends or is revoked."""
+
+    __tablename__ = "playback_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[str] = mapped_column(String(32), index=True)
+    profile_id: Mapped[str | None] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(String(140))
+    mode: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    end_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class PlaybackDecisionLog(Base):
+    """Every playback decision, kept for customer care for a retention period."""
+
+    __tablename__ = "playback_decisions"
+    __table_args__ = (Index("ix_playback_decisions_subscriber_at", "subscriber_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(Timestamp, index=True)
+    subscriber_id: Mapped[str] = mapped_column(String(32))
+    device_id: Mapped[str] = mapped_column(String(32))
+    session_id: Mapped[str | None] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(String(140))
+    mode: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(8))  # allowed | denied
+    reason: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(45))

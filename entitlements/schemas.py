@@ -236,3 +236,101 @@ class AccountChangeRead(BaseModel):
 class AccountChangePagination(BaseModel):
     items: list[AccountChangeRead]
     total: int
+
+
+# -- rights, places, profiles (staff and subscribers) ----------------------------------------------
+AgeRating = Annotated[int, Field(ge=0, le=18)]  # the Polish scale: 0 (AL), 7, 12, 16, 18
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class ChannelRightsBody(Strict):
+    """A channel's licence: the modes, devices and places it may be watched in."""
+
+    live: bool = True
+    timeshift: bool = True
+    timeshift_window_s: Annotated[int, Field(ge=0, le=7 * 86400)] | None = None
+    startover: bool = True
+    catchup: bool = True
+    catchup_days: Annotated[int, Field(ge=0, le=30)] = 7
+    recording: bool = True
+    device_types: list[DeviceType] | None = Field(None, max_length=5)
+    countries: list[Country] | None = Field(None, max_length=250)
+    age_rating: AgeRating | None = None
+
+
+class ChannelRightsRead(ChannelRightsBody):
+    channel_id: str
+
+
+class GeoRangesBody(Strict):
+    """The whole address-range table as CSV lines "CIDR,COUNTRY" (replaces the previous one)."""
+
+    csv: Annotated[str, Field(max_length=512 * 1024)]
+
+
+class ProfileCreate(Strict):
+    name: Text100
+    parental_threshold: AgeRating | None = None
+
+
+class ProfileUpdate(Strict):
+    name: Text100 | None = None
+    parental_threshold: AgeRating | None = None
+    pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] | None = None  # needed to loosen a threshold
+
+
+class ProfileRead(BaseModel):
+    id: str
+    name: str
+    parental_threshold: int | None
+
+
+class PinSet(Strict):
+    """Set the household PIN; the account password proves it is the parent."""
+
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")]
+
+
+# -- playback ---------------------------------------------------------------------------------
+class ContentRef(Strict):
+    type: Literal["channel"]  # programmes, recordings and titles come with their issues
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+
+
+class PlaybackRequest(Strict):
+    content: ContentRef
+    mode: Literal["live", "timeshift", "startover", "catchup", "recording", "vod"] = "live"
+    profile_id: Id32 | None = None
+    pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] | None = None
+    segment_set: Literal["cmaf", "ts"] = "cmaf"
+
+
+class PlaybackStart(BaseModel):
+    session_id: str
+    url: str
+    expires_at: dt.datetime
+    heartbeat_every_s: int
+    replaced_session_id: str | None = None
+
+
+class StreamRead(BaseModel):
+    session_id: str
+    device_id: str
+    content: str
+    mode: str
+    started_at: dt.datetime
+    current: bool = False
+
+
+class PlaybackDecisionRead(BaseModel):
+    id: int
+    at: dt.datetime
+    subscriber_id: str
+    device_id: str
+    session_id: str | None
+    content: str
+    mode: str
+    outcome: str
+    reason: str | None
+    address: str | None

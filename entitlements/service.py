@@ -97,6 +97,11 @@ def record_change(*, db_session: Session, sub: Subscriber, actor: str, action: s
                            before=before, after=after, at=now_utc())
     db_session.add(change)
     db_session.flush()
+    if action != "created":
+        from entitlements import playback
+
+        # Running playback follows the change: sessions no longer allowed end now.
+        playback.recheck_account(db_session=db_session, subscriber_id=sub.id, reason=action)
     notify_after_commit(db_session, ACCOUNT_TOPIC + sub.id,
                         {"change_id": change.id, "subscriber_id": sub.id, "action": action,
                          "status": sub.status, "packages": [p["code"] for p in after["packages"]],
@@ -268,7 +273,12 @@ def register_device(*, db_session: Session, sub: Subscriber, info: DeviceInfo | 
 
 def remove_device(*, db_session: Session, subscriber_id: str, device_id: str) -> None:
     """Remove a device and revoke every sign-in on it."""
+    from entitlements import playback
+
     device = get_device(db_session=db_session, subscriber_id=subscriber_id, device_id=device_id)
+    playback.end_sessions(db_session=db_session, reason="device_removed", sessions=[
+        s for s in playback.open_sessions(db_session=db_session, subscriber_id=subscriber_id)
+        if s.device_id == device_id])
     db_session.execute(delete(AuthSession).where(AuthSession.device_id == device.id))
     db_session.delete(device)
     db_session.flush()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
+import struct
 from dataclasses import dataclass
 
 import jwt
@@ -89,3 +91,76 @@ def normalize_user_code(value: str) -> str:
 def same(a: str, b: str) -> bool:
     """Compare secrets in constant time."""
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+@dataclass(frozen=True)
+class PlaybackGrant:
+    """What a playback URL's path token grants: one session's scope, mode and expiry."""
+
+    session_id: str
+    subscriber_id: str
+    device_id: str
+    scope: str  # "channel:tvp1", later "programme:...", "recording:...", "title:..."
+    mode: str
+    expires_at: int
+
+
+PLAYBACK_MODES = ("live", "timeshift", "startover", "catchup", "recording", "vod")
+_GRANT = struct.Struct(">B4s16s16s16sIB")  # version, kid, session, subscriber, device, expiry, mode
+
+
+class PlaybackTokens:
+    """Signs and checks playback tokens: packed, HMAC-SHA256 (128 bits kept), key id inside.
+
+    A token names the key that signed it, so a new key signs new sessions while running ones,
+    signed with an older key still listed, keep playing until they end.
+    """
+
+    def __init__(self, current: str, previous: list[str] | tuple[str, ...] = ()) -> None:
+        self.current_kid = bytes.fromhex(key_id(current))
+        self.keys = {bytes.fromhex(key_id(k)): hashlib.sha256(b"smartgo-playback-token:" + k.encode()).digest()
+                     for k in (current, *previous) if k}
+
+    def sign(self, grant: PlaybackGrant) -> str:
+        """Return the URL-safe token of a grant."""
+        body = _GRANT.pack(1, self.current_kid, bytes.fromhex(grant.session_id),
+                           bytes.fromhex(grant.subscriber_id), bytes.fromhex(grant.device_id),
+                           grant.expires_at, PLAYBACK_MODES.index(grant.mode)) + grant.scope.encode()
+        mac = hmac.new(self.keys[self.current_kid], body, hashlib.sha256).digest()[:16]
+        return _b64(body) + "." + _b64(mac)
+
+    def verify(self, token: str, now: int) -> PlaybackGrant | None:
+        """Return the grant of a genuine, unexpired token, or None."""
+        body_b64, dot, mac_b64 = token.partition(".")
+        if not dot or len(token) > 400:
+            return None
+        try:
+            body, mac = _unb64(body_b64), _unb64(mac_b64)
+            version, kid, sid, sub, dev, expires, mode = _GRANT.unpack_from(body)
+        except (ValueError, struct.error):
+            return None
+        key = self.keys.get(kid)
+        if version != 1 or key is None or mode >= len(PLAYBACK_MODES):
+            return None
+        if not hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest()[:16], mac):
+            return None
+        if expires <= now:
+            return None
+        try:
+            scope = body[_GRANT.size:].decode()
+        except UnicodeDecodeError:
+            return None
+        return PlaybackGrant(sid.hex(), sub.hex(), dev.hex(), scope, PLAYBACK_MODES[mode], expires)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not text or any(c not in _B64_ALPHABET for c in text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

@@ -137,6 +137,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     """Build the ASGI app for a runtime: API routes, origin, background work."""
     from catalog.api import router as catalog_router
     from entitlements.api import router as entitlements_router
+    from entitlements.playback_api import router as playback_router
     from streaming.api import router as streaming_router
     from streaming.ingest_http import IngestEndpoint
     from streaming.origin import Origin
@@ -168,6 +169,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     api.include_router(catalog_router)
     api.include_router(streaming_router)
     api.include_router(entitlements_router)
+    api.include_router(playback_router)
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_request_body_bytes)
 
     install_demo_page(api)

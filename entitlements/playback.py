@@ -1,0 +1,223 @@
+"""The playback door: gather the facts, decide, audit, open a session with a signed URL.
+
+Also the streams an account is watching (leases in the shared cache, kept alive by the
+player's heartbeat and by its playlist fetches at the origin) and the revocation of sessions
+when the account changes. Services take ``db_session`` and never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from entitlements import rights, service
+from entitlements.auth import Principal
+from entitlements.decision import ActiveStream, Decision, PlaybackFacts, decide
+from entitlements.errors import InvalidMode, PlaybackDenied, PlaybackSessionNotFound
+from entitlements.models import PlaybackDecisionLog, PlaybackSession, Subscriber
+from entitlements.schemas import PlaybackRequest, PlaybackStart, StreamRead, utc
+from entitlements.tokens import PlaybackGrant, PlaybackTokens
+from infra.runtime import notify_after_commit, runtime
+
+REVOKED_TOPIC = "playback.revoked"
+CHANNEL_MODES = ("live", "timeshift")  # start-over and catch-up need programmes (EPG issue)
+
+
+def playback_tokens() -> PlaybackTokens:
+    """Return the playback-token keys of this process's settings."""
+    rt = runtime()
+    keys = rt.extras.get("playback_tokens")
+    if keys is None:
+        keys = rt.extras["playback_tokens"] = PlaybackTokens(rt.settings.secret_key,
+                                                             rt.settings.previous_secret_key_list)
+    return keys
+
+
+# -- streams ----------------------------------------------------------------------------------
+def _lease_key(session_id: str) -> str:
+    return f"stream:{session_id}"
+
+
+def keep_alive(session_ids: list[str]) -> None:
+    """Extend the stream leases of sessions (heartbeats, and playlist fetches seen by the origin)."""
+    cache, ttl = runtime().cache, runtime().settings.stream_lease_s
+    for sid in session_ids:
+        cache.set(_lease_key(sid), b"1", ttl)
+
+
+def open_sessions(*, db_session: Session, subscriber_id: str) -> list[PlaybackSession]:
+    """Return the account's sessions that have not ended or expired."""
+    now = service.now_utc()
+    return list(db_session.scalars(select(PlaybackSession).where(
+        PlaybackSession.subscriber_id == subscriber_id, PlaybackSession.ended_at.is_(None),
+        PlaybackSession.expires_at > now).order_by(PlaybackSession.created_at)))
+
+
+def active_streams(*, db_session: Session, subscriber_id: str) -> list[PlaybackSession]:
+    """Return the account's sessions whose stream lease is alive (what counts as a stream)."""
+    cache = runtime().cache
+    return [s for s in open_sessions(db_session=db_session, subscriber_id=subscriber_id)
+            if cache.get(_lease_key(s.id)) is not None]
+
+
+def to_stream_read(session: PlaybackSession, current_device: str | None = None) -> StreamRead:
+    """Return the API view of a stream."""
+    return StreamRead(session_id=session.id, device_id=session.device_id, content=session.content,
+                      mode=session.mode, started_at=utc(session.created_at),
+                      current=session.device_id == current_device)
+
+
+def end_sessions(*, db_session: Session, sessions: list[PlaybackSession], reason: str) -> list[str]:
+    """End sessions: the origin refuses their tokens once the transaction commits."""
+    now, ended = service.now_utc(), []
+    for session in sessions:
+        if session.ended_at is None:
+            session.ended_at, session.end_reason = now, reason
+            ended.append(session.id)
+    if ended:
+        db_session.flush()
+        runtime().cache.delete(*(_lease_key(sid) for sid in ended))
+        notify_after_commit(db_session, REVOKED_TOPIC, {"sessions": ended, "reason": reason})
+    return ended
+
+
+def stop_stream(*, db_session: Session, subscriber_id: str, session_id: str) -> None:
+    """Stop one of the account's streams (from any of its devices)."""
+    session = db_session.get(PlaybackSession, session_id)
+    if session is None or session.subscriber_id != subscriber_id:
+        raise PlaybackSessionNotFound("no such playback session on this account")
+    end_sessions(db_session=db_session, sessions=[session], reason="stopped")
+
+
+def heartbeat(*, db_session: Session, subscriber_id: str, session_id: str) -> None:
+    """Keep a stream alive; a session that ended is refused, so the player learns it."""
+    session = db_session.get(PlaybackSession, session_id)
+    if session is None or session.subscriber_id != subscriber_id:
+        raise PlaybackSessionNotFound("no such playback session on this account")
+    if session.ended_at is not None or utc(session.expires_at) <= service.now_utc():
+        raise PlaybackDenied("SESSION_ENDED", f"this playback session ended ({session.end_reason or 'expired'})")
+    keep_alive([session_id])
+
+
+# -- deciding ---------------------------------------------------------------------------------
+def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, request: PlaybackRequest,
+                 address: str) -> PlaybackFacts:
+    """Collect everything the decision needs about the request, the account and the content."""
+    from catalog import service as catalog_service
+    from catalog.errors import ChannelNotFound
+
+    content = f"{request.content.type}:{request.content.id}"
+    if request.content.type == "channel" and request.mode not in CHANNEL_MODES:
+        raise InvalidMode(f"a channel plays as {' or '.join(CHANNEL_MODES)}; "
+                          "start-over and catch-up take a programme", modes=list(CHANNEL_MODES))
+    try:
+        channel = catalog_service.get(db_session=db_session, channel_id=request.content.id)
+        available = channel.enabled and request.segment_set in channel.segment_sets
+    except ChannelNotFound:
+        available = False
+    content_rights = rights.channel_rights(db_session=db_session, channel_id=request.content.id)
+    granting = frozenset(p.code for p in service.packages_granting_channel(
+        db_session=db_session, channel_id=request.content.id))
+    held = frozenset(p.code for _, p in service.active_packages(db_session=db_session, subscriber_id=sub.id))
+    limits = service.account_limits(db_session=db_session, sub=sub)
+    devices = service.list_devices(db_session=db_session, subscriber_id=sub.id)
+    position = next((i for i, d in enumerate(devices) if d.id == principal.device_id), None)
+    device = devices[position] if position is not None else None
+    threshold, pin_ok = None, False
+    if request.profile_id is not None:
+        threshold = rights.get_profile(db_session=db_session, subscriber_id=sub.id,
+                                       profile_id=request.profile_id).parental_threshold
+    if request.pin is not None and content_rights.age_rating is not None and threshold is not None:
+        rights.check_pin(db_session=db_session, sub=sub, pin=request.pin)
+        pin_ok = True
+    streams = tuple(ActiveStream(s.id, s.device_id, s.content)
+                    for s in active_streams(db_session=db_session, subscriber_id=sub.id))
+    return PlaybackFacts(
+        mode=request.mode, content=content, available=available, rights=content_rights,
+        granting_packages=granting, account_status=sub.status, held_packages=held,
+        device_id=principal.device_id, device_type=device.device_type if device else "unknown",
+        device_within_limit=position is not None and position < limits.max_devices,
+        country=rights.country_of(db_session=db_session, address=address),
+        parental_threshold=threshold, pin_ok=pin_ok,
+        max_streams=limits.max_streams if limits.max_streams is not None else runtime().settings.default_stream_limit,
+        streams=streams)
+
+
+def _audit(db_session: Session, facts: PlaybackFacts, sub_id: str, decision: Decision, session_id: str | None,
+           address: str) -> None:
+    db_session.add(PlaybackDecisionLog(
+        at=service.now_utc(), subscriber_id=sub_id, device_id=facts.device_id, session_id=session_id,
+        content=facts.content, mode=facts.mode, outcome="allowed" if decision.allowed else "denied",
+        reason=decision.reason, address=address[:45]))
+    db_session.flush()
+
+
+def request_playback(*, db_session: Session, principal: Principal, request: PlaybackRequest,
+                     address: str) -> PlaybackStart:
+    """Decide a playback request; open a session with a signed URL or raise the reason."""
+    rt = runtime()
+    # The account row is locked, so two players starting at once cannot both take the last stream.
+    sub = db_session.scalar(select(Subscriber).where(Subscriber.id == principal.subscriber_id).with_for_update())
+    if sub is None:
+        raise PlaybackSessionNotFound("no such subscriber")
+    facts = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request, address=address)
+    decision = decide(facts)
+    if not decision.allowed:
+        _audit(db_session, facts, sub.id, decision, None, address)
+        raise PlaybackDenied(decision.reason or "DENIED", **decision.details)
+    if decision.replaces:
+        old = db_session.get(PlaybackSession, decision.replaces)
+        end_sessions(db_session=db_session, sessions=[old] if old else [], reason="handed_over")
+    now = service.now_utc()
+    expires = now + dt.timedelta(seconds=rt.settings.playback_session_max_s)
+    session = PlaybackSession(id=service.new_id(), subscriber_id=sub.id, device_id=principal.device_id,
+                              profile_id=request.profile_id, content=facts.content, mode=request.mode,
+                              created_at=now, expires_at=expires)
+    db_session.add(session)
+    _audit(db_session, facts, sub.id, decision, session.id, address)
+    keep_alive([session.id])
+    token = playback_tokens().sign(PlaybackGrant(session.id, sub.id, principal.device_id, facts.content,
+                                                 request.mode, int(expires.timestamp())))
+    url = f"{rt.settings.base_url}/p/{token}/live/{request.content.id}/{request.segment_set}/master.m3u8"
+    return PlaybackStart(session_id=session.id, url=url, expires_at=expires,
+                         heartbeat_every_s=max(5, int(rt.settings.stream_lease_s / 3)),
+                         replaced_session_id=decision.replaces)
+
+
+def recheck_account(*, db_session: Session, subscriber_id: str, reason: str) -> list[str]:
+    """Re-decide the account's running sessions after a change; end those no longer allowed."""
+    sub = db_session.get(Subscriber, subscriber_id)
+    sessions = open_sessions(db_session=db_session, subscriber_id=subscriber_id)
+    if sub is None:
+        return end_sessions(db_session=db_session, sessions=sessions, reason=reason)
+    ended = []
+    for session in sessions:
+        kind, _, content_id = session.content.partition(":")
+        request = PlaybackRequest(content={"type": kind, "id": content_id}, mode=session.mode)
+        principal = Principal(subscriber_id, session.device_id, "")
+        # Re-decided without its own stream (it is running) and without the PIN (given at start).
+        facts = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request, address="")
+        others = tuple(s for s in facts.streams if s.session_id != session.id and s.device_id != session.device_id)
+        facts = _without_place(facts, streams=others, max_streams=None)
+        decision = decide(facts)
+        if not decision.allowed:
+            ended += end_sessions(db_session=db_session, sessions=[session], reason=decision.reason or reason)
+    return ended
+
+
+def _without_place(facts: PlaybackFacts, **changes) -> PlaybackFacts:  # noqa: ANN003
+    from dataclasses import replace
+
+    # Where the player is and its PIN were checked when it started; a change of the account
+    # does not move it, so the re-check keeps those facts out.
+    return replace(facts, rights=replace(facts.rights, countries=None, age_rating=None), **changes)
+
+
+def decisions(*, db_session: Session, subscriber_id: str | None, offset: int, limit: int) -> list[PlaybackDecisionLog]:
+    """Return playback decisions, newest first (for customer care)."""
+    query = select(PlaybackDecisionLog).order_by(PlaybackDecisionLog.id.desc())
+    if subscriber_id:
+        query = query.where(PlaybackDecisionLog.subscriber_id == subscriber_id)
+    return list(db_session.scalars(query.offset(offset).limit(limit)))

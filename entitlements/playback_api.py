@@ -1,0 +1,141 @@
+"""HTTP API of playback authorization: the door, streams, rights, places, profiles, the PIN."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from catalog.deps import ChannelIdPath
+from entitlements import passwords, playback, rights, service
+from entitlements.deps import CurrentPrincipal, client_address
+from entitlements.errors import InvalidCredentials
+from entitlements.schemas import (
+    ChannelRightsBody, ChannelRightsRead, GeoRangesBody, PinSet, PlaybackDecisionRead, PlaybackRequest,
+    PlaybackStart, ProfileCreate, ProfileRead, ProfileUpdate, StreamRead,
+)
+from infra.deps import SessionDep, require_staff
+
+router = APIRouter()
+viewer = [Depends(require_staff("viewer"))]
+operator = [Depends(require_staff("operator"))]
+admin = [Depends(require_staff("admin"))]
+SessionIdPath = Annotated[str, Path(pattern=r"^[a-f0-9]{32}$", description="playback session id")]
+ProfileIdPath = Annotated[str, Path(pattern=r"^[a-f0-9]{32}$", description="profile id")]
+
+
+# -- the door and the streams ---------------------------------------------------------------------
+@router.post("/v1/playback", response_model=PlaybackStart, tags=["playback"])
+def start_playback(body: PlaybackRequest, request: Request, who: CurrentPrincipal,
+                   db_session: SessionDep) -> PlaybackStart:
+    """Ask to play content in a mode on this device: a signed URL, or 403 with the reason."""
+    return playback.request_playback(db_session=db_session, principal=who, request=body,
+                                     address=client_address(request))
+
+
+@router.post("/v1/playback/{session_id}/heartbeat", status_code=204, tags=["playback"])
+def playback_heartbeat(session_id: SessionIdPath, who: CurrentPrincipal, db_session: SessionDep) -> Response:
+    """Keep this stream counted as watching (every heartbeat_every_s seconds)."""
+    playback.heartbeat(db_session=db_session, subscriber_id=who.subscriber_id, session_id=session_id)
+    return Response(status_code=204)
+
+
+@router.delete("/v1/playback/{session_id}", status_code=204, tags=["playback"])
+def stop_playback(session_id: SessionIdPath, who: CurrentPrincipal, db_session: SessionDep) -> Response:
+    """Stop a stream of this account, from any of its devices."""
+    playback.stop_stream(db_session=db_session, subscriber_id=who.subscriber_id, session_id=session_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/me/streams", response_model=list[StreamRead], tags=["playback"])
+def my_streams(who: CurrentPrincipal, db_session: SessionDep) -> list[StreamRead]:
+    """List what the account is watching now, on which devices."""
+    return [playback.to_stream_read(s, who.device_id)
+            for s in playback.active_streams(db_session=db_session, subscriber_id=who.subscriber_id)]
+
+
+# -- profiles and the PIN ----------------------------------------------------------------------
+def _profile_read(p) -> ProfileRead:  # noqa: ANN001
+    return ProfileRead(id=p.id, name=p.name, parental_threshold=p.parental_threshold)
+
+
+@router.get("/v1/me/profiles", response_model=list[ProfileRead], tags=["account"])
+def list_profiles(who: CurrentPrincipal, db_session: SessionDep) -> list[ProfileRead]:
+    """List the household's profiles."""
+    return [_profile_read(p) for p in rights.list_profiles(db_session=db_session, subscriber_id=who.subscriber_id)]
+
+
+@router.post("/v1/me/profiles", response_model=ProfileRead, status_code=201, tags=["account"])
+def create_profile(body: ProfileCreate, who: CurrentPrincipal, db_session: SessionDep) -> ProfileRead:
+    """Add a profile (a child's, with a parental threshold)."""
+    return _profile_read(rights.create_profile(db_session=db_session, subscriber_id=who.subscriber_id, body=body))
+
+
+@router.patch("/v1/me/profiles/{profile_id}", response_model=ProfileRead, tags=["account"])
+def update_profile(profile_id: ProfileIdPath, body: ProfileUpdate, who: CurrentPrincipal,
+                   db_session: SessionDep) -> ProfileRead:
+    """Rename a profile or change its threshold (loosening it needs the PIN)."""
+    sub = service.get_subscriber(db_session=db_session, subscriber_id=who.subscriber_id)
+    return _profile_read(rights.update_profile(db_session=db_session, sub=sub, profile_id=profile_id, body=body))
+
+
+@router.delete("/v1/me/profiles/{profile_id}", status_code=204, tags=["account"])
+def delete_profile(profile_id: ProfileIdPath, who: CurrentPrincipal, db_session: SessionDep) -> Response:
+    """Remove a profile."""
+    db_session.delete(rights.get_profile(db_session=db_session, subscriber_id=who.subscriber_id,
+                                         profile_id=profile_id))
+    return Response(status_code=204)
+
+
+@router.put("/v1/me/pin", status_code=204, tags=["account"])
+def set_pin(body: PinSet, who: CurrentPrincipal, db_session: SessionDep) -> Response:
+    """Set the household's parental PIN (with the account password)."""
+    sub = service.get_subscriber(db_session=db_session, subscriber_id=who.subscriber_id)
+    if not passwords.verify_password(sub.password_hash, body.password):
+        raise InvalidCredentials("wrong password")
+    rights.set_pin(db_session=db_session, sub=sub, pin=body.pin)
+    return Response(status_code=204)
+
+
+# -- staff: rights, places, decisions --------------------------------------------------------------
+@router.get("/v1/admin/channels/{channel_id}/rights", response_model=ChannelRightsRead, dependencies=viewer,
+            tags=["rights"])
+def get_channel_rights(channel_id: ChannelIdPath, db_session: SessionDep) -> ChannelRightsRead:
+    """Show a channel's rights."""
+    from catalog import service as catalog_service
+
+    catalog_service.get(db_session=db_session, channel_id=channel_id)
+    return rights.to_rights_read(channel_id, rights.channel_rights(db_session=db_session, channel_id=channel_id))
+
+
+@router.put("/v1/admin/channels/{channel_id}/rights", response_model=ChannelRightsRead, dependencies=operator,
+            tags=["rights"])
+def put_channel_rights(channel_id: ChannelIdPath, body: ChannelRightsBody, db_session: SessionDep) -> ChannelRightsRead:
+    """Set a channel's rights: modes, catch-up days, devices, countries, age rating."""
+    return rights.to_rights_read(channel_id, rights.set_channel_rights(db_session=db_session,
+                                                                       channel_id=channel_id, body=body))
+
+
+@router.put("/v1/admin/geo", dependencies=admin, tags=["rights"])
+def put_geo(body: GeoRangesBody, db_session: SessionDep) -> dict:
+    """Replace the address-range table ("CIDR,COUNTRY" lines) that GEO_BLOCKED is judged by."""
+    return {"ranges": rights.set_geo_table(db_session=db_session, csv=body.csv)}
+
+
+@router.get("/v1/admin/geo", dependencies=viewer, tags=["rights"])
+def get_geo(db_session: SessionDep) -> dict:
+    """Show the address-range table."""
+    return {"csv": "\n".join(f"{net},{cc}" for net, cc in rights.geo_rows(db_session=db_session))}
+
+
+@router.get("/v1/admin/playback-decisions", response_model=list[PlaybackDecisionRead], dependencies=viewer,
+            tags=["playback"])
+def list_decisions(db_session: SessionDep, customer_number: Annotated[str | None, Query(max_length=32)] = None,
+                   offset: Annotated[int, Query(ge=0)] = 0,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[PlaybackDecisionRead]:
+    """Show playback decisions, newest first, for an account or all (customer care)."""
+    sub_id = None
+    if customer_number:
+        sub_id = service.get_by_customer_number(db_session=db_session, customer_number=customer_number).id
+    return [PlaybackDecisionRead.model_validate(d, from_attributes=True)
+            for d in playback.decisions(db_session=db_session, subscriber_id=sub_id, offset=offset, limit=limit)]
