@@ -51,7 +51,8 @@ def mode_env(mode: str, data_dir: Path) -> dict[str, str]:
     """Return SMARTGO_* variables for 'embedded' or 'distributed' (local PostgreSQL, Redis)."""
     env = {"SMARTGO_DATA_DIR": str(data_dir), "SMARTGO_BOOTSTRAP_ADMIN_KEY": ADMIN,
            "SMARTGO_SECRET_KEY": secrets.token_hex(16), "SMARTGO_INGEST_SECRET": secrets.token_hex(16),
-           "SMARTGO_LOG_LEVEL": "WARNING", "SMARTGO_BILLING_KEYS": f"{BILLING_KEY_ID}:{BILLING_SECRET}"}
+           "SMARTGO_LOG_LEVEL": "WARNING", "SMARTGO_BILLING_KEYS": f"{BILLING_KEY_ID}:{BILLING_SECRET}",
+           "SMARTGO_OPEN_PLAYBACK": "true"}
     if mode == "distributed":
         url = reset_bench_database()
         env.update(SMARTGO_DATABASE_URL=url, SMARTGO_REDIS_URL="redis://127.0.0.1:6379/3")

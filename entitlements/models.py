@@ -232,7 +232,7 @@ class PlaybackSession(Base):
     mode: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)
-    ended_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, index=True)
     end_reason: Mapped[str | None] = mapped_column(String(64))
 
 

@@ -117,6 +117,8 @@ def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
 
     if port:
         settings.port = port
+    # The test page plays channels without signing in (it lists them with their state).
+    settings.open_playback = True
     ensure_players()
     upgrade(settings.database_url)
     rt = build_runtime(settings)

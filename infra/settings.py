@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     login_lock_after: int = Field(10, ge=1, le=1000)
     login_lock_s: float = Field(1800.0, gt=0)
     login_address_failures: int = Field(100, ge=1)
+    # Serve /live/... without a playback token (the demo, and tests of the origin alone);
+    # otherwise players need the URL POST /v1/playback gives.
+    open_playback: bool = False
     stream_lease_s: float = Field(45.0, ge=5, le=600)  # a stream lapses this long after its last sign
     default_stream_limit: int = Field(2, ge=1, le=100)  # concurrent streams when no package sets it
     playback_session_max_s: int = Field(12 * 3600, ge=600, le=7 * 86400)  # a playback URL's life

@@ -105,6 +105,9 @@ class Origin:
         self._task: asyncio.Task | None = None
         # (path, query) -> ready response: the hot path is one dict lookup and two sends.
         self._fast: dict[tuple[str, bytes], FastEntry] = {}
+        from entitlements.gate import PlaybackGate
+
+        self.gate = PlaybackGate(rt)
 
     # -- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -112,6 +115,7 @@ class Origin:
         self.rt.bus.subscribe(service.TIMELINE_TOPIC, self._on_timeline)
         self.rt.bus.subscribe("channel.", self._on_channel)
         self._task = asyncio.create_task(self._refresh_loop(), name="origin-refresh")
+        await self.gate.start()
 
     async def stop(self) -> None:
         """Stop background work."""
@@ -119,6 +123,7 @@ class Origin:
         self.rt.bus.unsubscribe(self._on_channel)
         if self._task:
             self._task.cancel()
+        await self.gate.stop()
 
     def _on_timeline(self, topic: str, message: dict) -> None:
         ch = topic[len(service.TIMELINE_TOPIC):]
@@ -219,33 +224,53 @@ class Origin:
         return await fut
 
     def ready_response(self, path: str, query: bytes) -> FastEntry | None:
-        """Return the ready-made response for a playlist GET while it is still the right one."""
+        """Return the ready-made response for a playlist GET while it is still the right one.
+
+        A request with a playback token (``/p/{token}/live/...``) is answered only if the
+        token admits it; anything doubtful takes the full path, which says why it refuses.
+        """
+        token, path = _split_token(path)
+        if token is None and not self.rt.settings.open_playback:
+            return None
         entry = self._fast.get((path, query))
-        if (entry is not None and self.views.get(entry.view.spec.id) is entry.view
-                and time.time_ns() // 1000 < entry.valid_until_us):
-            return entry
-        return None
+        if (entry is None or self.views.get(entry.view.spec.id) is not entry.view
+                or time.time_ns() // 1000 >= entry.valid_until_us):
+            return None
+        if token is not None:
+            try:
+                self.gate.admit(token, entry.view.spec.id, _query_window(query))
+            except SmartGoError:
+                return None
+        return entry
 
     # -- ASGI ----------------------------------------------------------------------
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
-        if scope["type"] != "http" or not scope["path"].startswith("/live/"):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path.startswith("/live/") or path.startswith("/p/")):
             await self.app(scope, receive, send)
             return
-        entry = self.ready_response(scope["path"], scope["query_string"]) if scope["method"] == "GET" else None
+        entry = self.ready_response(path, scope["query_string"]) if scope["method"] == "GET" else None
         if entry is not None:
             await _send_entry(send, scope, entry)
             return
         try:
             if scope["method"] not in ("GET", "HEAD"):
                 raise MethodNotAllowed("the origin only serves GET and HEAD")
-            await self._serve(scope, send)
+            token, path = _split_token(path)
+            await self._serve(scope, send, path, token)
         except SmartGoError as err:
             await send_error(send, err, head=scope["method"] == "HEAD")
 
-    async def _serve(self, scope, send) -> None:  # noqa: ANN001
-        m = _ROUTE.match(scope["path"])
+    async def _serve(self, scope, send, path: str, token: str | None) -> None:  # noqa: ANN001
+        m = _ROUTE.match(path)
         if m is None:
             raise NotFound("no such playlist or segment")
+        if token is not None:
+            self.gate.admit(token, m["ch"], _query_window(scope.get("query_string", b"")))
+        elif not self.rt.settings.open_playback:
+            from entitlements.gate import TokenRequired
+
+            raise TokenRequired("playback needs a URL from POST /v1/playback")
         view = await self.view(m["ch"])
         seg_set = m["set"]
         if seg_set not in view.spec.segment_sets:
@@ -275,7 +300,8 @@ class Origin:
         entry = FastEntry(view, valid_until_us, body, etag)
         if len(self._fast) >= FAST_MAX:
             self._fast.clear()
-        self._fast[(scope["path"], scope["query_string"])] = entry
+        # Keyed by the path after any token: every viewer shares the same bytes.
+        self._fast[(_split_token(scope["path"])[1], scope["query_string"])] = entry
         if head:
             await send(entry.start)
             await send({"type": "http.response.body", "body": b""})
@@ -407,6 +433,24 @@ class Origin:
         except ObjectNotFound as err:
             raise SegmentNotFound("segment not in storage") from err
         await _send(send, 200, obj.data, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
+
+
+def _split_token(path: str) -> tuple[str | None, str]:
+    """Split ``/p/{token}/live/...`` into the token and ``/live/...`` (no token: None, path)."""
+    if not path.startswith("/p/"):
+        return None, path
+    token, _, rest = path[3:].partition("/")
+    return token, "/" + rest
+
+
+def _query_window(query: bytes) -> float | None:
+    """Return the ``window`` a playlist request asks for, if any (for the live/time-shift check)."""
+    if not query or b"window=" not in query:
+        return None
+    try:
+        return float(parse_qs(query.decode("latin-1"))["window"][0])
+    except (KeyError, ValueError):
+        return None
 
 
 def _etag(body: bytes) -> bytes:

@@ -61,6 +61,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         "live_window_s": 20.0,
         # Every test logs in from 127.0.0.1: the per-address lock is tested on its own.
         "login_address_failures": 1_000_000,
+        # Most tests exercise the origin alone; tests/entitlements/test_origin_tokens.py turns it off.
+        "open_playback": True,
     }
     if REAL["database"]:
         _reset_postgres(REAL["database"])

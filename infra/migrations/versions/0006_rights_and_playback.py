@@ -71,6 +71,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('playback_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_playback_sessions_device_id'), ['device_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_playback_sessions_ended_at'), ['ended_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_playback_sessions_subscriber_id'), ['subscriber_id'], unique=False)
 
     op.create_table('profiles',
@@ -102,6 +103,7 @@ def downgrade() -> None:
     op.drop_table('profiles')
     with op.batch_alter_table('playback_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_playback_sessions_subscriber_id'))
+        batch_op.drop_index(batch_op.f('ix_playback_sessions_ended_at'))
         batch_op.drop_index(batch_op.f('ix_playback_sessions_device_id'))
 
     op.drop_table('playback_sessions')
