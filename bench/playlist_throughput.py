@@ -5,6 +5,11 @@ one nginx worker serving a copy of the same playlist; wrk with the same settings
 each, alternating, in the same run. nginx and wrk come from Debian (installed if missing).
 
     .venv/bin/python -m bench.playlist_throughput --mode distributed
+    .venv/bin/python -m bench.playlist_throughput --mode distributed --token
+
+With --token, a subscriber signs in and asks POST /v1/playback for the channel, and the same
+playlist is also measured through its signed URL (/p/{token}/live/...), alternating with the
+open one, so the cost of the token and revocation check is a ratio within one run.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Replayer, create_channel, free_port, machine, sample_encode, start_server
+from bench.common import ADMIN, Replayer, create_channel, free_port, machine, sample_encode, start_server
 
 
 def ensure_tools() -> None:
@@ -84,12 +89,31 @@ def keep_pushing(url: str, channel_id: str, password: str, stop: threading.Event
     asyncio.run(loop())
 
 
+def signed_url(url: str, channel_id: str) -> str:
+    """Sign a subscriber in and return the media playlist URL POST /v1/playback gives for channel_id."""
+    from bench.accounts import make_subscriber, PASSWORD
+
+    admin = {"X-API-Key": ADMIN}
+    httpx.post(f"{url}/v1/admin/packages", headers=admin, json={
+        "code": "bench", "name": "Bench", "kind": "base", "channels": [channel_id]}).raise_for_status()
+    make_subscriber(url, "T0000001", ["bench"])
+    tokens = httpx.post(f"{url}/v1/auth/login", json={"login": "T0000001", "password": PASSWORD,
+                                                      "device": {"type": "web", "name": "wrk"}}).json()
+    start = httpx.post(f"{url}/v1/playback", headers={"Authorization": f"Bearer {tokens['access_token']}"},
+                       json={"content": {"type": "channel", "id": channel_id}})
+    start.raise_for_status()
+    from urllib.parse import urlsplit
+
+    return url + urlsplit(start.json()["url"]).path.replace("master.m3u8", "360p.m3u8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["embedded", "distributed"], default="embedded")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--token", action="store_true", help="also measure the signed playback URL")
     args = parser.parse_args()
     ensure_tools()
     server = start_server(args.mode)
@@ -111,10 +135,15 @@ def main() -> None:
         port = free_port()
         nginx = start_nginx(root, port)
         theirs = f"http://127.0.0.1:{port}/live.m3u8"
-        results = {"origin": [], "nginx": []}
+        signed = signed_url(server.url, "tput") if args.token else None
+        if signed:
+            assert httpx.get(signed).content == body or ".m4s" in httpx.get(signed).text
+        results = {"origin": [], "nginx": [], **({"origin_token": []} if signed else {})}
         for _ in range(args.rounds):
             results["nginx"].append(wrk(theirs, args.seconds, args.connections))
             results["origin"].append(wrk(ours, args.seconds, args.connections))
+            if signed:
+                results["origin_token"].append(wrk(signed, args.seconds, args.connections))
     finally:
         stop.set()
         if nginx:
@@ -127,6 +156,9 @@ def main() -> None:
         "origin_rps": results["origin"], "nginx_rps": results["nginx"],
         "median_origin_rps": round(med["origin"]), "median_nginx_rps": round(med["nginx"]),
         "ratio": round(med["origin"] / med["nginx"], 3), "target": "ratio >= 0.40",
+        **({"origin_token_rps": results["origin_token"], "median_origin_token_rps": round(med["origin_token"]),
+            "token_over_open": round(med["origin_token"] / med["origin"], 3),
+            "token_target": "token_over_open >= 0.90"} if "origin_token" in med else {}),
         "machine": machine(),
     }, indent=2))
 

@@ -221,3 +221,17 @@ def decisions(*, db_session: Session, subscriber_id: str | None, offset: int, li
     if subscriber_id:
         query = query.where(PlaybackDecisionLog.subscriber_id == subscriber_id)
     return list(db_session.scalars(query.offset(offset).limit(limit)))
+
+
+def purge_old(*, db_session: Session, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete decisions past their retention and sessions long over; return how many of each."""
+    from sqlalchemy import delete
+
+    now = now or service.now_utc()
+    keep_days = runtime().settings.playback_decision_retention_days
+    decisions_gone = db_session.execute(delete(PlaybackDecisionLog).where(
+        PlaybackDecisionLog.at < now - dt.timedelta(days=keep_days))).rowcount or 0
+    # A session is kept a day past its token's expiry, so the origins' reconcile still sees it.
+    sessions_gone = db_session.execute(delete(PlaybackSession).where(
+        PlaybackSession.expires_at < now - dt.timedelta(days=1))).rowcount or 0
+    return {"decisions": decisions_gone, "sessions": sessions_gone}

@@ -30,9 +30,19 @@ def sweep_ingest(rt: Runtime) -> int:
     return sum(ingest.publish_due(rt, ch, now) for ch in channels)
 
 
+def purge_playback_records(rt: Runtime) -> dict[str, int]:
+    """Delete playback decisions past their retention and long-ended sessions."""
+    from entitlements import playback
+
+    with rt.db.session() as s:
+        return playback.purge_old(db_session=s)
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
         JobSpec("streaming.sweep_ingest", sweep_ingest, timeout_s=30, max_tries=1, every_s=0.5),
+        JobSpec("entitlements.purge_playback_records", purge_playback_records, timeout_s=300, max_tries=3,
+                every_s=3600),
     )
 }

@@ -143,3 +143,31 @@ def test_a_package_change_ends_running_sessions_and_every_decision_is_audited(ht
     log = http.get("/v1/admin/playback-decisions", params={"customer_number": number}, headers=admin).json()
     assert [(d["outcome"], d["reason"]) for d in log] == [("denied", "NOT_ENTITLED"), ("allowed", None)]
     assert log[1]["session_id"] == start["session_id"] and log[0]["address"] == "127.0.0.1"
+
+
+def test_old_decisions_and_sessions_are_purged(http, rt, household) -> None:  # noqa: ANN001
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from entitlements.models import PlaybackDecisionLog, PlaybackSession
+    from workers.jobs import JOBS
+
+    start = play(http, household["phone"], household["channel"]["id"]).json()
+    sub_id = household["sub"]["id"]
+
+    def count(model) -> int:  # noqa: ANN001
+        with rt.db.session(write=False) as s:
+            return s.scalar(select(func.count()).select_from(model).where(model.subscriber_id == sub_id))
+
+    assert count(PlaybackDecisionLog) == 1 and count(PlaybackSession) == 1
+    JOBS["entitlements.purge_playback_records"].func(rt)  # nothing is old yet
+    assert count(PlaybackDecisionLog) == 1
+    from entitlements import playback
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=rt.settings.playback_decision_retention_days + 1)
+    with rt.db.session() as s:
+        gone = playback.purge_old(db_session=s, now=later)
+    assert gone["decisions"] >= 1 and gone["sessions"] >= 1
+    assert count(PlaybackDecisionLog) == 0 and count(PlaybackSession) == 0
+    assert start["session_id"]
