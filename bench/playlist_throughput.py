@@ -139,11 +139,12 @@ def main() -> None:
         if signed:
             assert httpx.get(signed).content == body or ".m4s" in httpx.get(signed).text
         results = {"origin": [], "nginx": [], **({"origin_token": []} if signed else {})}
-        for _ in range(args.rounds):
-            results["nginx"].append(wrk(theirs, args.seconds, args.connections))
-            results["origin"].append(wrk(ours, args.seconds, args.connections))
-            if signed:
-                results["origin_token"].append(wrk(signed, args.seconds, args.connections))
+        targets = {"nginx": theirs, "origin": ours, **({"origin_token": signed} if signed else {})}
+        order = list(targets)
+        for i in range(args.rounds):
+            # The order turns each round, so a drift of the machine does not favour one side.
+            for name in order[i % len(order):] + order[:i % len(order)]:
+                results[name].append(wrk(targets[name], args.seconds, args.connections))
     finally:
         stop.set()
         if nginx:

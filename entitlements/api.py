@@ -75,9 +75,11 @@ def password_reset_confirm(body: PasswordResetConfirm, db_session: SessionDep) -
 
 
 @router.post("/v1/auth/device/code", response_model=DeviceCodeResponse, tags=["sign-in"])
-def device_code(db_session: SessionDep, body: DeviceCodeRequest | None = None) -> DeviceCodeResponse:
+def device_code(request: Request, db_session: SessionDep, rt: RuntimeDep,
+                body: DeviceCodeRequest | None = None) -> DeviceCodeResponse:
     """Start a TV sign-in by code (RFC 8628 device authorization request)."""
-    return auth.start_device_authorization(db_session=db_session, request=body or DeviceCodeRequest())
+    return auth.start_device_authorization(db_session=db_session, request=body or DeviceCodeRequest(),
+                                           base_url=rt.settings.public_base_url or str(request.base_url))
 
 
 async def _form_or_json(request: Request) -> dict:

@@ -177,7 +177,8 @@ def logout_everywhere(*, db_session: Session, subscriber_id: str) -> int:
 
 
 # -- TV sign-in by code (RFC 8628) -------------------------------------------------------------
-def start_device_authorization(*, db_session: Session, request: DeviceCodeRequest) -> DeviceCodeResponse:
+def start_device_authorization(*, db_session: Session, request: DeviceCodeRequest,
+                               base_url: str | None = None) -> DeviceCodeResponse:
     """Create a device code for a TV and the short user code it shows."""
     settings = runtime().settings
     now = service.now_utc()
@@ -192,7 +193,7 @@ def start_device_authorization(*, db_session: Session, request: DeviceCodeReques
         name=request.name, model=request.model, status="pending", interval_s=settings.device_code_interval_s,
         created_at=now, expires_at=now + dt.timedelta(seconds=settings.device_code_ttl_s)))
     db_session.flush()
-    uri = f"{settings.base_url}/activate"
+    uri = f"{(base_url or settings.base_url).rstrip('/')}/activate"
     return DeviceCodeResponse(device_code=device_code, user_code=user_code, verification_uri=uri,
                               verification_uri_complete=f"{uri}?user_code={user_code}",
                               expires_in=settings.device_code_ttl_s, interval=settings.device_code_interval_s)

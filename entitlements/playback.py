@@ -155,7 +155,7 @@ def _audit(db_session: Session, facts: PlaybackFacts, sub_id: str, decision: Dec
 
 
 def request_playback(*, db_session: Session, principal: Principal, request: PlaybackRequest,
-                     address: str) -> PlaybackStart:
+                     address: str, base_url: str | None = None) -> PlaybackStart:
     """Decide a playback request; open a session with a signed URL or raise the reason."""
     rt = runtime()
     # The account row is locked, so two players starting at once cannot both take the last stream.
@@ -180,7 +180,8 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     keep_alive([session.id])
     token = playback_tokens().sign(PlaybackGrant(session.id, sub.id, principal.device_id, facts.content,
                                                  request.mode, int(expires.timestamp())))
-    url = f"{rt.settings.base_url}/p/{token}/live/{request.content.id}/{request.segment_set}/master.m3u8"
+    base = (base_url or rt.settings.base_url).rstrip("/")
+    url = f"{base}/p/{token}/live/{request.content.id}/{request.segment_set}/master.m3u8"
     return PlaybackStart(session_id=session.id, url=url, expires_at=expires,
                          heartbeat_every_s=max(5, int(rt.settings.stream_lease_s / 3)),
                          replaced_session_id=decision.replaces)

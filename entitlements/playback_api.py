@@ -14,7 +14,7 @@ from entitlements.schemas import (
     ChannelRightsBody, ChannelRightsRead, GeoRangesBody, PinSet, PlaybackDecisionRead, PlaybackRequest,
     PlaybackStart, ProfileCreate, ProfileRead, ProfileUpdate, StreamRead,
 )
-from infra.deps import SessionDep, require_staff
+from infra.deps import RuntimeDep, SessionDep, require_staff
 
 router = APIRouter()
 viewer = [Depends(require_staff("viewer"))]
@@ -27,10 +27,12 @@ ProfileIdPath = Annotated[str, Path(pattern=r"^[a-f0-9]{32}$", description="prof
 # -- the door and the streams ---------------------------------------------------------------------
 @router.post("/v1/playback", response_model=PlaybackStart, tags=["playback"])
 def start_playback(body: PlaybackRequest, request: Request, who: CurrentPrincipal,
-                   db_session: SessionDep) -> PlaybackStart:
+                   db_session: SessionDep, rt: RuntimeDep) -> PlaybackStart:
     """Ask to play content in a mode on this device: a signed URL, or 403 with the reason."""
+    # The URL points where the player reached us, unless a public base URL (a CDN) is set.
+    base = rt.settings.public_base_url or str(request.base_url)
     return playback.request_playback(db_session=db_session, principal=who, request=body,
-                                     address=client_address(request))
+                                     address=client_address(request), base_url=base)
 
 
 @router.post("/v1/playback/{session_id}/heartbeat", status_code=204, tags=["playback"])

@@ -15,7 +15,10 @@ const opt = (name, dflt) => {
   const i = rest.indexOf(`--${name}`);
   return i >= 0 ? Number(rest[i + 1]) : dflt;
 };
+const text = name => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : null; };
 const watch = opt("watch", 8), seekBack = opt("seek-back", 0);
+// Optional: sign in on the page and pick a channel (playback then goes through POST /v1/playback).
+const login = text("login"), password = text("password"), channel = text("channel");
 const result = { url, ok: false, errors: [], console: [] };
 
 const browser = await chromium.launch({
@@ -31,6 +34,22 @@ try {
   page.on("console", m => { if (m.type() === "error") result.console.push(m.text()); });
   page.on("pageerror", e => result.errors.push(String(e)));
   await page.goto(url);
+  if (login) {
+    await page.fill("#login", login);
+    await page.fill("#password", password);
+    await page.click("#signin");
+    await page.waitForFunction(() => window.smartgo.signedIn, null, { timeout: 15000 });
+    await page.click(`li[data-id="${channel}"]`, { timeout: 15000 });
+    await sleep(1500);
+    const denied = await page.evaluate(() => window.smartgo.denied);
+    if (denied) {
+      result.denied = denied;
+      result.shown = await page.textContent("#denied");
+      result.ok = true;
+      throw "done";
+    }
+    result.src = await page.evaluate(() => window.smartgo.src);
+  }
   const state = () => page.evaluate(() => {
     const v = document.querySelector("video");
     const s = v.seekable.length ? [v.seekable.start(0), v.seekable.end(v.seekable.length - 1)] : null;
@@ -64,7 +83,7 @@ try {
   result.playerErrors = s.errors;
   result.ok = !s.fatal;
 } catch (e) {
-  result.errors.push(String(e && e.stack || e));
+  if (e !== "done") result.errors.push(String(e && e.stack || e));
 } finally {
   await browser.close();
   console.log(JSON.stringify(result));

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import channel_body, wait_for
+from tests.entitlements.conftest import Billing
 from tests.support.ffmpeg import LivePush
 
 pytestmark = pytest.mark.browser
@@ -28,6 +29,12 @@ def _play(page_url: str, **opts) -> dict:  # noqa: ANN003
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     assert lines, f"no result from the browser\n{proc.stdout}\n{proc.stderr}"
     return json.loads(lines[-1])
+
+
+@pytest.fixture
+def billing_client(http) -> Billing:  # noqa: ANN001
+    """The billing system's signed client."""
+    return Billing(http)
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +64,30 @@ def test_player_plays_live_and_seeks_back_in_the_time_shift_window(server, live_
     seek = result["seek"]
     assert abs(seek["landed"] - seek["target"]) < 2.5, f"seek landed off: {seek}"
     assert seek["later"] > seek["landed"], f"playback stopped after the seek: {seek}"
+
+
+@pytest.mark.parametrize("player", ["hls", "shaka"])
+def test_a_signed_in_subscriber_plays_through_the_door_and_sees_a_refusal(http, admin, rt, billing_client,  # noqa: ANN001
+                                                                         server, live_channel, player,
+                                                                         monkeypatch) -> None:
+    """The test page signs in, plays an entitled channel by its signed URL, and shows a refusal."""
+    monkeypatch.setattr(rt.settings, "open_playback", False)
+    tag = uuid.uuid4().hex[:8]
+    code, other = f"br{tag}", f"br-locked-{tag}"
+    assert http.post("/v1/admin/channels", json=channel_body(other), headers=admin).status_code == 201
+    for body in ({"code": code, "name": "Browser", "kind": "base", "channels": [live_channel]},
+                 {"code": code + "x", "name": "Extra", "kind": "addon", "channels": [other]}):
+        assert http.post("/v1/admin/packages", json=body, headers=admin).status_code == 201
+    number = f"BR{tag.upper()}"
+    assert billing_client.send("PUT", f"/v1/billing/subscribers/{number}",
+                               {"password": "browser secret 1"}).status_code == 201
+    assert billing_client.send("PUT", f"/v1/billing/subscribers/{number}/packages",
+                               {"packages": [{"code": code}]}).status_code == 200
+    page = f"{server}/demo/?player={player}&autoplay=0"
+    played = _play(page, login=number, password="browser secret 1", channel=live_channel, watch=6)
+    assert played["ok"] and not played["errors"], played
+    assert "/p/" in played["src"], played
+    assert played["advance"]["media"] >= 0.75 * played["advance"]["wall"], played
+    refused = _play(page, login=number, password="browser secret 1", channel=other)
+    assert refused["ok"] and refused["denied"]["code"] == "NOT_ENTITLED", refused
+    assert code + "x" in refused["shown"], refused

@@ -97,3 +97,9 @@ def test_a_tv_code_can_be_confirmed_on_the_sign_in_page(http, rt, make_subscribe
     assert ok.status_code == 200 and "signed in" in ok.text
     _age_last_poll(rt, code["device_code"])
     assert _poll(http, code["device_code"]).status_code == 200
+
+
+def test_the_verification_uri_points_where_the_tv_reached_us(http, server) -> None:  # noqa: ANN001
+    code = http.post("/v1/auth/device/code").json()
+    assert code["verification_uri"] == f"{server}/activate"
+    assert http.get(code["verification_uri_complete"]).status_code == 200
