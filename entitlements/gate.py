@@ -95,6 +95,13 @@ class PlaybackGate:
         self.seen.add(grant.session_id)
         return grant
 
+    def still_admitted(self, grant: PlaybackGrant) -> bool:
+        """Tell whether an admitted grant still holds (not expired, not revoked); note it was seen."""
+        if grant.session_id in self.revoked or grant.expires_at <= time.time():
+            return False
+        self.seen.add(grant.session_id)
+        return True
+
     def _on_revoked(self, _topic: str, message: dict) -> None:
         until = int(time.time()) + self.rt.settings.playback_session_max_s
         for sid in message.get("sessions", []):

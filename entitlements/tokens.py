@@ -160,7 +160,10 @@ def _b64(raw: bytes) -> str:
 def _unb64(text: str) -> bytes:
     if not text or any(c not in _B64_ALPHABET for c in text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(raw) != text:  # a last character differing only in padding bits is another token
+        raise ValueError("not canonical base64url")
+    return raw
 
 
 _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

@@ -105,6 +105,8 @@ class Origin:
         self._task: asyncio.Task | None = None
         # (path, query) -> ready response: the hot path is one dict lookup and two sends.
         self._fast: dict[tuple[str, bytes], FastEntry] = {}
+        # (signed path, query) -> (the _fast key, its admitted grant), per session URL.
+        self._signed: dict[tuple[str, bytes], tuple[tuple[str, bytes], object]] = {}
         from entitlements.gate import PlaybackGate
 
         self.gate = PlaybackGate(rt)
@@ -229,18 +231,29 @@ class Origin:
         A request with a playback token (``/p/{token}/live/...``) is answered only if the
         token admits it; anything doubtful takes the full path, which says why it refuses.
         """
-        token, path = _split_token(path)
-        if token is None and not self.rt.settings.open_playback:
-            return None
-        entry = self._fast.get((path, query))
+        signed = self._signed.get((path, query)) if path.startswith("/p/") else None
+        if signed is not None:
+            # This session's URL was admitted before: only what can change is checked again.
+            key, grant = signed
+            if not self.gate.still_admitted(grant):
+                return None
+        else:
+            token, bare = _split_token(path)
+            if token is None and not self.rt.settings.open_playback:
+                return None
+            key, grant = (bare, query), None
+        entry = self._fast.get(key)
         if (entry is None or self.views.get(entry.view.spec.id) is not entry.view
                 or time.time_ns() // 1000 >= entry.valid_until_us):
             return None
-        if token is not None:
+        if signed is None and token is not None:
             try:
-                self.gate.admit(token, entry.view.spec.id, _query_window(query))
+                grant = self.gate.admit(token, entry.view.spec.id, _query_window(query))
             except SmartGoError:
                 return None
+            if len(self._signed) >= FAST_MAX:
+                self._signed.clear()
+            self._signed[(path, query)] = (key, grant)
         return entry
 
     # -- ASGI ----------------------------------------------------------------------
@@ -439,8 +452,8 @@ def _split_token(path: str) -> tuple[str | None, str]:
     """Split ``/p/{token}/live/...`` into the token and ``/live/...`` (no token: None, path)."""
     if not path.startswith("/p/"):
         return None, path
-    token, _, rest = path[3:].partition("/")
-    return token, "/" + rest
+    i = path.find("/", 3)
+    return (path[3:], "/") if i < 0 else (path[3:i], path[i:])
 
 
 def _query_window(query: bytes) -> float | None:

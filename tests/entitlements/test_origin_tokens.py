@@ -79,7 +79,10 @@ def test_forged_truncated_resigned_expired_and_foreign_tokens_are_refused(http, 
     start = _start(http, viewer, pushed)
     token = _path(start["url"]).split("/")[2]
     body, mac = token.split(".")
-    forged_mac = mac[:-1] + ("A" if mac[-1] != "A" else "B")
+    forged_mac = mac[:5] + ("A" if mac[5] != "A" else "B") + mac[6:]
+    # The last character carries 2 bits and 4 padding bits: flipping only padding is refused too.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    padded = mac[:-1] + alphabet[alphabet.index(mac[-1]) ^ 1]
     other_key = PlaybackTokens("some-other-server-key-" + "x" * 10)
     grant = PlaybackGrant(start["session_id"], viewer["sub"]["id"], viewer["tokens"]["device_id"],
                           f"channel:{pushed}", "live", int(time.time()) + 600)
@@ -87,6 +90,7 @@ def test_forged_truncated_resigned_expired_and_foreign_tokens_are_refused(http, 
         PlaybackGrant(*list(grant.__dict__.values())[:5], expires_at=int(time.time()) - 1))
     cases = {
         "forged": f"{body}.{forged_mac}",
+        "padding bits": f"{body}.{padded}",
         "truncated": token[: len(token) // 2],
         "re-signed": other_key.sign(grant),
         "expired": expired,
