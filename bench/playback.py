@@ -6,9 +6,10 @@
 
 decide: `entitlements.decision.decide` on prepared facts (warm: nothing to fetch), one thread,
 for a mix of allowed and denied requests.
-door: 8 concurrent players call POST /v1/playback (each on its own account and device, so
-each call hands its previous stream over) against one `smartgo api` process; the baseline
-is GET /healthz of the same app (fixed JSON), measured alternately in the same run.
+door: wrk keeps 8 connections calling POST /v1/playback, turning through 8 signed-in players
+(each on its own account and device, so each call hands its previous stream over) against one
+`smartgo api` process; the baseline is wrk on GET /healthz of the same app (fixed JSON), with
+the same connections, alternating in the same run.
 revoke: a player reloads its media playlist every 100 ms through its signed URL; billing
 removes the package; the time from just before the billing PUT to the first refused playlist.
 """
@@ -89,6 +90,76 @@ async def _load(url: str, method: str, path: str, accounts: list[dict], seconds:
     return len(lat), lat
 
 
+LUA = """
+tokens = {%s}
+n = 0
+wrk.method = "POST"
+wrk.body = '{"content": {"type": "channel", "id": "door"}}'
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  wrk.headers["Authorization"] = "Bearer " .. tokens[(n %% #tokens) + 1]
+  return wrk.format(nil)
+end
+"""
+
+
+def wrk_run(url: str, seconds: int, connections: int, script: str | None = None) -> dict:
+    """Run wrk with latency percentiles; refuse a run with error responses."""
+    import re
+    import subprocess
+
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", url]
+    if script:
+        cmd[1:1] = ["-s", script]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        raise RuntimeError(f"{bad.group(1)} error responses\n{out}")
+
+    def ms(label: str) -> float:
+        m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rps is None:
+        raise RuntimeError(f"wrk gave no figures\n{out}")
+    return {"rps": float(rps.group(1)), "p50_ms": ms("50"),
+            "p99_ms": ms("99")}
+
+
+def bench_door_wrk(args: argparse.Namespace) -> dict:
+    import statistics
+    import tempfile
+
+    from bench.playlist_throughput import ensure_tools
+
+    ensure_tools()
+    srv = start_server(args.mode)
+    try:
+        _, accounts = _setup(srv.url, args.players)
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write(LUA % ", ".join(f'"{a["tokens"]["access_token"]}"' for a in accounts))
+        script.close()
+        wrk_run(f"{srv.url}/v1/playback", 2, args.players, script.name)  # warm-up
+        rounds = {"door": [], "fixed": []}
+        for i in range(args.rounds):
+            for name in (("door", "fixed") if i % 2 == 0 else ("fixed", "door")):
+                if name == "door":
+                    rounds[name].append(wrk_run(f"{srv.url}/v1/playback", args.seconds, args.players, script.name))
+                else:
+                    rounds[name].append(wrk_run(f"{srv.url}/healthz", args.seconds, args.players))
+    finally:
+        srv.stop()
+    med = {k: statistics.median(r["rps"] for r in v) for k, v in rounds.items()}
+    return {"bench": "door", "mode": args.mode, "connections": args.players, "rounds": rounds,
+            "door_rps": round(med["door"], 1), "fixed_json_rps": round(med["fixed"], 1),
+            "ratio": round(med["door"] / med["fixed"], 3),
+            "door_p99_ms_worst_round": max(r["p99_ms"] for r in rounds["door"]),
+            "door_p50_ms_median": statistics.median(r["p50_ms"] for r in rounds["door"]), "machine": machine()}
+
+
 def bench_door(args: argparse.Namespace) -> dict:
     srv = start_server(args.mode)
     try:
@@ -165,7 +236,7 @@ def main() -> None:
     a.add_argument("--mode", choices=["embedded", "distributed"], default="distributed")
     a.add_argument("--runs", type=int, default=20)
     args = p.parse_args()
-    result = {"decide": bench_decide, "door": bench_door, "revoke": bench_revoke}[args.what](args)
+    result = {"decide": bench_decide, "door": bench_door_wrk, "revoke": bench_revoke}[args.what](args)
     print(json.dumps(result, indent=2))
 
 

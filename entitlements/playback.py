@@ -8,13 +8,14 @@ when the account changes. Services take ``db_session`` and never commit.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from entitlements import rights, service
 from entitlements.auth import Principal
-from entitlements.decision import ActiveStream, Decision, PlaybackFacts, decide
+from entitlements.decision import ActiveStream, Decision, PlaybackFacts, Rights, decide
 from entitlements.errors import InvalidMode, PlaybackDenied, PlaybackSessionNotFound
 from entitlements.models import PlaybackDecisionLog, PlaybackSession, Subscriber
 from entitlements.schemas import PlaybackRequest, PlaybackStart, StreamRead, utc
@@ -22,7 +23,8 @@ from entitlements.tokens import PlaybackGrant, PlaybackTokens
 from infra.runtime import notify_after_commit, runtime
 
 REVOKED_TOPIC = "playback.revoked"
-CHANNEL_MODES = ("live", "timeshift")  # start-over and catch-up need programmes (EPG issue)
+CHANNEL_MODES = ("live", "timeshift")
+CHANNEL_FACTS_TTL_S = 30.0  # start-over and catch-up need programmes (EPG issue)
 
 
 def playback_tokens() -> PlaybackTokens:
@@ -102,26 +104,54 @@ def heartbeat(*, db_session: Session, subscriber_id: str, session_id: str) -> No
 
 
 # -- deciding ---------------------------------------------------------------------------------
-def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, request: PlaybackRequest,
-                 address: str) -> PlaybackFacts:
-    """Collect everything the decision needs about the request, the account and the content."""
+def channel_facts(*, db_session: Session, channel_id: str) -> tuple[tuple[str, ...], Rights, frozenset[str]]:
+    """Return a channel's playable segment sets (none when missing or disabled), rights and packages.
+
+    Kept in this process's memory: they change rarely, and every change of a channel, its
+    rights or a package is announced on the bus, which clears the copy.
+    """
+    rt = runtime()
+    cache: dict = rt.extras.get("channel_facts")
+    if cache is None:
+        cache = rt.extras["channel_facts"] = {}
+        rt.bus.subscribe("channel.", lambda _t, _m: cache.clear())
+        rt.bus.subscribe(service.PACKAGE_TOPIC, lambda _t, _m: cache.clear())
+    hit = cache.get(channel_id)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
     from catalog import service as catalog_service
     from catalog.errors import ChannelNotFound
 
+    try:
+        channel = catalog_service.get(db_session=db_session, channel_id=channel_id)
+        sets = tuple(channel.segment_sets) if channel.enabled else ()
+    except ChannelNotFound:
+        sets = ()
+    facts = (sets, rights.channel_rights(db_session=db_session, channel_id=channel_id),
+             frozenset(p.code for p in service.packages_granting_channel(db_session=db_session,
+                                                                         channel_id=channel_id)))
+    if len(cache) > 10_000:
+        cache.clear()
+    # A read racing a change could store old facts just after the bus cleared them: they
+    # live 30 s at most.
+    cache[channel_id] = (now + CHANNEL_FACTS_TTL_S, facts)
+    return facts
+
+
+
+def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, request: PlaybackRequest,
+                 address: str) -> PlaybackFacts:
+    """Collect everything the decision needs about the request, the account and the content."""
     content = f"{request.content.type}:{request.content.id}"
     if request.content.type == "channel" and request.mode not in CHANNEL_MODES:
         raise InvalidMode(f"a channel plays as {' or '.join(CHANNEL_MODES)}; "
                           "start-over and catch-up take a programme", modes=list(CHANNEL_MODES))
-    try:
-        channel = catalog_service.get(db_session=db_session, channel_id=request.content.id)
-        available = channel.enabled and request.segment_set in channel.segment_sets
-    except ChannelNotFound:
-        available = False
-    content_rights = rights.channel_rights(db_session=db_session, channel_id=request.content.id)
-    granting = frozenset(p.code for p in service.packages_granting_channel(
-        db_session=db_session, channel_id=request.content.id))
-    held = frozenset(p.code for _, p in service.active_packages(db_session=db_session, subscriber_id=sub.id))
-    limits = service.account_limits(db_session=db_session, sub=sub)
+    segment_sets, content_rights, granting = channel_facts(db_session=db_session, channel_id=request.content.id)
+    available = request.segment_set in segment_sets
+    active = service.active_packages(db_session=db_session, subscriber_id=sub.id)
+    held = frozenset(p.code for _, p in active)
+    limits = service.account_limits(db_session=db_session, sub=sub, active=active)
     devices = service.list_devices(db_session=db_session, subscriber_id=sub.id)
     position = next((i for i, d in enumerate(devices) if d.id == principal.device_id), None)
     device = devices[position] if position is not None else None

@@ -189,11 +189,13 @@ def active_packages(*, db_session: Session, subscriber_id: str,
     return [(g, p) for g, p in rows]
 
 
-def account_limits(*, db_session: Session, sub: Subscriber, at: dt.datetime | None = None) -> Limits:
-    """Return the account's limits from its active packages, override and defaults."""
-    combined = combine_limits(
-        PackageLimits(p.kind, p.max_devices, p.max_streams, p.recording_hours)
-        for _, p in active_packages(db_session=db_session, subscriber_id=sub.id, at=at))
+def account_limits(*, db_session: Session, sub: Subscriber, at: dt.datetime | None = None,
+                   active: list[tuple[SubscriberPackage, Package]] | None = None) -> Limits:
+    """Return the account's limits from its active packages (given, or read), override and defaults."""
+    if active is None:
+        active = active_packages(db_session=db_session, subscriber_id=sub.id, at=at)
+    combined = combine_limits(PackageLimits(p.kind, p.max_devices, p.max_streams, p.recording_hours)
+                              for _, p in active)
     devices = sub.device_limit or combined["max_devices"] or runtime().settings.default_device_limit
     return Limits(max_devices=devices, max_streams=combined["max_streams"],
                   recording_hours=combined["recording_hours"] or 0)
@@ -360,6 +362,7 @@ def delete_package(*, db_session: Session, code: str) -> None:
         raise PackageInUse(f"{holders} subscriber(s) hold package {code!r}", code=code, holders=holders)
     db_session.delete(package)
     db_session.flush()
+    notify_after_commit(db_session, PACKAGE_TOPIC + code, {"code": code, "action": "deleted"})
 
 
 def packages_granting_channel(*, db_session: Session, channel_id: str) -> list[Package]:
