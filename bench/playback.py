@@ -193,7 +193,8 @@ def bench_revoke(args: argparse.Namespace) -> dict:
     delays = []
     try:
         password, accounts = _setup(srv.url, 1)
-        threading.Thread(target=keep_pushing, args=(srv.url, "door", password, stop), daemon=True).start()
+        pusher = threading.Thread(target=keep_pushing, args=(srv.url, "door", password, stop), daemon=True)
+        pusher.start()
         acct = accounts[0]
         headers = {"Authorization": f"Bearer {acct['tokens']['access_token']}"}
         target = f"/v1/billing/subscribers/{acct['number']}/packages"
@@ -216,6 +217,8 @@ def bench_revoke(args: argparse.Namespace) -> dict:
                 delays.append(time.perf_counter() - t0)
     finally:
         stop.set()
+        if "pusher" in locals():
+            pusher.join(timeout=5)  # stop pushing before the server goes away
         srv.stop()
     return {"bench": "revoke", "mode": args.mode, "runs": len(delays),
             "median_s": round(sorted(delays)[len(delays) // 2], 3), "max_s": round(max(delays), 3),
