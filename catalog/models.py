@@ -32,6 +32,10 @@ class Channel(Base):
     # every video rendition carries its own audio (muxed).
     audio_tracks: Mapped[list[dict]] = mapped_column(JSON, default=list)
     ingest_key_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Content protection: "aes-128" encrypts every segment (HLS METHOD=AES-128), with a new
+    # key every key_rotation_s.
+    encryption: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    key_rotation_s: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

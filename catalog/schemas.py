@@ -87,6 +87,8 @@ class ChannelBase(Strict):
     enabled: bool = True
     source_url: str | None = None
     backup_source_url: str | None = None
+    encryption: Literal["none", "aes-128"] = "none"
+    key_rotation_s: int = Field(600, ge=60, le=86400)
 
     @field_validator("source_url", "backup_source_url")
     @classmethod
@@ -134,6 +136,8 @@ class ChannelUpdate(Strict):
     enabled: bool | None = None
     source_url: str | None = None
     backup_source_url: str | None = None
+    encryption: Literal["none", "aes-128"] | None = None
+    key_rotation_s: int | None = Field(None, ge=60, le=86400)
 
     @field_validator("source_url", "backup_source_url")
     @classmethod
@@ -158,6 +162,8 @@ class ChannelRead(BaseModel):
     packaging: str
     source_url: str | None
     backup_source_url: str | None
+    encryption: str = "none"
+    key_rotation_s: int = 600
     audio_frame_aligned: bool
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None

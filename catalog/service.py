@@ -35,6 +35,8 @@ def to_read(channel: Channel) -> ChannelRead:
         packaging=channel.packaging,
         source_url=channel.source_url,
         backup_source_url=channel.backup_source_url,
+        encryption=channel.encryption,
+        key_rotation_s=channel.key_rotation_s,
         audio_frame_aligned=audio_frame_aligned(channel.segment_duration_ms),
         created_at=channel.created_at,
         updated_at=channel.updated_at,
@@ -96,6 +98,8 @@ def create(*, db_session: Session, channel_in: ChannelCreate) -> Channel:
         enabled=channel_in.enabled,
         source_url=channel_in.source_url,
         backup_source_url=channel_in.backup_source_url,
+        encryption=channel_in.encryption,
+        key_rotation_s=channel_in.key_rotation_s,
         packaging=channel_in.packaging,
         audio_tracks=[a.model_dump() for a in channel_in.audio_tracks],
         renditions=[
@@ -123,7 +127,7 @@ def update(*, db_session: Session, channel_id: str, channel_in: ChannelUpdate) -
     if "number" in changes:
         _check_number(db_session, changes["number"], channel_id)
     for key, value in changes.items():
-        if value is None and key in ("name", "timeshift_window_s", "enabled"):
+        if value is None and key in ("name", "timeshift_window_s", "enabled", "encryption", "key_rotation_s"):
             continue
         setattr(channel, key, value)
     if channel.backup_source_url and not channel.source_url:

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     packager_lease_s: float = Field(2.0, gt=0.2, le=60)
 
     # Subscribers, sign-in and billing (entitlements/)
+    key_encryption_key: str = ""  # wraps content keys at rest; defaults to one derived from SMARTGO_SECRET_KEY
     previous_secret_keys: str = ""  # comma-separated older SMARTGO_SECRET_KEYs still accepted
     billing_keys: str = f"dev:{DEV_SECRET}"  # comma-separated KEY_ID:SECRET of billing clients
     billing_max_skew_s: float = Field(300.0, ge=5, le=3600)

@@ -58,3 +58,7 @@ class SegmentNotFound(NotFound):
 class WindowOutOfRange(InvalidInput):
     code = "WINDOW_OUT_OF_RANGE"
     status = 400
+
+
+class KeyNotFound(NotFound):
+    code = "KEY_NOT_FOUND"

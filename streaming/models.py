@@ -101,3 +101,13 @@ class ChannelStatus(Base):
     current_source: Mapped[str | None] = mapped_column(String(16))
     node: Mapped[str | None] = mapped_column(String(100))
     updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class ContentKey(Base):
+    """An AES-128 content key of one channel and key period, wrapped with the key-encryption key."""
+
+    __tablename__ = "content_keys"
+
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    period: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    wrapped: Mapped[str] = mapped_column(String(100))  # base64(nonce + AES-GCM(key))

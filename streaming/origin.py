@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 _NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
 _ROUTE = re.compile(
     rf"^/live/(?P<ch>{_NAME})/(?P<set>cmaf|ts)/(?:(?P<master>master)\.m3u8|(?P<rend>{_NAME})"
-    r"(?:\.m3u8|/(?:(?P<seq>\d{1,18})\.(?P<ext>m4s|ts)|init-(?P<init>[0-9a-f]{16})\.mp4)))$"
+    r"(?:\.m3u8|/(?:(?P<seq>\d{1,18})\.(?P<ext>m4s|ts)|init-(?P<init>[0-9a-f]{16})\.mp4))"
+    r"|keys/(?P<key>\d{1,15})\.key)$"
 )
 LIVE_CACHE = b"public, max-age=1"
 SEGMENT_CACHE = b"public, max-age=31536000, immutable"
@@ -294,6 +295,9 @@ class Origin:
             body, etag = self._master(view, seg_set, query)
             await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head)
             return
+        if m["key"] is not None:
+            await self._key(send, view, int(m["key"]), head)
+            return
         name = m["rend"]
         if view.spec.rendition(name) is None and view.spec.audio_track(name) is None:
             from catalog.errors import RenditionNotFound
@@ -363,6 +367,7 @@ class Origin:
             uri_prefix=f"{rendition}/",
             init_uri=(lambda s: f"{rendition}/init-{s.run.inits[track]}.mp4"
                       if track in s.run.inits else None) if seg_set == "cmaf" else (lambda s: None),
+            key_uri=(lambda s: f"keys/{s.seq // spec.key_period_segments}.key") if spec.key_period_segments else None,
         )).encode()
         result = (body, _etag(body))
         view.rendered[key] = result
@@ -422,7 +427,40 @@ class Origin:
         if run is None or run.gap or (seq, track) in view.holes:
             raise SegmentNotFound(f"no segment {seq} on this track", seq=seq)
         key = service.segment_key(view.spec.id, track, run.session, seq - run.enc_offset)
-        await self._object(send, key, ext, head)
+        if view.spec.key_period_segments:
+            await self._encrypted_object(send, view, key, seq, ext, head)
+        else:
+            await self._object(send, key, ext, head)
+
+    async def _key(self, send, view: ChannelView, period: int, head: bool) -> None:  # noqa: ANN001
+        """Serve a content key; only an encrypted channel has keys, and none far ahead of live."""
+        from streaming.errors import KeyNotFound
+        from streaming.keys import key_source
+
+        spec = view.spec
+        live_seq = view.runs[-1].last_seq if view.runs else 0
+        if not spec.key_period_segments or period > live_seq // spec.key_period_segments + 1:
+            raise KeyNotFound("no such key")
+        key = await run_in_threadpool(key_source(self.rt).key_for, spec.id, period)
+        # A key is private to the session that asked: never stored by a shared cache.
+        await _send(send, 200, key, b"application/octet-stream", b"private, no-store", head=head)
+
+    async def _encrypted_object(self, send, view: ChannelView, key: str, seq: int, ext: str,  # noqa: ANN001
+                                head: bool) -> None:
+        from infra.errors import ObjectNotFound
+        from streaming.keys import encrypt_segment, key_source
+
+        spec = view.spec
+
+        def load() -> bytes:
+            data = self.rt.store.get(key).data
+            return encrypt_segment(data, key_source(self.rt).key_for(spec.id, seq // spec.key_period_segments), seq)
+
+        try:
+            body = await run_in_threadpool(load)
+        except ObjectNotFound as err:
+            raise SegmentNotFound("segment not in storage") from err
+        await _send(send, 200, body, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
 
     def _run_from_db(self, ch: str, seq: int) -> Run | None:
         with self.rt.db.session(write=False) as s:

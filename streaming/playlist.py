@@ -37,6 +37,7 @@ class MediaPlaylistSpec:
     playlist_type: str | None = None  # None (live), "EVENT" or "VOD"
     endlist: bool = False
     start_offset_s: float | None = None  # EXT-X-START TIME-OFFSET, when asked for
+    key_uri: Callable[[Segment], str | None] | None = None  # AES-128 key URI of a segment, if encrypted
 
 
 def render_media(segments: Sequence[Segment], spec: MediaPlaylistSpec) -> str:
@@ -56,6 +57,7 @@ def render_media(segments: Sequence[Segment], spec: MediaPlaylistSpec) -> str:
     if spec.start_offset_s is not None:
         out.append(f"#EXT-X-START:TIME-OFFSET={spec.start_offset_s:.3f},PRECISE=YES")
     current_map: str | None = None
+    current_key: str | None = None
     ext = spec.segment_ext
     prefix = spec.uri_prefix
     for seg in segments:
@@ -65,8 +67,18 @@ def render_media(segments: Sequence[Segment], spec: MediaPlaylistSpec) -> str:
         if not seg.gap:
             map_uri = spec.init_uri(seg)
             if map_uri and map_uri != current_map:
+                # An EXT-X-MAP under an AES-128 key would be encrypted too (RFC 8216 4.3.2.4):
+                # init segments stay clear, so the key is lifted around the map.
+                if current_key is not None:
+                    out.append("#EXT-X-KEY:METHOD=NONE")
+                    current_key = None
                 out.append(f'#EXT-X-MAP:URI="{map_uri}"')
                 current_map = map_uri
+            key_uri = spec.key_uri(seg) if spec.key_uri else None
+            if key_uri != current_key:
+                # No IV attribute: each segment's IV is its media sequence number (RFC 8216 5.2).
+                out.append(f'#EXT-X-KEY:METHOD=AES-128,URI="{key_uri}"' if key_uri else "#EXT-X-KEY:METHOD=NONE")
+                current_key = key_uri
         out.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(seg.start_us)}")
         out.append(f"#EXTINF:{format_duration(seg.duration_us)},")
         if seg.gap:

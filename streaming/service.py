@@ -88,6 +88,8 @@ class ChannelSpec:
     # Pushed by our own packager (the channel has a source): CMAF segments are timed from
     # their own boxes and that encoder's playlists add nothing.
     packaged: bool = False
+    # AES-128: a key per key_period_segments segments (0 when not encrypted).
+    key_period_segments: int = 0
 
     @property
     def tracks(self) -> tuple[str, ...]:
@@ -128,6 +130,8 @@ def channel_spec(*, db_session: Session, channel_id: str) -> ChannelSpec:
             for a in ch.audio_tracks or []
         ),
         packaged=ch.source_url is not None,
+        key_period_segments=(max(1, round(ch.key_rotation_s * 1000 / ch.segment_duration_ms))
+                             if ch.encryption == "aes-128" else 0),
     )
 
 

@@ -91,3 +91,29 @@ def test_a_signed_in_subscriber_plays_through_the_door_and_sees_a_refusal(http, 
     refused = _play(page, login=number, password="browser secret 1", channel=other)
     assert refused["ok"] and refused["denied"]["code"] == "NOT_ENTITLED", refused
     assert code + "x" in refused["shown"], refused
+
+
+@pytest.fixture(scope="module")
+def encrypted_channel(http, admin, server):  # noqa: ANN001, ANN201
+    """An AES-128 channel pushed live by ffmpeg."""
+    cid = f"br-enc-{uuid.uuid4().hex[:8]}"
+    body = channel_body(cid, encryption="aes-128", key_rotation_s=60)
+    assert http.post("/v1/admin/channels", json=body, headers=admin).status_code == 201
+    password = http.get(f"/v1/admin/channels/{cid}/ingest", headers=admin).json()["password"]
+    push = LivePush(server, cid, password).start()
+    try:
+        wait_for(lambda: http.get(f"/live/{cid}/cmaf/360p.m3u8").text.count(".m4s") >= 6, 60, "live segments")
+        yield cid
+    finally:
+        push.stop()
+
+
+@pytest.mark.parametrize("player", ["hls", "shaka"])
+def test_player_plays_an_encrypted_channel(server, encrypted_channel, http, player) -> None:  # noqa: ANN001
+    text = http.get(f"/live/{encrypted_channel}/cmaf/360p.m3u8").text
+    assert "#EXT-X-KEY:METHOD=AES-128" in text
+    src = f"/live/{encrypted_channel}/cmaf/master.m3u8"
+    result = _play(f"{server}/demo/?player={player}&nolist=1&src={src}", watch=6)
+    assert result["ok"] and not result["errors"], result
+    assert result["advance"]["media"] >= 0.75 * result["advance"]["wall"], result
+    assert result["size"][0] in (640, 426), result

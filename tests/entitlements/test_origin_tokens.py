@@ -97,7 +97,7 @@ def test_forged_truncated_resigned_expired_and_foreign_tokens_are_refused(http, 
         "not base64": "!!!." + mac,
     }
     for what, bad in cases.items():
-        for suffix in ("master.m3u8", "360p.m3u8", "360p/1.m4s"):
+        for suffix in ("master.m3u8", "360p.m3u8", "360p/1.m4s", "keys/0.key"):
             resp = http.get(f"/p/{bad}/live/{pushed}/cmaf/{suffix}")
             assert resp.status_code == 403, (what, suffix, resp.text)
             assert resp.json()["error"]["code"] == "PLAYBACK_TOKEN_INVALID", (what, resp.text)
