@@ -63,13 +63,27 @@ http {{
     return proc
 
 
-def wrk(url: str, seconds: int, connections: int) -> float:
-    """Return requests per second from one wrk run."""
+def cpu_seconds(pid: int | None) -> float:
+    """Return the CPU time (user + system) a process has used so far."""
+    if pid is None:
+        return 0.0
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: int, connections: int, pid: int | None = None, cpu: list | None = None) -> float:
+    """Return requests per second from one wrk run (and append the server's CPU µs per request)."""
+    before = cpu_seconds(pid)
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url],
                          capture_output=True, text=True, timeout=seconds + 30).stdout
+    used = cpu_seconds(pid) - before
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise RuntimeError(f"{url}: {non2xx.group(1)} error responses\n{out}")
+    if cpu is not None:
+        cpu.append(used * 1e6 / int(re.search(r"(\d+) requests in", out).group(1)))
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
@@ -139,12 +153,15 @@ def main() -> None:
         if signed:
             assert httpx.get(signed).content == body or ".m4s" in httpx.get(signed).text
         results = {"origin": [], "nginx": [], **({"origin_token": []} if signed else {})}
+        cpu: dict[str, list] = {"origin": [], "origin_token": []}
         targets = {"nginx": theirs, "origin": ours, **({"origin_token": signed} if signed else {})}
         order = list(targets)
         for i in range(args.rounds):
             # The order turns each round, so a drift of the machine does not favour one side.
             for name in order[i % len(order):] + order[:i % len(order)]:
-                results[name].append(wrk(targets[name], args.seconds, args.connections))
+                ours_pid = server.proc.pid if name != "nginx" else None
+                results[name].append(wrk(targets[name], args.seconds, args.connections, ours_pid,
+                                         cpu.get(name)))
     finally:
         stop.set()
         if nginx:
@@ -159,7 +176,11 @@ def main() -> None:
         "ratio": round(med["origin"] / med["nginx"], 3), "target": "ratio >= 0.40",
         **({"origin_token_rps": results["origin_token"], "median_origin_token_rps": round(med["origin_token"]),
             "token_over_open": round(med["origin_token"] / med["origin"], 3),
-            "token_target": "token_over_open >= 0.90"} if "origin_token" in med else {}),
+            "token_target": "token_over_open >= 0.90",
+            "server_cpu_us_per_request": {k: [round(x, 1) for x in v] for k, v in cpu.items()},
+            "cpu_per_request_open_over_token": round(statistics.median(cpu["origin"])
+                                                     / statistics.median(cpu["origin_token"]), 3),
+            } if "origin_token" in med else {}),
         "machine": machine(),
     }, indent=2))
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import channel_body, wait_for
+from tests.conftest import channel_body
 from tests.entitlements.conftest import Billing
-from tests.support.ffmpeg import LivePush
+from tests.support.ffmpeg import pushed_channel
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,17 +39,9 @@ def billing_client(http) -> Billing:  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def live_channel(http, admin, server):  # noqa: ANN001, ANN201
-    """A channel pushed live by ffmpeg, with 30 s of time-shift already recorded."""
-    cid = f"br-{uuid.uuid4().hex[:8]}"
-    assert http.post("/v1/admin/channels", json=channel_body(cid), headers=admin).status_code == 201
-    password = http.get(f"/v1/admin/channels/{cid}/ingest", headers=admin).json()["password"]
-    push = LivePush(server, cid, password).start()
-    try:
-        wait_for(lambda: http.get(f"/live/{cid}/cmaf/360p.m3u8?window=600").text.count(".m4s") >= 14,
-                 60, "about 27 s of live segments")
+    """A channel pushed live by ffmpeg, with about 27 s of time-shift already recorded."""
+    with pushed_channel(http, admin, server, "br", segments=14, timeout_s=60) as cid:
         yield cid
-    finally:
-        push.stop()
 
 
 @pytest.mark.parametrize("player", ["hls", "shaka"])
@@ -96,16 +88,9 @@ def test_a_signed_in_subscriber_plays_through_the_door_and_sees_a_refusal(http, 
 @pytest.fixture(scope="module")
 def encrypted_channel(http, admin, server):  # noqa: ANN001, ANN201
     """An AES-128 channel pushed live by ffmpeg."""
-    cid = f"br-enc-{uuid.uuid4().hex[:8]}"
-    body = channel_body(cid, encryption="aes-128", key_rotation_s=60)
-    assert http.post("/v1/admin/channels", json=body, headers=admin).status_code == 201
-    password = http.get(f"/v1/admin/channels/{cid}/ingest", headers=admin).json()["password"]
-    push = LivePush(server, cid, password).start()
-    try:
-        wait_for(lambda: http.get(f"/live/{cid}/cmaf/360p.m3u8").text.count(".m4s") >= 6, 60, "live segments")
+    with pushed_channel(http, admin, server, "br-enc", segments=6, timeout_s=60, encryption="aes-128",
+                        key_rotation_s=60) as cid:
         yield cid
-    finally:
-        push.stop()
 
 
 @pytest.mark.parametrize("player", ["hls", "shaka"])

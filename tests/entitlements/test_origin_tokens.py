@@ -14,7 +14,7 @@ from entitlements.tokens import PlaybackGrant, PlaybackTokens
 from streaming.packaging import ffmpeg_exe
 from tests.conftest import channel_body, wait_for
 from tests.entitlements.conftest import bearer, login
-from tests.support.ffmpeg import LivePush
+from tests.support.ffmpeg import pushed_channel
 
 pytestmark = pytest.mark.ffmpeg
 
@@ -22,15 +22,8 @@ pytestmark = pytest.mark.ffmpeg
 @pytest.fixture(scope="module")
 def pushed(http, admin, server):  # noqa: ANN001, ANN201
     """A channel pushed live by ffmpeg for the whole module."""
-    cid = f"tok-{uuid.uuid4().hex[:8]}"
-    assert http.post("/v1/admin/channels", json=channel_body(cid), headers=admin).status_code == 201
-    password = http.get(f"/v1/admin/channels/{cid}/ingest", headers=admin).json()["password"]
-    push = LivePush(server, cid, password).start()
-    try:
-        wait_for(lambda: http.get(f"/live/{cid}/cmaf/360p.m3u8").text.count(".m4s") >= 3, 40, "live segments")
+    with pushed_channel(http, admin, server, "tok") as cid:
         yield cid
-    finally:
-        push.stop()
 
 
 @pytest.fixture

@@ -171,3 +171,18 @@ def test_old_decisions_and_sessions_are_purged(http, rt, household) -> None:  # 
     assert gone["decisions"] >= 1 and gone["sessions"] >= 1
     assert count(PlaybackDecisionLog) == 0 and count(PlaybackSession) == 0
     assert start["session_id"]
+
+
+@pytest.mark.parametrize("body,code", [
+    (b"{nope", "MALFORMED_JSON"),
+    (b'{"content": {"type": "channel"}}', "VALIDATION_ERROR"),
+    (b'{"content": {"type": "recording", "id": "x"}}', "VALIDATION_ERROR"),
+    (b'{"content": {"type": "channel", "id": "../etc"}}', "VALIDATION_ERROR"),
+    (b'{"content": {"type": "channel", "id": "a"}, "mode": "forever"}', "VALIDATION_ERROR"),
+    (b'{"content": {"type": "channel", "id": "a"}, "pin": "12ab"}', "VALIDATION_ERROR"),
+    (b'{"content": {"type": "channel", "id": "a"}, "admin": true}', "VALIDATION_ERROR"),
+])
+def test_malformed_playback_requests(http, household, body, code) -> None:  # noqa: ANN001
+    resp = http.post("/v1/playback", content=body, headers={**bearer(household["phone"]),
+                                                            "content-type": "application/json"})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == code, resp.text

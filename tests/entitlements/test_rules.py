@@ -55,3 +55,19 @@ def test_billing_signature_covers_every_part_of_the_request() -> None:
                 signature("s", "100", "PUT", "/v1/x", b"{ }", "r1"), signature("s", "100", "PUT", "/v1/x", b"{}", "r2")]
     assert base == signature("s", "100", "put", "/v1/x", b"{}", "r1") and base not in variants
     assert len(set(variants)) == len(variants)
+
+
+def test_playback_tokens_survive_key_rotation_and_refuse_tampering() -> None:
+    from entitlements.tokens import PlaybackGrant, PlaybackTokens
+
+    grant = PlaybackGrant("ab" * 16, "cd" * 16, "ef" * 16, "channel:tvp1", "timeshift", 2_000)
+    old_secret, new_secret = "old-secret-" + "o" * 16, "new-secret-" + "n" * 16
+    token = PlaybackTokens(old_secret).sign(grant)
+    rotated = PlaybackTokens(new_secret, [old_secret])
+    assert rotated.verify(token, now=1_000) == grant  # running sessions keep playing
+    assert rotated.verify(rotated.sign(grant), now=1_000) == grant
+    assert PlaybackTokens(new_secret).verify(token, now=1_000) is None  # the old key retired
+    assert rotated.verify(token, now=2_000) is None  # expired
+    body, mac = token.split(".")
+    assert rotated.verify(body[:-2] + "AA" + "." + mac, now=1_000) is None
+    assert rotated.verify(token + "x", now=1_000) is None and rotated.verify("", now=1_000) is None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from streaming.packaging import ffmpeg_exe, testcard_push_args
@@ -57,3 +60,21 @@ class LivePush:
             _, err = self.proc.communicate(timeout=10)
         self.proc = None
         return (err or b"").decode(errors="replace")
+
+
+@contextlib.contextmanager
+def pushed_channel(http, admin: dict, server: str, prefix: str, *, segments: int = 3,  # noqa: ANN001
+                   timeout_s: float = 40, **overrides) -> Iterator[str]:  # noqa: ANN003
+    """Create a channel, keep ffmpeg pushing it live, and yield its id once it has segments."""
+    from tests.conftest import channel_body, wait_for
+
+    cid = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    assert http.post("/v1/admin/channels", json=channel_body(cid, **overrides), headers=admin).status_code == 201
+    password = http.get(f"/v1/admin/channels/{cid}/ingest", headers=admin).json()["password"]
+    push = LivePush(server, cid, password).start()
+    try:
+        wait_for(lambda: http.get(f"/live/{cid}/cmaf/360p.m3u8?window=600").text.count(".m4s") >= segments,
+                 timeout_s, f"{segments} live segments")
+        yield cid
+    finally:
+        push.stop()
