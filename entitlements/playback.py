@@ -18,7 +18,7 @@ from entitlements.auth import Principal
 from entitlements.decision import ActiveStream, Decision, PlaybackFacts, Rights, decide
 from entitlements.errors import InvalidMode, PlaybackDenied, PlaybackSessionNotFound
 from entitlements.models import PlaybackDecisionLog, PlaybackSession, Subscriber
-from entitlements.schemas import PlaybackRequest, PlaybackStart, StreamRead, utc
+from entitlements.schemas import Limits, PlaybackRequest, PlaybackStart, StreamRead, utc
 from entitlements.tokens import PlaybackGrant, PlaybackTokens
 from infra.runtime import notify_after_commit, runtime
 
@@ -149,12 +149,9 @@ def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, 
                           "start-over and catch-up take a programme", modes=list(CHANNEL_MODES))
     segment_sets, content_rights, granting = channel_facts(db_session=db_session, channel_id=request.content.id)
     available = request.segment_set in segment_sets
-    active = service.active_packages(db_session=db_session, subscriber_id=sub.id)
-    held = frozenset(p.code for _, p in active)
-    limits = service.account_limits(db_session=db_session, sub=sub, active=active)
-    devices = service.list_devices(db_session=db_session, subscriber_id=sub.id)
-    position = next((i for i, d in enumerate(devices) if d.id == principal.device_id), None)
-    device = devices[position] if position is not None else None
+    held, limits, devices = account_facts(db_session=db_session, sub=sub)
+    position = next((i for i, (dev_id, _) in enumerate(devices) if dev_id == principal.device_id), None)
+    device_type = devices[position][1] if position is not None else "unknown"
     threshold, pin_ok = None, False
     if request.profile_id is not None:
         threshold = rights.get_profile(db_session=db_session, subscriber_id=sub.id,
@@ -167,12 +164,46 @@ def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, 
     return PlaybackFacts(
         mode=request.mode, content=content, available=available, rights=content_rights,
         granting_packages=granting, account_status=sub.status, held_packages=held,
-        device_id=principal.device_id, device_type=device.device_type if device else "unknown",
+        device_id=principal.device_id, device_type=device_type,
         device_within_limit=position is not None and position < limits.max_devices,
         country=rights.country_of(db_session=db_session, address=address),
         parental_threshold=threshold, pin_ok=pin_ok,
         max_streams=limits.max_streams if limits.max_streams is not None else runtime().settings.default_stream_limit,
         streams=streams)
+
+
+def account_facts(*, db_session: Session, sub: Subscriber) -> tuple[frozenset[str], Limits, tuple]:
+    """Return the account's packages valid now, its limits and its devices in order (id, type).
+
+    Cached in the shared cache under the account row's ``updated_at``, which every account change
+    (packages, status, limits, devices) sets: the door reads that row under lock anyway, so a
+    stale entry can never be used, and no invalidation message can be lost. An entry also ends at
+    the next validity boundary of the account's packages.
+    """
+    import orjson
+
+    from entitlements.models import SubscriberPackage
+
+    cache = runtime().cache
+    key, stamp = f"account-facts:{sub.id}", utc(sub.updated_at).isoformat() if sub.updated_at else ""
+    raw = cache.get(key)
+    if raw is not None:
+        data = orjson.loads(raw)
+        if data["stamp"] == stamp:
+            return (frozenset(data["held"]), Limits(**data["limits"]),
+                    tuple(tuple(d) for d in data["devices"]))
+    now = service.now_utc()
+    active = service.active_packages(db_session=db_session, subscriber_id=sub.id, at=now)
+    limits = service.account_limits(db_session=db_session, sub=sub, active=active)
+    devices = tuple((d.id, d.device_type) for d in service.list_devices(db_session=db_session, subscriber_id=sub.id))
+    held = frozenset(p.code for _, p in active)
+    boundaries = [utc(t) for g in db_session.scalars(select(SubscriberPackage).where(
+        SubscriberPackage.subscriber_id == sub.id)) for t in (g.valid_from, g.valid_to) if t is not None]
+    ttl = min([60.0] + [(b - now).total_seconds() for b in boundaries if b > now])
+    if ttl > 0.5:
+        cache.set(key, orjson.dumps({"stamp": stamp, "held": sorted(held), "limits": limits.model_dump(),
+                                     "devices": [list(d) for d in devices]}), ttl)
+    return held, limits, devices
 
 
 def _audit(db_session: Session, facts: PlaybackFacts, sub_id: str, decision: Decision, session_id: str | None,

@@ -91,6 +91,7 @@ def _grants(db_session: Session, subscriber_id: str) -> list[SubscriberPackage]:
 def record_change(*, db_session: Session, sub: Subscriber, actor: str, action: str,
                   before: dict | None, request_id: str | None = None) -> AccountChange:
     """Audit a change of an account and publish it as an event once the transaction commits."""
+    touch(sub)
     db_session.flush()
     after = snapshot(sub, _grants(db_session, sub.id))
     change = AccountChange(subscriber_id=sub.id, actor=actor, request_id=request_id, action=action,
@@ -107,6 +108,11 @@ def record_change(*, db_session: Session, sub: Subscriber, actor: str, action: s
                          "status": sub.status, "packages": [p["code"] for p in after["packages"]],
                          "at": change.at.isoformat()})
     return change
+
+
+def touch(sub: Subscriber) -> None:
+    """Mark the account changed: cached facts about it (entitlements/playback.py) stop being used."""
+    sub.updated_at = now_utc()
 
 
 def upsert_subscriber(*, db_session: Session, customer_number: str, body: BillingSubscriberUpsert,
@@ -269,6 +275,7 @@ def register_device(*, db_session: Session, sub: Subscriber, info: DeviceInfo | 
     device = Device(id=new_id(), subscriber_id=sub.id, device_type=info.type, name=info.name,
                     model=info.model, created_at=now, last_seen_at=now)
     db_session.add(device)
+    touch(sub)
     db_session.flush()
     return device
 
@@ -283,6 +290,7 @@ def remove_device(*, db_session: Session, subscriber_id: str, device_id: str) ->
         if s.device_id == device_id])
     db_session.execute(delete(AuthSession).where(AuthSession.device_id == device.id))
     db_session.delete(device)
+    touch(get_subscriber(db_session=db_session, subscriber_id=subscriber_id))
     db_session.flush()
     notify_after_commit(db_session, ACCOUNT_TOPIC + subscriber_id,
                         {"subscriber_id": subscriber_id, "action": "device_removed", "device_id": device_id})

@@ -186,3 +186,26 @@ def test_malformed_playback_requests(http, household, body, code) -> None:  # no
     resp = http.post("/v1/playback", content=body, headers={**bearer(household["phone"]),
                                                             "content-type": "application/json"})
     assert resp.status_code == 422 and resp.json()["error"]["code"] == code, resp.text
+
+
+def test_account_facts_are_cached_until_the_account_changes(http, rt, billing, household, make_package) -> None:  # noqa: ANN001
+    from sqlalchemy import delete
+
+    from entitlements import playback, service
+    from entitlements.models import SubscriberPackage
+
+    sub_id, code = household["sub"]["id"], household["package"]["code"]
+
+    def facts() -> frozenset:
+        with rt.db.session(write=False) as s:
+            return playback.account_facts(db_session=s, sub=service.get_subscriber(db_session=s, subscriber_id=sub_id))[0]
+
+    assert facts() == {code}
+    with rt.db.session() as s:  # behind the service's back: the cache cannot know
+        s.execute(delete(SubscriberPackage).where(SubscriberPackage.subscriber_id == sub_id))
+    assert facts() == {code}, "the cached facts should have been used"
+    extra = make_package(kind="addon")
+    number = household["sub"]["customer_number"]
+    assert billing.send("PUT", f"/v1/billing/subscribers/{number}/packages",
+                        {"packages": [{"code": code}, {"code": extra["code"]}]}).status_code == 200
+    assert facts() == {code, extra["code"]}  # an account change is seen at once
