@@ -13,6 +13,7 @@ from entitlements import auth, billing, service
 from entitlements.deps import (
     BillingClient, CurrentPrincipal, CustomerNumberPath, DeviceIdPath, PackageCodePath, client_address,
 )
+from entitlements.errors import OAuthError
 from entitlements.schemas import (
     AccountChangePagination, AccountChangeRead, AccountRead, BillingPackages, BillingSubscriberUpsert,
     DeviceApproval, DeviceCodeRequest, DeviceCodeResponse, DeviceRead, DeviceRename, LoginRequest,
@@ -90,8 +91,6 @@ async def _form_or_json(request: Request) -> dict:
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            from entitlements.errors import OAuthError
-
             raise OAuthError("invalid_request", "the body must be a JSON object or a form")
         return {k: v for k, v in data.items() if isinstance(v, str)}
     return {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from entitlements import passwords, service
 from entitlements.errors import (
-    DeviceLimit, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, InvalidResetToken,
+    AuthRequired, DeviceLimit, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, InvalidResetToken,
     OAuthError, RefreshTokenReused, UserCodeNotFound, WeakPassword,
 )
 from entitlements.models import AuthSession, DeviceAuthorization, PasswordReset, RefreshToken, Subscriber
@@ -152,8 +152,6 @@ def refresh(*, db_session: Session, refresh_token: str) -> TokenPair:
 def authenticate(*, db_session: Session, access_token: str | None) -> Principal:
     """Return who an access token belongs to; a revoked sign-in or removed device is refused."""
     if not access_token:
-        from entitlements.errors import AuthRequired
-
         raise AuthRequired("sign in first (header Authorization: Bearer ACCESS_TOKEN)")
     claims = token_keys().verify(access_token, int(service.now_utc().timestamp()))
     session = db_session.get(AuthSession, claims.session_id) if claims else None

@@ -175,3 +175,24 @@ class InvalidGeoTable(InvalidInput):
 class PinLocked(SmartGoError):
     code = "PIN_LOCKED"
     status = 429
+
+
+# -- refusals at the origin (entitlements/gate.py) --
+class TokenRequired(Unauthorized):
+    code = "PLAYBACK_TOKEN_REQUIRED"
+
+
+class TokenInvalid(Forbidden):
+    code = "PLAYBACK_TOKEN_INVALID"
+
+
+class TokenOutOfScope(Forbidden):
+    code = "PLAYBACK_TOKEN_SCOPE"
+
+
+class SessionRevoked(Forbidden):
+    code = "PLAYBACK_SESSION_ENDED"
+
+
+class WindowNotAllowed(Forbidden):
+    code = "RIGHTS"

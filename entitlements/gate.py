@@ -15,33 +15,13 @@ import time
 
 from starlette.concurrency import run_in_threadpool
 
+from entitlements.errors import SessionRevoked, TokenInvalid, TokenOutOfScope, WindowNotAllowed
 from entitlements.tokens import PlaybackGrant
-from infra.errors import Forbidden, Unauthorized
 from infra.runtime import Runtime
 
 log = logging.getLogger(__name__)
 VERIFIED_MAX = 100_000
 SYNC_EVERY_S = 3.0
-
-
-class TokenRequired(Unauthorized):
-    code = "PLAYBACK_TOKEN_REQUIRED"
-
-
-class TokenInvalid(Forbidden):
-    code = "PLAYBACK_TOKEN_INVALID"
-
-
-class TokenOutOfScope(Forbidden):
-    code = "PLAYBACK_TOKEN_SCOPE"
-
-
-class SessionRevoked(Forbidden):
-    code = "PLAYBACK_SESSION_ENDED"
-
-
-class WindowNotAllowed(Forbidden):
-    code = "RIGHTS"
 
 
 class PlaybackGate:
@@ -76,23 +56,21 @@ class PlaybackGate:
     def admit(self, token: str, channel_id: str, mode_window_s: float | None) -> PlaybackGrant:
         """Return the grant of a request for channel_id, or raise why it is refused."""
         grant = self.verified.get(token)
-        now = int(time.time())
         if grant is None:
-            grant = self.tokens.verify(token, now)
+            grant = self.tokens.verify(token, int(time.time()))
             if grant is None:
                 raise TokenInvalid("the playback token is not valid (forged, truncated or expired)")
             if len(self.verified) >= VERIFIED_MAX:
                 self.verified.clear()
             self.verified[token] = grant
-        elif grant.expires_at <= now:
-            raise TokenInvalid("the playback token expired; ask POST /v1/playback again")
         if grant.scope != "channel:" + channel_id:
             raise TokenOutOfScope("this playback token is for other content")
-        if grant.session_id in self.revoked:
-            raise SessionRevoked("this playback session has ended; ask POST /v1/playback again")
         if mode_window_s is not None and grant.mode == "live" and mode_window_s > self.rt.settings.live_window_s:
             raise WindowNotAllowed("a live session cannot ask for a time-shift window", mode="live")
-        self.seen.add(grant.session_id)
+        if not self.still_admitted(grant):
+            if grant.session_id in self.revoked:
+                raise SessionRevoked("this playback session has ended; ask POST /v1/playback again")
+            raise TokenInvalid("the playback token expired; ask POST /v1/playback again")
         return grant
 
     def still_admitted(self, grant: PlaybackGrant) -> bool:

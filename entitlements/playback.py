@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from entitlements.errors import InvalidMode, PlaybackDenied, PlaybackSessionNotF
 from entitlements.models import PlaybackDecisionLog, PlaybackSession, Subscriber
 from entitlements.schemas import Limits, PlaybackRequest, PlaybackStart, StreamRead, utc
 from entitlements.tokens import PlaybackGrant, PlaybackTokens
-from infra.runtime import notify_after_commit, runtime
+from infra.runtime import notify_after_commit, run_after_commit, runtime
 
 REVOKED_TOPIC = "playback.revoked"
 CHANNEL_MODES = ("live", "timeshift")
@@ -80,24 +81,29 @@ def end_sessions(*, db_session: Session, sessions: list[PlaybackSession], reason
             ended.append(session.id)
     if ended:
         db_session.flush()
-        runtime().cache.delete(*(_lease_key(sid) for sid in ended))
+        cache = runtime().cache
+        # Only once the end is committed: a rolled-back stop must leave the stream counted.
+        run_after_commit(db_session, lambda: cache.delete(*(_lease_key(sid) for sid in ended)))
         notify_after_commit(db_session, REVOKED_TOPIC, {"sessions": ended, "reason": reason})
     return ended
 
 
-def stop_stream(*, db_session: Session, subscriber_id: str, session_id: str) -> None:
-    """Stop one of the account's streams (from any of its devices)."""
+def _own_session(db_session: Session, subscriber_id: str, session_id: str) -> PlaybackSession:
     session = db_session.get(PlaybackSession, session_id)
     if session is None or session.subscriber_id != subscriber_id:
         raise PlaybackSessionNotFound("no such playback session on this account")
-    end_sessions(db_session=db_session, sessions=[session], reason="stopped")
+    return session
+
+
+def stop_stream(*, db_session: Session, subscriber_id: str, session_id: str) -> None:
+    """Stop one of the account's streams (from any of its devices)."""
+    end_sessions(db_session=db_session, sessions=[_own_session(db_session, subscriber_id, session_id)],
+                 reason="stopped")
 
 
 def heartbeat(*, db_session: Session, subscriber_id: str, session_id: str) -> None:
     """Keep a stream alive; a session that ended is refused, so the player learns it."""
-    session = db_session.get(PlaybackSession, session_id)
-    if session is None or session.subscriber_id != subscriber_id:
-        raise PlaybackSessionNotFound("no such playback session on this account")
+    session = _own_session(db_session, subscriber_id, session_id)
     if session.ended_at is not None or utc(session.expires_at) <= service.now_utc():
         raise PlaybackDenied("SESSION_ENDED", f"this playback session ended ({session.end_reason or 'expired'})")
     keep_alive([session_id])
@@ -270,8 +276,6 @@ def recheck_account(*, db_session: Session, subscriber_id: str, reason: str) -> 
 
 
 def _without_place(facts: PlaybackFacts, **changes) -> PlaybackFacts:  # noqa: ANN003
-    from dataclasses import replace
-
     # Where the player is and its PIN were checked when it started; a change of the account
     # does not move it, so the re-check keeps those facts out.
     return replace(facts, rights=replace(facts.rights, countries=None, age_rating=None), **changes)

@@ -32,9 +32,7 @@ class TokenKeys:
 
     def __init__(self, current: str, previous: list[str] | tuple[str, ...] = ()) -> None:
         self.current_kid = key_id(current)
-        # A key of its own per purpose, derived from the secret: 32 bytes whatever its length.
-        self.keys = {key_id(k): hashlib.sha256(b"smartgo-access-token:" + k.encode()).digest()
-                     for k in (current, *previous) if k}
+        self.keys = derived_keys(b"smartgo-access-token:", current, previous)
 
     def sign(self, claims: AccessClaims, issued_at: int) -> str:
         """Return a signed access token for claims."""
@@ -59,6 +57,11 @@ class TokenKeys:
         if not all(isinstance(data[k], str) for k in ("sub", "sid", "dev")):
             return None
         return AccessClaims(data["sub"], data["dev"], data["sid"], data["exp"])
+
+
+def derived_keys(purpose: bytes, current: str, previous: list[str] | tuple[str, ...]) -> dict[str, bytes]:
+    """Return a key of its own per purpose for each secret, by key id: 32 bytes whatever its length."""
+    return {key_id(k): hashlib.sha256(purpose + k.encode()).digest() for k in (current, *previous) if k}
 
 
 def key_id(secret: str) -> str:
@@ -118,8 +121,8 @@ class PlaybackTokens:
 
     def __init__(self, current: str, previous: list[str] | tuple[str, ...] = ()) -> None:
         self.current_kid = bytes.fromhex(key_id(current))
-        self.keys = {bytes.fromhex(key_id(k)): hashlib.sha256(b"smartgo-playback-token:" + k.encode()).digest()
-                     for k in (current, *previous) if k}
+        self.keys = {bytes.fromhex(kid): key for kid, key in
+                     derived_keys(b"smartgo-playback-token:", current, previous).items()}
 
     def sign(self, grant: PlaybackGrant) -> str:
         """Return the URL-safe token of a grant."""

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs
 
@@ -282,7 +283,7 @@ class Origin:
         if token is not None:
             self.gate.admit(token, m["ch"], _query_window(scope.get("query_string", b"")))
         elif not self.rt.settings.open_playback:
-            from entitlements.gate import TokenRequired
+            from entitlements.errors import TokenRequired
 
             raise TokenRequired("playback needs a URL from POST /v1/playback")
         view = await self.view(m["ch"])
@@ -427,10 +428,15 @@ class Origin:
         if run is None or run.gap or (seq, track) in view.holes:
             raise SegmentNotFound(f"no segment {seq} on this track", seq=seq)
         key = service.segment_key(view.spec.id, track, run.session, seq - run.enc_offset)
-        if view.spec.key_period_segments:
-            await self._encrypted_object(send, view, key, seq, ext, head)
-        else:
-            await self._object(send, key, ext, head)
+        spec = view.spec
+        seal = None
+        if spec.key_period_segments:
+            from streaming.keys import encrypt_segment, key_source
+
+            def seal(data: bytes) -> bytes:
+                key_bytes = key_source(self.rt).key_for(spec.id, seq // spec.key_period_segments)
+                return encrypt_segment(data, key_bytes, seq)
+        await self._object(send, key, ext, head, seal=seal)
 
     async def _key(self, send, view: ChannelView, period: int, head: bool) -> None:  # noqa: ANN001
         """Serve a content key; only an encrypted channel has keys, and none far ahead of live."""
@@ -445,32 +451,17 @@ class Origin:
         # A key is private to the session that asked: never stored by a shared cache.
         await _send(send, 200, key, b"application/octet-stream", b"private, no-store", head=head)
 
-    async def _encrypted_object(self, send, view: ChannelView, key: str, seq: int, ext: str,  # noqa: ANN001
-                                head: bool) -> None:
-        from infra.errors import ObjectNotFound
-        from streaming.keys import encrypt_segment, key_source
-
-        spec = view.spec
-
-        def load() -> bytes:
-            data = self.rt.store.get(key).data
-            return encrypt_segment(data, key_source(self.rt).key_for(spec.id, seq // spec.key_period_segments), seq)
-
-        try:
-            body = await run_in_threadpool(load)
-        except ObjectNotFound as err:
-            raise SegmentNotFound("segment not in storage") from err
-        await _send(send, 200, body, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
-
     def _run_from_db(self, ch: str, seq: int) -> Run | None:
         with self.rt.db.session(write=False) as s:
             runs = service.runs_from_seq(db_session=s, channel_id=ch, first_seq=seq)
         run = runs[0] if runs else None
         return run if run and run.first_seq <= seq <= run.last_seq else None
 
-    async def _object(self, send, key: str, ext: str, head: bool) -> None:  # noqa: ANN001
+    async def _object(self, send, key: str, ext: str, head: bool,  # noqa: ANN001
+                      seal: Callable[[bytes], bytes] | None = None) -> None:
+        """Serve a stored object, through seal (encryption) when given: storage holds clear bytes."""
         store = self.rt.store
-        if self.rt.settings.segment_delivery == "redirect":
+        if self.rt.settings.segment_delivery == "redirect" and seal is None:
             url = store.url_for(key)
             if url:
                 await send({"type": "http.response.start", "status": 302, "headers": [
@@ -479,11 +470,15 @@ class Origin:
                 return
         from infra.errors import ObjectNotFound
 
+        def load() -> bytes:
+            data = store.get(key).data
+            return seal(data) if seal else data
+
         try:
-            obj = await run_in_threadpool(store.get, key)
+            body = await run_in_threadpool(load)
         except ObjectNotFound as err:
             raise SegmentNotFound("segment not in storage") from err
-        await _send(send, 200, obj.data, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
+        await _send(send, 200, body, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
 
 
 def _split_token(path: str) -> tuple[str | None, str]:
