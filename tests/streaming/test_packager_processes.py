@@ -66,7 +66,10 @@ def test_killing_a_packager_process_moves_its_channels(http, admin, settings, se
                                           text=True).stdout.split()
         wait_for(lambda: len(encoders()) == 1, 10, "exactly one ffmpeg for the channel")
         wait_for(lambda: version() > before + 1, 30, "new segments from the surviving node")
-        assert len(encoders()) == 1
+        # Still one encoder after those segments (a supervisor restarting ffmpeg on a loaded
+        # machine may leave none for an instant; two would be the bug).
+        assert len(encoders()) <= 1
+        wait_for(lambda: len(encoders()) == 1, 10, "exactly one ffmpeg for the channel after the move")
         assert time.monotonic() - killed < 20
         assert seqs() >= 3
     finally:
