@@ -50,10 +50,10 @@ def make_subscriber(url: str, number: str, packages: list[str] | None = None) ->
     """Create a subscriber (and its packages) through the billing API."""
     target = f"/v1/billing/subscribers/{number}"
     raw, h = signed("PUT", target, {"email": f"{number.lower()}@example.com", "password": PASSWORD})
-    httpx.put(url + target, content=raw, headers=h, timeout=30).raise_for_status()
+    httpx.put(url + target, content=raw, headers=h, timeout=120).raise_for_status()
     if packages is not None:
         raw, h = signed("PUT", target + "/packages", {"packages": [{"code": c} for c in packages]})
-        httpx.put(url + target + "/packages", content=raw, headers=h, timeout=30).raise_for_status()
+        httpx.put(url + target + "/packages", content=raw, headers=h, timeout=120).raise_for_status()
 
 
 def argon2_rate(seconds: float) -> float:

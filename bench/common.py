@@ -85,19 +85,19 @@ class Server:
             self.proc.kill()
 
 
-def start_server(mode: str, *, workers: int = 1) -> Server:
-    """Start `smartgo api` in a fresh data folder and wait until it answers."""
+def start_server(mode: str, *, workers: int = 1, wrap: list[str] = (), start_timeout_s: float = 60) -> Server:
+    """Start `smartgo api` (behind a wrapper such as valgrind) in a fresh data folder; wait until it answers."""
     data = Path(tempfile.mkdtemp(prefix="smartgo-bench-"))
     port = free_port()
     env = {**os.environ, **mode_env(mode, data)}
-    proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "api", "--port", str(port),
+    proc = subprocess.Popen([*wrap, sys.executable, "-m", "infra.cli", "api", "--port", str(port),
                              "--workers", str(workers)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=open(data / "server.log", "wb"))
     url = f"http://127.0.0.1:{port}"
-    end = time.monotonic() + 60
+    end = time.monotonic() + start_timeout_s
     while time.monotonic() < end:
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+            if httpx.get(url + "/healthz", timeout=5).status_code == 200:
                 return Server(proc, url, env)
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -105,11 +105,11 @@ def start_server(mode: str, *, workers: int = 1) -> Server:
     raise RuntimeError(f"server did not start; see {data / 'server.log'}")
 
 
-def create_channel(url: str, channel_id: str, *, timeshift_s: int = 7200) -> str:
-    """Create a 360p/240p channel and return its ingest password."""
+def create_channel(url: str, channel_id: str, *, timeshift_s: int = 7200, **extra) -> str:  # noqa: ANN003
+    """Create a 360p/240p channel (extra fields as given) and return its ingest password."""
     headers = {"X-API-Key": ADMIN}
     body = {"id": channel_id, "name": channel_id, "segment_duration_ms": 1920,
-            "timeshift_window_s": timeshift_s,
+            "timeshift_window_s": timeshift_s, **extra,
             "renditions": [{"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 800},
                            {"name": "240p", "width": 426, "height": 240, "video_bitrate_kbps": 400}]}
     resp = httpx.post(f"{url}/v1/admin/channels", json=body, headers=headers, timeout=30)

@@ -91,7 +91,7 @@ def keep_pushing(url: str, channel_id: str, password: str, stop: threading.Event
     """Push a segment every 1.92 s in a background thread, like a live encoder."""
 
     async def loop() -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=60) as client:
             rep = Replayer(client, url, channel_id, password, sample_encode())
             await rep.start()
             t0 = time.time()
@@ -109,12 +109,13 @@ def signed_url(url: str, channel_id: str) -> str:
 
     admin = {"X-API-Key": ADMIN}
     httpx.post(f"{url}/v1/admin/packages", headers=admin, json={
-        "code": "bench", "name": "Bench", "kind": "base", "channels": [channel_id]}).raise_for_status()
+        "code": "bench", "name": "Bench", "kind": "base", "channels": [channel_id]}, timeout=120).raise_for_status()
     make_subscriber(url, "T0000001", ["bench"])
     tokens = httpx.post(f"{url}/v1/auth/login", json={"login": "T0000001", "password": PASSWORD,
-                                                      "device": {"type": "web", "name": "wrk"}}).json()
+                                                      "device": {"type": "web", "name": "wrk"}},
+                        timeout=120).json()
     start = httpx.post(f"{url}/v1/playback", headers={"Authorization": f"Bearer {tokens['access_token']}"},
-                       json={"content": {"type": "channel", "id": channel_id}})
+                       json={"content": {"type": "channel", "id": channel_id}}, timeout=120)
     start.raise_for_status()
     from urllib.parse import urlsplit
 

@@ -95,7 +95,7 @@ class PlaybackGate:
                 log.warning("playback gate sync failed", exc_info=True)
 
     def _flush_seen(self) -> None:
-        from entitlements.playback import keep_alive
+        from entitlements.streams import keep_alive
 
         seen, self.seen = self.seen, set()
         if seen:

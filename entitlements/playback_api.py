@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from catalog.deps import ChannelIdPath
-from entitlements import passwords, playback, rights, service
+from entitlements import passwords, playback, rights, service, streams
 from entitlements.deps import CurrentPrincipal, client_address
 from entitlements.errors import InvalidCredentials
 from entitlements.schemas import (
@@ -53,7 +53,7 @@ def stop_playback(session_id: SessionIdPath, who: CurrentPrincipal, db_session: 
 def my_streams(who: CurrentPrincipal, db_session: SessionDep) -> list[StreamRead]:
     """List what the account is watching now, on which devices."""
     return [playback.to_stream_read(s, who.device_id)
-            for s in playback.active_streams(db_session=db_session, subscriber_id=who.subscriber_id)]
+            for s in streams.active_streams(db_session=db_session, subscriber_id=who.subscriber_id)]
 
 
 # -- profiles and the PIN ----------------------------------------------------------------------

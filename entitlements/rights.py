@@ -75,6 +75,9 @@ def set_channel_rights(*, db_session: Session, channel_id: str, body: ChannelRig
         setattr(row, key, value)
     db_session.flush()
     notify_after_commit(db_session, "channel." + channel_id, {"kind": "rights"})
+    from entitlements import playback  # playback decides with these rights: imported late
+
+    playback.recheck_catalogue(db_session=db_session, reason="rights_changed", channel_ids=[channel_id])
     return channel_rights(db_session=db_session, channel_id=channel_id)
 
 

@@ -282,11 +282,11 @@ def register_device(*, db_session: Session, sub: Subscriber, info: DeviceInfo | 
 
 def remove_device(*, db_session: Session, subscriber_id: str, device_id: str) -> None:
     """Remove a device and revoke every sign-in on it."""
-    from entitlements import playback
+    from entitlements import playback, streams
 
     device = get_device(db_session=db_session, subscriber_id=subscriber_id, device_id=device_id)
     playback.end_sessions(db_session=db_session, reason="device_removed", sessions=[
-        s for s in playback.open_sessions(db_session=db_session, subscriber_id=subscriber_id)
+        s for s in streams.open_sessions(db_session=db_session, subscriber_id=subscriber_id)
         if s.device_id == device_id])
     db_session.execute(delete(AuthSession).where(AuthSession.device_id == device.id))
     db_session.delete(device)
@@ -345,6 +345,7 @@ def update_package(*, db_session: Session, code: str, package_in: PackageUpdate)
         setattr(package, field, value)
     db_session.flush()
     notify_after_commit(db_session, PACKAGE_TOPIC + code, {"code": code, "action": "updated"})
+    _recheck(db_session, reason="package_changed", package_code=code)
     return package
 
 
@@ -354,11 +355,21 @@ def set_package_channels(*, db_session: Session, package: Package, channels: lis
 
     wanted = sorted(set(channels))
     catalog_service.require_channels(db_session=db_session, channel_ids=wanted)
+    removed = sorted(set(package_channels(db_session=db_session, code=package.code)) - set(wanted))
     db_session.execute(delete(PackageChannel).where(PackageChannel.package_code == package.code))
     for cid in wanted:
         db_session.add(PackageChannel(package_code=package.code, channel_id=cid))
     db_session.flush()
     notify_after_commit(db_session, PACKAGE_TOPIC + package.code, {"code": package.code, "action": "channels"})
+    if removed:
+        _recheck(db_session, reason="package_changed", channel_ids=removed)
+
+
+def _recheck(db_session: Session, **change) -> None:  # noqa: ANN003
+    # Sessions running on what changed are re-decided in the same transaction as the change.
+    from entitlements import playback
+
+    playback.recheck_catalogue(db_session=db_session, **change)
 
 
 def delete_package(*, db_session: Session, code: str) -> None:

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     live_window_s: float = Field(30.0, gt=0)
     publish_deadline_factor: float = Field(1.0, gt=0, le=2.0)
     segment_delivery: Literal["proxy", "redirect"] = "proxy"
+    segment_memory_mb: int = Field(64, ge=0)  # recently served segments kept per origin process
     max_ingest_object_bytes: int = Field(32 * 1024 * 1024, gt=0)
     storage_timeout_s: float = Field(5.0, gt=0)
     ingest_url: str = ""

@@ -29,6 +29,7 @@ from streaming.errors import SegmentNotFound, WindowOutOfRange
 from streaming.playlist import (
     AudioMediaSpec, MediaPlaylistSpec, VariantSpec, render_master, render_media,
 )
+from streaming.recent import RecentSegments
 from streaming.timeline import Run, Segment, live_gaps, live_gaps_valid_until, segments_in
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class Origin:
         self._fast: dict[tuple[str, bytes], FastEntry] = {}
         # (signed path, query) -> (the _fast key, its admitted grant), per session URL.
         self._signed: dict[tuple[str, bytes], tuple[tuple[str, bytes], object]] = {}
+        self.recent = RecentSegments(rt.settings.segment_memory_mb * 1024 * 1024)
         from entitlements.gate import PlaybackGate
 
         self.gate = PlaybackGate(rt)
@@ -474,10 +476,14 @@ class Origin:
             data = store.get(key).data
             return seal(data) if seal else data
 
-        try:
-            body = await run_in_threadpool(load)
-        except ObjectNotFound as err:
-            raise SegmentNotFound("segment not in storage") from err
+        remembered = (key, seal is not None)
+        body = self.recent.get(remembered)
+        if body is None:
+            try:
+                body = await run_in_threadpool(load)
+            except ObjectNotFound as err:
+                raise SegmentNotFound("segment not in storage") from err
+            self.recent.put(remembered, body)
         await _send(send, 200, body, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
 
 

@@ -127,6 +127,47 @@ def test_a_stopped_stream_and_a_removed_package_are_refused_within_seconds(http,
     assert max(stopped_after, time.monotonic() - t0) < 10
 
 
+def test_catalogue_changes_reach_running_sessions(http, admin, closed, pushed, viewer) -> None:  # noqa: ANN001
+    """A package losing the channel, the channel's rights changing, a package's device limit cut."""
+    code = viewer["package"]["code"]
+
+    def running() -> str:
+        media = _path(_start(http, viewer, pushed)["url"]).replace("master.m3u8", "360p.m3u8")
+        assert http.playlist(media).status_code == 200
+        return media
+
+    def refused(media: str, what: str) -> float:
+        t0 = time.monotonic()
+        wait_for(lambda: http.get(media).status_code == 403, 10, what)
+        assert http.get(media).json()["error"]["code"] == "PLAYBACK_SESSION_ENDED"
+        return time.monotonic() - t0
+
+    media = running()
+    assert http.put(f"/v1/admin/packages/{code}/channels", headers=admin, json={"channels": []}).status_code == 200
+    assert refused(media, "the session of a channel its package lost refused") < 10
+    assert http.put(f"/v1/admin/packages/{code}/channels", headers=admin,
+                    json={"channels": [pushed]}).status_code == 200
+
+    media = running()
+    try:
+        assert http.put(f"/v1/admin/channels/{pushed}/rights", headers=admin,
+                        json={"device_types": ["smart_tv"]}).status_code == 200
+        assert refused(media, "a phone's session on a channel now licensed for TVs only refused") < 10
+    finally:
+        assert http.put(f"/v1/admin/channels/{pushed}/rights", headers=admin, json={}).status_code == 200
+
+    first = running()
+    second_device = login(http, viewer["sub"]["customer_number"]).json()
+    resp = http.post("/v1/playback", headers=bearer(second_device),
+                     json={"content": {"type": "channel", "id": pushed}})
+    assert resp.status_code == 200, resp.text
+    second = _path(resp.json()["url"]).replace("master.m3u8", "360p.m3u8")
+    assert http.playlist(second).status_code == 200
+    assert http.patch(f"/v1/admin/packages/{code}", headers=admin, json={"max_devices": 1}).status_code == 200
+    assert refused(second, "the session of a device past the new limit refused") < 10
+    assert http.get(first).status_code == 200, "the first device is within the limit and plays on"
+
+
 def test_playlist_fetches_keep_the_stream_alive(http, rt, closed, pushed, viewer, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setattr(rt.settings, "stream_lease_s", 5.0)
     start = _start(http, viewer, pushed)

@@ -191,14 +191,14 @@ def test_malformed_playback_requests(http, household, body, code) -> None:  # no
 def test_account_facts_are_cached_until_the_account_changes(http, rt, billing, household, make_package) -> None:  # noqa: ANN001
     from sqlalchemy import delete
 
-    from entitlements import playback, service
+    from entitlements import facts as facts_module, service
     from entitlements.models import SubscriberPackage
 
     sub_id, code = household["sub"]["id"], household["package"]["code"]
 
     def facts() -> frozenset:
         with rt.db.session(write=False) as s:
-            return playback.account_facts(db_session=s, sub=service.get_subscriber(db_session=s, subscriber_id=sub_id))[0]
+            return facts_module.account_facts(db_session=s, sub=service.get_subscriber(db_session=s, subscriber_id=sub_id))[0]
 
     assert facts() == {code}
     with rt.db.session() as s:  # behind the service's back: the cache cannot know

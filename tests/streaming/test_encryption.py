@@ -92,6 +92,7 @@ def test_an_encrypted_channel_plays_in_ffmpeg_and_its_segments_decrypt(http, adm
         data = http.get(f"/live/{cid}/cmaf/{seg.uri}").content
         clear = _decrypt(data, http.get(f"/live/{cid}/cmaf/{seg.key.uri}").content, seq)
         assert clear[4:8] in (b"styp", b"moof")  # a CMAF segment once decrypted
+        assert http.get(f"/live/{cid}/cmaf/{seg.uri}").content == data  # the next viewer: from memory, same bytes
         assert http.get(f"/live/{cid}/cmaf/keys/99999999.key").json()["error"]["code"] == "KEY_NOT_FOUND"
         proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-allowed_extensions", "ALL", "-i",
                                f"{server}/live/{cid}/cmaf/master.m3u8", "-t", "3", "-f", "null", "-"],

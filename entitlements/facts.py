@@ -1,0 +1,162 @@
+"""What the playback door decides on: facts about the content, the package catalogue and the account.
+
+Content and catalogue facts change rarely and are kept in this process's memory, cleared by
+the bus messages every change sends (and 30 s old at most, in case a read races a change).
+Account facts live in the shared cache, stamped with the account row the door locks anyway.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from entitlements import rights, service
+from entitlements.auth import Principal
+from entitlements.decision import ActiveStream, PlaybackFacts, Rights
+from entitlements.errors import InvalidMode
+from entitlements.models import Package, Subscriber
+from entitlements.rules import PackageLimits, combine_limits
+from entitlements.schemas import Limits, PlaybackRequest, utc
+from entitlements.streams import active_streams
+from infra.runtime import runtime
+
+CHANNEL_MODES = ("live", "timeshift")
+FACTS_TTL_S = 30.0
+
+
+def _memo(name: str) -> dict:
+    """Return this process's copy of a kind of catalogue fact, cleared by every catalogue change."""
+    rt = runtime()
+    memo = rt.extras.get(name)
+    if memo is None:
+        memo = rt.extras[name] = {}
+        rt.bus.subscribe("channel.", lambda _t, _m: memo.clear())
+        rt.bus.subscribe(service.PACKAGE_TOPIC, lambda _t, _m: memo.clear())
+    return memo
+
+
+def forget_catalogue() -> None:
+    """Drop this process's copies at once (a change re-deciding sessions in its own transaction)."""
+    for name in ("channel_facts", "package_limits"):
+        runtime().extras.get(name, {}).clear()
+
+
+def channel_facts(*, db_session: Session, channel_id: str) -> tuple[tuple[str, ...], Rights, frozenset[str]]:
+    """Return a channel's playable segment sets (none when missing or disabled), rights and packages.
+
+    Kept in this process's memory: they change rarely, and every change of a channel, its
+    rights or a package is announced on the bus, which clears the copy.
+    """
+    cache = _memo("channel_facts")
+    hit = cache.get(channel_id)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    from catalog import service as catalog_service
+    from catalog.errors import ChannelNotFound
+
+    try:
+        channel = catalog_service.get(db_session=db_session, channel_id=channel_id)
+        sets = tuple(channel.segment_sets) if channel.enabled else ()
+    except ChannelNotFound:
+        sets = ()
+    facts = (sets, rights.channel_rights(db_session=db_session, channel_id=channel_id),
+             frozenset(p.code for p in service.packages_granting_channel(db_session=db_session,
+                                                                         channel_id=channel_id)))
+    if len(cache) > 10_000:
+        cache.clear()
+    # A read racing a change could store old facts just after the bus cleared them: they
+    # live 30 s at most.
+    cache[channel_id] = (now + FACTS_TTL_S, facts)
+    return facts
+
+
+
+def package_limits(*, db_session: Session) -> dict[str, PackageLimits]:
+    """Return every package's kind and limits by code (this process's copy)."""
+    memo = _memo("package_limits")
+    hit = memo.get("all")
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    limits = {p.code: PackageLimits(p.kind, p.max_devices, p.max_streams, p.recording_hours)
+              for p in db_session.scalars(select(Package))}
+    memo["all"] = (now + FACTS_TTL_S, limits)
+    return limits
+
+
+def account_limits(*, db_session: Session, sub: Subscriber, held: frozenset[str]) -> Limits:
+    """Return the limits of an account holding these packages (the rule in entitlements/rules.py)."""
+    catalogue = package_limits(db_session=db_session)
+    combined = combine_limits(catalogue[c] for c in sorted(held) if c in catalogue)
+    return Limits(max_devices=sub.device_limit or combined["max_devices"] or runtime().settings.default_device_limit,
+                  max_streams=combined["max_streams"], recording_hours=combined["recording_hours"] or 0)
+
+
+def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, request: PlaybackRequest,
+                 address: str) -> PlaybackFacts:
+    """Collect everything the decision needs about the request, the account and the content."""
+    content = f"{request.content.type}:{request.content.id}"
+    if request.content.type == "channel" and request.mode not in CHANNEL_MODES:
+        raise InvalidMode(f"a channel plays as {' or '.join(CHANNEL_MODES)}; "
+                          "start-over and catch-up take a programme", modes=list(CHANNEL_MODES))
+    segment_sets, content_rights, granting = channel_facts(db_session=db_session, channel_id=request.content.id)
+    available = request.segment_set in segment_sets
+    held, limits, devices = account_facts(db_session=db_session, sub=sub)
+    position = next((i for i, (dev_id, _) in enumerate(devices) if dev_id == principal.device_id), None)
+    device_type = devices[position][1] if position is not None else "unknown"
+    threshold, pin_ok = None, False
+    if request.profile_id is not None:
+        threshold = rights.get_profile(db_session=db_session, subscriber_id=sub.id,
+                                       profile_id=request.profile_id).parental_threshold
+    if request.pin is not None and content_rights.age_rating is not None and threshold is not None:
+        rights.check_pin(db_session=db_session, sub=sub, pin=request.pin)
+        pin_ok = True
+    streams = tuple(ActiveStream(s.id, s.device_id, s.content)
+                    for s in active_streams(db_session=db_session, subscriber_id=sub.id))
+    return PlaybackFacts(
+        mode=request.mode, content=content, available=available, rights=content_rights,
+        granting_packages=granting, account_status=sub.status, held_packages=held,
+        device_id=principal.device_id, device_type=device_type,
+        device_within_limit=position is not None and position < limits.max_devices,
+        country=rights.country_of(db_session=db_session, address=address),
+        parental_threshold=threshold, pin_ok=pin_ok,
+        max_streams=limits.max_streams if limits.max_streams is not None else runtime().settings.default_stream_limit,
+        streams=streams)
+
+
+def account_facts(*, db_session: Session, sub: Subscriber) -> tuple[frozenset[str], Limits, tuple]:
+    """Return the account's packages valid now, its limits and its devices in order (id, type).
+
+    Packages and devices are cached in the shared cache under the account row's ``updated_at``,
+    which every account change (packages, status, limits, devices) sets: the door reads that row
+    under lock anyway, so a stale entry can never be used, and no invalidation message can be
+    lost. An entry also ends at the next validity boundary of the account's packages. The limits
+    come from the package catalogue each time, so editing a package needs no per-account work.
+    """
+    import orjson
+
+    from entitlements.models import SubscriberPackage
+
+    cache = runtime().cache
+    key, stamp = f"account-facts:{sub.id}", utc(sub.updated_at).isoformat() if sub.updated_at else ""
+    raw = cache.get(key)
+    if raw is not None:
+        data = orjson.loads(raw)
+        if data["stamp"] == stamp:
+            held = frozenset(data["held"])
+            return (held, account_limits(db_session=db_session, sub=sub, held=held),
+                    tuple(tuple(d) for d in data["devices"]))
+    now = service.now_utc()
+    active = service.active_packages(db_session=db_session, subscriber_id=sub.id, at=now)
+    devices = tuple((d.id, d.device_type) for d in service.list_devices(db_session=db_session, subscriber_id=sub.id))
+    held = frozenset(p.code for _, p in active)
+    boundaries = [utc(t) for g in db_session.scalars(select(SubscriberPackage).where(
+        SubscriberPackage.subscriber_id == sub.id)) for t in (g.valid_from, g.valid_to) if t is not None]
+    ttl = min([60.0] + [(b - now).total_seconds() for b in boundaries if b > now])
+    if ttl > 0.5:
+        cache.set(key, orjson.dumps({"stamp": stamp, "held": sorted(held),
+                                     "devices": [list(d) for d in devices]}), ttl)
+    return held, account_limits(db_session=db_session, sub=sub, held=held), devices
