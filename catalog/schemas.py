@@ -181,3 +181,62 @@ class IngestCredentials(BaseModel):
 class ChannelPagination(BaseModel):
     items: list[ChannelRead]
     total: int
+
+
+# -- guide (EPG) -------------------------------------------------------------------------------
+SourceId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", max_length=64)]
+XmltvChannelId = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)]
+
+
+def check_time_zone(name: str) -> str:
+    """Accept an IANA time zone name (or UTC)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if name.upper() == "UTC":
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {name!r}") from err
+    return name
+
+
+class EpgSourceBody(Strict):
+    """Where a guide comes from and how to read it."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)]
+    url: Annotated[str, Field(max_length=2000, pattern=URL)] | None = None
+    time_zone: Annotated[str, Field(max_length=64)] = "UTC"
+    refresh_every_s: Annotated[int, Field(ge=300, le=7 * 86400)] | None = None
+    channel_map: dict[XmltvChannelId, ChannelId] = Field(default_factory=dict, max_length=5000)
+    enabled: bool = True
+
+    _tz = field_validator("time_zone")(lambda cls, v: check_time_zone(v))
+
+
+class EpgSourceCreate(EpgSourceBody):
+    id: SourceId
+
+
+class EpgSourceRead(EpgSourceCreate):
+    last_import_at: dt.datetime | None
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class EpgImportRead(BaseModel):
+    id: str
+    source_id: str
+    origin: str
+    status: str
+    error: str | None
+    report: dict
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class EpgImportPagination(BaseModel):
+    items: list[EpgImportRead]
+    total: int

@@ -135,6 +135,39 @@ def cmd_staff_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_epg_import(args: argparse.Namespace) -> int:
+    """Import a guide file (XMLTV, gzip or not) into a source now, and print its report."""
+    import json
+    from pathlib import Path
+
+    from catalog import epg
+    from catalog.epg_import import new_import_id, run_import
+    from infra.runtime import build_runtime, set_runtime
+
+    if not Path(args.file).is_file():
+        print(f"smartgo: no such file: {args.file}", file=sys.stderr)
+        return 2
+    rt = build_runtime(_settings())
+    set_runtime(rt)
+    try:
+        import_id = new_import_id()
+        key = f"{epg.UPLOAD_PREFIX}{import_id}"
+        with rt.db.session() as s:
+            epg.get_source(db_session=s, source_id=args.source)
+        rt.store.put_file(key, Path(args.file), "application/xml")
+        with rt.db.session() as s:
+            epg.queue_import(db_session=s, source_id=args.source, origin="file", object_key=key,
+                             import_id=import_id)
+        status = run_import(rt, import_id)
+        with rt.db.session(write=False) as s:
+            imp = epg.get_import(db_session=s, import_id=import_id)
+            print(json.dumps({"id": imp.id, "status": imp.status, "error": imp.error, "report": imp.report},
+                             indent=2, ensure_ascii=False))
+        return 0 if status == "succeeded" else 1
+    finally:
+        rt.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the smartgo command."""
     parser = argparse.ArgumentParser(prog="smartgo", description="TV Smart GO backend")
@@ -159,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--role", choices=["viewer", "operator", "admin"], default="operator")
     p.set_defaults(func=cmd_staff_key)
+    p = sub.add_parser("epg-import", help="import an XMLTV guide file into a guide source now")
+    p.add_argument("--source", required=True)
+    p.add_argument("file")
+    p.set_defaults(func=cmd_epg_import)
     return parser
 
 

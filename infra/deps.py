@@ -31,14 +31,35 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def require_staff(min_role: str) -> Callable[..., staff.StaffApiKey]:
-    """Return a dependency that admits staff keys with at least min_role."""
+def get_read_session(request: Request) -> Iterator[Session]:
+    """Yield a read-only session, whatever the method (for routes that write in their own transaction)."""
+    with request.app.state.runtime.db.session(write=False) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+
+
+def _staff_key(request: Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key is None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        key = value.strip() if scheme.lower() == "bearer" else None
+    return key
+
+
+def require_staff(min_role: str, *, own_transaction: bool = False) -> Callable[..., staff.StaffApiKey]:
+    """Return a dependency that admits staff keys with at least min_role.
+
+    With own_transaction the key is checked in a read-only session: the route (an upload that
+    streams its body) opens its write transaction itself, only once the body is in, so a slow
+    upload never holds the embedded mode's write lock.
+    """
 
     def dependency(request: Request, db_session: SessionDep) -> staff.StaffApiKey:
-        key = request.headers.get("x-api-key")
-        if key is None:
-            scheme, _, value = request.headers.get("authorization", "").partition(" ")
-            key = value.strip() if scheme.lower() == "bearer" else None
-        return staff.authenticate(db_session=db_session, key=key, min_role=min_role)
+        return staff.authenticate(db_session=db_session, key=_staff_key(request), min_role=min_role)
 
-    return dependency
+    def read_only(request: Request, db_session: ReadSessionDep) -> staff.StaffApiKey:
+        return staff.authenticate(db_session=db_session, key=_staff_key(request), min_role=min_role)
+
+    return read_only if own_transaction else dependency

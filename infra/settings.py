@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     publish_deadline_factor: float = Field(1.0, gt=0, le=2.0)
     segment_delivery: Literal["proxy", "redirect"] = "proxy"
     segment_memory_mb: int = Field(64, ge=0)  # recently served segments kept per origin process
+    epg_max_bytes: int = Field(512 * 1024 * 1024, ge=1024)  # a guide larger than this (unpacked) fails
+    epg_fetch_timeout_s: float = Field(60.0, gt=0)
     max_ingest_object_bytes: int = Field(32 * 1024 * 1024, gt=0)
     storage_timeout_s: float = Field(5.0, gt=0)
     ingest_url: str = ""

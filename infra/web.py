@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -70,11 +71,14 @@ class BodyLimit:
     refused too. Ingest does not pass here: the origin routes pushes before the API.
     """
 
-    def __init__(self, app, max_bytes: int) -> None:  # noqa: ANN001
+    def __init__(self, app, max_bytes: int, streamed: str | None = None) -> None:  # noqa: ANN001
         self.app, self.max_bytes = app, max_bytes
+        # Upload routes that stream their body to storage and enforce their own limit.
+        self.streamed = re.compile(streamed) if streamed else None
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") or (
+                self.streamed is not None and self.streamed.match(scope["path"])):
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
@@ -134,8 +138,8 @@ def install_demo_page(api: FastAPI) -> None:
 
 
 def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
-    """Build the ASGI app for a runtime: API routes, origin, background work."""
     from catalog.api import router as catalog_router
+    from catalog.epg_api import UPLOAD_PATH as EPG_UPLOAD_PATH, router as epg_router
     from entitlements.api import router as entitlements_router
     from entitlements.playback_api import router as playback_router
     from streaming.api import router as streaming_router
@@ -170,7 +174,8 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     api.include_router(streaming_router)
     api.include_router(entitlements_router)
     api.include_router(playback_router)
-    api.add_middleware(BodyLimit, max_bytes=rt.settings.max_request_body_bytes)
+    api.include_router(epg_router)
+    api.add_middleware(BodyLimit, max_bytes=rt.settings.max_request_body_bytes, streamed=EPG_UPLOAD_PATH)
 
     install_demo_page(api)
 

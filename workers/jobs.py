@@ -38,11 +38,32 @@ def purge_playback_records(rt: Runtime) -> dict[str, int]:
         return playback.purge_old(db_session=s)
 
 
+def run_guide_imports(rt: Runtime, max_imports: int = 5) -> list[str]:
+    """Queue the guide refreshes that are due, then claim and run queued imports one by one."""
+    import datetime as dt
+
+    from catalog import epg
+    from catalog.epg_import import run_import
+
+    with rt.db.session() as s:
+        epg.queue_due_refreshes(db_session=s, now=dt.datetime.now(dt.UTC))
+    done = []
+    for _ in range(max_imports):
+        with rt.db.session() as s:
+            import_id = epg.claim_next(db_session=s, now=dt.datetime.now(dt.UTC))
+        if import_id is None:
+            break
+        run_import(rt, import_id)
+        done.append(import_id)
+    return done
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
         JobSpec("streaming.sweep_ingest", sweep_ingest, timeout_s=30, max_tries=1, every_s=0.5),
         JobSpec("entitlements.purge_playback_records", purge_playback_records, timeout_s=300, max_tries=3,
                 every_s=3600),
+        JobSpec("catalog.run_guide_imports", run_guide_imports, timeout_s=1800, max_tries=1, every_s=2),
     )
 }

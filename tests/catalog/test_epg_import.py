@@ -1,0 +1,269 @@
+"""Guide import end to end: upload or URL, the worker job, the report, stable programme ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import http.server
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from catalog.models import Programme
+from tests.conftest import wait_for
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-dst-week.xml"
+FEED_CHANNELS = ("tvp1.pl", "polsat.pl", "hbo.pl", "canalplus-sport.pl")
+UTC = dt.UTC
+
+
+@pytest.fixture
+def source(http, admin, make_channel):  # noqa: ANN001, ANN201
+    """Four channels and a guide source mapping the sample's channel ids to them (Warsaw time)."""
+    channels = {xid: make_channel()["id"] for xid in FEED_CHANNELS}
+    body = {"id": f"src-{uuid.uuid4().hex[:8]}", "name": "Sample guide", "time_zone": "Europe/Warsaw",
+            "channel_map": channels}
+    resp = http.post("/v1/admin/epg/sources", json=body, headers=admin)
+    assert resp.status_code == 201, resp.text
+    return {**resp.json(), "channels": channels}
+
+
+def upload(http, admin, source: dict, data: bytes | None, status: str = "succeeded") -> dict:  # noqa: ANN001
+    resp = http.post(f"/v1/admin/epg/sources/{source['id']}/imports", content=data or b"",
+                     headers={**admin, "content-type": "application/xml"})
+    assert resp.status_code == 202, resp.text
+    return finished(http, admin, source, resp.json()["id"], status)
+
+
+def finished(http, admin, source: dict, import_id: str, status: str = "succeeded") -> dict:  # noqa: ANN001
+    url = f"/v1/admin/epg/sources/{source['id']}/imports/{import_id}"
+    imp = wait_for(lambda: (lambda r: r if r["status"] in ("succeeded", "failed") else None)(
+        http.get(url, headers=admin).json()), 60, "the import to finish")
+    assert imp["status"] == status, imp
+    return imp
+
+
+def guide_of(rt, channel_id: str, *, with_cancelled: bool = False) -> list[Programme]:  # noqa: ANN001
+    with rt.db.session(write=False) as s:
+        query = select(Programme).where(Programme.channel_id == channel_id).order_by(Programme.start_at)
+        if not with_cancelled:
+            query = query.where(Programme.status == "scheduled")
+        rows = list(s.scalars(query))
+        s.expunge_all()
+        return rows
+
+
+def at(p: Programme) -> dt.datetime:
+    return p.start_at.replace(tzinfo=UTC) if p.start_at.tzinfo is None else p.start_at.astimezone(UTC)
+
+
+def ends(p: Programme) -> dt.datetime:
+    return p.end_at.replace(tzinfo=UTC) if p.end_at.tzinfo is None else p.end_at.astimezone(UTC)
+
+
+def test_the_sample_week_imports_with_its_report(http, admin, rt, source) -> None:  # noqa: ANN001
+    report = upload(http, admin, source, SAMPLE.read_bytes())["report"]
+    assert report["programmes_read"] == 736 and report["rejected"] == 0 and report["channels"] == 4
+    assert report["overlaps_resolved"] >= 1 and report["unknown_channels"] == {}
+    tvp1 = guide_of(rt, source["channels"]["tvp1.pl"])
+    assert report["added"] == sum(len(guide_of(rt, c)) for c in source["channels"].values())
+    # Across the DST change: 02:34 +0200 to 02:04 +0100 is 30 minutes, and the guide has no overlap.
+    [news] = [p for p in tvp1 if at(p) == dt.datetime(2026, 10, 25, 0, 34, tzinfo=UTC)]
+    assert ends(news) - at(news) == dt.timedelta(minutes=30) and news.title == "Wiadomości"
+    assert all(ends(a) <= at(b) for a, b in zip(tvp1, tvp1[1:]))
+    hbo = guide_of(rt, source["channels"]["hbo.pl"])
+    assert any(set(p.titles) == {"pl", "en"} for p in hbo)
+    sport = guide_of(rt, source["channels"]["canalplus-sport.pl"])
+    assert any(p.feed_rights == {"catchup": False} for p in sport)
+    series = [p for p in tvp1 if p.series_id == "KLAN"]
+    assert series and all(p.season >= 1 and p.episode >= 1 and p.episode_label for p in series)
+
+
+def test_a_reimport_keeps_ids_updates_in_place_and_cancels_what_left(http, admin, rt, source) -> None:  # noqa: ANN001
+    data = SAMPLE.read_text(encoding="utf-8")
+    upload(http, admin, source, data.encode())
+    cid = source["channels"]["tvp1.pl"]
+    before = {at(p): p for p in guide_of(rt, cid)}
+    first, second, third = sorted(before)[10:13]
+    stamp = lambda t: t.strftime("%Y%m%d%H%M%S") + " +0000"  # noqa: E731
+    moved = first + dt.timedelta(minutes=2)
+    local = {t: t.astimezone(dt.timezone(dt.timedelta(hours=2))).strftime("%Y%m%d%H%M%S") + " +0200"
+             for t in (first, second, third)}
+    assert f'start="{local[first]}"' in data and f'start="{local[third]}"' in data
+    changed = data.replace(f'start="{local[first]}"', f'start="{stamp(moved)}"', 1)
+    i = changed.index(f'<programme start="{local[second]}"')
+    changed = changed[:i] + changed[i:].replace(before[second].descriptions["pl"], "Nowy opis", 1)
+    gone = changed.index(f'<programme start="{local[third]}"')
+    changed = changed[:gone] + changed[changed.index("</programme>", gone) + len("</programme>"):]
+    report = upload(http, admin, source, changed.encode())["report"]
+    after = {p.id: p for p in guide_of(rt, cid, with_cancelled=True)}
+    assert at(after[before[first].id]) == moved, "a moved programme keeps its id"
+    assert after[before[second].id].descriptions["pl"] == "Nowy opis"
+    assert after[before[third].id].status == "cancelled"
+    assert report["cancelled"] == 1 and report["added"] == 0 and report["updated"] >= 2
+    assert report["unchanged"] >= 700
+    unchanged = [p for t, p in before.items() if t not in (first, second, third)]
+    assert all(after[p.id].fingerprint == p.fingerprint for p in unchanged)
+
+
+def test_overlaps_and_holes_follow_the_rule(http, admin, rt, source) -> None:  # noqa: ANN001
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><tv>'
+           '<programme start="20261101100000 +0000" stop="20261101110000 +0000" channel="tvp1.pl"><title>A</title></programme>'
+           '<programme start="20261101105700 +0000" stop="20261101120000 +0000" channel="tvp1.pl"><title>B</title></programme>'
+           '<programme start="20261101130000 +0000" stop="20261101140000 +0000" channel="tvp1.pl"><title>C</title></programme>'
+           '<programme start="20261101130000 +0000" stop="20261101133000 +0000" channel="tvp1.pl"><title>D</title></programme>'
+           '<programme start="20261101140000 +0000" channel="tvp1.pl"><title>E</title></programme>'
+           '<programme start="20261101150000 +0000" stop="20261101160000 +0000" channel="tvp1.pl"><title>F</title></programme>'
+           '</tv>')
+    report = upload(http, admin, source, xml.encode())["report"]
+    got = [(p.title, at(p).strftime("%H:%M"), ends(p).strftime("%H:%M")) for p in guide_of(rt, source["channels"]["tvp1.pl"])]
+    # A is cut where B starts; the hole 12:00-13:00 stays a hole; D (later in the file) replaces C;
+    # E had no stop and ends where F starts.
+    assert got == [("A", "10:00", "10:57"), ("B", "10:57", "12:00"), ("D", "13:00", "13:30"),
+                   ("E", "14:00", "15:00"), ("F", "15:00", "16:00")]
+    assert report["overlaps_resolved"] == 2
+
+
+def test_bad_items_are_reported_and_the_rest_imported(http, admin, rt, source) -> None:  # noqa: ANN001
+    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<tv>\n'
+           '<programme start="20261101100000 +0000" stop="20261101090000 +0000" channel="tvp1.pl"><title>Back</title></programme>\n'
+           '<programme start="not a time" channel="tvp1.pl"><title>Bad</title></programme>\n'
+           '<programme start="20261101100000 +0000" stop="20261101110000 +0000" channel="nobody.pl"><title>X</title></programme>\n'
+           '<programme start="20261101120000 +0000" stop="20261101130000 +0000" channel="tvp1.pl"><title>Good</title></programme>\n'
+           '<programme start="20261101140000 +0000" channel="polsat.pl"><title>Last, no stop</title></programme>\n'
+           '</tv>')
+    report = upload(http, admin, source, xml.encode())["report"]
+    assert report["rejected_by_reason"] == {"STOPS_BEFORE_START": 1, "BAD_TIME": 1, "NO_STOP": 1}
+    assert [r["line"] for r in report["rejections"][:2]] == [3, 4]
+    assert report["unknown_channels"] == {"nobody.pl": 1}
+    assert [p.title for p in guide_of(rt, source["channels"]["tvp1.pl"])] == ["Good"]
+
+
+@pytest.mark.parametrize("broken", [
+    lambda data: data[: len(data) // 2],  # cut off half-way
+    lambda data: data.replace(b"<title", b"<<title", 1),  # not well-formed
+    lambda data: data.decode("utf-8").encode("utf-16-le"),  # wrong encoding for its declaration
+    lambda data: b"",  # empty file: the source's URL, which it has none of
+])
+def test_an_unreadable_guide_fails_and_the_previous_one_stays(http, admin, rt, source, broken) -> None:  # noqa: ANN001
+    upload(http, admin, source, SAMPLE.read_bytes())
+    cid = source["channels"]["hbo.pl"]
+    before = [(p.id, p.fingerprint) for p in guide_of(rt, cid)]
+    resp = http.post(f"/v1/admin/epg/sources/{source['id']}/imports", content=broken(SAMPLE.read_bytes()),
+                     headers={**admin, "content-type": "application/xml"})
+    if resp.status_code == 202:
+        imp = finished(http, admin, source, resp.json()["id"], "failed")
+        assert imp["error"]
+    else:
+        assert resp.status_code == 422 and resp.json()["error"]["code"] == "INVALID_EPG_SOURCE"
+    assert [(p.id, p.fingerprint) for p in guide_of(rt, cid)] == before
+
+
+class _Feed(http.server.BaseHTTPRequestHandler):
+    body: bytes = b""
+    status = 200
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(self.status)
+        self.send_header("content-length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def feed():  # noqa: ANN201
+    """A guide feed over HTTP whose body and status the test sets."""
+    handler = type("Feed", (_Feed,), {})
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield handler, f"http://127.0.0.1:{srv.server_address[1]}/guide.xml.gz"
+    srv.shutdown()
+
+
+def test_a_feed_fetched_on_schedule_and_one_that_disappears(http, admin, rt, source, feed) -> None:  # noqa: ANN001
+    handler, url = feed
+    handler.body = gzip.compress(SAMPLE.read_bytes())
+    body = {k: source[k] for k in ("name", "time_zone", "channel_map")}
+    resp = http.put(f"/v1/admin/epg/sources/{source['id']}", headers=admin,
+                    json={**body, "url": url, "refresh_every_s": 300})
+    assert resp.status_code == 200, resp.text
+    # Nobody asks: the schedule does (the source has never been imported, so it is due).
+    listed = wait_for(lambda: (lambda items: items if items and items[0]["status"] != "queued" and
+                               items[0]["status"] != "running" else None)(
+        http.get(f"/v1/admin/epg/sources/{source['id']}/imports", headers=admin).json()["items"]), 60,
+        "a scheduled import")
+    assert listed[0]["origin"] == "url" and listed[0]["status"] == "succeeded", listed[0]
+    before = [(p.id, p.fingerprint) for p in guide_of(rt, source["channels"]["tvp1.pl"])]
+    assert len(before) > 100
+    handler.status, handler.body = 404, b"gone"
+    imp = upload(http, admin, source, None, "failed")
+    assert "404" in imp["error"]
+    handler.status, handler.body = 200, gzip.compress(SAMPLE.read_bytes())[:5000]
+    assert "truncated" in upload(http, admin, source, None, "failed")["error"]  # a broken-off download
+    assert [(p.id, p.fingerprint) for p in guide_of(rt, source["channels"]["tvp1.pl"])] == before
+
+
+def test_uploads_over_the_limit_are_refused_and_leave_nothing(http, admin, rt, source, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(rt.settings, "epg_max_bytes", 10_000)
+    resp = http.post(f"/v1/admin/epg/sources/{source['id']}/imports", content=SAMPLE.read_bytes(),
+                     headers={**admin, "content-type": "application/xml"})
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "GUIDE_TOO_LARGE"
+
+    def chunked():  # noqa: ANN202
+        data = SAMPLE.read_bytes()
+        for i in range(0, len(data), 4096):
+            yield data[i:i + 4096]
+
+    resp = http.post(f"/v1/admin/epg/sources/{source['id']}/imports", content=chunked(),
+                     headers={**admin, "content-type": "application/xml"})
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "GUIDE_TOO_LARGE"
+    assert list(rt.store.list("epg/uploads/")) == []
+
+
+def test_bad_sources_and_unknown_ids(http, admin, source) -> None:  # noqa: ANN001
+    for body, field in [({"id": "x1", "name": "n", "time_zone": "Mars/Olympus"}, "time_zone"),
+                        ({"id": "x2", "name": "n", "channel_map": {"a": "no-such-channel"}}, None),
+                        ({"id": "x3", "name": "n", "url": "ftp://example.com/guide"}, "url"),
+                        ({"id": "X 4", "name": "n"}, "id"),
+                        ({"id": "x5", "name": "n", "refresh_every_s": 5}, "refresh_every_s")]:
+        resp = http.post("/v1/admin/epg/sources", json=body, headers=admin)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["code"] in ("VALIDATION_ERROR", "INVALID_EPG_SOURCE"), resp.text
+    assert http.post("/v1/admin/epg/sources", json={"id": source["id"], "name": "again"},
+                     headers=admin).json()["error"]["code"] == "EPG_SOURCE_EXISTS"
+    resp = http.post("/v1/admin/epg/sources/no-such-source/imports", content=b"<tv/>", headers=admin)
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "EPG_SOURCE_NOT_FOUND"
+    resp = http.get(f"/v1/admin/epg/sources/{source['id']}/imports/{'0' * 32}", headers=admin)
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "EPG_IMPORT_NOT_FOUND"
+    assert http.get(f"/v1/admin/epg/sources/{source['id']}/imports/../x", headers=admin).status_code == 404
+    assert http.post(f"/v1/admin/epg/sources/{source['id']}/imports", content=b"<tv/>").status_code == 401
+
+
+def test_the_command_line_imports_a_file(rt, settings, source, tmp_path) -> None:  # noqa: ANN001
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SMARTGO_DATA_DIR": str(settings.data_dir), "SMARTGO_DATABASE_URL": settings.database_url,
+           "SMARTGO_REDIS_URL": settings.redis_url or "", "SMARTGO_STORAGE_URL": settings.storage_url or "",
+           "SMARTGO_S3_ENDPOINT_URL": settings.s3_endpoint_url or "", "SMARTGO_S3_ACCESS_KEY_ID": "testing",
+           "SMARTGO_S3_SECRET_ACCESS_KEY": "testing", "SMARTGO_SECRET_KEY": settings.secret_key,
+           "SMARTGO_INGEST_SECRET": settings.ingest_secret}
+    guide = tmp_path / "guide.xml.gz"
+    guide.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    run = subprocess.run([sys.executable, "-m", "infra.cli", "epg-import", "--source", source["id"], str(guide)],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout)
+    assert out["status"] == "succeeded" and out["report"]["programmes_read"] == 736
+    assert len(guide_of(rt, source["channels"]["polsat.pl"])) > 100
+    missing = subprocess.run([sys.executable, "-m", "infra.cli", "epg-import", "--source", source["id"],
+                              str(tmp_path / "nope.xml")], env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
