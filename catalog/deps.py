@@ -9,3 +9,4 @@ from fastapi import Path
 from catalog.schemas import ChannelId
 
 ChannelIdPath = Annotated[ChannelId, Path(description="channel id")]
+ProgrammeIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="programme id")]

@@ -200,7 +200,7 @@ def reconcile_channel(*, db_session, import_id: str, channel_id: str, source_id:
     covered = [p for p in existing if lo <= _utc(p.start_at) < hi]
     for p in existing:  # an older programme running into the new span ends where the span starts
         if _utc(p.start_at) < lo < _utc(p.end_at) and p.status == "scheduled":
-            p.end_at = lo
+            p.end_at, p.updated_at = lo, dt.datetime.now(dt.UTC)
     pairs = _match(incoming, [p for p in existing if p.status == "scheduled" or p in covered])
     matched_ids = set()
     for new, old in pairs:

@@ -46,3 +46,7 @@ class GuideTooLarge(InvalidInput):
 
 class ProgrammeNotFound(NotFound):
     code = "PROGRAMME_NOT_FOUND"
+
+
+class InvalidGuideQuery(InvalidInput):
+    code = "INVALID_GUIDE_QUERY"

@@ -22,6 +22,8 @@ class Channel(Base):
     segment_duration_ms: Mapped[int] = mapped_column(Integer)
     target_duration_s: Mapped[int] = mapped_column(Integer)
     timeshift_window_s: Mapped[int] = mapped_column(Integer)
+    # How long the channel's segments are kept for catch-up (and any time-shift beyond the window).
+    archive_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     segment_sets: Mapped[list[str]] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Where our packager pulls the channel from; None means an external encoder pushes it.

@@ -83,6 +83,7 @@ class ChannelBase(Strict):
     number: int | None = Field(None, ge=1, le=99_999)
     logo_url: str | None = Field(None, max_length=1000, pattern=URL)
     timeshift_window_s: int = Field(7200, ge=0, le=7 * 86400)
+    archive_days: int = Field(7, ge=0, le=30)
     segment_sets: list[SegmentSet] = Field(default_factory=lambda: ["cmaf"], min_length=1)
     enabled: bool = True
     source_url: str | None = None
@@ -133,6 +134,7 @@ class ChannelUpdate(Strict):
     number: int | None = Field(None, ge=1, le=99_999)
     logo_url: str | None = Field(None, max_length=1000, pattern=URL)
     timeshift_window_s: int | None = Field(None, ge=0, le=7 * 86400)
+    archive_days: int | None = Field(None, ge=0, le=30)
     enabled: bool | None = None
     source_url: str | None = None
     backup_source_url: str | None = None
@@ -155,6 +157,7 @@ class ChannelRead(BaseModel):
     segment_duration_ms: int
     target_duration_s: int
     timeshift_window_s: int
+    archive_days: int
     segment_sets: list[str]
     enabled: bool
     renditions: list[RenditionSpec]
@@ -240,3 +243,58 @@ class EpgImportRead(BaseModel):
 class EpgImportPagination(BaseModel):
     items: list[EpgImportRead]
     total: int
+
+
+class ProgrammeRead(BaseModel):
+    """A programme on the guide, for players."""
+
+    id: str
+    channel_id: str
+    start: dt.datetime
+    end: dt.datetime
+    title: str
+    titles: dict[str, str]
+    sub_titles: dict[str, str]
+    descriptions: dict[str, str]
+    categories: list[str]
+    series_id: str | None
+    season: int | None
+    episode: int | None
+    episode_label: str | None
+    age_rating: str | None
+
+
+class ProgrammeActions(BaseModel):
+    """What the signed-in subscriber may do with a programme now, and why not where not."""
+
+    watch_live: bool
+    start_over: bool
+    catch_up: bool
+    record: bool
+    reasons: dict[str, str] = Field(default_factory=dict)
+
+
+class ProgrammeDetails(ProgrammeRead):
+    actions: ProgrammeActions
+
+
+class GuidePage(BaseModel):
+    items: list[ProgrammeRead]
+    total: int
+    offset: int
+    limit: int
+
+
+class ProgrammeRightsBody(Strict):
+    """Staff overrides of a programme's rights (null: inherit from the feed and the channel)."""
+
+    catchup: bool | None = None
+    startover: bool | None = None
+    recording: bool | None = None
+
+
+class ProgrammeRightsRead(BaseModel):
+    programme_id: str
+    feed: dict[str, bool]
+    staff: dict[str, bool]
+    effective: dict[str, bool]

@@ -28,6 +28,7 @@ def to_read(channel: Channel) -> ChannelRead:
         segment_duration_ms=channel.segment_duration_ms,
         target_duration_s=channel.target_duration_s,
         timeshift_window_s=channel.timeshift_window_s,
+        archive_days=channel.archive_days,
         segment_sets=list(channel.segment_sets),
         enabled=channel.enabled,
         renditions=[RenditionSpec.model_validate(r) for r in channel.renditions],
@@ -94,6 +95,7 @@ def create(*, db_session: Session, channel_in: ChannelCreate) -> Channel:
         segment_duration_ms=channel_in.segment_duration_ms,
         target_duration_s=channel_in.target_duration_s,
         timeshift_window_s=channel_in.timeshift_window_s,
+        archive_days=channel_in.archive_days,
         segment_sets=list(channel_in.segment_sets),
         enabled=channel_in.enabled,
         source_url=channel_in.source_url,
@@ -127,7 +129,8 @@ def update(*, db_session: Session, channel_id: str, channel_in: ChannelUpdate) -
     if "number" in changes:
         _check_number(db_session, changes["number"], channel_id)
     for key, value in changes.items():
-        if value is None and key in ("name", "timeshift_window_s", "enabled", "encryption", "key_rotation_s"):
+        if value is None and key in ("name", "timeshift_window_s", "archive_days", "enabled", "encryption",
+                                         "key_rotation_s"):
             continue
         setattr(channel, key, value)
     if channel.backup_source_url and not channel.source_url:

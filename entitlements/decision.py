@@ -71,7 +71,7 @@ class PlaybackFacts:
     """Everything the decision needs, gathered before it is made."""
 
     mode: str
-    content: str  # "channel:tvp1", later "programme:...", "recording:...", "title:..."
+    content: str  # "channel:tvp1", "programme:...", later "recording:...", "title:..."
     available: bool  # the content exists and is inside its availability window
     rights: Rights
     granting_packages: frozenset[str]  # packages that grant the content
@@ -85,6 +85,7 @@ class PlaybackFacts:
     pin_ok: bool  # a correct parental PIN came with the request
     max_streams: int | None  # None: unlimited
     streams: tuple[ActiveStream, ...] = field(default_factory=tuple)
+    ended_ago_s: float | None = None  # catch-up: how long ago the content ended
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ def decide(f: PlaybackFacts) -> Decision:
         return Decision(False, "NOT_ENTITLED", {"packages": []})
     if f.mode not in MODES or not f.rights.allows_mode(f.mode):
         return Decision(False, "RIGHTS", {"mode": f.mode})
+    if f.mode == "catchup" and f.ended_ago_s is not None and f.ended_ago_s > f.rights.catchup_days * 86400:
+        return Decision(False, "RIGHTS", {"mode": f.mode, "catchup_days": f.rights.catchup_days})
     if f.rights.device_types is not None and f.device_type not in f.rights.device_types:
         return Decision(False, "DEVICE_NOT_ALLOWED", {"device_type": f.device_type,
                                                        "allowed": sorted(f.rights.device_types)})

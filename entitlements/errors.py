@@ -196,3 +196,37 @@ class SessionRevoked(Forbidden):
 
 class WindowNotAllowed(Forbidden):
     code = "RIGHTS"
+
+
+class ProgrammeNotStarted(Conflict):
+    code = "PROGRAMME_NOT_STARTED"
+
+
+class ProgrammeOnAir(Conflict):
+    """Catch-up of a programme still on air: start-over plays it."""
+
+    code = "PROGRAMME_ON_AIR"
+
+
+class ProgrammeEnded(Conflict):
+    """Start-over of a programme that has ended: catch-up plays it."""
+
+    code = "PROGRAMME_ENDED"
+
+
+class CatchupNotReady(Conflict):
+    """The programme ended moments ago and its last segment is not in yet."""
+
+    code = "CATCHUP_NOT_READY"
+
+
+class ProgrammeExpired(NotFound):
+    """The programme left the channel's archive."""
+
+    code = "PROGRAMME_EXPIRED"
+
+
+class PlaybackWindowOutOfRange(InvalidInput):
+    """A by-time window outside what the channel keeps and the rights allow."""
+
+    code = "WINDOW_OUT_OF_RANGE"

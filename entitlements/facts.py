@@ -7,22 +7,23 @@ Account facts live in the shared cache, stamped with the account row the door lo
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from entitlements import rights, service
 from entitlements.auth import Principal
-from entitlements.decision import ActiveStream, PlaybackFacts, Rights
-from entitlements.errors import InvalidMode
+from entitlements.decision import ActiveStream, PlaybackFacts, Rights, RightsOverride
 from entitlements.models import Package, Subscriber
 from entitlements.rules import PackageLimits, combine_limits
 from entitlements.schemas import Limits, PlaybackRequest, utc
 from entitlements.streams import active_streams
+from entitlements.targets import ChannelWindowFacts, ProgrammeRef, Target, resolve_channel, resolve_programme
 from infra.runtime import runtime
 
-CHANNEL_MODES = ("live", "timeshift")
 FACTS_TTL_S = 30.0
 
 
@@ -43,8 +44,18 @@ def forget_catalogue() -> None:
         runtime().extras.get(name, {}).clear()
 
 
-def channel_facts(*, db_session: Session, channel_id: str) -> tuple[tuple[str, ...], Rights, frozenset[str]]:
-    """Return a channel's playable segment sets (none when missing or disabled), rights and packages.
+@dataclass(frozen=True)
+class ChannelFacts:
+    """A channel as the door sees it."""
+
+    segment_sets: tuple[str, ...]  # none when the channel is missing or disabled
+    rights: Rights
+    granting: frozenset[str]  # the packages that grant it
+    window: ChannelWindowFacts
+
+
+def channel_facts(*, db_session: Session, channel_id: str) -> ChannelFacts:
+    """Return a channel's playable segment sets, rights, granting packages and archive.
 
     Kept in this process's memory: they change rarely, and every change of a channel, its
     rights or a package is announced on the bus, which clears the copy.
@@ -60,11 +71,13 @@ def channel_facts(*, db_session: Session, channel_id: str) -> tuple[tuple[str, .
     try:
         channel = catalog_service.get(db_session=db_session, channel_id=channel_id)
         sets = tuple(channel.segment_sets) if channel.enabled else ()
+        window = ChannelWindowFacts(channel.timeshift_window_s, channel.archive_days, None)
     except ChannelNotFound:
-        sets = ()
-    facts = (sets, rights.channel_rights(db_session=db_session, channel_id=channel_id),
-             frozenset(p.code for p in service.packages_granting_channel(db_session=db_session,
-                                                                         channel_id=channel_id)))
+        sets, window = (), ChannelWindowFacts(0, 0, None)
+    facts = ChannelFacts(sets, rights.channel_rights(db_session=db_session, channel_id=channel_id),
+                         frozenset(p.code for p in service.packages_granting_channel(db_session=db_session,
+                                                                                     channel_id=channel_id)),
+                         window)
     if len(cache) > 10_000:
         cache.clear()
     # A read racing a change could store old facts just after the bus cleared them: they
@@ -72,6 +85,38 @@ def channel_facts(*, db_session: Session, channel_id: str) -> tuple[tuple[str, .
     cache[channel_id] = (now + FACTS_TTL_S, facts)
     return facts
 
+
+def resolve_target(*, db_session: Session, request: PlaybackRequest, strict: bool = True,
+                   window: tuple[int, int] | None = None) -> tuple[Target, ChannelFacts]:
+    """Resolve what the request plays (a channel's edge or a window) and its channel's facts.
+
+    With strict off (re-deciding a running session) timing is not checked again: a start-over
+    session goes on past its programme's end, and a by-time session keeps its window.
+    """
+    settings = runtime().settings
+    now = service.now_utc()
+    if request.content.type == "programme":
+        from catalog import guide
+
+        p = guide.get_programme(db_session=db_session, programme_id=request.content.id)
+        ch = channel_facts(db_session=db_session, channel_id=p.channel_id)
+        override = RightsOverride(**guide.programme_rights(p), age_rating=guide.age_of(p))
+        ref = ProgrammeRef(p.id, p.channel_id, guide.utc(p.start_at), guide.utc(p.end_at), override)
+        win = ch.window
+        if request.mode == "catchup" and strict:
+            from streaming import service as streaming_service
+
+            tail = streaming_service.tail_run(db_session=db_session, channel_id=p.channel_id)
+            win = replace(win, edge_us=tail.end_us if tail else None)
+        return resolve_programme(programme=ref, mode=request.mode, channel=win, now=now, strict=strict,
+                                 pad_before_s=settings.catchup_pad_before_s,
+                                 pad_after_s=settings.catchup_pad_after_s), ch
+    ch = channel_facts(db_session=db_session, channel_id=request.content.id)
+    start, end = request.start, request.end
+    if window is not None:
+        start, end = (dt.datetime.fromtimestamp(t, dt.UTC) for t in window)
+    return resolve_channel(channel_id=request.content.id, mode=request.mode, start=start, end=end,
+                           rights=ch.rights, channel=ch.window, now=now, strict=strict), ch
 
 
 def package_limits(*, db_session: Session) -> dict[str, PackageLimits]:
@@ -96,14 +141,11 @@ def account_limits(*, db_session: Session, sub: Subscriber, held: frozenset[str]
 
 
 def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, request: PlaybackRequest,
-                 address: str) -> PlaybackFacts:
+                 address: str, strict: bool = True,
+                 window: tuple[int, int] | None = None) -> tuple[PlaybackFacts, Target]:
     """Collect everything the decision needs about the request, the account and the content."""
-    content = f"{request.content.type}:{request.content.id}"
-    if request.content.type == "channel" and request.mode not in CHANNEL_MODES:
-        raise InvalidMode(f"a channel plays as {' or '.join(CHANNEL_MODES)}; "
-                          "start-over and catch-up take a programme", modes=list(CHANNEL_MODES))
-    segment_sets, content_rights, granting = channel_facts(db_session=db_session, channel_id=request.content.id)
-    available = request.segment_set in segment_sets
+    target, ch = resolve_target(db_session=db_session, request=request, strict=strict, window=window)
+    content_rights = ch.rights.overridden(target.override)
     held, limits, devices = account_facts(db_session=db_session, sub=sub)
     position = next((i for i, (dev_id, _) in enumerate(devices) if dev_id == principal.device_id), None)
     device_type = devices[position][1] if position is not None else "unknown"
@@ -116,15 +158,16 @@ def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, 
         pin_ok = True
     streams = tuple(ActiveStream(s.id, s.device_id, s.content)
                     for s in active_streams(db_session=db_session, subscriber_id=sub.id))
-    return PlaybackFacts(
-        mode=request.mode, content=content, available=available, rights=content_rights,
-        granting_packages=granting, account_status=sub.status, held_packages=held,
+    facts = PlaybackFacts(
+        mode=target.mode, content=target.content, available=request.segment_set in ch.segment_sets,
+        rights=content_rights, granting_packages=ch.granting, account_status=sub.status, held_packages=held,
         device_id=principal.device_id, device_type=device_type,
         device_within_limit=position is not None and position < limits.max_devices,
         country=rights.country_of(db_session=db_session, address=address),
         parental_threshold=threshold, pin_ok=pin_ok,
         max_streams=limits.max_streams if limits.max_streams is not None else runtime().settings.default_stream_limit,
-        streams=streams)
+        streams=streams, ended_ago_s=target.ended_ago_s)
+    return facts, target
 
 
 def account_facts(*, db_session: Session, sub: Subscriber) -> tuple[frozenset[str], Limits, tuple]:

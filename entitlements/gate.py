@@ -53,8 +53,8 @@ class PlaybackGate:
             self._task.cancel()
         await run_in_threadpool(self._flush_seen)
 
-    def admit(self, token: str, channel_id: str, mode_window_s: float | None) -> PlaybackGrant:
-        """Return the grant of a request for channel_id, or raise why it is refused."""
+    def admit(self, token: str, scope: str, mode_window_s: float | None) -> PlaybackGrant:
+        """Return the grant of a request for scope ("channel:{id}", "window:..."), or raise why not."""
         grant = self.verified.get(token)
         if grant is None:
             grant = self.tokens.verify(token, int(time.time()))
@@ -63,7 +63,7 @@ class PlaybackGate:
             if len(self.verified) >= VERIFIED_MAX:
                 self.verified.clear()
             self.verified[token] = grant
-        if grant.scope != "channel:" + channel_id:
+        if grant.scope != scope:
             raise TokenOutOfScope("this playback token is for other content")
         if mode_window_s is not None and grant.mode == "live" and mode_window_s > self.rt.settings.live_window_s:
             raise WindowNotAllowed("a live session cannot ask for a time-shift window", mode="live")

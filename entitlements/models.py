@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.db import Base
@@ -230,6 +230,11 @@ class PlaybackSession(Base):
     profile_id: Mapped[str | None] = mapped_column(String(32))
     content: Mapped[str] = mapped_column(String(140))
     mode: Mapped[str] = mapped_column(String(16))
+    # The channel it plays from (a programme's too), so a change of the channel finds it.
+    channel_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A by-time session's window (seconds, UTC), to decide it again the same way.
+    window_start: Mapped[int | None] = mapped_column(BigInteger)
+    window_end: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     ended_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, index=True)

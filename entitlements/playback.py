@@ -20,8 +20,9 @@ from entitlements.facts import gather_facts
 from entitlements.streams import keep_alive, lease_key, open_sessions
 from entitlements.errors import PlaybackDenied, PlaybackSessionNotFound
 from entitlements.models import PlaybackDecisionLog, PlaybackSession, Subscriber
-from entitlements.schemas import PlaybackRequest, PlaybackStart, StreamRead, utc
+from entitlements.schemas import ContentRef, PlaybackRequest, PlaybackStart, StreamRead, utc
 from entitlements.tokens import PlaybackGrant, PlaybackTokens
+from infra.errors import NotFound
 from infra.runtime import notify_after_commit, run_after_commit, runtime
 
 REVOKED_TOPIC = "playback.revoked"
@@ -100,7 +101,8 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     sub = db_session.scalar(select(Subscriber).where(Subscriber.id == principal.subscriber_id).with_for_update())
     if sub is None:
         raise PlaybackSessionNotFound("no such subscriber")
-    facts = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request, address=address)
+    facts, target = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request,
+                                 address=address)
     decision = decide(facts)
     if not decision.allowed:
         _audit(db_session, facts, sub.id, decision, None, address)
@@ -110,19 +112,21 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
         end_sessions(db_session=db_session, sessions=[old] if old else [], reason="handed_over")
     now = service.now_utc()
     expires = now + dt.timedelta(seconds=rt.settings.playback_session_max_s)
+    window = target.window if request.mode == "bytime" else None
     session = PlaybackSession(id=service.new_id(), subscriber_id=sub.id, device_id=principal.device_id,
                               profile_id=request.profile_id, content=facts.content, mode=request.mode,
-                              created_at=now, expires_at=expires)
+                              channel_id=target.channel_id, window_start=window[0] if window else None,
+                              window_end=window[1] if window else None, created_at=now, expires_at=expires)
     db_session.add(session)
     _audit(db_session, facts, sub.id, decision, session.id, address)
     keep_alive([session.id])
-    token = playback_tokens().sign(PlaybackGrant(session.id, sub.id, principal.device_id, facts.content,
-                                                 request.mode, int(expires.timestamp())))
+    token = playback_tokens().sign(PlaybackGrant(session.id, sub.id, principal.device_id, target.scope,
+                                                 target.mode, int(expires.timestamp())))
     base = (base_url or rt.settings.base_url).rstrip("/")
-    url = f"{base}/p/{token}/live/{request.content.id}/{request.segment_set}/master.m3u8"
-    return PlaybackStart(session_id=session.id, url=url, expires_at=expires,
-                         heartbeat_every_s=max(5, int(rt.settings.stream_lease_s / 3)),
-                         replaced_session_id=decision.replaces)
+    ws, we = (dt.datetime.fromtimestamp(t, dt.UTC) for t in target.window) if target.window else (None, None)
+    return PlaybackStart(session_id=session.id, url=f"{base}/p/{token}/{target.master_path(request.segment_set)}",
+                         expires_at=expires, heartbeat_every_s=max(5, int(rt.settings.stream_lease_s / 3)),
+                         replaced_session_id=decision.replaces, window_start=ws, window_end=we)
 
 
 def recheck_account(*, db_session: Session, subscriber_id: str, reason: str) -> list[str]:
@@ -134,10 +138,17 @@ def recheck_account(*, db_session: Session, subscriber_id: str, reason: str) -> 
     ended = []
     for session in sessions:
         kind, _, content_id = session.content.partition(":")
-        request = PlaybackRequest(content={"type": kind, "id": content_id}, mode=session.mode)
+        window = (session.window_start, session.window_end) if session.window_start is not None else None
+        request = PlaybackRequest.model_construct(content=ContentRef(type=kind, id=content_id), mode=session.mode,
+                                                  profile_id=None, pin=None, segment_set="cmaf")
         principal = Principal(subscriber_id, session.device_id, "")
-        # Re-decided without its own stream (it is running) and without the PIN (given at start).
-        facts = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request, address="")
+        # Re-decided without its own stream (it is running), without the PIN (given at start) and
+        # without timing (a start-over session goes on past its programme's end).
+        try:
+            facts, _ = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request,
+                                    address="", strict=False, window=window)
+        except NotFound:  # the programme left the guide: the session plays on what it was granted
+            continue
         others = tuple(s for s in facts.streams if s.session_id != session.id and s.device_id != session.device_id)
         facts = _without_place(facts, streams=others, max_streams=None)
         decision = decide(facts)
@@ -146,8 +157,36 @@ def recheck_account(*, db_session: Session, subscriber_id: str, reason: str) -> 
     return ended
 
 
+def programme_actions(*, db_session: Session, principal: Principal, programme_id: str) -> dict:
+    """Say what the subscriber may do with a programme now: watch live, start over, catch up, record."""
+    from catalog import guide
+
+    sub = service.get_subscriber(db_session=db_session, subscriber_id=principal.subscriber_id)
+    p = guide.get_programme(db_session=db_session, programme_id=programme_id)
+    request = PlaybackRequest.model_construct(content=ContentRef(type="programme", id=p.id), mode="catchup",
+                                              profile_id=None, pin=None, segment_set="cmaf")
+    facts, _ = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request, address="",
+                            strict=False)
+    now = service.now_utc()
+    start, end = guide.utc(p.start_at), guide.utc(p.end_at)
+    archive_end = end + dt.timedelta(days=facts.rights.catchup_days)
+    timing = {"live": start <= now < end, "startover": start <= now < end, "catchup": end <= now < archive_end,
+              "recording": now < archive_end}
+    actions, reasons = {}, {}
+    for mode, name in (("live", "watch_live"), ("startover", "start_over"), ("catchup", "catch_up"),
+                       ("recording", "record")):
+        decision = decide(replace(facts, mode=mode, streams=(), max_streams=None,
+                                  ended_ago_s=(now - end).total_seconds() if mode == "catchup" else None))
+        actions[name] = decision.allowed and timing[mode]
+        if not decision.allowed:
+            reasons[name] = decision.reason or "DENIED"
+        elif not timing[mode]:
+            reasons[name] = "NOT_NOW"
+    return {**actions, "reasons": reasons}
+
+
 def recheck_catalogue(*, db_session: Session, reason: str, channel_ids: list[str] | None = None,
-                      package_code: str | None = None) -> list[str]:
+                      package_code: str | None = None, programme_ids: list[str] | None = None) -> list[str]:
     """Re-decide the running sessions a catalogue change touches (sessions on these channels, or
     of the accounts holding this package); end those no longer allowed."""
     from entitlements.facts import forget_catalogue
@@ -157,7 +196,9 @@ def recheck_catalogue(*, db_session: Session, reason: str, channel_ids: list[str
     query = select(PlaybackSession.subscriber_id).distinct().where(
         PlaybackSession.ended_at.is_(None), PlaybackSession.expires_at > service.now_utc())
     if channel_ids is not None:
-        query = query.where(PlaybackSession.content.in_([f"channel:{c}" for c in channel_ids]))
+        query = query.where(PlaybackSession.channel_id.in_(channel_ids))
+    if programme_ids is not None:
+        query = query.where(PlaybackSession.content.in_([f"programme:{p}" for p in programme_ids]))
     if package_code is not None:
         query = query.where(PlaybackSession.subscriber_id.in_(
             select(SubscriberPackage.subscriber_id).where(SubscriberPackage.package_code == package_code)))

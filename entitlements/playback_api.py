@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from catalog.deps import ChannelIdPath
+from catalog import guide
+from catalog.deps import ChannelIdPath, ProgrammeIdPath
+from catalog.schemas import ProgrammeRightsBody, ProgrammeRightsRead
 from entitlements import passwords, playback, rights, service, streams
 from entitlements.deps import CurrentPrincipal, client_address
 from entitlements.errors import InvalidCredentials
@@ -116,6 +118,28 @@ def put_channel_rights(channel_id: ChannelIdPath, body: ChannelRightsBody, db_se
     """Set a channel's rights: modes, catch-up days, devices, countries, age rating."""
     return rights.to_rights_read(channel_id, rights.set_channel_rights(db_session=db_session,
                                                                        channel_id=channel_id, body=body))
+
+
+@router.get("/v1/admin/programmes/{programme_id}/rights", response_model=ProgrammeRightsRead, dependencies=viewer,
+            tags=["rights"])
+def get_programme_rights(programme_id: ProgrammeIdPath, db_session: SessionDep) -> ProgrammeRightsRead:
+    """Show a programme's rights overrides: from the feed, from staff, and the two combined."""
+    return _programme_rights_read(guide.get_programme(db_session=db_session, programme_id=programme_id))
+
+
+@router.put("/v1/admin/programmes/{programme_id}/rights", response_model=ProgrammeRightsRead, dependencies=operator,
+            tags=["rights"])
+def put_programme_rights(programme_id: ProgrammeIdPath, body: ProgrammeRightsBody,
+                         db_session: SessionDep) -> ProgrammeRightsRead:
+    """Override a programme's catch-up, start-over or recording rights (null: back to the feed's)."""
+    p = guide.set_programme_rights(db_session=db_session, programme_id=programme_id, rights=body.model_dump())
+    playback.recheck_catalogue(db_session=db_session, reason="rights_changed", programme_ids=[p.id])
+    return _programme_rights_read(p)
+
+
+def _programme_rights_read(p) -> ProgrammeRightsRead:  # noqa: ANN001
+    return ProgrammeRightsRead(programme_id=p.id, feed=p.feed_rights or {}, staff=p.staff_rights or {},
+                               effective=guide.programme_rights(p))
 
 
 @router.put("/v1/admin/geo", dependencies=admin, tags=["rights"])

@@ -63,6 +63,9 @@ def set_channel_rights(*, db_session: Session, channel_id: str, body: ChannelRig
     if body.timeshift_window_s is not None and body.timeshift_window_s > channel.timeshift_window_s:
         raise InvalidChannel(f"timeshift_window_s may be at most the channel's window, "
                              f"{channel.timeshift_window_s} s", limit=channel.timeshift_window_s)
+    if body.catchup_days > channel.archive_days:
+        raise InvalidChannel(f"catchup_days may be at most the channel's archive, {channel.archive_days} days",
+                             limit=channel.archive_days)
     values = body.model_dump()
     for key in ("device_types", "countries"):
         if values[key] is not None:

@@ -294,16 +294,40 @@ class PinSet(Strict):
 
 # -- playback ---------------------------------------------------------------------------------
 class ContentRef(Strict):
-    type: Literal["channel"]  # programmes, recordings and titles come with their issues
+    type: Literal["channel", "programme"]  # recordings and titles come with their issues
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
 
+MAX_BYTIME_S = 24 * 3600
+
+
 class PlaybackRequest(Strict):
+    """What to play: a channel live, time-shifted or by time; a programme from its start or as catch-up."""
+
     content: ContentRef
-    mode: Literal["live", "timeshift", "startover", "catchup", "recording", "vod"] = "live"
+    mode: Literal["live", "timeshift", "startover", "catchup", "bytime", "recording", "vod"] = "live"
+    start: dt.datetime | None = None  # by time: UTC start, and an end or a duration
+    end: dt.datetime | None = None
+    duration_s: Annotated[int, Field(ge=1, le=MAX_BYTIME_S)] | None = None
     profile_id: Id32 | None = None
     pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] | None = None
     segment_set: Literal["cmaf", "ts"] = "cmaf"
+
+    @model_validator(mode="after")
+    def _window(self) -> "PlaybackRequest":
+        if self.mode != "bytime":
+            if self.start or self.end or self.duration_s:
+                raise ValueError("start, end and duration_s go with mode bytime only")
+            return self
+        if self.start is None or (self.end is None) == (self.duration_s is None):
+            raise ValueError("mode bytime takes start and either end or duration_s")
+        if self.start.tzinfo is None or (self.end is not None and self.end.tzinfo is None):
+            raise ValueError("start and end need a time zone (UTC: a trailing Z)")
+        if self.end is None:
+            self.end = self.start + dt.timedelta(seconds=self.duration_s)
+        if not dt.timedelta(0) < self.end - self.start <= dt.timedelta(seconds=MAX_BYTIME_S):
+            raise ValueError(f"end must be after start, by {MAX_BYTIME_S} seconds at most")
+        return self
 
 
 class PlaybackStart(BaseModel):
@@ -312,6 +336,8 @@ class PlaybackStart(BaseModel):
     expires_at: dt.datetime
     heartbeat_every_s: int
     replaced_session_id: str | None = None
+    window_start: dt.datetime | None = None  # start-over, catch-up and by time: what the playlist spans
+    window_end: dt.datetime | None = None
 
 
 class StreamRead(BaseModel):

@@ -111,3 +111,15 @@ class ContentKey(Base):
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
     period: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     wrapped: Mapped[str] = mapped_column(String(100))  # base64(nonce + AES-GCM(key))
+
+
+class TimelinePin(Base):
+    """A range of a channel's timeline that retention must keep (a recording's shared copy)."""
+
+    __tablename__ = "timeline_pins"
+    __table_args__ = (Index("ix_timeline_pins_channel", "channel_id", "start_us"),)
+
+    owner: Mapped[str] = mapped_column(String(80), primary_key=True)  # e.g. "recording:{id}"
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    start_us: Mapped[int] = mapped_column(BigInteger)
+    end_us: Mapped[int] = mapped_column(BigInteger)

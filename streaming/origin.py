@@ -31,16 +31,20 @@ from streaming.playlist import (
 )
 from streaming.recent import RecentSegments
 from streaming.timeline import Run, Segment, live_gaps, live_gaps_valid_until, segments_in
+from streaming.windows import ArchiveRuns, Window, contains, window_segments
 
 log = logging.getLogger(__name__)
 
 _NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
 _ROUTE = re.compile(
-    rf"^/live/(?P<ch>{_NAME})/(?P<set>cmaf|ts)/(?:(?P<master>master)\.m3u8|(?P<rend>{_NAME})"
+    rf"^/(?:live/(?P<ch>{_NAME})|window/(?P<wch>{_NAME})/(?P<ws>\d{{9,11}})/(?P<we>\d{{9,11}})/"
+    r"(?P<kind>vod|event|live)-(?P<off>\d{1,5}))"
+    rf"/(?P<set>cmaf|ts)/(?:(?P<master>master)\.m3u8|(?P<rend>{_NAME})"
     r"(?:\.m3u8|/(?:(?P<seq>\d{1,18})\.(?P<ext>m4s|ts)|init-(?P<init>[0-9a-f]{16})\.mp4))"
     r"|keys/(?P<key>\d{1,15})\.key)$"
 )
 LIVE_CACHE = b"public, max-age=1"
+VOD_CACHE = b"public, max-age=300"  # a complete window's playlist never changes
 SEGMENT_CACHE = b"public, max-age=31536000, immutable"
 CONTENT_TYPES = {"m3u8": b"application/vnd.apple.mpegurl", "m4s": b"video/iso.segment",
                  "ts": b"video/mp2t", "mp4": b"video/mp4"}
@@ -56,10 +60,11 @@ class FastEntry:
 
     __slots__ = ("view", "valid_until_us", "etag", "start", "body", "http_head", "http_body")
 
-    def __init__(self, view: "ChannelView", valid_until_us: int, body: bytes, etag: bytes) -> None:
+    def __init__(self, view: "ChannelView", valid_until_us: int, body: bytes, etag: bytes,
+                 cache: bytes = LIVE_CACHE) -> None:
         self.view, self.valid_until_us, self.etag = view, valid_until_us, etag
         headers = [(b"content-type", CONTENT_TYPES["m3u8"]), (b"content-length", str(len(body)).encode()),
-                   (b"cache-control", LIVE_CACHE), (b"access-control-allow-origin", b"*"), (b"etag", etag)]
+                   (b"cache-control", cache), (b"access-control-allow-origin", b"*"), (b"etag", etag)]
         self.start = {"type": "http.response.start", "status": 200, "headers": headers}
         self.body = {"type": "http.response.body", "body": body}
         # The same response as raw HTTP/1.1 for infra.http_server's fast path (which adds
@@ -111,6 +116,7 @@ class Origin:
         # (signed path, query) -> (the _fast key, its admitted grant), per session URL.
         self._signed: dict[tuple[str, bytes], tuple[tuple[str, bytes], object]] = {}
         self.recent = RecentSegments(rt.settings.segment_memory_mb * 1024 * 1024)
+        self.archive = ArchiveRuns()
         from entitlements.gate import PlaybackGate
 
         self.gate = PlaybackGate(rt)
@@ -252,7 +258,7 @@ class Origin:
             return None
         if signed is None and token is not None:
             try:
-                grant = self.gate.admit(token, entry.view.spec.id, _query_window(query))
+                grant = self.gate.admit(token, "channel:" + entry.view.spec.id, _query_window(query))
             except SmartGoError:
                 return None
             if len(self._signed) >= FAST_MAX:
@@ -263,7 +269,8 @@ class Origin:
     # -- ASGI ----------------------------------------------------------------------
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         path = scope.get("path", "")
-        if scope["type"] != "http" or not (path.startswith("/live/") or path.startswith("/p/")):
+        if scope["type"] != "http" or not (path.startswith("/live/") or path.startswith("/p/")
+                                           or path.startswith("/window/")):
             await self.app(scope, receive, send)
             return
         entry = self.ready_response(path, scope["query_string"]) if scope["method"] == "GET" else None
@@ -282,21 +289,25 @@ class Origin:
         m = _ROUTE.match(path)
         if m is None:
             raise NotFound("no such playlist or segment")
+        window = Window(m["wch"], int(m["ws"]), int(m["we"]), m["kind"], int(m["off"])) if m["wch"] else None
+        if window is not None and window.end_s <= window.start_s:
+            raise NotFound("no such window")
         if token is not None:
-            self.gate.admit(token, m["ch"], _query_window(scope.get("query_string", b"")))
+            self.gate.admit(token, window.scope if window else "channel:" + m["ch"],
+                            None if window else _query_window(scope.get("query_string", b"")))
         elif not self.rt.settings.open_playback:
             from entitlements.errors import TokenRequired
 
             raise TokenRequired("playback needs a URL from POST /v1/playback")
-        view = await self.view(m["ch"])
+        view = await self.view(window.channel_id if window else m["ch"])
         seg_set = m["set"]
         if seg_set not in view.spec.segment_sets:
             raise NotFound(f"channel {view.spec.id!r} has no {seg_set} segment set")
         head = scope["method"] == "HEAD"
         query = scope.get("query_string", b"")
         if m["master"]:
-            body, etag = self._master(view, seg_set, query)
-            await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head)
+            body, etag = self._master(view, seg_set, b"" if window else query)
+            await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head, fast=window is None)
             return
         if m["key"] is not None:
             await self._key(send, view, int(m["key"]), head)
@@ -308,20 +319,24 @@ class Origin:
             raise RenditionNotFound(f"channel {view.spec.id!r} has no rendition {name!r}")
         track = f"{seg_set}/{name}"
         if m["seq"] is not None:
-            await self._segment(send, view, track, int(m["seq"]), m["ext"], head)
+            await self._segment(send, view, track, int(m["seq"]), m["ext"], head, window)
         elif m["init"] is not None:
             await self._object(send, service.init_key(view.spec.id, track, m["init"]), "mp4", head)
+        elif window is not None:
+            body, etag, cache = await self._window_media(view, track, window)
+            await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head, fast=False, cache=cache)
         else:
             body, etag, valid_until = self._media(view, track, query)
             await self._send_playlist(send, scope, view, body, etag, valid_until, head)
 
     async def _send_playlist(self, send, scope, view: ChannelView, body: bytes, etag: bytes,  # noqa: ANN001
-                             valid_until_us: int, head: bool) -> None:
-        entry = FastEntry(view, valid_until_us, body, etag)
-        if len(self._fast) >= FAST_MAX:
-            self._fast.clear()
-        # Keyed by the path after any token: every viewer shares the same bytes.
-        self._fast[(_split_token(scope["path"])[1], scope["query_string"])] = entry
+                             valid_until_us: int, head: bool, *, fast: bool = True, cache: bytes = b"") -> None:
+        entry = FastEntry(view, valid_until_us, body, etag, cache or LIVE_CACHE)
+        if fast:
+            if len(self._fast) >= FAST_MAX:
+                self._fast.clear()
+            # Keyed by the path after any token: every viewer shares the same bytes.
+            self._fast[(_split_token(scope["path"])[1], scope["query_string"])] = entry
         if head:
             await send(entry.start)
             await send({"type": "http.response.body", "body": b""})
@@ -361,20 +376,50 @@ class Origin:
         if hit is not None:
             return (*hit, valid_until)
         segments = self._window(view, window_us, gaps)
-        rendition = track.split("/", 1)[1]
-        seg_set = track.split("/", 1)[0]
         segments = [replace(s, gap=True) if (s.seq, track) in view.holes else s for s in segments]
-        body = render_media(segments, MediaPlaylistSpec(
-            target_duration=spec.target_duration_s,
-            segment_ext=service.SEGMENT_EXT[seg_set],
-            uri_prefix=f"{rendition}/",
-            init_uri=(lambda s: f"{rendition}/init-{s.run.inits[track]}.mp4"
-                      if track in s.run.inits else None) if seg_set == "cmaf" else (lambda s: None),
-            key_uri=(lambda s: f"keys/{s.seq // spec.key_period_segments}.key") if spec.key_period_segments else None,
-        )).encode()
+        body = render_media(segments, _media_spec(spec, track)).encode()
         result = (body, _etag(body))
         view.rendered[key] = result
         return (*result, valid_until)
+
+    async def _window_media(self, view: ChannelView, track: str, window: Window) -> tuple[bytes, bytes, bytes]:
+        """Render a window's media playlist (start-over, catch-up, by time); see streaming/windows.py."""
+        runs, holes = await self._window_runs(view, window)
+        gaps: list[Segment] = []
+        if view.runs and window.end_us > view.runs[-1].end_us:
+            hold = service.gap_hold_us(view.spec, self.rt.settings.publish_deadline_factor)
+            gaps = live_gaps(view.runs[-1], now_us=_now_us(), nominal_us=view.spec.segment_duration_us,
+                             hold_us=hold, last_publish_us=view.last_publish_us)
+        planned = window_segments(window, runs, holes, track, gaps)
+        last = planned.segments[-1].seq if planned.segments else -1
+        key = ("window", track, window, len(planned.segments), last, planned.endlist)
+        hit = view.rendered.get(key)
+        if hit is None:
+            body = render_media(planned.segments, _media_spec(
+                view.spec, track, playlist_type=planned.playlist_type, endlist=planned.endlist,
+                start_offset_s=planned.start_offset_s)).encode()
+            hit = view.rendered[key] = (body, _etag(body))
+        return (*hit, VOD_CACHE if planned.playlist_type == "VOD" else LIVE_CACHE)
+
+    async def _window_runs(self, view: ChannelView, window: Window) -> tuple[list[Run], set[tuple[int, str]]]:
+        if view.runs and window.start_us >= view.runs[0].start_us:
+            return view.runs, view.holes
+        hit = self.archive.get(window)
+        if hit is not None:
+            return hit
+
+        def load() -> tuple[list[Run], set[tuple[int, str]]]:
+            with self.rt.db.session(write=False) as s:
+                runs = service.runs_in_window(db_session=s, channel_id=window.channel_id,
+                                              start_us=window.start_us, end_us=window.end_us)
+                holes = service.holes_from(db_session=s, channel_id=window.channel_id,
+                                           first_seq=runs[0].first_seq) if runs else set()
+            return runs, {h for h in holes if not runs or h[0] <= runs[-1].last_seq}
+
+        runs, holes = await run_in_threadpool(load)
+        if runs and runs[-1].end_us >= window.end_us:  # complete: it can no longer change
+            self.archive.put(window, runs, holes)
+        return runs, holes
 
     @staticmethod
     def _window(view: ChannelView, window_us: int, gaps: list[Segment]) -> list[Segment]:
@@ -421,7 +466,7 @@ class Origin:
         return result
 
     async def _segment(self, send, view: ChannelView, track: str, seq: int, ext: str,  # noqa: ANN001
-                       head: bool) -> None:
+                       head: bool, window: Window | None = None) -> None:
         if ext != service.SEGMENT_EXT[track.split("/", 1)[0]]:
             raise SegmentNotFound("wrong segment extension for this set")
         run = view.run_for_seq(seq)
@@ -429,6 +474,8 @@ class Origin:
             run = await run_in_threadpool(self._run_from_db, view.spec.id, seq)
         if run is None or run.gap or (seq, track) in view.holes:
             raise SegmentNotFound(f"no segment {seq} on this track", seq=seq)
+        if window is not None and not contains(window, run.segment(seq)):
+            raise SegmentNotFound(f"segment {seq} is outside this window", seq=seq)
         key = service.segment_key(view.spec.id, track, run.session, seq - run.enc_offset)
         spec = view.spec
         seal = None
@@ -485,6 +532,19 @@ class Origin:
                 raise SegmentNotFound("segment not in storage") from err
             self.recent.put(remembered, body)
         await _send(send, 200, body, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
+
+
+def _media_spec(spec: service.ChannelSpec, track: str, **extra) -> MediaPlaylistSpec:  # noqa: ANN003
+    """Return how a track's media playlists are written (URIs relative to the playlist)."""
+    seg_set, rendition = track.split("/", 1)
+    return MediaPlaylistSpec(
+        target_duration=spec.target_duration_s,
+        segment_ext=service.SEGMENT_EXT[seg_set],
+        uri_prefix=f"{rendition}/",
+        init_uri=(lambda s: f"{rendition}/init-{s.run.inits[track]}.mp4"
+                  if track in s.run.inits else None) if seg_set == "cmaf" else (lambda s: None),
+        key_uri=(lambda s: f"keys/{s.seq // spec.key_period_segments}.key") if spec.key_period_segments else None,
+        **extra)
 
 
 def _split_token(path: str) -> tuple[str | None, str]:

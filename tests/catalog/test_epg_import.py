@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from catalog.models import Programme
 from tests.conftest import wait_for
+from tests.support.guide import finished, upload as upload_to
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-dst-week.xml"
 FEED_CHANNELS = ("tvp1.pl", "polsat.pl", "hbo.pl", "canalplus-sport.pl")
@@ -29,21 +30,6 @@ def source(http, admin, make_channel):  # noqa: ANN001, ANN201
     resp = http.post("/v1/admin/epg/sources", json=body, headers=admin)
     assert resp.status_code == 201, resp.text
     return {**resp.json(), "channels": channels}
-
-
-def upload(http, admin, source: dict, data: bytes | None, status: str = "succeeded") -> dict:  # noqa: ANN001
-    resp = http.post(f"/v1/admin/epg/sources/{source['id']}/imports", content=data or b"",
-                     headers={**admin, "content-type": "application/xml"})
-    assert resp.status_code == 202, resp.text
-    return finished(http, admin, source, resp.json()["id"], status)
-
-
-def finished(http, admin, source: dict, import_id: str, status: str = "succeeded") -> dict:  # noqa: ANN001
-    url = f"/v1/admin/epg/sources/{source['id']}/imports/{import_id}"
-    imp = wait_for(lambda: (lambda r: r if r["status"] in ("succeeded", "failed") else None)(
-        http.get(url, headers=admin).json()), 60, "the import to finish")
-    assert imp["status"] == status, imp
-    return imp
 
 
 def guide_of(rt, channel_id: str, *, with_cancelled: bool = False) -> list[Programme]:  # noqa: ANN001
@@ -65,7 +51,7 @@ def ends(p: Programme) -> dt.datetime:
 
 
 def test_the_sample_week_imports_with_its_report(http, admin, rt, source) -> None:  # noqa: ANN001
-    report = upload(http, admin, source, SAMPLE.read_bytes())["report"]
+    report = upload_to(http, admin, source['id'], SAMPLE.read_bytes())["report"]
     assert report["programmes_read"] == 736 and report["rejected"] == 0 and report["channels"] == 4
     assert report["overlaps_resolved"] >= 1 and report["unknown_channels"] == {}
     tvp1 = guide_of(rt, source["channels"]["tvp1.pl"])
@@ -84,7 +70,7 @@ def test_the_sample_week_imports_with_its_report(http, admin, rt, source) -> Non
 
 def test_a_reimport_keeps_ids_updates_in_place_and_cancels_what_left(http, admin, rt, source) -> None:  # noqa: ANN001
     data = SAMPLE.read_text(encoding="utf-8")
-    upload(http, admin, source, data.encode())
+    upload_to(http, admin, source['id'], data.encode())
     cid = source["channels"]["tvp1.pl"]
     before = {at(p): p for p in guide_of(rt, cid)}
     first, second, third = sorted(before)[10:13]
@@ -98,7 +84,7 @@ def test_a_reimport_keeps_ids_updates_in_place_and_cancels_what_left(http, admin
     changed = changed[:i] + changed[i:].replace(before[second].descriptions["pl"], "Nowy opis", 1)
     gone = changed.index(f'<programme start="{local[third]}"')
     changed = changed[:gone] + changed[changed.index("</programme>", gone) + len("</programme>"):]
-    report = upload(http, admin, source, changed.encode())["report"]
+    report = upload_to(http, admin, source['id'], changed.encode())["report"]
     after = {p.id: p for p in guide_of(rt, cid, with_cancelled=True)}
     assert at(after[before[first].id]) == moved, "a moved programme keeps its id"
     assert after[before[second].id].descriptions["pl"] == "Nowy opis"
@@ -118,7 +104,7 @@ def test_overlaps_and_holes_follow_the_rule(http, admin, rt, source) -> None:  #
            '<programme start="20261101140000 +0000" channel="tvp1.pl"><title>E</title></programme>'
            '<programme start="20261101150000 +0000" stop="20261101160000 +0000" channel="tvp1.pl"><title>F</title></programme>'
            '</tv>')
-    report = upload(http, admin, source, xml.encode())["report"]
+    report = upload_to(http, admin, source['id'], xml.encode())["report"]
     got = [(p.title, at(p).strftime("%H:%M"), ends(p).strftime("%H:%M")) for p in guide_of(rt, source["channels"]["tvp1.pl"])]
     # A is cut where B starts; the hole 12:00-13:00 stays a hole; D (later in the file) replaces C;
     # E had no stop and ends where F starts.
@@ -135,7 +121,7 @@ def test_bad_items_are_reported_and_the_rest_imported(http, admin, rt, source) -
            '<programme start="20261101120000 +0000" stop="20261101130000 +0000" channel="tvp1.pl"><title>Good</title></programme>\n'
            '<programme start="20261101140000 +0000" channel="polsat.pl"><title>Last, no stop</title></programme>\n'
            '</tv>')
-    report = upload(http, admin, source, xml.encode())["report"]
+    report = upload_to(http, admin, source['id'], xml.encode())["report"]
     assert report["rejected_by_reason"] == {"STOPS_BEFORE_START": 1, "BAD_TIME": 1, "NO_STOP": 1}
     assert [r["line"] for r in report["rejections"][:2]] == [3, 4]
     assert report["unknown_channels"] == {"nobody.pl": 1}
@@ -149,13 +135,13 @@ def test_bad_items_are_reported_and_the_rest_imported(http, admin, rt, source) -
     lambda data: b"",  # empty file: the source's URL, which it has none of
 ])
 def test_an_unreadable_guide_fails_and_the_previous_one_stays(http, admin, rt, source, broken) -> None:  # noqa: ANN001
-    upload(http, admin, source, SAMPLE.read_bytes())
+    upload_to(http, admin, source['id'], SAMPLE.read_bytes())
     cid = source["channels"]["hbo.pl"]
     before = [(p.id, p.fingerprint) for p in guide_of(rt, cid)]
     resp = http.post(f"/v1/admin/epg/sources/{source['id']}/imports", content=broken(SAMPLE.read_bytes()),
                      headers={**admin, "content-type": "application/xml"})
     if resp.status_code == 202:
-        imp = finished(http, admin, source, resp.json()["id"], "failed")
+        imp = finished(http, admin, source['id'], resp.json()["id"], "failed")
         assert imp["error"]
     else:
         assert resp.status_code == 422 and resp.json()["error"]["code"] == "INVALID_EPG_SOURCE"
@@ -202,10 +188,10 @@ def test_a_feed_fetched_on_schedule_and_one_that_disappears(http, admin, rt, sou
     before = [(p.id, p.fingerprint) for p in guide_of(rt, source["channels"]["tvp1.pl"])]
     assert len(before) > 100
     handler.status, handler.body = 404, b"gone"
-    imp = upload(http, admin, source, None, "failed")
+    imp = upload_to(http, admin, source['id'], None, "failed")
     assert "404" in imp["error"]
     handler.status, handler.body = 200, gzip.compress(SAMPLE.read_bytes())[:5000]
-    assert "truncated" in upload(http, admin, source, None, "failed")["error"]  # a broken-off download
+    assert "truncated" in upload_to(http, admin, source['id'], None, "failed")["error"]  # a broken-off download
     assert [(p.id, p.fingerprint) for p in guide_of(rt, source["channels"]["tvp1.pl"])] == before
 
 

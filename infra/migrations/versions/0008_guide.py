@@ -1,8 +1,9 @@
-"""guide sources, imports, staged and imported programmes
+"""guide sources, imports, staged and imported programmes; channel archive; timeline pins;
+the channel and window of playback sessions
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-12-01 23:02:51.392018
+Create Date: 2026-12-01 23:16:56.956884
 """
 from alembic import op
 import sqlalchemy as sa
@@ -74,6 +75,17 @@ def upgrade() -> None:
         batch_op.create_index('ix_programmes_channel_start', ['channel_id', 'start_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_programmes_series_id'), ['series_id'], unique=False)
 
+    op.create_table('timeline_pins',
+    sa.Column('owner', sa.String(length=80), nullable=False),
+    sa.Column('channel_id', sa.String(length=64), nullable=False),
+    sa.Column('start_us', sa.BigInteger(), nullable=False),
+    sa.Column('end_us', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['channel_id'], ['channels.id'], name=op.f('fk_timeline_pins_channel_id_channels'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('owner', 'channel_id', name=op.f('pk_timeline_pins'))
+    )
+    with op.batch_alter_table('timeline_pins', schema=None) as batch_op:
+        batch_op.create_index('ix_timeline_pins_channel', ['channel_id', 'start_us'], unique=False)
+
     op.create_table('epg_staged',
     sa.Column('import_id', sa.String(length=32), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
@@ -87,12 +99,35 @@ def upgrade() -> None:
     with op.batch_alter_table('epg_staged', schema=None) as batch_op:
         batch_op.create_index('ix_epg_staged_channel', ['import_id', 'channel_id', 'start_at'], unique=False)
 
+    with op.batch_alter_table('channels', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('archive_days', sa.Integer(), server_default='7', nullable=False))
+
+    with op.batch_alter_table('playback_sessions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('channel_id', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('window_start', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('window_end', sa.BigInteger(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_playback_sessions_channel_id'), ['channel_id'], unique=False)
+
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('playback_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_playback_sessions_channel_id'))
+        batch_op.drop_column('window_end')
+        batch_op.drop_column('window_start')
+        batch_op.drop_column('channel_id')
+
+    with op.batch_alter_table('channels', schema=None) as batch_op:
+        batch_op.drop_column('archive_days')
+
     with op.batch_alter_table('epg_staged', schema=None) as batch_op:
         batch_op.drop_index('ix_epg_staged_channel')
 
     op.drop_table('epg_staged')
+    with op.batch_alter_table('timeline_pins', schema=None) as batch_op:
+        batch_op.drop_index('ix_timeline_pins_channel')
+
+    op.drop_table('timeline_pins')
     with op.batch_alter_table('programmes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_programmes_series_id'))
         batch_op.drop_index('ix_programmes_channel_start')

@@ -1,0 +1,106 @@
+"""Playlists of a window of a channel's timeline: start-over, catch-up and by-time playback.
+
+A window is [start, end) in UTC seconds plus how its playlist behaves: ``vod`` (complete when
+asked for: PLAYLIST-TYPE VOD and ENDLIST), ``event`` (PLAYLIST-TYPE EVENT, only appends, ENDLIST
+once the window is over) or ``live`` (no type, appends, ENDLIST once over), and where playback
+starts (EXT-X-START at the programme's start, after the padding). Windows inside the origin's
+in-memory view use its runs; older ones are read from the index once and kept (they can no
+longer change).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+
+from streaming.timeline import Run, Segment, segments_in
+
+KINDS = {"vod": "VOD", "event": "EVENT", "live": None}
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window asked for in a path: /window/{channel}/{start}/{end}/{kind}-{offset}/..."""
+
+    channel_id: str
+    start_s: int
+    end_s: int
+    kind: str
+    offset_s: int
+
+    @property
+    def scope(self) -> str:
+        """The playback-token scope that grants this window (entitlements/targets.py)."""
+        return f"window:{self.channel_id}:{self.start_s}:{self.end_s}:{self.kind}-{self.offset_s}"
+
+    @property
+    def start_us(self) -> int:
+        return self.start_s * 1_000_000
+
+    @property
+    def end_us(self) -> int:
+        return self.end_s * 1_000_000
+
+
+@dataclass(frozen=True)
+class WindowPlaylist:
+    """What a window's media playlist holds, before rendering."""
+
+    segments: list[Segment]
+    playlist_type: str | None
+    endlist: bool
+    start_offset_s: float | None
+
+
+def window_segments(window: Window, runs: list[Run], holes: set[tuple[int, str]], track: str,
+                    live_gaps: list[Segment]) -> WindowPlaylist:
+    """Return the window's segments (gaps where the track is missing) and how the playlist ends.
+
+    live_gaps are the gap entries the live edge shows while the source is down; those inside
+    the window are shown too, so an outage keeps the timeline moving instead of freezing it.
+    """
+    segments = [s for s in segments_in(runs, window.start_us, window.end_us) if contains(window, s)]
+    if segments:
+        segments += [g for g in live_gaps if g.start_us >= segments[-1].end_us and contains(window, g)]
+    segments = [replace(s, gap=True) if (s.seq, track) in holes else s for s in segments]
+    complete = window.kind == "vod" or bool(
+        segments and segments[-1].start_us + segments[-1].duration_us // 2 + segments[-1].duration_us >= window.end_us)
+    offset = None
+    if window.offset_s and segments:
+        # Offsets count from the first segment, which may begin before the window does.
+        offset = max(0.0, window.offset_s + (window.start_us - segments[0].start_us) / 1e6)
+    return WindowPlaylist(segments, KINDS[window.kind], complete, offset)
+
+
+def contains(window: Window, segment: Segment) -> bool:
+    """Tell whether a segment belongs to the window: its middle does (so a window's playlist is the
+    window's length within one segment, and its token fetches only its own segments)."""
+    middle = segment.start_us + segment.duration_us // 2
+    return window.start_us <= middle < window.end_us
+
+
+class ArchiveRuns:
+    """Runs and holes of windows older than the in-memory view, read once and kept (LRU)."""
+
+    def __init__(self, max_windows: int = 2000) -> None:
+        self.max_windows = max_windows
+        self._entries: OrderedDict[tuple[str, int, int], tuple[list[Run], set[tuple[int, str]]]] = OrderedDict()
+
+    def get(self, window: Window) -> tuple[list[Run], set[tuple[int, str]]] | None:
+        """Return the kept runs and holes of a window, if any."""
+        key = (window.channel_id, window.start_s, window.end_s)
+        hit = self._entries.get(key)
+        if hit is not None:
+            self._entries.move_to_end(key)
+        return hit
+
+    def put(self, window: Window, runs: list[Run], holes: set[tuple[int, str]]) -> None:
+        """Keep a window's runs and holes."""
+        self._entries[(window.channel_id, window.start_s, window.end_s)] = (runs, holes)
+        while len(self._entries) > self.max_windows:
+            self._entries.popitem(last=False)
+
+    def forget(self, channel_id: str) -> None:
+        """Drop a channel's windows (its timeline was deleted or purged)."""
+        for key in [k for k in self._entries if k[0] == channel_id]:
+            del self._entries[key]
