@@ -315,3 +315,50 @@ def live_gaps(tail: Run, *, now_us: int, nominal_us: int, hold_us: int,
     gap_run = make_run(first_seq=tail.last_seq + 1, start_us=tail.end_us, count=n,
                        duration_us=nominal_us, gap=True, disc_count=tail.disc_count, session=-1)
     return list(gap_run.segments())
+
+
+def _ends(run: Run) -> list[int]:
+    return list(accumulate(run.duration_list(), initial=run.start_us))[1:]
+
+
+def expired_ranges(run: Run, cutoff_us: int, pins: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Return index ranges [lo, hi) of the run's segments that ended by cutoff_us and no pin
+    [start, end) overlaps: what retention may delete."""
+    if run.start_us >= cutoff_us:
+        return []
+    if run.durations is None:
+        d = run.duration_us or 1
+        head = max(0, min(run.count, (cutoff_us - run.start_us) // d))
+        index_of = lambda t: (t - run.start_us) // d  # noqa: E731
+    else:
+        ends = _ends(run)
+        head = bisect.bisect_right(ends, cutoff_us)
+        index_of = lambda t: bisect.bisect_right(ends, t)  # noqa: E731
+    ranges = [(0, head)] if head else []
+    for start, end in pins:
+        if end <= run.start_us or start >= run.end_us:
+            continue
+        lo, hi = max(0, index_of(start)), min(run.count, index_of(end - 1) + 1)
+        ranges = [piece for a, b in ranges for piece in ((a, min(b, lo)), (max(a, hi), b)) if piece[0] < piece[1]]
+    return ranges
+
+
+def cut_run(run: Run, drop: Sequence[tuple[int, int]]) -> list[Run]:
+    """Return what is left of a run once the index ranges in drop are taken out, as runs."""
+    keep, at = [], 0
+    for lo, hi in sorted(drop):
+        if lo > at:
+            keep.append((at, lo))
+        at = max(at, hi)
+    if at < run.count:
+        keep.append((at, run.count))
+    durations = run.duration_list() if run.durations is not None else None
+    pieces = []
+    for lo, hi in keep:
+        start = run.start_us + (sum(durations[:lo]) if durations is not None else lo * (run.duration_us or 0))
+        pieces.append(make_run(
+            first_seq=run.first_seq + lo, start_us=start, count=hi - lo, duration_us=run.duration_us,
+            durations=pack_durations(durations[lo:hi]) if durations is not None else None,
+            discontinuity=run.discontinuity and lo == 0, disc_count=run.disc_count, gap=run.gap,
+            session=run.session, enc_offset=run.enc_offset, inits=run.inits))
+    return pieces

@@ -58,6 +58,15 @@ def run_guide_imports(rt: Runtime, max_imports: int = 5) -> list[str]:
     return done
 
 
+def purge_archive(rt: Runtime) -> dict:
+    """Delete segments that left every window (time-shift and archive) and that no recording pins."""
+    from dataclasses import asdict
+
+    from streaming.retention import purge
+
+    return asdict(purge(rt))
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -65,5 +74,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("entitlements.purge_playback_records", purge_playback_records, timeout_s=300, max_tries=3,
                 every_s=3600),
         JobSpec("catalog.run_guide_imports", run_guide_imports, timeout_s=1800, max_tries=1, every_s=2),
+        JobSpec("streaming.purge_archive", purge_archive, timeout_s=3000, max_tries=1, every_s=600),
     )
 }
