@@ -60,6 +60,9 @@ try {
   let s = await state();
   while (s.t < 0.5 && !s.fatal && Date.now() < deadline) { await sleep(250); s = await state(); }
   if (s.t < 0.5) throw new Error(`playback did not start: ${JSON.stringify(s)}`);
+  // Where playback began (EXT-X-START for start-over and catch-up) and how long the stream is.
+  result.started = s.t;
+  result.duration = await page.evaluate(() => document.querySelector("video").duration);
   const wall0 = Date.now(), t0 = s.t;
   await sleep(watch * 1000);
   s = await state();

@@ -102,3 +102,58 @@ def test_player_plays_an_encrypted_channel(server, encrypted_channel, http, play
     assert result["ok"] and not result["errors"], result
     assert result["advance"]["media"] >= 0.75 * result["advance"]["wall"], result
     assert result["size"][0] in (640, 426), result
+
+
+def _window_url(http, admin, make_package, make_subscriber, channel: str, programme: tuple, mode: str) -> str:  # noqa: ANN001
+    """Put a programme on the channel's guide, sign a subscriber in, return the door's URL path."""
+    import datetime as dt
+    from urllib.parse import urlsplit
+
+    from tests.entitlements.conftest import bearer, login
+    from tests.support.guide import import_programmes, programme_ids
+
+    start, end, title = programme
+    import_programmes(http, admin, channel, [(start, end, title, {})])
+    package = make_package(channels=[channel])
+    viewer = bearer(login(http, make_subscriber(packages=[package["code"]])["customer_number"]).json())
+    ids = programme_ids(http, viewer, channel, start - dt.timedelta(minutes=1), end + dt.timedelta(minutes=1))
+    resp = http.post("/v1/playback", headers=viewer, json={"content": {"type": "programme", "id": ids[title]},
+                                                           "mode": mode})
+    assert resp.status_code == 200, resp.text
+    return urlsplit(resp.json()["url"]).path
+
+
+@pytest.mark.parametrize("player", ["hls", "shaka"])
+def test_player_plays_a_catch_up_programme(http, admin, rt, server, live_channel, make_package,  # noqa: ANN001
+                                           make_subscriber, player, monkeypatch) -> None:
+    import datetime as dt
+
+    monkeypatch.setattr(rt.settings, "catchup_pad_before_s", 0)
+    monkeypatch.setattr(rt.settings, "catchup_pad_after_s", 0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    src = _window_url(http, admin, make_package, make_subscriber, live_channel,
+                      (now - dt.timedelta(seconds=22), now - dt.timedelta(seconds=8), f"Catch-up {player}"), "catchup")
+    result = _play(f"{server}/demo/?player={player}&nolist=1&src={src}", watch=5, seek_back=3)
+    assert result["ok"] and not result["errors"], result
+    assert abs(result["duration"] - 14) <= 2, result  # the programme, not a live window
+    assert result["started"] < 3, result  # from its beginning
+    assert result["advance"]["media"] >= 0.75 * result["advance"]["wall"], result
+    assert abs(result["seek"]["landed"] - result["seek"]["target"]) < 2.5, result
+
+
+@pytest.mark.parametrize("player", ["hls", "shaka"])
+def test_player_starts_over_a_programme_on_air_from_its_start(http, admin, rt, server, live_channel,  # noqa: ANN001
+                                                               make_package, make_subscriber, player,
+                                                               monkeypatch) -> None:
+    import datetime as dt
+
+    monkeypatch.setattr(rt.settings, "catchup_pad_before_s", 4)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    src = _window_url(http, admin, make_package, make_subscriber, live_channel,
+                      (now - dt.timedelta(seconds=20), now + dt.timedelta(minutes=5), f"Start-over {player}"),
+                      "startover")
+    result = _play(f"{server}/demo/?player={player}&nolist=1&src={src}", watch=6)
+    assert result["ok"] and not result["errors"], result
+    # From the programme's start (4 s into the padding), not at the live edge 20 s later.
+    assert result["started"] < 9, result
+    assert result["advance"]["media"] >= 0.75 * result["advance"]["wall"], result
