@@ -151,8 +151,16 @@ class LocalObjectStore(ObjectStore):
         count = 0
         for key in keys:
             count += 1
+            # As in put: a folder is resolved (symlinks and all) once, not for every key in it.
+            path = os.path.join(self.root, check_key(key))
+            folder = os.path.dirname(path)
+            if folder not in self._folders:
+                self._path(key)
+                if len(self._folders) > 10_000:
+                    self._folders.clear()
+                self._folders.add(folder)
             try:
-                self._path(key).unlink()
+                os.unlink(path)
             except FileNotFoundError:
                 pass
             except OSError as err:

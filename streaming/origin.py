@@ -10,13 +10,11 @@ channel (first request after start) and segments read the database or the store.
 from __future__ import annotations
 
 import asyncio
-import bisect
-import hashlib
 import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
@@ -25,13 +23,13 @@ from infra.errors import NotFound, SmartGoError
 from infra.raw_http import MethodNotAllowed, send_error
 from infra.runtime import Runtime
 from streaming import service
-from streaming.errors import SegmentNotFound, WindowOutOfRange
-from streaming.playlist import (
-    AudioMediaSpec, MediaPlaylistSpec, VariantSpec, render_master, render_media,
-)
+from streaming.errors import SegmentNotFound
 from streaming.recent import RecentSegments
-from streaming.timeline import Run, Segment, live_gaps, live_gaps_valid_until, segments_in
-from streaming.windows import ArchiveRuns, Window, contains, window_segments
+from streaming.rendering import (
+    FOREVER_US, LIVE_CACHE, ChannelView, master_playlist, media_playlist, now_us, window_playlist,
+)
+from streaming.timeline import Run
+from streaming.windows import ArchiveRuns, Window, contains
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +41,6 @@ _ROUTE = re.compile(
     r"(?:\.m3u8|/(?:(?P<seq>\d{1,18})\.(?P<ext>m4s|ts)|init-(?P<init>[0-9a-f]{16})\.mp4))"
     r"|keys/(?P<key>\d{1,15})\.key)$"
 )
-LIVE_CACHE = b"public, max-age=1"
-VOD_CACHE = b"public, max-age=300"  # a complete window's playlist never changes
 SEGMENT_CACHE = b"public, max-age=31536000, immutable"
 CONTENT_TYPES = {"m3u8": b"application/vnd.apple.mpegurl", "m4s": b"video/iso.segment",
                  "ts": b"video/mp2t", "mp4": b"video/mp4"}
@@ -74,31 +70,6 @@ class FastEntry:
 
 
 FAST_MAX = 10_000
-FOREVER_US = 2**62
-
-
-@dataclass
-class ChannelView:
-    """One channel's recent timeline and rendered playlists, in this process's memory."""
-
-    spec: service.ChannelSpec
-    runs: list[Run]
-    holes: set[tuple[int, str]]
-    bandwidth: dict[str, tuple[int, int]]
-    version: int
-    last_publish_us: int
-    rendered: dict[tuple, tuple[bytes, bytes]] = field(default_factory=dict)
-
-    def run_for_seq(self, seq: int) -> Run | None:
-        """Return the in-memory run holding seq."""
-        i = bisect.bisect_right([r.first_seq for r in self.runs], seq) - 1
-        if i >= 0 and self.runs[i].first_seq <= seq <= self.runs[i].last_seq:
-            return self.runs[i]
-        return None
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class Origin:
@@ -190,7 +161,7 @@ class Origin:
         with self.rt.db.session(write=False) as s:
             spec = service.channel_spec(db_session=s, channel_id=ch)
             version, published = service.timeline_version(db_session=s, channel_id=ch)
-            start = _now_us() - spec.timeshift_window_s * 1_000_000 - MEMORY_SLACK_US
+            start = now_us() - spec.timeshift_window_s * 1_000_000 - MEMORY_SLACK_US
             runs = service.runs_in_window(db_session=s, channel_id=ch, start_us=start, end_us=2**62)
             first = runs[0].first_seq if runs else 0
             holes = service.holes_from(db_session=s, channel_id=ch, first_seq=first)
@@ -205,7 +176,7 @@ class Origin:
             tail = service.runs_from_seq(db_session=s, channel_id=ch, first_seq=from_seq)
             holes = service.holes_from(db_session=s, channel_id=ch, first_seq=from_seq)
             bandwidth = service.track_bandwidth(db_session=s, channel_id=ch)
-        keep_from = _now_us() - view.spec.timeshift_window_s * 1_000_000 - MEMORY_SLACK_US
+        keep_from = now_us() - view.spec.timeshift_window_s * 1_000_000 - MEMORY_SLACK_US
         kept = [r for r in view.runs if r.first_seq < from_seq and r.end_us > keep_from]
         runs = kept + tail if tail else view.runs
         # Swap whole objects: requests on the event loop see either old or new state.
@@ -306,7 +277,7 @@ class Origin:
         head = scope["method"] == "HEAD"
         query = scope.get("query_string", b"")
         if m["master"]:
-            body, etag = self._master(view, seg_set, b"" if window else query)
+            body, etag = master_playlist(view, seg_set, b"" if window else query)
             await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head, fast=window is None)
             return
         if m["key"] is not None:
@@ -323,10 +294,11 @@ class Origin:
         elif m["init"] is not None:
             await self._object(send, service.init_key(view.spec.id, track, m["init"]), "mp4", head)
         elif window is not None:
-            body, etag, cache = await self._window_media(view, track, window)
+            runs, holes = await self._window_runs(view, window)
+            body, etag, cache = window_playlist(view, track, window, runs, holes, self.rt.settings)
             await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head, fast=False, cache=cache)
         else:
-            body, etag, valid_until = self._media(view, track, query)
+            body, etag, valid_until = media_playlist(view, track, query, self.rt.settings)
             await self._send_playlist(send, scope, view, body, etag, valid_until, head)
 
     async def _send_playlist(self, send, scope, view: ChannelView, body: bytes, etag: bytes,  # noqa: ANN001
@@ -342,64 +314,6 @@ class Origin:
             await send({"type": "http.response.body", "body": b""})
         else:
             await _send_entry(send, scope, entry)
-
-    def _window_us(self, view: ChannelView, query: bytes) -> int:
-        default = int(self.rt.settings.live_window_s * 1_000_000)
-        if not query:
-            return default
-        values = parse_qs(query.decode("latin-1")).get("window")
-        if not values:
-            return default
-        try:
-            window = float(values[0])
-        except ValueError as err:
-            raise WindowOutOfRange("window must be a number of seconds") from err
-        limit = max(view.spec.timeshift_window_s, self.rt.settings.live_window_s)
-        if not 0 < window <= limit:
-            raise WindowOutOfRange(f"window must be between 0 and {limit} seconds", limit_s=limit)
-        return int(window * 1_000_000)
-
-    def _media(self, view: ChannelView, track: str, query: bytes) -> tuple[bytes, bytes, int]:
-        window_us = self._window_us(view, query)
-        spec = view.spec
-        now = _now_us()
-        gaps: list[Segment] = []
-        valid_until = FOREVER_US
-        if view.runs:
-            hold = service.gap_hold_us(spec, self.rt.settings.publish_deadline_factor)
-            gaps = live_gaps(view.runs[-1], now_us=now, nominal_us=spec.segment_duration_us,
-                             hold_us=hold, last_publish_us=view.last_publish_us)
-            valid_until = live_gaps_valid_until(view.runs[-1], len(gaps), nominal_us=spec.segment_duration_us,
-                                                hold_us=hold, last_publish_us=view.last_publish_us)
-        key = ("media", track, window_us, len(gaps))
-        hit = view.rendered.get(key)
-        if hit is not None:
-            return (*hit, valid_until)
-        segments = self._window(view, window_us, gaps)
-        segments = [replace(s, gap=True) if (s.seq, track) in view.holes else s for s in segments]
-        body = render_media(segments, _media_spec(spec, track)).encode()
-        result = (body, _etag(body))
-        view.rendered[key] = result
-        return (*result, valid_until)
-
-    async def _window_media(self, view: ChannelView, track: str, window: Window) -> tuple[bytes, bytes, bytes]:
-        """Render a window's media playlist (start-over, catch-up, by time); see streaming/windows.py."""
-        runs, holes = await self._window_runs(view, window)
-        gaps: list[Segment] = []
-        if view.runs and window.end_us > view.runs[-1].end_us:
-            hold = service.gap_hold_us(view.spec, self.rt.settings.publish_deadline_factor)
-            gaps = live_gaps(view.runs[-1], now_us=_now_us(), nominal_us=view.spec.segment_duration_us,
-                             hold_us=hold, last_publish_us=view.last_publish_us)
-        planned = window_segments(window, runs, holes, track, gaps)
-        last = planned.segments[-1].seq if planned.segments else -1
-        key = ("window", track, window, len(planned.segments), last, planned.endlist)
-        hit = view.rendered.get(key)
-        if hit is None:
-            body = render_media(planned.segments, _media_spec(
-                view.spec, track, playlist_type=planned.playlist_type, endlist=planned.endlist,
-                start_offset_s=planned.start_offset_s)).encode()
-            hit = view.rendered[key] = (body, _etag(body))
-        return (*hit, VOD_CACHE if planned.playlist_type == "VOD" else LIVE_CACHE)
 
     async def _window_runs(self, view: ChannelView, window: Window) -> tuple[list[Run], set[tuple[int, str]]]:
         if view.runs and window.start_us >= view.runs[0].start_us:
@@ -420,50 +334,6 @@ class Origin:
         if runs and runs[-1].end_us >= window.end_us:  # complete: it can no longer change
             self.archive.put(window, runs, holes)
         return runs, holes
-
-    @staticmethod
-    def _window(view: ChannelView, window_us: int, gaps: list[Segment]) -> list[Segment]:
-        if not view.runs:
-            return []
-        edge = gaps[-1].end_us if gaps else view.runs[-1].end_us
-        start = edge - window_us
-        segments = segments_in(view.runs, start, edge) + gaps
-        segments = [s for s in segments if s.start_us >= start] or segments[-3:]
-        if len(segments) < 3:  # RFC 8216 6.2.2: at least three target durations where possible
-            segments = (segments_in(view.runs, edge - 4 * view.spec.target_duration_s * 1_000_000,
-                                    edge) + gaps)[-3:]
-        return segments
-
-    def _master(self, view: ChannelView, seg_set: str, query: bytes) -> tuple[bytes, bytes]:
-        key = ("master", seg_set, query)
-        hit = view.rendered.get(key)
-        if hit is not None:
-            return hit
-        suffix = ("?" + query.decode("latin-1")) if query else ""
-
-        def measured(name: str, configured: int) -> tuple[int, int]:
-            peak, avg = view.bandwidth.get(f"{seg_set}/{name}", (0, 0))
-            peak = peak or int(configured * 1.1)
-            return peak, min(avg or configured, peak)
-
-        # A variant's BANDWIDTH includes the heaviest audio rendition it may be played with.
-        audio_peak = max((measured(a.name, a.configured_bps)[0] for a in view.spec.audio), default=0)
-        audio_avg = max((measured(a.name, a.configured_bps)[1] for a in view.spec.audio), default=0)
-        group = "aud" if view.spec.audio else None
-        variants = []
-        for r in view.spec.renditions:
-            peak, avg = measured(r.name, r.configured_bps)
-            variants.append(VariantSpec(
-                uri=f"{r.name}.m3u8{suffix}", bandwidth=peak + audio_peak,
-                average_bandwidth=avg + audio_avg, codecs=r.codecs, width=r.width,
-                height=r.height, frame_rate=r.frame_rate, audio_group=group,
-            ))
-        audio = [AudioMediaSpec(uri=f"{a.name}.m3u8{suffix}", group="aud", name=a.label,
-                                language=a.language, default=a.default) for a in view.spec.audio]
-        body = render_master(variants, audio).encode()
-        result = (body, _etag(body))
-        view.rendered[key] = result
-        return result
 
     async def _segment(self, send, view: ChannelView, track: str, seq: int, ext: str,  # noqa: ANN001
                        head: bool, window: Window | None = None) -> None:
@@ -534,19 +404,6 @@ class Origin:
         await _send(send, 200, body, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
 
 
-def _media_spec(spec: service.ChannelSpec, track: str, **extra) -> MediaPlaylistSpec:  # noqa: ANN003
-    """Return how a track's media playlists are written (URIs relative to the playlist)."""
-    seg_set, rendition = track.split("/", 1)
-    return MediaPlaylistSpec(
-        target_duration=spec.target_duration_s,
-        segment_ext=service.SEGMENT_EXT[seg_set],
-        uri_prefix=f"{rendition}/",
-        init_uri=(lambda s: f"{rendition}/init-{s.run.inits[track]}.mp4"
-                  if track in s.run.inits else None) if seg_set == "cmaf" else (lambda s: None),
-        key_uri=(lambda s: f"keys/{s.seq // spec.key_period_segments}.key") if spec.key_period_segments else None,
-        **extra)
-
-
 def _split_token(path: str) -> tuple[str | None, str]:
     """Split ``/p/{token}/live/...`` into the token and ``/live/...`` (no token: None, path)."""
     if not path.startswith("/p/"):
@@ -563,10 +420,6 @@ def _query_window(query: bytes) -> float | None:
         return float(parse_qs(query.decode("latin-1"))["window"][0])
     except (KeyError, ValueError):
         return None
-
-
-def _etag(body: bytes) -> bytes:
-    return b'"' + hashlib.blake2b(body, digest_size=8).hexdigest().encode() + b'"'
 
 
 async def _send_entry(send, scope, entry: FastEntry) -> None:  # noqa: ANN001

@@ -254,3 +254,26 @@ def test_the_command_line_imports_a_file(rt, settings, source, tmp_path) -> None
     missing = subprocess.run([sys.executable, "-m", "infra.cli", "epg-import", "--source", source["id"],
                               str(tmp_path / "nope.xml")], env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, source) -> None:  # noqa: ANN001
+    from catalog import epg
+    from catalog.models import EpgImport
+
+    with rt.db.session() as s:
+        imp = epg.queue_import(db_session=s, source_id=source["id"], origin="file", object_key="epg/uploads/none")
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)  # after every other test's imports
+    with rt.db.session() as s:
+        s.query(EpgImport).filter(EpgImport.id != imp.id, EpgImport.status.in_(("queued", "running"))).update(
+            {"status": "failed"}, synchronize_session=False)
+    with rt.db.session() as s:
+        assert epg.claim_next(db_session=s, now=now) == imp.id
+    with rt.db.session() as s:
+        assert epg.claim_next(db_session=s, now=now) is None, "claimed twice"
+    with rt.db.session() as s:
+        assert epg.claim_next(db_session=s, now=now + dt.timedelta(minutes=31)) == imp.id, "a dead runner's import"
+    from catalog.epg_import import run_import
+
+    assert run_import(rt, imp.id) == "failed"  # its file is not in storage: a clear failure, not a crash
+    with rt.db.session(write=False) as s:
+        assert "object" in (epg.get_import(db_session=s, import_id=imp.id).error or "").lower()

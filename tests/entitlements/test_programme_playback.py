@@ -227,3 +227,20 @@ def test_catch_up_is_ready_within_a_segment_of_the_programme_s_end(http, admin, 
     assert m3u8.loads(http.playlist(media_of(resp.json())).text).is_endlist
     # One segment, plus the ingest's publish latency on this loaded test machine.
     assert ready_after <= SEGMENT_S + 1.5, ready_after
+
+
+def test_expired_programmes_and_catch_up_days(http, admin, make_channel, make_package, make_subscriber,  # noqa: ANN001
+                                             no_padding) -> None:
+    cid = make_channel(archive_days=3)["id"]
+    viewer = bearer(login(http, make_subscriber(packages=[make_package(channels=[cid])["code"]])["customer_number"]).json())
+    t = now()
+    ids = on_guide(http, admin, viewer, cid, [
+        (t - dt.timedelta(days=4, hours=1), t - dt.timedelta(days=4), "Too old", {}),
+        (t - dt.timedelta(days=2, hours=1), t - dt.timedelta(days=2), "Two days ago", {})])
+    old = play(http, viewer, {"type": "programme", "id": ids["Too old"]}, "catchup")
+    assert old.status_code == 404 and code(old) == "PROGRAMME_EXPIRED", old.text
+    assert http.put(f"/v1/admin/channels/{cid}/rights", headers=admin, json={"catchup_days": 1}).status_code == 200
+    rights = play(http, viewer, {"type": "programme", "id": ids["Two days ago"]}, "catchup")
+    assert rights.status_code == 403 and code(rights) == "RIGHTS" and rights.json()["error"]["details"]["catchup_days"] == 1
+    too_many = http.put(f"/v1/admin/channels/{cid}/rights", headers=admin, json={"catchup_days": 5})
+    assert too_many.status_code == 422 and too_many.json()["error"]["details"]["limit"] == 3
