@@ -230,3 +230,9 @@ class PlaybackWindowOutOfRange(InvalidInput):
     """A by-time window outside what the channel keeps and the rights allow."""
 
     code = "WINDOW_OUT_OF_RANGE"
+
+
+class NothingRecorded(NotFound):
+    """The channel's archive holds nothing of the window (it was off the air)."""
+
+    code = "NOT_RECORDED"

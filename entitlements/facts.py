@@ -108,6 +108,7 @@ def resolve_target(*, db_session: Session, request: PlaybackRequest, strict: boo
 
             tail = streaming_service.tail_run(db_session=db_session, channel_id=p.channel_id)
             win = replace(win, edge_us=tail.end_us if tail else None)
+
         return resolve_programme(programme=ref, mode=request.mode, channel=win, now=now, strict=strict,
                                  pad_before_s=settings.catchup_pad_before_s,
                                  pad_after_s=settings.catchup_pad_after_s), ch

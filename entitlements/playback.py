@@ -17,8 +17,9 @@ from entitlements import service
 from entitlements.auth import Principal
 from entitlements.decision import Decision, PlaybackFacts, decide
 from entitlements.facts import gather_facts
+from entitlements.targets import Target
 from entitlements.streams import keep_alive, lease_key, open_sessions
-from entitlements.errors import PlaybackDenied, PlaybackSessionNotFound
+from entitlements.errors import NothingRecorded, PlaybackDenied, PlaybackSessionNotFound
 from entitlements.models import PlaybackDecisionLog, PlaybackSession, Subscriber
 from entitlements.schemas import ContentRef, PlaybackRequest, PlaybackStart, StreamRead, utc
 from entitlements.tokens import PlaybackGrant, PlaybackTokens
@@ -107,6 +108,8 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     if not decision.allowed:
         _audit(db_session, facts, sub.id, decision, None, address)
         raise PlaybackDenied(decision.reason or "DENIED", **decision.details)
+    if target.kind == "vod" and target.window is not None:
+        _require_recorded(db_session, target)
     if decision.replaces:
         old = db_session.get(PlaybackSession, decision.replaces)
         end_sessions(db_session=db_session, sessions=[old] if old else [], reason="handed_over")
@@ -127,6 +130,16 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     return PlaybackStart(session_id=session.id, url=f"{base}/p/{token}/{target.master_path(request.segment_set)}",
                          expires_at=expires, heartbeat_every_s=max(5, int(rt.settings.stream_lease_s / 3)),
                          replaced_session_id=decision.replaces, window_start=ws, window_end=we)
+
+
+def _require_recorded(db_session: Session, target: Target) -> None:
+    """Refuse a complete window the archive holds nothing of (the channel was off the air)."""
+    from streaming import service as streaming_service
+
+    runs = streaming_service.runs_in_window(db_session=db_session, channel_id=target.channel_id,
+                                            start_us=target.window[0] * 1_000_000, end_us=target.window[1] * 1_000_000)
+    if not any(not r.gap for r in runs):
+        raise NothingRecorded("the channel's archive holds nothing of this window", content=target.content)
 
 
 def recheck_account(*, db_session: Session, subscriber_id: str, reason: str) -> list[str]:

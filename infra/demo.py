@@ -63,6 +63,49 @@ def ensure_channels(rt) -> None:  # noqa: ANN001
                 catalog_service.create(db_session=s, channel_in=ChannelCreate(**body))
 
 
+DEMO_TITLES = ["Wiadomości", "Pogoda", "Klan", "M jak miłość", "Magazyn sportowy", "Film: Żółwie i łabędzie"]
+
+
+def ensure_guide(rt) -> int:  # noqa: ANN001
+    """Import a guide around now for the demo channels (10-minute programmes, 3 hours each way).
+
+    Re-imported at every start: programmes already there keep their ids. Programmes from before
+    the demo first ran have nothing recorded, and catch-up says so (NOT_RECORDED).
+    """
+    import datetime as dt
+    import tempfile
+    from xml.sax.saxutils import escape
+
+    from catalog import epg
+    from catalog.epg_import import new_import_id, run_import
+    from catalog.errors import EpgSourceNotFound
+    from catalog.schemas import EpgSourceCreate
+
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    first = now - dt.timedelta(hours=3, minutes=now.minute % 10)
+    rows = []
+    for ch in ("demo-1", "demo-2"):
+        for i in range(36):
+            start, stop = first + dt.timedelta(minutes=10 * i), first + dt.timedelta(minutes=10 * i + 10)
+            title = escape(DEMO_TITLES[(i + (ch == "demo-2")) % len(DEMO_TITLES)])
+            rows.append(f'<programme start="{start:%Y%m%d%H%M%S} +0000" stop="{stop:%Y%m%d%H%M%S} +0000" '
+                        f'channel="{ch}"><title lang="pl">{title}</title></programme>')
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "guide.xml"
+        path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<tv>' + "\n".join(rows) + "</tv>\n", "utf-8")
+        import_id = new_import_id()
+        key = f"{epg.UPLOAD_PREFIX}{import_id}"
+        rt.store.put_file(key, path)
+    with rt.db.session() as s:
+        try:
+            epg.get_source(db_session=s, source_id="demo")
+        except EpgSourceNotFound:
+            epg.create_source(db_session=s, source_in=EpgSourceCreate(id="demo", name="Demo guide"))
+        epg.queue_import(db_session=s, source_id="demo", origin="file", object_key=key, import_id=import_id)
+    run_import(rt, import_id)
+    return len(rows)
+
+
 DEMO_PACKAGES = [
     {"code": "start", "name": "Start", "kind": "base", "max_devices": 3, "max_streams": 2,
      "recording_hours": 20, "channels": ["demo-1"]},
@@ -124,6 +167,7 @@ def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
     rt = build_runtime(settings)
     set_runtime(rt)
     ensure_channels(rt)
+    ensure_guide(rt)
     logins = ensure_subscribers(rt)
     server = SmartGoServer(server_config(create_app(rt, run_jobs=True), host=settings.host,
                                          port=settings.port))
@@ -141,7 +185,8 @@ def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
         base = settings.base_url
         print(f"\n  TV Smart GO demo ({settings.mode} mode, data in {settings.data_dir})\n"
               f"  test page:   {base}/demo/          (Shaka Player: {base}/demo/?player=shaka)\n"
-              f"  channels:    {base}/v1/channels\n"
+              f"  channels:    {base}/v1/channels   (a guide around now: sign in on the test page"
+              f" to start over or catch up)\n"
               f"  playlists:   {base}/live/demo-1/cmaf/master.m3u8\n"
               f"  admin API:   {base}/docs  (X-API-Key: {settings.bootstrap_admin_key})\n"
               f"  subscribers (POST {base}/v1/auth/login; TV sign-in by code at {base}/activate):\n"

@@ -242,5 +242,8 @@ def test_expired_programmes_and_catch_up_days(http, admin, make_channel, make_pa
     assert http.put(f"/v1/admin/channels/{cid}/rights", headers=admin, json={"catchup_days": 1}).status_code == 200
     rights = play(http, viewer, {"type": "programme", "id": ids["Two days ago"]}, "catchup")
     assert rights.status_code == 403 and code(rights) == "RIGHTS" and rights.json()["error"]["details"]["catchup_days"] == 1
+    assert http.put(f"/v1/admin/channels/{cid}/rights", headers=admin, json={"catchup_days": 3}).status_code == 200
+    nothing = play(http, viewer, {"type": "programme", "id": ids["Two days ago"]}, "catchup")
+    assert nothing.status_code == 404 and code(nothing) == "NOT_RECORDED", nothing.text  # never on the air
     too_many = http.put(f"/v1/admin/channels/{cid}/rights", headers=admin, json={"catchup_days": 5})
     assert too_many.status_code == 422 and too_many.json()["error"]["details"]["limit"] == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import os
 import signal
 import subprocess
@@ -109,6 +111,18 @@ def test_demo_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path) -> None:  # 
         me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
         assert {p["code"] for p in me["packages"]} == {"comfort", "hbo", "sports"}
         assert me["limits"] == {"max_devices": 5, "max_streams": 4, "recording_hours": 70}
+        # The demo's guide is around now: the programme on air starts over from its beginning.
+        auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+        now = dt.datetime.now(dt.UTC)
+        grid = httpx.get(f"{base}/v1/guide", headers=auth, params={
+            "channels": "demo-1", "start": now.isoformat(), "end": (now + dt.timedelta(seconds=1)).isoformat()}).json()
+        [on_air] = grid["items"]
+        start = httpx.post(f"{base}/v1/playback", headers=auth,
+                           json={"content": {"type": "programme", "id": on_air["id"]}, "mode": "startover"})
+        assert start.status_code == 200, start.text
+        path = start.json()["url"].split("/p/", 1)[1].replace("master.m3u8", "360p.m3u8")
+        media = httpx.get(f"{base}/p/{path}").text
+        assert "#EXT-X-PLAYLIST-TYPE:EVENT" in media
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=40)
