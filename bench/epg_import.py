@@ -76,7 +76,8 @@ def run_one(guide: str, channels: int) -> None:
     rt.store.put_file(key, Path(guide))
     import_id = new_import_id()
     with rt.db.session() as s:
-        epg.queue_import(db_session=s, source_id="bench", origin="file", object_key=key, import_id=import_id)
+        epg.queue_import(db_session=s, source_id="bench", origin="file", object_key=key, import_id=import_id,
+                         claimed=True)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     status = run_import(rt, import_id)

@@ -71,13 +71,15 @@ def delete_source(*, db_session: Session, source_id: str) -> None:
 
 
 def queue_import(*, db_session: Session, source_id: str, origin: str, object_key: str | None = None,
-                 import_id: str | None = None) -> EpgImport:
-    """Queue an import of a source (from its URL, or from a guide already in storage)."""
+                 import_id: str | None = None, claimed: bool = False) -> EpgImport:
+    """Queue an import of a source (from its URL, or from a guide already in storage); claimed,
+    it is created as taken by the caller, which runs it itself (the CLI, the demo)."""
     source = get_source(db_session=db_session, source_id=source_id)
     if origin == "url" and not source.url:
         raise InvalidEpgSource(f"guide source {source_id!r} has no URL to fetch", source_id=source_id)
     imp = EpgImport(id=import_id or new_import_id(), source_id=source.id, origin=origin, object_key=object_key,
-                    status="queued", report={})
+                    status="running" if claimed else "queued", report={},
+                    claimed_at=dt.datetime.now(dt.UTC) if claimed else None)
     db_session.add(imp)
     db_session.flush()
     return imp

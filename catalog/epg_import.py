@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import delete, insert, select, update
 
 from catalog.models import Channel, EpgImport, EpgSource, Programme, StagedProgramme
-from catalog.xmltv import GuideError, GuideProgramme, Rejected, read_guide, time_zone
+from catalog.xmltv import MAX_PROGRAMME_S, GuideError, GuideProgramme, Rejected, read_guide, time_zone
 from infra.errors import SmartGoError
 from infra.runtime import Runtime, notify_after_commit
 
@@ -51,8 +51,10 @@ def run_import(rt: Runtime, import_id: str) -> str:
         if imp is None or imp.status in ("succeeded", "failed"):
             return imp.status if imp else "missing"
         source = s.get(EpgSource, imp.source_id)
+        if imp.claimed_at is None:  # run directly (not claimed by the job): claim it now
+            imp.claimed_at = dt.datetime.now(dt.UTC)
         imp.status, imp.error = "running", None
-        plan = {"tz": source.time_zone, "map": dict(source.channel_map or {}), "url": source.url,
+        plan = {"claim": imp.claimed_at, "tz": source.time_zone, "map": dict(source.channel_map or {}), "url": source.url,
                 "origin": imp.origin, "object_key": imp.object_key, "source_id": source.id}
         known = set(s.scalars(select(Channel.id)))
     report = _Report()
@@ -61,14 +63,35 @@ def run_import(rt: Runtime, import_id: str) -> str:
     except (GuideError, FeedError, SmartGoError) as err:
         line = getattr(err, "line", None)
         return _finish(rt, import_id, plan, report, error=f"{err}" + (f" (line {line})" if line else ""))
+    except _Superseded:
+        return "superseded"
+    except Exception as err:  # a guide must never leave its import running forever
+        log.exception("guide import %s failed", import_id)
+        return _finish(rt, import_id, plan, report, error=f"the import failed: {type(err).__name__}")
     with rt.db.session(write=False) as s:
         channels = sorted(s.scalars(select(StagedProgramme.channel_id).distinct()
                                     .where(StagedProgramme.import_id == import_id)))
     for channel_id in channels:
         with rt.db.session() as s:
+            if not _still_ours(s, import_id, plan):
+                return "superseded"
             reconcile_channel(db_session=s, import_id=import_id, channel_id=channel_id,
                               source_id=plan["source_id"], report=report)
     return _finish(rt, import_id, plan, report)
+
+
+class _Superseded(Exception):
+    """Another runner claimed this import after ours stalled: ours stops and leaves it alone."""
+
+
+def _still_ours(s, import_id: str, plan: dict) -> bool:  # noqa: ANN001
+    """Tell whether this runner still holds the import, and renew its claim (a heartbeat)."""
+    now = dt.datetime.now(dt.UTC)
+    changed = s.execute(update(EpgImport).where(EpgImport.id == import_id, EpgImport.claimed_at == plan["claim"])
+                        .values(claimed_at=now)).rowcount
+    if changed:
+        plan["claim"] = now
+    return bool(changed)
 
 
 class _Report:
@@ -111,14 +134,16 @@ def _stage(rt: Runtime, import_id: str, plan: dict, known: set[str], report: _Re
         batch.append({"import_id": import_id, "position": position, "channel_id": channel_id,
                       "start_at": item.start, "end_at": item.stop, "data": _data(item)})
         if len(batch) >= BATCH:
-            _insert(rt, batch)
+            _insert(rt, batch, import_id, plan)
             batch = []
     if batch:
-        _insert(rt, batch)
+        _insert(rt, batch, import_id, plan)
 
 
-def _insert(rt: Runtime, rows: list[dict]) -> None:
+def _insert(rt: Runtime, rows: list[dict], import_id: str, plan: dict) -> None:
     with rt.db.session() as s:
+        if not _still_ours(s, import_id, plan):
+            raise _Superseded(import_id)
         s.execute(insert(StagedProgramme), rows)
 
 
@@ -140,7 +165,10 @@ def _feed(rt: Runtime, plan: dict) -> Iterator[bytes]:
         if i == 0 and chunk[:2] == _GZIP:
             unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
         if unzip is not None:
-            chunk = unzip.decompress(chunk, cap + 1 - seen)
+            try:
+                chunk = unzip.decompress(chunk, cap + 1 - seen)
+            except zlib.error as err:
+                raise FeedError(f"the compressed guide is corrupt: {err}") from err
         seen += len(chunk)
         if seen > cap:
             raise FeedError(f"the guide is larger than SMARTGO_EPG_MAX_BYTES ({cap} bytes)")
@@ -169,6 +197,8 @@ def _from_url(url: str | None, timeout_s: float, cap: int) -> Iterator[bytes]:
 def _finish(rt: Runtime, import_id: str, plan: dict, report: _Report, error: str | None = None) -> str:
     status = "failed" if error else "succeeded"
     with rt.db.session() as s:
+        if not _still_ours(s, import_id, plan):
+            return "superseded"
         s.execute(delete(StagedProgramme).where(StagedProgramme.import_id == import_id))
         now = dt.datetime.now(dt.UTC)
         s.execute(update(EpgImport).where(EpgImport.id == import_id).values(
@@ -198,10 +228,15 @@ def reconcile_channel(*, db_session, import_id: str, channel_id: str, source_id:
         Programme.channel_id == channel_id, Programme.start_at >= lo - MOVE_WINDOW,
         Programme.start_at < hi + MOVE_WINDOW)))
     covered = [p for p in existing if lo <= _utc(p.start_at) < hi]
+    now = dt.datetime.now(dt.UTC)
     for p in existing:  # an older programme running into the new span ends where the span starts
         if _utc(p.start_at) < lo < _utc(p.end_at) and p.status == "scheduled":
-            p.end_at, p.updated_at = lo, dt.datetime.now(dt.UTC)
-    pairs = _match(incoming, [p for p in existing if p.status == "scheduled" or p in covered])
+            # A changed fingerprint: the next import that sends it whole again puts it back.
+            p.end_at, p.updated_at, p.fingerprint = lo, now, ""
+    # Programmes outside the span may take part only if they have not started: an aired
+    # programme never moves into the future.
+    pairs = _match(incoming, [p for p in existing if p in covered or (p.status == "scheduled"
+                                                                       and _utc(p.start_at) > now)])
     matched_ids = set()
     for new, old in pairs:
         if old is None:
@@ -243,7 +278,14 @@ def _resolve(staged: list[StagedProgramme], report: _Report) -> list[dict]:
         last = out.pop()
         report.reject(Rejected(last["line"], None, last["start_at"].isoformat(), "NO_STOP",
                                "the channel's last programme has no stop time"))
-    return [_programme_fields(r) for r in out]
+    kept = []
+    for row in out:  # a programme without a stop may have been stretched over a long hole
+        if (row["end_at"] - row["start_at"]).total_seconds() > MAX_PROGRAMME_S:
+            report.reject(Rejected(row["line"], None, row["start_at"].isoformat(), "TOO_LONG",
+                                   "a programme may last 24 hours at most"))
+        else:
+            kept.append(row)
+    return [_programme_fields(r) for r in kept]
 
 
 def _programme_fields(row: dict) -> dict:

@@ -59,6 +59,14 @@ def set_programme_rights(*, db_session: Session, programme_id: str, rights: dict
     return programme
 
 
+def programmes_between(*, db_session: Session, channel_id: str, start: dt.datetime,
+                       end: dt.datetime) -> list[Programme]:
+    """Return a channel's programmes overlapping [start, end)."""
+    return list(db_session.scalars(select(Programme).where(
+        Programme.channel_id == channel_id, Programme.status == "scheduled", Programme.start_at < end,
+        Programme.end_at > start).order_by(Programme.start_at).limit(500)))
+
+
 def grid(*, db_session: Session, channel_ids: list[str] | None, start: dt.datetime, end: dt.datetime,
          offset: int, limit: int) -> tuple[list[Programme], int]:
     """Return the programmes overlapping [start, end) on these channels (all when None), by

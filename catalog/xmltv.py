@@ -229,6 +229,8 @@ def read_guide(chunks: Iterable[bytes], default_tz: dt.tzinfo = dt.UTC,
         yield from reader.out
     except expat.ExpatError as err:
         raise GuideError(f"the guide is not well-formed XML: {expat.ErrorString(err.code)}", err.lineno) from err
+    except (LookupError, ValueError) as err:  # an encoding Python does not know, or a multi-byte one expat cannot read
+        raise GuideError(f"the guide's encoding cannot be read: {err}") from err
     finally:
         if channels is not None:
             channels.update(reader.channels)

@@ -116,8 +116,19 @@ def resolve_target(*, db_session: Session, request: PlaybackRequest, strict: boo
     start, end = request.start, request.end
     if window is not None:
         start, end = (dt.datetime.fromtimestamp(t, dt.UTC) for t in window)
+    win, programmes = ch.window, []
+    if request.mode == "bytime" and start is not None:
+        from catalog import guide
+        from streaming import service as streaming_service
+
+        tail = streaming_service.tail_run(db_session=db_session, channel_id=request.content.id)
+        win = replace(win, edge_us=tail.end_us if tail else None)
+        programmes = [ProgrammeRef(p.id, p.channel_id, guide.utc(p.start_at), guide.utc(p.end_at),
+                                   RightsOverride(**guide.programme_rights(p), age_rating=guide.age_of(p)))
+                      for p in guide.programmes_between(db_session=db_session, channel_id=request.content.id,
+                                                        start=start, end=end)]
     return resolve_channel(channel_id=request.content.id, mode=request.mode, start=start, end=end,
-                           rights=ch.rights, channel=ch.window, now=now, strict=strict), ch
+                           rights=ch.rights, channel=win, now=now, strict=strict, programmes=programmes), ch
 
 
 def package_limits(*, db_session: Session) -> dict[str, PackageLimits]:

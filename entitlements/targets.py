@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from entitlements.decision import Rights, RightsOverride
@@ -73,8 +74,14 @@ class Target:
 
 
 def resolve_channel(*, channel_id: str, mode: str, start: dt.datetime | None, end: dt.datetime | None,
-                    rights: Rights, channel: ChannelWindowFacts, now: dt.datetime, strict: bool = True) -> Target:
-    """Resolve a channel request: live, time-shift, or a by-time window inside the rights."""
+                    rights: Rights, channel: ChannelWindowFacts, now: dt.datetime, strict: bool = True,
+                    programmes: Sequence[ProgrammeRef] = ()) -> Target:
+    """Resolve a channel request: live, time-shift, or a by-time window inside the rights.
+
+    A by-time window carries the strictest rights of the programmes it overlaps (a programme
+    without catch-up cannot be had by asking for its times instead of its id) and the highest
+    age rating among them.
+    """
     content = f"channel:{channel_id}"
     if mode not in CHANNEL_MODES:
         raise InvalidMode(f"a channel plays as {', '.join(CHANNEL_MODES)}; start-over and catch-up take a programme",
@@ -91,8 +98,24 @@ def resolve_channel(*, channel_id: str, mode: str, start: dt.datetime | None, en
             earliest=dt.datetime.fromtimestamp(now.timestamp() - max(timeshift_s, archive_s), dt.UTC).isoformat())
     # Inside the time-shift window it is time-shift; further back it is catch-up (and its rights).
     decided = "timeshift" if age <= timeshift_s else "catchup"
-    return Target(channel_id, content, decided, (ws, we), "vod" if we <= now.timestamp() else "live",
-                  ended_ago_s=age if decided == "catchup" else None)
+    # VOD only once the index holds the window's end: a VOD playlist is never reloaded.
+    complete = we <= now.timestamp() and (channel.edge_us or 0) >= we * 1_000_000
+    return Target(channel_id, content, decided, (ws, we), "vod" if complete else "live",
+                  override=strictest(programmes), ended_ago_s=age if decided == "catchup" else None)
+
+
+def strictest(programmes: Sequence[ProgrammeRef]) -> RightsOverride | None:
+    """Combine the overrides of several programmes: any refusal wins, the highest rating wins."""
+    overrides = [p.override for p in programmes if p.override is not None]
+    if not overrides:
+        return None
+    combined: dict = {}
+    for name in ("live", "timeshift", "startover", "catchup", "recording"):
+        values = [getattr(o, name) for o in overrides if getattr(o, name) is not None]
+        if values:
+            combined[name] = all(values)
+    ages = [o.age_rating for o in overrides if o.age_rating is not None]
+    return RightsOverride(**combined, age_rating=max(ages) if ages else None)
 
 
 def resolve_programme(*, programme: ProgrammeRef, mode: str, channel: ChannelWindowFacts, now: dt.datetime,
@@ -115,7 +138,8 @@ def resolve_programme(*, programme: ProgrammeRef, mode: str, channel: ChannelWin
         raise ProgrammeOnAir("the programme is on air: play it from its start with start-over", mode="startover")
     edge = (channel.edge_us or 0) / 1e6
     if strict and edge < end and t - end < TAIL_GRACE_S:
-        raise CatchupNotReady("the programme's last segment is not in yet", retry_after_s=max(1, math.ceil(end - edge)))
+        wait = min(math.ceil(end - edge), TAIL_GRACE_S - int(t - end))
+        raise CatchupNotReady("the programme's last segment is not in yet", retry_after_s=max(1, wait))
     # The window ends at the padding or at what is there now: a VOD playlist never changes.
     we = min(we, max(int(end), int(edge)))
     return Target(programme.channel_id, content, mode, (ws, we), "vod", pad_before_s, programme.override,

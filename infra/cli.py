@@ -157,7 +157,7 @@ def cmd_epg_import(args: argparse.Namespace) -> int:
         rt.store.put_file(key, Path(args.file), "application/xml")
         with rt.db.session() as s:
             epg.queue_import(db_session=s, source_id=args.source, origin="file", object_key=key,
-                             import_id=import_id)
+                             import_id=import_id, claimed=True)
         status = run_import(rt, import_id)
         with rt.db.session(write=False) as s:
             imp = epg.get_import(db_session=s, import_id=import_id)

@@ -101,7 +101,8 @@ def ensure_guide(rt) -> int:  # noqa: ANN001
             epg.get_source(db_session=s, source_id="demo")
         except EpgSourceNotFound:
             epg.create_source(db_session=s, source_in=EpgSourceCreate(id="demo", name="Demo guide"))
-        epg.queue_import(db_session=s, source_id="demo", origin="file", object_key=key, import_id=import_id)
+        epg.queue_import(db_session=s, source_id="demo", origin="file", object_key=key, import_id=import_id,
+                         claimed=True)
     run_import(rt, import_id)
     return len(rows)
 

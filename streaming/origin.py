@@ -32,6 +32,8 @@ from streaming.timeline import Run
 from streaming.windows import ArchiveRuns, Window, contains
 
 log = logging.getLogger(__name__)
+# A live URL's segments may be this much older than its window (a player behind, a slow fetch).
+SEGMENT_REACH_SLACK_S = 120
 
 _NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
 _ROUTE = re.compile(
@@ -263,9 +265,10 @@ class Origin:
         window = Window(m["wch"], int(m["ws"]), int(m["we"]), m["kind"], int(m["off"])) if m["wch"] else None
         if window is not None and window.end_s <= window.start_s:
             raise NotFound("no such window")
+        grant = None
         if token is not None:
-            self.gate.admit(token, window.scope if window else "channel:" + m["ch"],
-                            None if window else _query_window(scope.get("query_string", b"")))
+            grant = self.gate.admit(token, window.scope if window else "channel:" + m["ch"],
+                                    None if window else _query_window(scope.get("query_string", b"")))
         elif not self.rt.settings.open_playback:
             from entitlements.errors import TokenRequired
 
@@ -290,7 +293,10 @@ class Origin:
             raise RenditionNotFound(f"channel {view.spec.id!r} has no rendition {name!r}")
         track = f"{seg_set}/{name}"
         if m["seq"] is not None:
-            await self._segment(send, view, track, int(m["seq"]), m["ext"], head, window)
+            reach_s = (self.rt.settings.live_window_s if grant is not None and grant.mode == "live"
+                       else max(view.spec.timeshift_window_s, self.rt.settings.live_window_s))
+            oldest = now_us() - int((reach_s + SEGMENT_REACH_SLACK_S) * 1_000_000)
+            await self._segment(send, view, track, int(m["seq"]), m["ext"], head, window, oldest)
         elif m["init"] is not None:
             await self._object(send, service.init_key(view.spec.id, track, m["init"]), "mp4", head)
         elif window is not None:
@@ -316,7 +322,10 @@ class Origin:
             await _send_entry(send, scope, entry)
 
     async def _window_runs(self, view: ChannelView, window: Window) -> tuple[list[Run], set[tuple[int, str]]]:
-        if view.runs and window.start_us >= view.runs[0].start_us:
+        # A complete (VOD) window is read from the index when memory has not caught up with its
+        # end yet: its playlist is final, and memory follows the index a moment later.
+        if view.runs and window.start_us >= view.runs[0].start_us and (
+                window.kind != "vod" or window.end_us <= view.runs[-1].end_us):
             return view.runs, view.holes
         hit = self.archive.get(window)
         if hit is not None:
@@ -336,7 +345,7 @@ class Origin:
         return runs, holes
 
     async def _segment(self, send, view: ChannelView, track: str, seq: int, ext: str,  # noqa: ANN001
-                       head: bool, window: Window | None = None) -> None:
+                       head: bool, window: Window | None = None, oldest_us: int = 0) -> None:
         if ext != service.SEGMENT_EXT[track.split("/", 1)[0]]:
             raise SegmentNotFound("wrong segment extension for this set")
         run = view.run_for_seq(seq)
@@ -346,6 +355,10 @@ class Origin:
             raise SegmentNotFound(f"no segment {seq} on this track", seq=seq)
         if window is not None and not contains(window, run.segment(seq)):
             raise SegmentNotFound(f"segment {seq} is outside this window", seq=seq)
+        if window is None and run.segment(seq).end_us < oldest_us:
+            # A live URL reaches back only as far as its window: older segments are catch-up,
+            # with their own rights, through a window URL.
+            raise SegmentNotFound(f"segment {seq} is older than this playback's window", seq=seq)
         key = service.segment_key(view.spec.id, track, run.session, seq - run.enc_offset)
         spec = view.spec
         seal = None
@@ -372,9 +385,7 @@ class Origin:
 
     def _run_from_db(self, ch: str, seq: int) -> Run | None:
         with self.rt.db.session(write=False) as s:
-            runs = service.runs_from_seq(db_session=s, channel_id=ch, first_seq=seq)
-        run = runs[0] if runs else None
-        return run if run and run.first_seq <= seq <= run.last_seq else None
+            return service.run_holding(db_session=s, channel_id=ch, seq=seq)
 
     async def _object(self, send, key: str, ext: str, head: bool,  # noqa: ANN001
                       seal: Callable[[bytes], bytes] | None = None) -> None:

@@ -93,9 +93,11 @@ def _purge_channel(rt: Runtime, channel_id: str, cutoff_us: int, report: PurgeRe
         if not drop:
             continue
         if not run.gap:  # gap entries have no objects
+            # The channel's tracks now and those the run was made with (a rendition since removed).
+            tracks = sorted(set(spec.tracks) | set(run.inits))
             keys += [service.segment_key(channel_id, track, run.session, seq - run.enc_offset)
                      for lo, hi in drop for seq in range(run.first_seq + lo, run.first_seq + hi)
-                     for track in spec.tracks]
+                     for track in tracks]
         report.segments += sum(hi - lo for lo, hi in drop)
         while len(keys) >= DELETE_BATCH:
             report.store_requests += rt.store.delete_many(keys[:DELETE_BATCH])

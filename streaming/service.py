@@ -246,10 +246,20 @@ def runs_from_seq(*, db_session: Session, channel_id: str, first_seq: int) -> li
     )
     rows = db_session.scalars(
         select(SegmentRun)
-        .where(SegmentRun.channel_id == channel_id, SegmentRun.first_seq >= (start or first_seq))
+        .where(SegmentRun.channel_id == channel_id,
+               SegmentRun.first_seq >= (start if start is not None else first_seq))
         .order_by(SegmentRun.first_seq)
     ).all()
     return [to_run(r) for r in rows]
+
+
+def run_holding(*, db_session: Session, channel_id: str, seq: int) -> Run | None:
+    """Return the run holding a sequence number, if the index has it."""
+    row = db_session.scalar(select(SegmentRun).where(SegmentRun.channel_id == channel_id,
+                                                     SegmentRun.first_seq <= seq)
+                            .order_by(SegmentRun.first_seq.desc()).limit(1))
+    run = to_run(row) if row is not None else None
+    return run if run is not None and run.last_seq >= seq else None
 
 
 def tail_run(*, db_session: Session, channel_id: str) -> Run | None:

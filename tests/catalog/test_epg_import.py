@@ -277,3 +277,50 @@ def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, sourc
     assert run_import(rt, imp.id) == "failed"  # its file is not in storage: a clear failure, not a crash
     with rt.db.session(write=False) as s:
         assert "object" in (epg.get_import(db_session=s, import_id=imp.id).error or "").lower()
+
+
+def _xml(*programmes: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8"?><tv>' + "".join(programmes) + "</tv>").encode()
+
+
+def _p(start: dt.datetime, stop: dt.datetime | None, title: str) -> str:
+    f = "%Y%m%d%H%M%S +0000"
+    stop_attr = f' stop="{stop.strftime(f)}"' if stop else ""
+    return f'<programme start="{start.strftime(f)}"{stop_attr} channel="tvp1.pl"><title>{title}</title></programme>'
+
+
+def test_an_aired_programme_never_moves_into_the_future(http, admin, rt, source) -> None:  # noqa: ANN001
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    aired = now - dt.timedelta(hours=2)
+    upload_to(http, admin, source["id"], _xml(_p(aired, aired + dt.timedelta(minutes=30), "Teleshopping")))
+    cid = source["channels"]["tvp1.pl"]
+    [old] = guide_of(rt, cid)
+    later = now + dt.timedelta(hours=2)
+    upload_to(http, admin, source["id"], _xml(_p(later, later + dt.timedelta(minutes=30), "Teleshopping")))
+    got = {p.id: at(p) for p in guide_of(rt, cid)}
+    assert got[old.id] == aired, "the aired programme kept its time"
+    assert len(got) == 2 and later in got.values()
+
+
+def test_a_programme_cut_by_a_later_span_is_whole_again_when_sent_whole(http, admin, rt, source) -> None:  # noqa: ANN001
+    t = dt.datetime(2026, 11, 1, 11, 30, tzinfo=UTC)
+    whole = _xml(_p(t, t + dt.timedelta(hours=1), "P"))
+    upload_to(http, admin, source["id"], whole)
+    upload_to(http, admin, source["id"], _xml(_p(t + dt.timedelta(minutes=30), t + dt.timedelta(hours=2), "Q")))
+    cid = source["channels"]["tvp1.pl"]
+    assert [(p.title, ends(p)) for p in guide_of(rt, cid)][0] == ("P", t + dt.timedelta(minutes=30))
+    upload_to(http, admin, source["id"], whole)
+    assert [(p.title, ends(p)) for p in guide_of(rt, cid)][0] == ("P", t + dt.timedelta(hours=1))
+
+
+def test_a_stopless_programme_is_not_stretched_past_a_day(http, admin, rt, source) -> None:  # noqa: ANN001
+    t = dt.datetime(2026, 11, 1, 10, tzinfo=UTC)
+    report = upload_to(http, admin, source["id"], _xml(
+        _p(t, None, "Open"), _p(t + dt.timedelta(days=3), t + dt.timedelta(days=3, hours=1), "Later")))["report"]
+    assert report["rejected_by_reason"] == {"TOO_LONG": 1}
+    assert [p.title for p in guide_of(rt, source["channels"]["tvp1.pl"])] == ["Later"]
+
+
+def test_a_corrupt_compressed_guide_fails_the_import(http, admin, source) -> None:  # noqa: ANN001
+    imp = upload_to(http, admin, source["id"], b"\x1f\x8b" + b"not really gzip" * 100, "failed")
+    assert "corrupt" in imp["error"]

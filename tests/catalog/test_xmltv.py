@@ -103,6 +103,8 @@ def test_other_declared_encodings_are_decoded() -> None:
 
 @pytest.mark.parametrize("data", [
     guide('<programme start="1" channel="a"><title>x</title>'),  # never closed
+    b'<?xml version="1.0" encoding="foo"?><tv></tv>',  # an encoding nobody knows
+    b'<?xml version="1.0" encoding="Shift_JIS"?><tv></tv>',  # a multi-byte one expat cannot read
     b'<?xml version="1.0" encoding="UTF-8"?><tv><programme channel="\xff\xfe"></programme></tv>',  # not UTF-8
     b"plain text, not a guide",
     b"",

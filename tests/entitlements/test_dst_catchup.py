@@ -85,3 +85,18 @@ def test_catch_up_on_each_side_of_the_dst_change(http, dst_channel, local, utc_s
     assert abs(sum(s.duration for s in pl.segments) - (end - start).total_seconds()) <= 2
     ids = programme_ids(http, viewer, cid, start - dt.timedelta(hours=1), start + dt.timedelta(hours=1))
     assert programme["id"] in ids.values()
+
+
+def test_by_time_over_a_programme_keeps_its_rights(http, admin, dst_channel) -> None:  # noqa: ANN001
+    cid, night, viewer = dst_channel
+    start = night + dt.timedelta(minutes=34)  # "Wiadomości" across the change, rated AL
+    grid = http.get("/v1/guide", headers=viewer, params={
+        "channels": cid, "start": start.isoformat(), "end": (start + dt.timedelta(seconds=1)).isoformat()}).json()
+    [programme] = [p for p in grid["items"] if p["start"].startswith(start.strftime("%Y-%m-%dT%H:%M"))]
+    window = {"start": start.isoformat(), "duration_s": 600}
+    body = {"content": {"type": "channel", "id": cid}, "mode": "bytime", **window}
+    assert http.post("/v1/playback", headers=viewer, json=body).status_code == 200
+    assert http.put(f"/v1/admin/programmes/{programme['id']}/rights", headers=admin,
+                    json={"catchup": False}).status_code == 200
+    refused = http.post("/v1/playback", headers=viewer, json=body)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "RIGHTS", refused.text
