@@ -198,6 +198,28 @@ def programme_actions(*, db_session: Session, principal: Principal, programme_id
     return {**actions, "reasons": reasons}
 
 
+def check_recording(*, db_session: Session, principal: Principal, content: ContentRef) -> None:
+    """Refuse, with the door's reasons, recording what the subscriber may not record (entitlement,
+    account, the channel's and programme's recording right, device)."""
+    sub = service.get_subscriber(db_session=db_session, subscriber_id=principal.subscriber_id)
+    request = PlaybackRequest.model_construct(content=content, mode="catchup" if content.type == "programme" else "live",
+                                              profile_id=None, pin=None, segment_set="cmaf", start=None, end=None)
+    facts, _ = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request, address="",
+                            strict=False)
+    decision = decide(replace(facts, mode="recording", streams=(), max_streams=None, ended_ago_s=None,
+                              country=None, rights=replace(facts.rights, countries=None)))
+    if not decision.allowed:
+        raise PlaybackDenied(decision.reason or "DENIED", **decision.details)
+
+
+def recording_hours(*, db_session: Session, subscriber_id: str) -> int:
+    """Return the recording hours the account's packages give (the rule in entitlements/rules.py)."""
+    from entitlements.facts import account_facts
+
+    sub = service.get_subscriber(db_session=db_session, subscriber_id=subscriber_id)
+    return account_facts(db_session=db_session, sub=sub)[1].recording_hours
+
+
 def recheck_catalogue(*, db_session: Session, reason: str, channel_ids: list[str] | None = None,
                       package_code: str | None = None, programme_ids: list[str] | None = None) -> list[str]:
     """Re-decide the running sessions a catalogue change touches (sessions on these channels, or

@@ -7,4 +7,5 @@ def import_all_models() -> None:
     import entitlements.models  # noqa: F401
     import infra.notify  # noqa: F401
     import infra.staff  # noqa: F401
+    import recorder.models  # noqa: F401
     import streaming.models  # noqa: F401

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     segment_memory_mb: int = Field(64, ge=0)  # recently served segments kept per origin process
     catchup_pad_before_s: int = Field(60, ge=0, le=1800)  # start-over and catch-up begin this early
     catchup_pad_after_s: int = Field(120, ge=0, le=3600)  # and end this late (overruns)
+    recording_retention_days: int = Field(365, ge=1, le=3650)  # a recording is kept this long after it aired
     epg_max_bytes: int = Field(512 * 1024 * 1024, ge=1024)  # a guide larger than this (unpacked) fails
     epg_fetch_timeout_s: float = Field(60.0, gt=0)
     max_ingest_object_bytes: int = Field(32 * 1024 * 1024, gt=0)

@@ -1,0 +1,67 @@
+"""Request and response shapes of the cloud DVR API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PadS = Annotated[int, Field(ge=0, le=3600)]
+RecordingState = Literal["scheduled", "recording", "completed", "partial", "failed"]
+
+
+class RecordingCreate(BaseModel):
+    """Record a programme (by id) or a time range on a channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    programme_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    channel_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")] | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    pad_before_s: PadS | None = None
+    pad_after_s: PadS | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "RecordingCreate":
+        by_range = self.channel_id is not None or self.start is not None or self.end is not None
+        if (self.programme_id is None) == (not by_range) or (by_range and None in (self.channel_id, self.start,
+                                                                                   self.end)):
+            raise ValueError("give a programme_id, or a channel_id with start and end")
+        if by_range and (self.start.tzinfo is None or self.end.tzinfo is None):
+            raise ValueError("start and end need a time zone (UTC: a trailing Z)")
+        return self
+
+
+class RecordingRead(BaseModel):
+    id: str
+    channel_id: str
+    programme_id: str | None
+    series_id: str | None
+    title: str
+    start: dt.datetime
+    end: dt.datetime
+    pad_before_s: int
+    pad_after_s: int
+    state: str
+    failure_reason: str | None
+    gaps: list[list[dt.datetime]]
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+
+
+class RecordingPage(BaseModel):
+    items: list[RecordingRead]
+    total: int
+    offset: int
+    limit: int
+
+
+class Quota(BaseModel):
+    """Recording hours: what the packages give, what is used, what is scheduled, what is free."""
+
+    hours: float
+    used_hours: float
+    scheduled_hours: float
+    free_hours: float

@@ -1,0 +1,201 @@
+"""Cloud DVR: scheduling recordings, quota, the stored copies they share, listing and deleting.
+
+A recording is a reference to a range of its channel's timeline (design section 5): scheduling
+one writes a row and, for the shared copy of that range, a pin that keeps retention off it. One
+copy serves every subscriber who recorded the same programme with the same padding. Services
+take ``db_session`` and never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from catalog import guide
+from entitlements import playback
+from entitlements.auth import Principal
+from entitlements.schemas import ContentRef
+from infra.runtime import runtime
+from recorder.errors import InvalidRecordingRange, QuotaExceeded, RecordingExists, RecordingNotFound
+from recorder.models import Recording, StoredCopy
+from recorder.schemas import Quota, RecordingCreate, RecordingRead
+from streaming import retention
+
+ACTIVE = ("scheduled", "recording", "completed", "partial")
+MAX_RANGE_S = 6 * 3600
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Return a stored time as aware UTC (SQLite gives naive ones back)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _window_us(rec: Recording) -> tuple[int, int]:
+    start, end = utc(rec.start_at), utc(rec.end_at)
+    return (int(start.timestamp()) - rec.pad_before_s) * 1_000_000, (int(end.timestamp()) + rec.pad_after_s) * 1_000_000
+
+
+def _hours(seconds: float) -> float:
+    return round(seconds / 3600, 2)
+
+
+def quota(*, db_session: Session, subscriber_id: str) -> Quota:
+    """Return the account's recording hours: given by its packages, used, scheduled and free."""
+    limit_s = playback.recording_hours(db_session=db_session, subscriber_id=subscriber_id) * 3600
+    rows = db_session.execute(
+        select(Recording.state, Recording.start_at, Recording.end_at, Recording.pad_before_s, Recording.pad_after_s)
+        .where(Recording.subscriber_id == subscriber_id, Recording.state.in_(ACTIVE))).all()
+    used = scheduled = 0.0
+    for state, start, end, before, after in rows:
+        length = (utc(end) - utc(start)).total_seconds() + before + after
+        if state == "scheduled":
+            scheduled += length
+        else:
+            used += length
+    return Quota(hours=_hours(limit_s), used_hours=_hours(used), scheduled_hours=_hours(scheduled),
+                 free_hours=_hours(max(0.0, limit_s - used - scheduled)))
+
+
+def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate) -> Recording:
+    """Schedule a recording of a programme (future, on air, or aired and still in catch-up) or of a range."""
+    settings = runtime().settings
+    now = dt.datetime.now(dt.UTC)
+    pad_before = body.pad_before_s if body.pad_before_s is not None else settings.catchup_pad_before_s
+    pad_after = body.pad_after_s if body.pad_after_s is not None else settings.catchup_pad_after_s
+    if body.programme_id is not None:
+        p = guide.get_programme(db_session=db_session, programme_id=body.programme_id)
+        channel_id, start, end, title = p.channel_id, guide.utc(p.start_at), guide.utc(p.end_at), p.title
+        content = ContentRef(type="programme", id=p.id)
+        series_id = p.series_id
+    else:
+        channel_id, start, end, title = body.channel_id, body.start, body.end, f"{body.channel_id} {body.start:%Y-%m-%d %H:%M}"
+        content, series_id = ContentRef(type="channel", id=channel_id), None
+        if not dt.timedelta(0) < end - start <= dt.timedelta(seconds=MAX_RANGE_S):
+            raise InvalidRecordingRange(f"a range lasts more than 0 and at most {MAX_RANGE_S} seconds",
+                                        max_s=MAX_RANGE_S)
+    playback.check_recording(db_session=db_session, principal=principal, content=content)
+    _check_archive(db_session, channel_id, start, end, now)
+    _refuse_twice(db_session, principal.subscriber_id, body.programme_id, channel_id, start, end)
+    needed = (end - start).total_seconds() + pad_before + pad_after
+    q = quota(db_session=db_session, subscriber_id=principal.subscriber_id)
+    if needed > q.free_hours * 3600 + 1:
+        raise QuotaExceeded("not enough recording hours left", used_hours=q.used_hours,
+                            scheduled_hours=q.scheduled_hours, free_hours=q.free_hours, needed_hours=_hours(needed))
+    rec = Recording(id=secrets.token_hex(16), subscriber_id=principal.subscriber_id, channel_id=channel_id,
+                    programme_id=body.programme_id, series_id=series_id, title=title, start_at=start, end_at=end,
+                    pad_before_s=pad_before, pad_after_s=pad_after,
+                    state="scheduled" if start - dt.timedelta(seconds=pad_before) > now else "recording",
+                    expires_at=end + dt.timedelta(days=settings.recording_retention_days), gaps=[])
+    rec.copy_id = shared_copy(db_session=db_session, channel_id=channel_id, window_us=_window_us(rec))
+    db_session.add(rec)
+    try:
+        with db_session.begin_nested():
+            db_session.flush()
+    except IntegrityError as err:  # a double submit that raced this one
+        raise RecordingExists("this is already being recorded") from err
+    return rec
+
+
+def _check_archive(db_session: Session, channel_id: str, start: dt.datetime, end: dt.datetime,
+                   now: dt.datetime) -> None:
+    from catalog import service as catalog_service
+
+    channel = catalog_service.get(db_session=db_session, channel_id=channel_id)
+    earliest = now - dt.timedelta(days=channel.archive_days)
+    if end <= earliest or start < earliest - dt.timedelta(hours=1):
+        raise InvalidRecordingRange("that time has left the channel's archive", earliest=earliest.isoformat())
+
+
+def _refuse_twice(db_session: Session, subscriber_id: str, programme_id: str | None, channel_id: str,
+                  start: dt.datetime, end: dt.datetime) -> None:
+    query = select(Recording.id).where(Recording.subscriber_id == subscriber_id, Recording.deleted_at.is_(None))
+    if programme_id is not None:
+        query = query.where(Recording.programme_id == programme_id)
+    else:
+        query = query.where(Recording.programme_id.is_(None), Recording.channel_id == channel_id,
+                            Recording.start_at == start, Recording.end_at == end)
+    existing = db_session.scalar(query.limit(1))
+    if existing is not None:
+        raise RecordingExists("this is already being recorded", recording_id=existing)
+
+
+def shared_copy(*, db_session: Session, channel_id: str, window_us: tuple[int, int]) -> str:
+    """Return the shared stored copy of a range, creating it (and its pin) on first use."""
+    query = select(StoredCopy.id).where(StoredCopy.channel_id == channel_id, StoredCopy.start_us == window_us[0],
+                                        StoredCopy.end_us == window_us[1], StoredCopy.private_for.is_(None))
+    found = db_session.scalar(query)
+    if found is not None:
+        return found
+    copy = StoredCopy(id=secrets.token_hex(16), channel_id=channel_id, start_us=window_us[0], end_us=window_us[1])
+    try:
+        with db_session.begin_nested():
+            db_session.add(copy)
+            db_session.flush()
+    except IntegrityError:  # another scheduler made it a moment ago
+        return db_session.scalar(query)
+    retention.pin_range(db_session=db_session, owner=f"copy:{copy.id}", channel_id=channel_id,
+                        start_us=window_us[0], end_us=window_us[1])
+    return copy.id
+
+
+def get_recording(*, db_session: Session, subscriber_id: str, recording_id: str) -> Recording:
+    """Return one of the subscriber's recordings (another account's is not found)."""
+    rec = db_session.get(Recording, recording_id)
+    if rec is None or rec.subscriber_id != subscriber_id or rec.deleted_at is not None:
+        raise RecordingNotFound("no such recording on this account", recording_id=recording_id)
+    return rec
+
+
+def list_recordings(*, db_session: Session, subscriber_id: str, state: str | None, channel_id: str | None,
+                    series_id: str | None, order: str, offset: int, limit: int) -> tuple[list[Recording], int]:
+    """Return the subscriber's recordings, filtered and sorted, and how many match."""
+    query = select(Recording).where(Recording.subscriber_id == subscriber_id, Recording.deleted_at.is_(None))
+    if state:
+        query = query.where(Recording.state == state)
+    if channel_id:
+        query = query.where(Recording.channel_id == channel_id)
+    if series_id:
+        query = query.where(Recording.series_id == series_id)
+    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    sort = {"start": Recording.start_at.asc(), "-start": Recording.start_at.desc(), "title": Recording.title.asc()}
+    rows = db_session.scalars(query.order_by(sort[order], Recording.id).offset(offset).limit(limit))
+    return list(rows), total
+
+
+def delete_recording(*, db_session: Session, subscriber_id: str, recording_id: str) -> None:
+    """Delete a recording: its hours are free at once, its copy's storage once nothing else uses it."""
+    rec = get_recording(db_session=db_session, subscriber_id=subscriber_id, recording_id=recording_id)
+    rec.state, rec.deleted_at = "deleted", dt.datetime.now(dt.UTC)
+    copy_id, rec.copy_id = rec.copy_id, None
+    db_session.flush()
+    if copy_id is not None:
+        release_copy(db_session=db_session, copy_id=copy_id)
+
+
+def release_copy(*, db_session: Session, copy_id: str) -> bool:
+    """Drop a stored copy and its pin if no recording refers to it any more; tell whether it went."""
+    users = db_session.scalar(select(func.count()).select_from(Recording).where(Recording.copy_id == copy_id)) or 0
+    if users:
+        return False
+    retention.unpin(db_session=db_session, owner=f"copy:{copy_id}")
+    copy = db_session.get(StoredCopy, copy_id)
+    if copy is not None:
+        db_session.delete(copy)
+    db_session.flush()
+    return True
+
+
+def to_read(rec: Recording) -> RecordingRead:
+    """Return the API view of a recording."""
+    return RecordingRead(
+        id=rec.id, channel_id=rec.channel_id, programme_id=rec.programme_id, series_id=rec.series_id,
+        title=rec.title, start=utc(rec.start_at), end=utc(rec.end_at), pad_before_s=rec.pad_before_s,
+        pad_after_s=rec.pad_after_s, state=rec.state, failure_reason=rec.failure_reason,
+        gaps=[[dt.datetime.fromtimestamp(a, dt.UTC), dt.datetime.fromtimestamp(b, dt.UTC)] for a, b in rec.gaps or []],
+        created_at=utc(rec.created_at), expires_at=utc(rec.expires_at))

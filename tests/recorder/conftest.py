@@ -1,0 +1,3 @@
+"""The recorder tests sign subscribers in like the entitlement tests do."""
+
+from tests.entitlements.conftest import billing, make_package, make_subscriber  # noqa: F401
