@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from entitlements import rights, service
 from entitlements.auth import Principal
 from entitlements.decision import ActiveStream, PlaybackFacts, Rights, RightsOverride
+from entitlements.errors import InvalidMode, NothingRecorded, ProgrammeNotStarted
 from entitlements.models import Package, Subscriber
 from entitlements.rules import PackageLimits, combine_limits
 from entitlements.schemas import Limits, PlaybackRequest, utc
@@ -86,7 +87,7 @@ def channel_facts(*, db_session: Session, channel_id: str) -> ChannelFacts:
     return facts
 
 
-def resolve_target(*, db_session: Session, request: PlaybackRequest, strict: bool = True,
+def resolve_target(*, db_session: Session, request: PlaybackRequest, subscriber_id: str, strict: bool = True,
                    window: tuple[int, int] | None = None) -> tuple[Target, ChannelFacts]:
     """Resolve what the request plays (a channel's edge or a window) and its channel's facts.
 
@@ -95,6 +96,8 @@ def resolve_target(*, db_session: Session, request: PlaybackRequest, strict: boo
     """
     settings = runtime().settings
     now = service.now_utc()
+    if request.content.type == "recording":
+        return _recording_target(db_session, request, subscriber_id, strict)
     if request.content.type == "programme":
         from catalog import guide
 
@@ -152,11 +155,40 @@ def account_limits(*, db_session: Session, sub: Subscriber, held: frozenset[str]
                   max_streams=combined["max_streams"], recording_hours=combined["recording_hours"] or 0)
 
 
+def _recording_target(db_session: Session, request: PlaybackRequest, subscriber_id: str,
+                      strict: bool) -> tuple[Target, ChannelFacts]:
+    """A recording plays its stored window: VOD once finished, EVENT while it is recording."""
+    from catalog import guide
+    from catalog.errors import ProgrammeNotFound
+    from recorder import service as recorder_service
+
+    if request.mode != "recording":
+        raise InvalidMode("a recording plays in mode recording", modes=["recording"])
+    rec = recorder_service.get_recording(db_session=db_session, subscriber_id=subscriber_id,
+                                         recording_id=request.content.id)
+    if strict and rec.state == "scheduled":
+        raise ProgrammeNotStarted("the recording has not started", starts_at=guide.utc(rec.start_at).isoformat())
+    if strict and rec.state == "failed":
+        raise NothingRecorded(rec.failure_reason or "nothing was recorded", recording_id=rec.id)
+    override = None
+    if rec.programme_id is not None:
+        try:
+            p = guide.get_programme(db_session=db_session, programme_id=rec.programme_id, cancelled=True)
+            override = RightsOverride(**guide.programme_rights(p), age_rating=guide.age_of(p))
+        except ProgrammeNotFound:
+            pass
+    ws, we = (t // 1_000_000 for t in recorder_service.window_us(rec))
+    kind = "vod" if rec.state in ("completed", "partial") else "event"
+    target = Target(rec.channel_id, f"recording:{rec.id}", "recording", (ws, we), kind, rec.pad_before_s, override)
+    return target, channel_facts(db_session=db_session, channel_id=rec.channel_id)
+
+
 def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, request: PlaybackRequest,
                  address: str, strict: bool = True,
                  window: tuple[int, int] | None = None) -> tuple[PlaybackFacts, Target]:
     """Collect everything the decision needs about the request, the account and the content."""
-    target, ch = resolve_target(db_session=db_session, request=request, strict=strict, window=window)
+    target, ch = resolve_target(db_session=db_session, request=request, subscriber_id=sub.id, strict=strict,
+                                window=window)
     content_rights = ch.rights.overridden(target.override)
     held, limits, devices = account_facts(db_session=db_session, sub=sub)
     position = next((i for i, (dev_id, _) in enumerate(devices) if dev_id == principal.device_id), None)

@@ -294,7 +294,7 @@ class PinSet(Strict):
 
 # -- playback ---------------------------------------------------------------------------------
 class ContentRef(Strict):
-    type: Literal["channel", "programme"]  # recordings and titles come with their issues
+    type: Literal["channel", "programme", "recording"]  # titles come with the VOD issue
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
 

@@ -36,7 +36,8 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def _window_us(rec: Recording) -> tuple[int, int]:
+def window_us(rec: Recording) -> tuple[int, int]:
+    """Return the stored window of a recording: its times with the padding, in µs UTC."""
     start, end = utc(rec.start_at), utc(rec.end_at)
     return (int(start.timestamp()) - rec.pad_before_s) * 1_000_000, (int(end.timestamp()) + rec.pad_after_s) * 1_000_000
 
@@ -92,7 +93,7 @@ def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate
                     pad_before_s=pad_before, pad_after_s=pad_after,
                     state="scheduled" if start - dt.timedelta(seconds=pad_before) > now else "recording",
                     expires_at=end + dt.timedelta(days=settings.recording_retention_days), gaps=[])
-    rec.copy_id = shared_copy(db_session=db_session, channel_id=channel_id, window_us=_window_us(rec))
+    rec.copy_id = shared_copy(db_session=db_session, channel_id=channel_id, window=window_us(rec))
     db_session.add(rec)
     try:
         with db_session.begin_nested():
@@ -125,14 +126,14 @@ def _refuse_twice(db_session: Session, subscriber_id: str, programme_id: str | N
         raise RecordingExists("this is already being recorded", recording_id=existing)
 
 
-def shared_copy(*, db_session: Session, channel_id: str, window_us: tuple[int, int]) -> str:
+def shared_copy(*, db_session: Session, channel_id: str, window: tuple[int, int]) -> str:
     """Return the shared stored copy of a range, creating it (and its pin) on first use."""
-    query = select(StoredCopy.id).where(StoredCopy.channel_id == channel_id, StoredCopy.start_us == window_us[0],
-                                        StoredCopy.end_us == window_us[1], StoredCopy.private_for.is_(None))
+    query = select(StoredCopy.id).where(StoredCopy.channel_id == channel_id, StoredCopy.start_us == window[0],
+                                        StoredCopy.end_us == window[1], StoredCopy.private_for.is_(None))
     found = db_session.scalar(query)
     if found is not None:
         return found
-    copy = StoredCopy(id=secrets.token_hex(16), channel_id=channel_id, start_us=window_us[0], end_us=window_us[1])
+    copy = StoredCopy(id=secrets.token_hex(16), channel_id=channel_id, start_us=window[0], end_us=window[1])
     try:
         with db_session.begin_nested():
             db_session.add(copy)
@@ -140,7 +141,7 @@ def shared_copy(*, db_session: Session, channel_id: str, window_us: tuple[int, i
     except IntegrityError:  # another scheduler made it a moment ago
         return db_session.scalar(query)
     retention.pin_range(db_session=db_session, owner=f"copy:{copy.id}", channel_id=channel_id,
-                        start_us=window_us[0], end_us=window_us[1])
+                        start_us=window[0], end_us=window[1])
     return copy.id
 
 
@@ -199,3 +200,56 @@ def to_read(rec: Recording) -> RecordingRead:
         pad_after_s=rec.pad_after_s, state=rec.state, failure_reason=rec.failure_reason,
         gaps=[[dt.datetime.fromtimestamp(a, dt.UTC), dt.datetime.fromtimestamp(b, dt.UTC)] for a, b in rec.gaps or []],
         created_at=utc(rec.created_at), expires_at=utc(rec.expires_at))
+
+
+# -- finishing -----------------------------------------------------------------------------------
+FINALIZE_GRACE_S = 8  # after the window ends: the last segment's publishing, with room to spare
+
+
+def start_due(*, db_session: Session, now: dt.datetime) -> int:
+    """Mark scheduled recordings whose window has begun as recording; return how many."""
+    rows = db_session.scalars(select(Recording).where(Recording.state == "scheduled",
+                                                      Recording.start_at <= now + dt.timedelta(hours=1))).all()
+    started = 0
+    for rec in rows:
+        if window_us(rec)[0] <= now.timestamp() * 1_000_000:
+            rec.state, started = "recording", started + 1
+    db_session.flush()
+    return started
+
+
+def finalize_due(*, db_session: Session, now: dt.datetime, limit: int = 500) -> list[str]:
+    """Return the recordings whose window has ended and which are not finished yet (oldest first)."""
+    rows = db_session.execute(select(Recording.id, Recording.end_at, Recording.pad_after_s).where(
+        Recording.state.in_(("scheduled", "recording")), Recording.end_at <= now)
+        .order_by(Recording.end_at).limit(limit)).all()
+    due = now - dt.timedelta(seconds=FINALIZE_GRACE_S)
+    return [rid for rid, end, after in rows if utc(end) + dt.timedelta(seconds=after) <= due]
+
+
+def finalize(*, db_session: Session, recording_id: str, now: dt.datetime) -> str | None:
+    """Finish a recording whose window is over: completed, partial (saying where) or failed.
+
+    Idempotent: a finished recording is left as it is; the whole change is one transaction, so
+    a worker killed half-way leaves the recording for the next run.
+    """
+    from streaming import service as streaming_service
+    from streaming.windows import missing_ranges
+
+    rec = db_session.get(Recording, recording_id, with_for_update=True)
+    if rec is None or rec.state not in ("scheduled", "recording"):
+        return rec.state if rec else None
+    ws, we = window_us(rec)
+    if we > (now.timestamp() - FINALIZE_GRACE_S) * 1_000_000:
+        return rec.state
+    runs = streaming_service.runs_in_window(db_session=db_session, channel_id=rec.channel_id, start_us=ws, end_us=we)
+    missing = missing_ranges(runs, ws, we)
+    rec.gaps = [[a // 1_000_000, -(-b // 1_000_000)] for a, b in missing]
+    if missing and sum(b - a for a, b in missing) >= we - ws:
+        rec.state, rec.failure_reason = "failed", "nothing was recorded: the channel was off the air"
+        rec.gaps = []
+    else:
+        rec.state = "partial" if missing else "completed"
+    rec.completed_at = now
+    db_session.flush()
+    return rec.state

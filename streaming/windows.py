@@ -104,3 +104,19 @@ class ArchiveRuns:
         """Drop a channel's windows (its timeline was deleted or purged)."""
         for key in [k for k in self._entries if k[0] == channel_id]:
             del self._entries[key]
+
+
+def missing_ranges(runs: list[Run], start_us: int, end_us: int) -> list[tuple[int, int]]:
+    """Return the stretches of [start_us, end_us) no published segment covers (gap entries and
+    holes in the index), merged and in order: where a recording is missing its source."""
+    missing, at = [], start_us
+    for seg in segments_in(runs, start_us, end_us):
+        if seg.gap:
+            continue
+        if seg.start_us > at:
+            missing.append((at, min(seg.start_us, end_us)))
+        at = max(at, seg.end_us)
+    if at < end_us:
+        missing.append((at, end_us))
+    # Shorter than a frame's worth of rounding is not missing.
+    return [(a, b) for a, b in missing if b - a > 50_000]

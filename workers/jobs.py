@@ -67,6 +67,24 @@ def purge_archive(rt: Runtime) -> dict:
     return asdict(purge(rt))
 
 
+def finish_recordings(rt: Runtime) -> list[str]:
+    """Start the recordings whose window began; finish those whose window ended (each in its own
+    transaction, so one that fails waits for the next run and the others go on)."""
+    import datetime as dt
+
+    from recorder import service
+
+    now = dt.datetime.now(dt.UTC)
+    with rt.db.session() as s:
+        service.start_due(db_session=s, now=now)
+        due = service.finalize_due(db_session=s, now=now)
+    done = []
+    for recording_id in due:
+        with rt.db.session() as s:
+            done.append(f"{recording_id}:{service.finalize(db_session=s, recording_id=recording_id, now=now)}")
+    return done
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -75,5 +93,6 @@ JOBS: dict[str, JobSpec] = {
                 every_s=3600),
         JobSpec("catalog.run_guide_imports", run_guide_imports, timeout_s=1800, max_tries=1, every_s=2),
         JobSpec("streaming.purge_archive", purge_archive, timeout_s=3000, max_tries=1, every_s=600),
+        JobSpec("recorder.finish_recordings", finish_recordings, timeout_s=300, max_tries=1, every_s=2),
     )
 }
