@@ -257,6 +257,9 @@ def reconcile_channel(*, db_session, import_id: str, channel_id: str, source_id:
             p.status, p.updated_at = "cancelled", dt.datetime.now(dt.UTC)
             report.counts["cancelled"] += 1
     db_session.flush()
+    from recorder import service as recorder_service  # recordings follow their programmes (recorder/)
+
+    recorder_service.follow_guide(db_session=db_session, channel_id=channel_id)
     notify_after_commit(db_session, GUIDE_TOPIC + channel_id, {"channel_id": channel_id, "import_id": import_id})
 
 

@@ -206,8 +206,11 @@ def check_recording(*, db_session: Session, principal: Principal, content: Conte
                                               profile_id=None, pin=None, segment_set="cmaf", start=None, end=None)
     facts, _ = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request, address="",
                             strict=False)
-    decision = decide(replace(facts, mode="recording", streams=(), max_streams=None, ended_ago_s=None,
-                              country=None, rights=replace(facts.rights, countries=None)))
+    facts = replace(facts, mode="recording", streams=(), max_streams=None, ended_ago_s=None, country=None,
+                    rights=replace(facts.rights, countries=None))
+    if not principal.device_id:  # a series rule recording on its own: no device is asking
+        facts = replace(facts, device_within_limit=True, rights=replace(facts.rights, device_types=None))
+    decision = decide(facts)
     if not decision.allowed:
         raise PlaybackDenied(decision.reason or "DENIED", **decision.details)
 

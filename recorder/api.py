@@ -8,9 +8,12 @@ from fastapi import APIRouter, Query, Response
 
 from entitlements.deps import CurrentPrincipal
 from infra.deps import SessionDep
-from recorder import service
-from recorder.deps import RecordingIdPath
-from recorder.schemas import Quota, RecordingCreate, RecordingPage, RecordingRead, RecordingState
+from recorder import series, service
+from recorder.deps import RecordingIdPath, RuleIdPath
+from recorder.schemas import (
+    Quota, RecordingCreate, RecordingPage, RecordingRead, RecordingState, SeriesRuleCreate, SeriesRuleRead,
+    SeriesRuleUpdate,
+)
 
 router = APIRouter(tags=["recordings"])
 
@@ -52,4 +55,33 @@ def get_recording(recording_id: RecordingIdPath, who: CurrentPrincipal, db_sessi
 def delete_recording(recording_id: RecordingIdPath, who: CurrentPrincipal, db_session: SessionDep) -> Response:
     """Delete a recording: its hours are free at once, its storage once nobody else recorded it."""
     service.delete_recording(db_session=db_session, subscriber_id=who.subscriber_id, recording_id=recording_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/me/series-rules", response_model=list[SeriesRuleRead])
+def list_rules(who: CurrentPrincipal, db_session: SessionDep) -> list[SeriesRuleRead]:
+    """The subscriber's series rules."""
+    return [series.to_read(db_session=db_session, rule=r)
+            for r in series.list_rules(db_session=db_session, subscriber_id=who.subscriber_id)]
+
+
+@router.post("/v1/me/series-rules", response_model=SeriesRuleRead, status_code=201)
+def create_rule(body: SeriesRuleCreate, who: CurrentPrincipal, db_session: SessionDep) -> SeriesRuleRead:
+    """Record a series (the one a programme belongs to): new episodes only or all, keeping at most N."""
+    rule, skipped = series.create_rule(db_session=db_session, principal=who, body=body)
+    return series.to_read(db_session=db_session, rule=rule, skipped=skipped)
+
+
+@router.patch("/v1/me/series-rules/{rule_id}", response_model=SeriesRuleRead)
+def update_rule(rule_id: RuleIdPath, body: SeriesRuleUpdate, who: CurrentPrincipal,
+                db_session: SessionDep) -> SeriesRuleRead:
+    """Change a series rule's scope, limit or padding."""
+    rule = series.update_rule(db_session=db_session, subscriber_id=who.subscriber_id, rule_id=rule_id, body=body)
+    return series.to_read(db_session=db_session, rule=rule)
+
+
+@router.delete("/v1/me/series-rules/{rule_id}", status_code=204)
+def delete_rule(rule_id: RuleIdPath, who: CurrentPrincipal, db_session: SessionDep) -> Response:
+    """Delete a series rule and its episodes not begun yet; what it recorded stays."""
+    series.delete_rule(db_session=db_session, subscriber_id=who.subscriber_id, rule_id=rule_id)
     return Response(status_code=204)

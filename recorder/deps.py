@@ -7,3 +7,4 @@ from typing import Annotated
 from fastapi import Path
 
 RecordingIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="recording id")]
+RuleIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="series rule id")]

@@ -21,3 +21,17 @@ class QuotaExceeded(Forbidden):
 
 class InvalidRecordingRange(InvalidInput):
     code = "INVALID_RECORDING_RANGE"
+
+
+class SeriesNotFound(NotFound):
+    """No programme of the channel's guide belongs to that series."""
+
+    code = "SERIES_NOT_FOUND"
+
+
+class SeriesRuleExists(Conflict):
+    code = "SERIES_RULE_EXISTS"
+
+
+class SeriesRuleNotFound(NotFound):
+    code = "SERIES_RULE_NOT_FOUND"

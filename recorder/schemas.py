@@ -65,3 +65,45 @@ class Quota(BaseModel):
     used_hours: float
     scheduled_hours: float
     free_hours: float
+
+
+class SeriesRuleCreate(BaseModel):
+    """Record a series: the one a programme belongs to, or a channel's series by id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    programme_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    channel_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")] | None = None
+    series_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    scope: Literal["new", "all"] = "new"
+    keep_at_most: Annotated[int, Field(ge=1, le=500)] | None = None
+    pad_before_s: PadS | None = None
+    pad_after_s: PadS | None = None
+
+    @model_validator(mode="after")
+    def _which(self) -> "SeriesRuleCreate":
+        if (self.programme_id is None) == (self.channel_id is None or self.series_id is None):
+            raise ValueError("give a programme_id, or a channel_id with a series_id")
+        return self
+
+
+class SeriesRuleUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Literal["new", "all"] | None = None
+    keep_at_most: Annotated[int, Field(ge=1, le=500)] | None = None
+    pad_before_s: PadS | None = None
+    pad_after_s: PadS | None = None
+
+
+class SeriesRuleRead(BaseModel):
+    id: str
+    channel_id: str
+    series_id: str
+    title: str
+    scope: str
+    keep_at_most: int | None
+    pad_before_s: int
+    pad_after_s: int
+    recordings: int  # how many recordings it holds now
+    skipped_for_quota: int = 0  # episodes it could not record for lack of hours (the last run)

@@ -253,3 +253,39 @@ def finalize(*, db_session: Session, recording_id: str, now: dt.datetime) -> str
     rec.completed_at = now
     db_session.flush()
     return rec.state
+
+
+# -- following the guide --------------------------------------------------------------------------
+def follow_guide(*, db_session: Session, channel_id: str) -> int:
+    """Bring unfinished programme recordings of a channel in line with its guide: a moved
+    programme moves its recordings, an overrunning one extends them, a cancelled one fails them.
+    Called in the guide import's transaction, so the guide and the recordings change together."""
+    from catalog.models import Programme
+
+    rows = db_session.execute(select(Recording, Programme).join(Programme, Programme.id == Recording.programme_id)
+                              .where(Recording.channel_id == channel_id,
+                                     Recording.state.in_(("scheduled", "recording")))).all()
+    changed = 0
+    for rec, programme in rows:
+        if programme.status != "scheduled":
+            rec.state, rec.failure_reason = "failed", "the programme was cancelled"
+            old, rec.copy_id = rec.copy_id, None
+            db_session.flush()
+            if old:
+                release_copy(db_session=db_session, copy_id=old)
+            changed += 1
+            continue
+        start, end = guide.utc(programme.start_at), guide.utc(programme.end_at)
+        if (utc(rec.start_at), utc(rec.end_at)) == (start, end):
+            continue
+        rec.start_at, rec.end_at, rec.title = start, end, programme.title
+        old = rec.copy_id
+        rec.copy_id = shared_copy(db_session=db_session, channel_id=channel_id, window=window_us(rec))
+        db_session.flush()
+        if old and old != rec.copy_id:
+            release_copy(db_session=db_session, copy_id=old)
+        changed += 1
+    from recorder import series  # new episodes on the guide: the channel's series rules record them
+
+    series.apply_channel_rules(db_session=db_session, channel_id=channel_id)
+    return changed

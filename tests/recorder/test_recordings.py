@@ -126,3 +126,29 @@ def test_ranges_too_long_or_before_the_archive_and_other_accounts_ids(http, guid
         assert other.status_code == 404 and code(other) == "RECORDING_NOT_FOUND"
     assert http.get(f"/v1/me/recordings/{mine}", headers=a).json()["title"] == "Mecz"
     assert http.get("/v1/me/recordings", headers=a, params={"order": "sideways"}).status_code == 422
+
+
+def test_recordings_follow_their_programmes_on_the_guide(http, admin, rt, guide) -> None:  # noqa: ANN001
+    a = guide["viewers"][0]
+    match = record(http, a, programme_id=guide["ids"]["Mecz"]).json()
+    live = record(http, a, programme_id=guide["ids"]["Na żywo"]).json()
+    cid = guide["channel"]
+    # The guide moves the match ten minutes later and extends the programme on air.
+    import_programmes(http, admin, cid, [
+        (NOW - dt.timedelta(minutes=10), NOW + dt.timedelta(minutes=40), "Na żywo", {}),
+        (NOW + dt.timedelta(hours=1, minutes=10), NOW + dt.timedelta(hours=2, minutes=10), "Mecz", {})])
+    moved = http.get(f"/v1/me/recordings/{match['id']}", headers=a).json()
+    assert dt.datetime.fromisoformat(moved["start"]) == NOW + dt.timedelta(hours=1, minutes=10)
+    extended = http.get(f"/v1/me/recordings/{live['id']}", headers=a).json()
+    assert dt.datetime.fromisoformat(extended["end"]) == NOW + dt.timedelta(minutes=40)
+    with rt.db.session(write=False) as s:
+        spans = sorted((c.end_us - c.start_us) // 60_000_000 for c in s.scalars(
+            select(StoredCopy).where(StoredCopy.channel_id == cid)))
+        pins = s.scalar(select(func.count()).select_from(TimelinePin).where(TimelinePin.channel_id == cid))
+    assert spans == [50, 60] and pins == 2, "the copies follow; the old ones are released"
+    # Then the match is taken off the guide: its recording fails, saying why.
+    import_programmes(http, admin, cid, [(NOW + dt.timedelta(hours=1), NOW + dt.timedelta(hours=2, minutes=30),
+                                          "Magazyn", {})])
+    cancelled = http.get(f"/v1/me/recordings/{match['id']}", headers=a).json()
+    assert cancelled["state"] == "failed" and cancelled["failure_reason"] == "the programme was cancelled"
+    assert http.get("/v1/me/recordings/quota", headers=a).json()["scheduled_hours"] == 0.0

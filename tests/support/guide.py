@@ -10,11 +10,14 @@ from tests.conftest import wait_for
 
 
 def xmltv(channel: str, programmes: list[tuple[dt.datetime, dt.datetime, str, dict]]) -> bytes:
-    """Write a guide of one channel: (start, stop, title, extra attributes) per programme."""
+    """Write a guide of one channel: (start, stop, title, extra attributes) per programme; the
+    attribute "progid" becomes a dd_progid episode number instead."""
     fmt = "%Y%m%d%H%M%S +0000"
     rows = [f'<programme start="{s.astimezone(dt.UTC).strftime(fmt)}" stop="{e.astimezone(dt.UTC).strftime(fmt)}" '
-            f'channel={quoteattr(channel)}' + "".join(f" {k}={quoteattr(v)}" for k, v in attrs.items())
-            + f'><title lang="pl">{escape(title)}</title></programme>' for s, e, title, attrs in programmes]
+            f'channel={quoteattr(channel)}' + "".join(f" {k}={quoteattr(v)}" for k, v in attrs.items() if k != "progid")
+            + f'><title lang="pl">{escape(title)}</title>'
+            + (f'<episode-num system="dd_progid">{escape(attrs["progid"])}</episode-num>' if "progid" in attrs else "")
+            + "</programme>" for s, e, title, attrs in programmes]
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<tv>' + "\n".join(rows) + "</tv>\n").encode()
 
 
