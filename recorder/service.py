@@ -252,7 +252,20 @@ def finalize(*, db_session: Session, recording_id: str, now: dt.datetime) -> str
         rec.state = "partial" if missing else "completed"
     rec.completed_at = now
     db_session.flush()
+    announce(db_session=db_session, rec=rec)
     return rec.state
+
+
+def announce(*, db_session: Session, rec: Recording) -> None:
+    """Tell the subscriber's apps a recording finished (or failed), through the notifier's
+    outbox in this transaction: the event exists exactly when the change committed."""
+    from infra.notify import load_notifier
+
+    kind = "recording.failed" if rec.state == "failed" else "recording.completed"
+    payload = {"recording_id": rec.id, "title": rec.title, "state": rec.state, "channel_id": rec.channel_id,
+               "failure_reason": rec.failure_reason, "gaps": rec.gaps or []}
+    load_notifier(runtime().settings.notifier).send(db_session=db_session, kind=kind, recipient=rec.subscriber_id,
+                                                     payload=payload)
 
 
 # -- following the guide --------------------------------------------------------------------------
@@ -271,6 +284,7 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
             rec.state, rec.failure_reason = "failed", "the programme was cancelled"
             old, rec.copy_id = rec.copy_id, None
             db_session.flush()
+            announce(db_session=db_session, rec=rec)
             if old:
                 release_copy(db_session=db_session, copy_id=old)
             changed += 1
@@ -289,3 +303,12 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
 
     series.apply_channel_rules(db_session=db_session, channel_id=channel_id)
     return changed
+
+
+def expire(*, db_session: Session, now: dt.datetime, limit: int = 1000) -> int:
+    """Delete recordings past their retention (SMARTGO_RECORDING_RETENTION_DAYS); return how many."""
+    rows = db_session.execute(select(Recording.id, Recording.subscriber_id).where(
+        Recording.deleted_at.is_(None), Recording.expires_at < now).limit(limit)).all()
+    for recording_id, subscriber_id in rows:
+        delete_recording(db_session=db_session, subscriber_id=subscriber_id, recording_id=recording_id)
+    return len(rows)

@@ -85,6 +85,16 @@ def finish_recordings(rt: Runtime) -> list[str]:
     return done
 
 
+def expire_recordings(rt: Runtime) -> int:
+    """Delete recordings past their retention; their copies go once nobody else uses them."""
+    import datetime as dt
+
+    from recorder import service
+
+    with rt.db.session() as s:
+        return service.expire(db_session=s, now=dt.datetime.now(dt.UTC))
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -94,5 +104,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("catalog.run_guide_imports", run_guide_imports, timeout_s=1800, max_tries=1, every_s=2),
         JobSpec("streaming.purge_archive", purge_archive, timeout_s=3000, max_tries=1, every_s=600),
         JobSpec("recorder.finish_recordings", finish_recordings, timeout_s=300, max_tries=1, every_s=2),
+        JobSpec("recorder.expire_recordings", expire_recordings, timeout_s=600, max_tries=1, every_s=3600),
     )
 }

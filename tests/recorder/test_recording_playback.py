@@ -88,6 +88,13 @@ def test_finishing_says_partial_with_its_gaps_or_failed(http, rt, make_channel, 
     got = http.get(f"/v1/me/recordings/{partial['id']}", headers=viewer).json()
     gap_start, gap_end = (dt.datetime.fromisoformat(x).timestamp() for x in got["gaps"][0])
     assert (gap_start, gap_end) == (t0 / S + 20, t0 / S + 30), got["gaps"]
+    from infra.notify import outbox
+
+    with rt.db.session(write=False) as s:
+        events = {(m.kind, m.payload["recording_id"], m.payload["state"]) for m in outbox(db_session=s)
+                  if m.kind.startswith("recording.")}
+    assert {("recording.completed", partial["id"], "partial"), ("recording.failed", nothing["id"], "failed")} <= events
+    assert len([e for e in events if e[1] == partial["id"]]) == 1, "finishing twice announced once"
     failed = http.get(f"/v1/me/recordings/{nothing['id']}", headers=viewer).json()
     assert failed["state"] == "failed" and "off the air" in failed["failure_reason"]
     refused = play(http, viewer, nothing["id"])

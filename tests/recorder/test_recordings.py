@@ -152,3 +152,19 @@ def test_recordings_follow_their_programmes_on_the_guide(http, admin, rt, guide)
     cancelled = http.get(f"/v1/me/recordings/{match['id']}", headers=a).json()
     assert cancelled["state"] == "failed" and cancelled["failure_reason"] == "the programme was cancelled"
     assert http.get("/v1/me/recordings/quota", headers=a).json()["scheduled_hours"] == 0.0
+
+
+def test_recordings_past_their_retention_are_deleted_and_their_copy_released(http, rt, guide) -> None:  # noqa: ANN001
+    from recorder import service
+    from recorder.models import Recording
+
+    a = guide["viewers"][0]
+    rec = record(http, a, programme_id=guide["ids"]["Wczoraj"]).json()
+    assert dt.datetime.fromisoformat(rec["expires_at"]) > NOW + dt.timedelta(days=300)
+    with rt.db.session() as s:
+        s.get(Recording, rec["id"]).expires_at = NOW - dt.timedelta(seconds=1)
+    with rt.db.session() as s:
+        assert service.expire(db_session=s, now=NOW) >= 1
+    assert http.get(f"/v1/me/recordings/{rec['id']}", headers=a).status_code == 404
+    with rt.db.session(write=False) as s:
+        assert s.scalar(select(func.count()).select_from(StoredCopy).where(StoredCopy.channel_id == guide["channel"])) == 0
