@@ -87,7 +87,7 @@ def index_size(rt) -> dict:  # noqa: ANN001
 
 async def build_times(rt, cid: str, window, repeat: int) -> list[float]:  # noqa: ANN001
     from streaming.origin import Origin
-    from streaming.rendering import window_playlist
+    from streaming.rendering import window_gaps, window_playlist
     from streaming.windows import ArchiveRuns
 
     origin = Origin(rt, app=None)
@@ -98,7 +98,7 @@ async def build_times(rt, cid: str, window, repeat: int) -> list[float]:  # noqa
         view.rendered.clear()
         t = time.perf_counter()
         runs, holes = await origin._window_runs(view, window)
-        body, _, _ = window_playlist(view, "cmaf/360p", window, runs, holes, rt.settings)
+        body, _, _ = window_playlist(view, "cmaf/360p", window, runs, holes, window_gaps(view, window, rt.settings))
         times.append(time.perf_counter() - t)
     assert body.count(b"#EXT-X-DISCONTINUITY\n") >= 7, "a 4-hour window crosses 7 or 8 discontinuities"
     return times

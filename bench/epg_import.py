@@ -57,8 +57,9 @@ def write_guide(path: Path, channels: int, days: int) -> int:
 def run_one(guide: str, channels: int) -> None:
     """Import one guide in this process and print its figures (the child side)."""
     from catalog import epg, service as catalog_service
-    from catalog.epg_import import new_import_id, run_import
+    from catalog.epg_import import run_import
     from catalog.schemas import ChannelCreate, EpgSourceCreate
+    from infra.db import new_id
     from infra.migrate import upgrade
     from infra.runtime import build_runtime, set_runtime
     from infra.settings import get_settings
@@ -74,7 +75,7 @@ def run_one(guide: str, channels: int) -> None:
         epg.create_source(db_session=s, source_in=EpgSourceCreate(id="bench", name="bench"))
     key = f"{epg.UPLOAD_PREFIX}bench"
     rt.store.put_file(key, Path(guide))
-    import_id = new_import_id()
+    import_id = new_id()
     with rt.db.session() as s:
         epg.queue_import(db_session=s, source_id="bench", origin="file", object_key=key, import_id=import_id,
                          claimed=True)

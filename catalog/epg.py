@@ -13,10 +13,10 @@ import datetime as dt
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from catalog.epg_import import new_import_id
 from catalog.errors import EpgImportNotFound, EpgSourceExists, EpgSourceNotFound, InvalidEpgSource
 from catalog.models import Channel, EpgImport, EpgSource
 from catalog.schemas import EpgSourceBody, EpgSourceCreate
+from infra.db import new_id
 
 STALE_CLAIM = dt.timedelta(minutes=30)  # a running import not finished by then is run again
 UPLOAD_PREFIX = "epg/uploads/"
@@ -77,7 +77,7 @@ def queue_import(*, db_session: Session, source_id: str, origin: str, object_key
     source = get_source(db_session=db_session, source_id=source_id)
     if origin == "url" and not source.url:
         raise InvalidEpgSource(f"guide source {source_id!r} has no URL to fetch", source_id=source_id)
-    imp = EpgImport(id=import_id or new_import_id(), source_id=source.id, origin=origin, object_key=object_key,
+    imp = EpgImport(id=import_id or new_id(), source_id=source.id, origin=origin, object_key=object_key,
                     status="running" if claimed else "queued", report={},
                     claimed_at=dt.datetime.now(dt.UTC) if claimed else None)
     db_session.add(imp)

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Path as PathParam, Query, Request, Respo
 from starlette.concurrency import run_in_threadpool
 
 from catalog import epg
-from catalog.epg_import import new_import_id
 from catalog.errors import GuideTooLarge
 from catalog.schemas import EpgImportPagination, EpgImportRead, EpgSourceBody, EpgSourceCreate, EpgSourceRead
+from infra.db import new_id
 from infra.deps import RuntimeDep, SessionDep, require_staff
 
 router = APIRouter(tags=["guide"])
@@ -71,7 +71,7 @@ async def start_import(source_id: SourceIdPath, request: Request, rt: RuntimeDep
             epg.get_source(db_session=s, source_id=source_id)
 
     await run_in_threadpool(known)  # before the body is read: an unknown source stores nothing
-    import_id, object_key = new_import_id(), None
+    import_id, object_key = new_id(), None
     with tempfile.TemporaryDirectory(prefix="smartgo-epg-") as tmp:
         path = Path(tmp) / "guide"
         size = await _receive(request, path, cap)

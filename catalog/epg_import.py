@@ -22,11 +22,11 @@ from sqlalchemy import delete, insert, select, update
 
 from catalog.models import Channel, EpgImport, EpgSource, Programme, StagedProgramme
 from catalog.xmltv import MAX_PROGRAMME_S, GuideError, GuideProgramme, Rejected, read_guide, time_zone
+from infra.db import new_id, utc
 from infra.errors import SmartGoError
-from infra.runtime import Runtime, notify_after_commit
+from infra.runtime import Runtime
 
 log = logging.getLogger(__name__)
-GUIDE_TOPIC = "epg.channel."
 BATCH = 1000
 MAX_REJECTIONS_LISTED = 200
 MOVE_WINDOW = dt.timedelta(hours=6)  # how far a programme may move and keep its id
@@ -35,13 +35,6 @@ _GZIP = b"\x1f\x8b"
 
 class FeedError(Exception):
     """The guide could not be fetched or read in full."""
-
-
-def new_import_id() -> str:
-    """Return a new import id."""
-    import secrets
-
-    return secrets.token_hex(16)
 
 
 def run_import(rt: Runtime, import_id: str) -> str:
@@ -227,20 +220,20 @@ def reconcile_channel(*, db_session, import_id: str, channel_id: str, source_id:
     existing = list(db_session.scalars(select(Programme).where(
         Programme.channel_id == channel_id, Programme.start_at >= lo - MOVE_WINDOW,
         Programme.start_at < hi + MOVE_WINDOW)))
-    covered = [p for p in existing if lo <= _utc(p.start_at) < hi]
+    covered = [p for p in existing if lo <= utc(p.start_at) < hi]
     now = dt.datetime.now(dt.UTC)
     for p in existing:  # an older programme running into the new span ends where the span starts
-        if _utc(p.start_at) < lo < _utc(p.end_at) and p.status == "scheduled":
+        if utc(p.start_at) < lo < utc(p.end_at) and p.status == "scheduled":
             # A changed fingerprint: the next import that sends it whole again puts it back.
             p.end_at, p.updated_at, p.fingerprint = lo, now, ""
     # Programmes outside the span may take part only if they have not started: an aired
     # programme never moves into the future.
     pairs = _match(incoming, [p for p in existing if p in covered or (p.status == "scheduled"
-                                                                       and _utc(p.start_at) > now)])
+                                                                       and utc(p.start_at) > now)])
     matched_ids = set()
     for new, old in pairs:
         if old is None:
-            db_session.add(Programme(id=new_import_id(), channel_id=channel_id, source_id=source_id,
+            db_session.add(Programme(id=new_id(), channel_id=channel_id, source_id=source_id,
                                      status="scheduled", **new))
             report.counts["added"] += 1
             continue
@@ -260,14 +253,13 @@ def reconcile_channel(*, db_session, import_id: str, channel_id: str, source_id:
     from recorder import service as recorder_service  # recordings follow their programmes (recorder/)
 
     recorder_service.follow_guide(db_session=db_session, channel_id=channel_id)
-    notify_after_commit(db_session, GUIDE_TOPIC + channel_id, {"channel_id": channel_id, "import_id": import_id})
 
 
 def _resolve(staged: list[StagedProgramme], report: _Report) -> list[dict]:
     """Order a channel's staged programmes and apply the overlap rule (the later start wins)."""
     out: list[dict] = []
     for st in staged:
-        row = {"start_at": _utc(st.start_at), "end_at": _utc(st.end_at) if st.end_at else None, **st.data}
+        row = {"start_at": utc(st.start_at), "end_at": utc(st.end_at) if st.end_at else None, **st.data}
         if out and out[-1]["start_at"] == row["start_at"]:
             out[-1] = row  # two entries at one start: the later in the file is the correction
             report.counts["overlaps"] += 1
@@ -312,9 +304,9 @@ def _match(incoming: list[dict], existing: list[Programme]) -> list[tuple[dict, 
     free = {p.id: p for p in existing}
     exact: dict[tuple, Programme] = {}
     for p in existing:
-        exact.setdefault((_utc(p.start_at), "t", _norm(p.title)), p)
+        exact.setdefault((utc(p.start_at), "t", _norm(p.title)), p)
         if p.source_programme_id:
-            exact.setdefault((_utc(p.start_at), "s", p.source_programme_id), p)
+            exact.setdefault((utc(p.start_at), "s", p.source_programme_id), p)
     pairs: list[tuple[dict, Programme | None]] = []
     pending = []
     for new in incoming:
@@ -331,13 +323,9 @@ def _match(incoming: list[dict], existing: list[Programme]) -> list[tuple[dict, 
                 return p.source_programme_id == new["source_programme_id"]
             return _norm(p.title) == _norm(new["title"])
 
-        near = [p for p in free.values() if same(p) and abs(_utc(p.start_at) - new["start_at"]) <= MOVE_WINDOW]
-        old = min(near, key=lambda p: abs(_utc(p.start_at) - new["start_at"])) if near else None
+        near = [p for p in free.values() if same(p) and abs(utc(p.start_at) - new["start_at"]) <= MOVE_WINDOW]
+        old = min(near, key=lambda p: abs(utc(p.start_at) - new["start_at"])) if near else None
         if old is not None:
             del free[old.id]
         pairs.append((new, old))
     return pairs
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

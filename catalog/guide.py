@@ -13,16 +13,10 @@ from sqlalchemy.orm import Session
 from catalog.errors import ProgrammeNotFound
 from catalog.models import Channel, Programme
 from catalog.schemas import ProgrammeRead
-from infra.runtime import notify_after_commit
+from infra.db import utc
 
 PROGRAMME_RIGHTS = ("catchup", "startover", "recording")
 RATING_AGES = {"AL": 0, "7": 7, "12": 12, "16": 16, "18": 18}
-PROGRAMME_TOPIC = "epg.programme."
-
-
-def utc(value: dt.datetime) -> dt.datetime:
-    """Return a stored time as an aware UTC datetime (SQLite gives naive ones back)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def get_programme(*, db_session: Session, programme_id: str, cancelled: bool = False) -> Programme:
@@ -54,8 +48,6 @@ def set_programme_rights(*, db_session: Session, programme_id: str, rights: dict
             staff[key] = value
     programme.staff_rights, programme.updated_at = staff, dt.datetime.now(dt.UTC)
     db_session.flush()
-    notify_after_commit(db_session, PROGRAMME_TOPIC + programme.id,
-                        {"programme_id": programme.id, "channel_id": programme.channel_id, "kind": "rights"})
     return programme
 
 

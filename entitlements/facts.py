@@ -103,16 +103,8 @@ def resolve_target(*, db_session: Session, request: PlaybackRequest, subscriber_
 
         p = guide.get_programme(db_session=db_session, programme_id=request.content.id)
         ch = channel_facts(db_session=db_session, channel_id=p.channel_id)
-        override = RightsOverride(**guide.programme_rights(p), age_rating=guide.age_of(p))
-        ref = ProgrammeRef(p.id, p.channel_id, guide.utc(p.start_at), guide.utc(p.end_at), override)
-        win = ch.window
-        if request.mode == "catchup" and strict:
-            from streaming import service as streaming_service
-
-            tail = streaming_service.tail_run(db_session=db_session, channel_id=p.channel_id)
-            win = replace(win, edge_us=tail.end_us if tail else None)
-
-        return resolve_programme(programme=ref, mode=request.mode, channel=win, now=now, strict=strict,
+        win = _with_edge(db_session, ch.window, p.channel_id) if request.mode == "catchup" and strict else ch.window
+        return resolve_programme(programme=_programme_ref(p), mode=request.mode, channel=win, now=now, strict=strict,
                                  pad_before_s=settings.catchup_pad_before_s,
                                  pad_after_s=settings.catchup_pad_after_s), ch
     ch = channel_facts(db_session=db_session, channel_id=request.content.id)
@@ -122,14 +114,10 @@ def resolve_target(*, db_session: Session, request: PlaybackRequest, subscriber_
     win, programmes = ch.window, []
     if request.mode == "bytime" and start is not None:
         from catalog import guide
-        from streaming import service as streaming_service
 
-        tail = streaming_service.tail_run(db_session=db_session, channel_id=request.content.id)
-        win = replace(win, edge_us=tail.end_us if tail else None)
-        programmes = [ProgrammeRef(p.id, p.channel_id, guide.utc(p.start_at), guide.utc(p.end_at),
-                                   RightsOverride(**guide.programme_rights(p), age_rating=guide.age_of(p)))
-                      for p in guide.programmes_between(db_session=db_session, channel_id=request.content.id,
-                                                        start=start, end=end)]
+        win = _with_edge(db_session, win, request.content.id)
+        programmes = [_programme_ref(p) for p in guide.programmes_between(
+            db_session=db_session, channel_id=request.content.id, start=start, end=end)]
     return resolve_channel(channel_id=request.content.id, mode=request.mode, start=start, end=end,
                            rights=ch.rights, channel=win, now=now, strict=strict, programmes=programmes), ch
 
@@ -155,6 +143,22 @@ def account_limits(*, db_session: Session, sub: Subscriber, held: frozenset[str]
                   max_streams=combined["max_streams"], recording_hours=combined["recording_hours"] or 0)
 
 
+def _programme_ref(p) -> ProgrammeRef:  # noqa: ANN001 - a catalog Programme
+    """A guide programme as the door needs it: its times, its rights narrowing and its rating."""
+    from catalog import guide
+
+    return ProgrammeRef(p.id, p.channel_id, guide.utc(p.start_at), guide.utc(p.end_at),
+                        RightsOverride(**guide.programme_rights(p), age_rating=guide.age_of(p)))
+
+
+def _with_edge(db_session: Session, window: ChannelWindowFacts, channel_id: str) -> ChannelWindowFacts:
+    """The channel's window facts with the end of its newest published segment (the archive's edge)."""
+    from streaming import service as streaming_service
+
+    tail = streaming_service.tail_run(db_session=db_session, channel_id=channel_id)
+    return replace(window, edge_us=tail.end_us if tail else None)
+
+
 def _recording_target(db_session: Session, request: PlaybackRequest, subscriber_id: str,
                       strict: bool) -> tuple[Target, ChannelFacts]:
     """A recording plays its stored window: VOD once finished, EVENT while it is recording."""
@@ -173,8 +177,8 @@ def _recording_target(db_session: Session, request: PlaybackRequest, subscriber_
     override = None
     if rec.programme_id is not None:
         try:
-            p = guide.get_programme(db_session=db_session, programme_id=rec.programme_id, cancelled=True)
-            override = RightsOverride(**guide.programme_rights(p), age_rating=guide.age_of(p))
+            override = _programme_ref(guide.get_programme(db_session=db_session, programme_id=rec.programme_id,
+                                                          cancelled=True)).override
         except ProgrammeNotFound:
             pass
     ws, we = (t // 1_000_000 for t in recorder_service.window_us(rec))

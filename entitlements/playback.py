@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from entitlements import service
 from entitlements.auth import Principal
 from entitlements.decision import Decision, PlaybackFacts, decide
-from entitlements.facts import gather_facts
-from entitlements.targets import Target
-from entitlements.streams import keep_alive, lease_key, open_sessions
 from entitlements.errors import NothingRecorded, PlaybackDenied, PlaybackSessionNotFound
+from entitlements.facts import gather_facts
 from entitlements.models import PlaybackDecisionLog, PlaybackSession, Subscriber
 from entitlements.schemas import ContentRef, PlaybackRequest, PlaybackStart, StreamRead, utc
+from entitlements.streams import keep_alive, lease_key, open_sessions
+from entitlements.targets import Target
 from entitlements.tokens import PlaybackGrant, PlaybackTokens
 from infra.errors import NotFound
 from infra.runtime import notify_after_commit, run_after_commit, runtime

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from infra.db import utc  # noqa: F401 - re-exported for the entitlements modules
 from infra.validation import NO_CONTROL
 
 DeviceType = Literal["smart_tv", "stb", "mobile", "tablet", "web"]
@@ -22,13 +23,6 @@ class Strict(BaseModel):
     """Base of request bodies: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-def utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Return value in UTC; a naive time is taken as UTC already (SQLite returns those)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

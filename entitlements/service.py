@@ -7,7 +7,6 @@ Other packages reach entitlements through this module: `active_packages`, `accou
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -25,6 +24,7 @@ from entitlements.schemas import (
     ActivePackage, BillingSubscriberUpsert, DeviceInfo, DeviceRead, Limits, PackageCreate, PackageGrant,
     PackageRead, PackageUpdate, SubscriberRead, utc,
 )
+from infra.db import new_id  # noqa: F401 - re-exported: service.new_id names every entitlements row
 from infra.runtime import notify_after_commit, runtime
 
 ACCOUNT_TOPIC = "entitlements.account."
@@ -34,11 +34,6 @@ PACKAGE_TOPIC = "entitlements.package."
 def now_utc() -> dt.datetime:
     """Return the current time, aware, in UTC."""
     return dt.datetime.now(dt.UTC)
-
-
-def new_id() -> str:
-    """Return a new random row id (32 hex digits)."""
-    return secrets.token_hex(16)
 
 
 # -- subscribers -------------------------------------------------------------------------------

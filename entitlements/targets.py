@@ -18,6 +18,7 @@ from entitlements.errors import (
     CatchupNotReady, InvalidMode, PlaybackWindowOutOfRange, ProgrammeEnded, ProgrammeExpired, ProgrammeNotStarted,
     ProgrammeOnAir,
 )
+from streaming.windows import Window
 
 CHANNEL_MODES = ("live", "timeshift", "bytime")
 # After this long a programme's tail is not waited for: the source died, the archive ends early.
@@ -63,14 +64,17 @@ class Target:
         """The token scope, which the origin compares with the path it is asked for."""
         if self.window is None:
             return f"channel:{self.channel_id}"
-        return f"window:{self.channel_id}:{self.window[0]}:{self.window[1]}:{self.kind}-{self.start_offset_s}"
+        return self._window().scope
 
     def master_path(self, segment_set: str) -> str:
         """The master playlist's path after /p/{token}/."""
         if self.window is None:
             return f"live/{self.channel_id}/{segment_set}/master.m3u8"
-        ws, we = self.window
-        return f"window/{self.channel_id}/{ws}/{we}/{self.kind}-{self.start_offset_s}/{segment_set}/master.m3u8"
+        return f"{self._window().path}/{segment_set}/master.m3u8"
+
+    def _window(self) -> Window:
+        # The origin parses the same Window from the path: one format for both sides.
+        return Window(self.channel_id, self.window[0], self.window[1], self.kind, self.start_offset_s)
 
 
 def resolve_channel(*, channel_id: str, mode: str, start: dt.datetime | None, end: dt.datetime | None,

@@ -141,7 +141,8 @@ def cmd_epg_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from catalog import epg
-    from catalog.epg_import import new_import_id, run_import
+    from catalog.epg_import import run_import
+    from infra.db import new_id
     from infra.runtime import build_runtime, set_runtime
 
     if not Path(args.file).is_file():
@@ -150,7 +151,7 @@ def cmd_epg_import(args: argparse.Namespace) -> int:
     rt = build_runtime(_settings())
     set_runtime(rt)
     try:
-        import_id = new_import_id()
+        import_id = new_id()
         key = f"{epg.UPLOAD_PREFIX}{import_id}"
         with rt.db.session() as s:
             epg.get_source(db_session=s, source_id=args.source)

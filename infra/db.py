@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import secrets
 import threading
 from collections.abc import Iterator
 
@@ -20,6 +22,18 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def new_id() -> str:
+    """Return a new random row id (32 hex digits)."""
+    return secrets.token_hex(16)
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Return a stored time in UTC; a naive one is UTC already (SQLite returns those)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):

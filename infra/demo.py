@@ -77,9 +77,10 @@ def ensure_guide(rt) -> int:  # noqa: ANN001
     from xml.sax.saxutils import escape
 
     from catalog import epg
-    from catalog.epg_import import new_import_id, run_import
+    from catalog.epg_import import run_import
     from catalog.errors import EpgSourceNotFound
     from catalog.schemas import EpgSourceCreate
+    from infra.db import new_id
 
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     first = now - dt.timedelta(hours=3, minutes=now.minute % 10)
@@ -93,7 +94,7 @@ def ensure_guide(rt) -> int:  # noqa: ANN001
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "guide.xml"
         path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<tv>' + "\n".join(rows) + "</tv>\n", "utf-8")
-        import_id = new_import_id()
+        import_id = new_id()
         key = f"{epg.UPLOAD_PREFIX}{import_id}"
         rt.store.put_file(key, path)
     with rt.db.session() as s:

@@ -10,7 +10,6 @@ counted. Services take ``db_session`` and never commit.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +19,7 @@ from catalog.models import Programme
 from entitlements import playback
 from entitlements.auth import Principal
 from entitlements.schemas import ContentRef
+from infra.db import new_id
 from infra.errors import SmartGoError
 from infra.runtime import runtime
 from recorder import service
@@ -50,7 +50,7 @@ def create_rule(*, db_session: Session, principal: Principal, body: SeriesRuleCr
                                                      SeriesRule.series_id == series_id)):
         raise SeriesRuleExists("this series is already being recorded", series_id=series_id)
     settings = runtime().settings
-    rule = SeriesRule(id=secrets.token_hex(16), subscriber_id=principal.subscriber_id, channel_id=channel_id,
+    rule = SeriesRule(id=new_id(), subscriber_id=principal.subscriber_id, channel_id=channel_id,
                       series_id=series_id, title=first.title, scope=body.scope, keep_at_most=body.keep_at_most,
                       pad_before_s=body.pad_before_s if body.pad_before_s is not None else settings.catchup_pad_before_s,
                       pad_after_s=body.pad_after_s if body.pad_after_s is not None else settings.catchup_pad_after_s)

@@ -9,7 +9,6 @@ take ``db_session`` and never commit.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +18,7 @@ from catalog import guide
 from entitlements import playback
 from entitlements.auth import Principal
 from entitlements.schemas import ContentRef
+from infra.db import new_id, utc
 from infra.runtime import runtime
 from recorder.errors import InvalidRecordingRange, QuotaExceeded, RecordingExists, RecordingNotFound
 from recorder.models import Recording, StoredCopy
@@ -27,13 +27,6 @@ from streaming import retention
 
 ACTIVE = ("scheduled", "recording", "completed", "partial")
 MAX_RANGE_S = 6 * 3600
-
-
-def utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Return a stored time as aware UTC (SQLite gives naive ones back)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def window_us(rec: Recording) -> tuple[int, int]:
@@ -88,7 +81,7 @@ def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate
     if needed > q.free_hours * 3600 + 1:
         raise QuotaExceeded("not enough recording hours left", used_hours=q.used_hours,
                             scheduled_hours=q.scheduled_hours, free_hours=q.free_hours, needed_hours=_hours(needed))
-    rec = Recording(id=secrets.token_hex(16), subscriber_id=principal.subscriber_id, channel_id=channel_id,
+    rec = Recording(id=new_id(), subscriber_id=principal.subscriber_id, channel_id=channel_id,
                     programme_id=body.programme_id, series_id=series_id, title=title, start_at=start, end_at=end,
                     pad_before_s=pad_before, pad_after_s=pad_after,
                     state="scheduled" if start - dt.timedelta(seconds=pad_before) > now else "recording",
@@ -133,7 +126,7 @@ def shared_copy(*, db_session: Session, channel_id: str, window: tuple[int, int]
     found = db_session.scalar(query)
     if found is not None:
         return found
-    copy = StoredCopy(id=secrets.token_hex(16), channel_id=channel_id, start_us=window[0], end_us=window[1])
+    copy = StoredCopy(id=new_id(), channel_id=channel_id, start_us=window[0], end_us=window[1])
     try:
         with db_session.begin_nested():
             db_session.add(copy)

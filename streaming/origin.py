@@ -26,7 +26,7 @@ from streaming import service
 from streaming.errors import SegmentNotFound
 from streaming.recent import RecentSegments
 from streaming.rendering import (
-    FOREVER_US, LIVE_CACHE, ChannelView, master_playlist, media_playlist, now_us, window_playlist,
+    FOREVER_US, LIVE_CACHE, ChannelView, master_playlist, media_playlist, now_us, window_gaps, window_playlist,
 )
 from streaming.timeline import Run
 from streaming.windows import ArchiveRuns, Window, contains
@@ -293,15 +293,14 @@ class Origin:
             raise RenditionNotFound(f"channel {view.spec.id!r} has no rendition {name!r}")
         track = f"{seg_set}/{name}"
         if m["seq"] is not None:
-            reach_s = (self.rt.settings.live_window_s if grant is not None and grant.mode == "live"
-                       else max(view.spec.timeshift_window_s, self.rt.settings.live_window_s))
-            oldest = now_us() - int((reach_s + SEGMENT_REACH_SLACK_S) * 1_000_000)
-            await self._segment(send, view, track, int(m["seq"]), m["ext"], head, window, oldest)
+            reach_s = None if window is not None else (
+                self.rt.settings.live_window_s if grant is not None and grant.mode == "live"
+                else max(view.spec.timeshift_window_s, self.rt.settings.live_window_s))
+            await self._segment(send, view, track, int(m["seq"]), m["ext"], head, window, reach_s)
         elif m["init"] is not None:
             await self._object(send, service.init_key(view.spec.id, track, m["init"]), "mp4", head)
         elif window is not None:
-            runs, holes = await self._window_runs(view, window)
-            body, etag, cache = window_playlist(view, track, window, runs, holes, self.rt.settings)
+            body, etag, cache = await self._window_media(view, track, window)
             await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head, fast=False, cache=cache)
         else:
             body, etag, valid_until = media_playlist(view, track, query, self.rt.settings)
@@ -320,6 +319,21 @@ class Origin:
             await send({"type": "http.response.body", "body": b""})
         else:
             await _send_entry(send, scope, entry)
+
+    async def _window_media(self, view: ChannelView, track: str, window: Window) -> tuple[bytes, bytes, bytes]:
+        """A window's media playlist, rendered once per view and gap count: start-over players
+        reload it every few seconds, and every new segment brings a new view."""
+        gaps = window_gaps(view, window, self.rt.settings)
+        key = ("window", track, window, len(gaps))
+        hit = view.rendered.get(key)
+        if hit is not None:
+            return hit
+        runs, holes = await self._window_runs(view, window)
+        result = window_playlist(view, track, window, runs, holes, gaps)
+        # An index read of a window that is not complete yet may grow before the view changes.
+        if runs is view.runs or (runs and runs[-1].end_us >= window.end_us):
+            view.rendered[key] = result
+        return result
 
     async def _window_runs(self, view: ChannelView, window: Window) -> tuple[list[Run], set[tuple[int, str]]]:
         # A complete (VOD) window is read from the index when memory has not caught up with its
@@ -345,7 +359,7 @@ class Origin:
         return runs, holes
 
     async def _segment(self, send, view: ChannelView, track: str, seq: int, ext: str,  # noqa: ANN001
-                       head: bool, window: Window | None = None, oldest_us: int = 0) -> None:
+                       head: bool, window: Window | None = None, reach_s: float | None = None) -> None:
         if ext != service.SEGMENT_EXT[track.split("/", 1)[0]]:
             raise SegmentNotFound("wrong segment extension for this set")
         run = view.run_for_seq(seq)
@@ -353,9 +367,10 @@ class Origin:
             run = await run_in_threadpool(self._run_from_db, view.spec.id, seq)
         if run is None or run.gap or (seq, track) in view.holes:
             raise SegmentNotFound(f"no segment {seq} on this track", seq=seq)
-        if window is not None and not contains(window, run.segment(seq)):
+        segment = run.segment(seq)
+        if window is not None and not contains(window, segment):
             raise SegmentNotFound(f"segment {seq} is outside this window", seq=seq)
-        if window is None and run.segment(seq).end_us < oldest_us:
+        if reach_s is not None and segment.end_us < now_us() - (reach_s + SEGMENT_REACH_SLACK_S) * 1_000_000:
             # A live URL reaches back only as far as its window: older segments are catch-up,
             # with their own rights, through a window URL.
             raise SegmentNotFound(f"segment {seq} is older than this playback's window", seq=seq)

@@ -94,25 +94,24 @@ def media_playlist(view: ChannelView, track: str, query: bytes, settings: Settin
     return (*result, valid_until)
 
 
+def window_gaps(view: ChannelView, window: Window, settings: Settings) -> list[Segment]:
+    """Return the live edge's gap entries when a window reaches past the newest segment."""
+    if not view.runs or window.end_us <= view.runs[-1].end_us:
+        return []
+    hold = service.gap_hold_us(view.spec, settings.publish_deadline_factor)
+    return live_gaps(view.runs[-1], now_us=now_us(), nominal_us=view.spec.segment_duration_us,
+                     hold_us=hold, last_publish_us=view.last_publish_us)
+
+
 def window_playlist(view: ChannelView, track: str, window: Window, runs: list[Run], holes: set[tuple[int, str]],
-                    settings: Settings) -> tuple[bytes, bytes, bytes]:
+                    gaps: list[Segment]) -> tuple[bytes, bytes, bytes]:
     """Render a window's media playlist (start-over, catch-up, by time); return it, its ETag and
     its Cache-Control (see streaming/windows.py)."""
-    gaps: list[Segment] = []
-    if view.runs and window.end_us > view.runs[-1].end_us:
-        hold = service.gap_hold_us(view.spec, settings.publish_deadline_factor)
-        gaps = live_gaps(view.runs[-1], now_us=now_us(), nominal_us=view.spec.segment_duration_us,
-                         hold_us=hold, last_publish_us=view.last_publish_us)
     planned = window_segments(window, runs, holes, track, gaps)
-    last = planned.segments[-1].seq if planned.segments else -1
-    key = ("window", track, window, len(planned.segments), last, planned.endlist)
-    hit = view.rendered.get(key)
-    if hit is None:
-        body = render_media(planned.segments, _media_spec(
-            view.spec, track, playlist_type=planned.playlist_type, endlist=planned.endlist,
-            start_offset_s=planned.start_offset_s)).encode()
-        hit = view.rendered[key] = (body, _etag(body))
-    return (*hit, VOD_CACHE if planned.playlist_type == "VOD" else LIVE_CACHE)
+    body = render_media(planned.segments, _media_spec(
+        view.spec, track, playlist_type=planned.playlist_type, endlist=planned.endlist,
+        start_offset_s=planned.start_offset_s)).encode()
+    return body, _etag(body), VOD_CACHE if planned.playlist_type == "VOD" else LIVE_CACHE
 
 
 def _live_window(view: ChannelView, window_us: int, gaps: list[Segment]) -> list[Segment]:

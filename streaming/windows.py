@@ -34,6 +34,11 @@ class Window:
         return f"window:{self.channel_id}:{self.start_s}:{self.end_s}:{self.kind}-{self.offset_s}"
 
     @property
+    def path(self) -> str:
+        """The path prefix of the window's playlists, as the origin's route reads it."""
+        return f"window/{self.channel_id}/{self.start_s}/{self.end_s}/{self.kind}-{self.offset_s}"
+
+    @property
     def start_us(self) -> int:
         return self.start_s * 1_000_000
 
