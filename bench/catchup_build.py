@@ -94,10 +94,10 @@ async def build_times(rt, cid: str, window, repeat: int) -> list[float]:  # noqa
     view = await origin.view(cid)
     times = []
     for _ in range(repeat):
-        origin.archive = ArchiveRuns()  # every build reads the index
+        origin.windows.kept = ArchiveRuns()  # every build reads the index
         view.rendered.clear()
         t = time.perf_counter()
-        runs, holes = await origin._window_runs(view, window)
+        runs, holes = await origin.windows.of(view, window)
         body, _, _ = window_playlist(view, "cmaf/360p", window, runs, holes, window_gaps(view, window, rt.settings))
         times.append(time.perf_counter() - t)
     assert body.count(b"#EXT-X-DISCONTINUITY\n") >= 7, "a 4-hour window crosses 7 or 8 discontinuities"

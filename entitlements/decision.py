@@ -23,6 +23,7 @@ class Rights:
     catchup: bool = True
     catchup_days: int = 7
     recording: bool = True
+    recording_copy: str = "shared"  # private: each recording plays from a copy of its own
     device_types: frozenset[str] | None = None  # None: every device type
     countries: frozenset[str] | None = None  # ISO 3166 alpha-2 allow-list; None: anywhere
     age_rating: int | None = None  # the content's rating on the Polish scale (0 = AL, 7 ... 18)

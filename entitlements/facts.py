@@ -183,7 +183,8 @@ def _recording_target(db_session: Session, request: PlaybackRequest, subscriber_
             pass
     ws, we = (t // 1_000_000 for t in recorder_service.window_us(rec))
     kind = "vod" if rec.state in ("completed", "partial") else "event"
-    target = Target(rec.channel_id, f"recording:{rec.id}", "recording", (ws, we), kind, rec.pad_before_s, override)
+    target = Target(rec.channel_id, f"recording:{rec.id}", "recording", (ws, we), kind, rec.pad_before_s, override,
+                    copy_id=recorder_service.own_copy(db_session=db_session, rec=rec))
     return target, channel_facts(db_session=db_session, channel_id=rec.channel_id)
 
 

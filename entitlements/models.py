@@ -203,6 +203,8 @@ class ChannelRights(Base):
     catchup: Mapped[bool] = mapped_column(Boolean, default=True)
     catchup_days: Mapped[int] = mapped_column(Integer, default=7)
     recording: Mapped[bool] = mapped_column(Boolean, default=True)
+    # shared: one stored copy serves everyone; private: a copy of its own per recording
+    recording_copy: Mapped[str] = mapped_column(String(8), default="shared", server_default="shared")
     device_types: Mapped[list[str] | None] = mapped_column(JSON)  # None: every type
     countries: Mapped[list[str] | None] = mapped_column(JSON)  # None: anywhere
     age_rating: Mapped[int | None] = mapped_column(Integer)

@@ -37,7 +37,7 @@ def channel_rights(*, db_session: Session, channel_id: str) -> Rights:
         return Rights()
     return Rights(live=row.live, timeshift=row.timeshift, timeshift_window_s=row.timeshift_window_s,
                   startover=row.startover, catchup=row.catchup, catchup_days=row.catchup_days,
-                  recording=row.recording,
+                  recording=row.recording, recording_copy=row.recording_copy,
                   device_types=frozenset(row.device_types) if row.device_types is not None else None,
                   countries=frozenset(row.countries) if row.countries is not None else None,
                   age_rating=row.age_rating)
@@ -48,7 +48,7 @@ def to_rights_read(channel_id: str, rights: Rights) -> ChannelRightsRead:
     return ChannelRightsRead(
         channel_id=channel_id, live=rights.live, timeshift=rights.timeshift,
         timeshift_window_s=rights.timeshift_window_s, startover=rights.startover, catchup=rights.catchup,
-        catchup_days=rights.catchup_days, recording=rights.recording,
+        catchup_days=rights.catchup_days, recording=rights.recording, recording_copy=rights.recording_copy,
         device_types=sorted(rights.device_types) if rights.device_types is not None else None,
         countries=sorted(rights.countries) if rights.countries is not None else None,
         age_rating=rights.age_rating)

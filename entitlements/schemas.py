@@ -247,6 +247,8 @@ class ChannelRightsBody(Strict):
     catchup: bool = True
     catchup_days: Annotated[int, Field(ge=0, le=30)] = 7
     recording: bool = True
+    # Rights holders who require each subscriber's recording to be a copy of its own say private.
+    recording_copy: Literal["shared", "private"] = "shared"
     device_types: list[DeviceType] | None = Field(None, max_length=5)
     countries: list[Country] | None = Field(None, max_length=250)
     age_rating: AgeRating | None = None

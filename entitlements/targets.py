@@ -58,6 +58,7 @@ class Target:
     start_offset_s: int = 0  # where in the window playback begins (the programme's start)
     override: RightsOverride | None = None
     ended_ago_s: float | None = None
+    copy_id: str | None = None  # a recording's private copy, played instead of the archive
 
     @property
     def scope(self) -> str:
@@ -74,7 +75,7 @@ class Target:
 
     def _window(self) -> Window:
         # The origin parses the same Window from the path: one format for both sides.
-        return Window(self.channel_id, self.window[0], self.window[1], self.kind, self.start_offset_s)
+        return Window(self.channel_id, self.window[0], self.window[1], self.kind, self.start_offset_s, self.copy_id)
 
 
 def resolve_channel(*, channel_id: str, mode: str, start: dt.datetime | None, end: dt.datetime | None,

@@ -3,7 +3,8 @@
 The default writes each message to the ``outbox_messages`` table in the caller's transaction,
 so a message exists exactly when the change that caused it committed; an operator's relay
 (e-mail, SMS, push) reads the outbox and marks rows sent. Another notifier is named by
-``SMARTGO_NOTIFIER=package.module:Class``.
+``SMARTGO_NOTIFIER=package.module:Class``. With ``SMARTGO_WEBHOOK_URL`` set, messages of the
+subscribed kinds are also armed for the signed webhook relay (infra/webhooks.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import importlib
 from abc import ABC, abstractmethod
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, select
+from sqlalchemy import JSON, DateTime, Index, Integer, String, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from infra.db import Base
@@ -23,6 +24,10 @@ class OutboxMessage(Base):
     """A message waiting for the operator's relay."""
 
     __tablename__ = "outbox_messages"
+    # Only messages waiting for the webhook are in it, so finding the due ones stays cheap.
+    __table_args__ = (Index("ix_outbox_messages_webhook_due", "webhook_next_at",
+                            postgresql_where=text("webhook_next_at IS NOT NULL"),
+                            sqlite_where=text("webhook_next_at IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -30,6 +35,14 @@ class OutboxMessage(Base):
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The webhook relay: armed when written (next_at set) if the webhook wants the kind; next_at
+    # is the next attempt or, while a sender holds the message, the end of its lease; it is
+    # cleared once the message is delivered or given up.
+    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    webhook_next_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    webhook_delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    webhook_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    webhook_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class Notifier(ABC):
@@ -44,8 +57,14 @@ class OutboxNotifier(Notifier):
     """Writes messages to the outbox table."""
 
     def send(self, *, db_session: Session, kind: str, recipient: str, payload: dict[str, Any]) -> None:
-        db_session.add(OutboxMessage(kind=kind, recipient=recipient, payload=payload,
-                                     created_at=dt.datetime.now(dt.UTC)))
+        from infra.runtime import runtime
+
+        now = dt.datetime.now(dt.UTC)
+        # Armed now rather than picked by kind later: turning the webhook on does not replay
+        # the whole history of the outbox to the receiver.
+        next_at = now if runtime().settings.webhook_wants(kind) else None
+        db_session.add(OutboxMessage(kind=kind, recipient=recipient, payload=payload, created_at=now,
+                                     webhook_next_at=next_at))
         db_session.flush()
 
 

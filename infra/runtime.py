@@ -31,6 +31,7 @@ class Runtime:
     cache: Cache = field(default_factory=InProcessCache)
     leases: Leases = field(default_factory=InProcessLeases)
     extras: dict[str, Any] = field(default_factory=dict)
+    jobs: Any = None  # a workers.runner.JobQueue, once this process runs jobs (in-process or arq)
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     playback_session_max_s: int = Field(12 * 3600, ge=600, le=7 * 86400)  # a playback URL's life
     playback_decision_retention_days: int = Field(90, ge=1, le=3650)
     notifier: str = "outbox"  # "outbox", or "package.module:Class" of your own Notifier
+    # The signed webhook relay of outbox events (infra/webhooks.py); an empty URL turns it off.
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_kinds: str = "recording."  # comma-separated prefixes of the message kinds sent
     max_request_body_bytes: int = Field(1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
@@ -107,6 +111,8 @@ class Settings(BaseSettings):
                 "SMARTGO_DATABASE_URL must be sqlite:///PATH or postgresql+psycopg://... "
                 f"(got scheme {db_scheme!r})"
             )
+        if self.webhook_url:
+            self._check_webhook()
         if self.database_url.startswith("postgresql://"):
             self.database_url = "postgresql+psycopg://" + self.database_url[len("postgresql://") :]
         if not self.embedded:
@@ -128,6 +134,29 @@ class Settings(BaseSettings):
                     f"of at least 16 characters: {', '.join(weak)}"
                 )
         return self
+
+    def _check_webhook(self) -> None:
+        url = urlparse(self.webhook_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise SettingsError(
+                f"SMARTGO_WEBHOOK_URL must be an http:// or https:// URL (got {self.webhook_url!r})"
+            )
+        if self.webhook_secret in (DEV_SECRET, DEV_ADMIN_KEY) or len(self.webhook_secret) < 16:
+            raise SettingsError(
+                "SMARTGO_WEBHOOK_URL is set: SMARTGO_WEBHOOK_SECRET must be your own value of at least "
+                "16 characters (receivers check the signature with it)"
+            )
+        if not self.webhook_kind_prefixes:
+            raise SettingsError("SMARTGO_WEBHOOK_KINDS is empty: name the kinds to send, e.g. 'recording.'")
+
+    def webhook_wants(self, kind: str) -> bool:
+        """True when the webhook is on and sends messages of this kind."""
+        return bool(self.webhook_url) and kind.startswith(self.webhook_kind_prefixes)
+
+    @property
+    def webhook_kind_prefixes(self) -> tuple[str, ...]:
+        """Return the kind prefixes the webhook sends (from SMARTGO_WEBHOOK_KINDS)."""
+        return tuple(k.strip() for k in self.webhook_kinds.split(",") if k.strip())
 
     @property
     def base_url(self) -> str:

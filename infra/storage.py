@@ -54,6 +54,12 @@ class ObjectStore(ABC):
     def exists(self, key: str) -> bool:
         """Tell whether an object exists."""
 
+    def copy(self, source: str, target: str) -> int:
+        """Copy an object to another key inside the store (server-side where the store can); return its size."""
+        data = self.get(source)
+        self.put(target, data.data, data.content_type or "application/octet-stream")
+        return len(data.data)
+
     @abstractmethod
     def delete_many(self, keys: Iterable[str]) -> int:
         """Delete objects (missing ones are ignored); return how many requests were made."""
@@ -127,6 +133,13 @@ class LocalObjectStore(ObjectStore):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def copy(self, source: str, target: str) -> int:
+        path = self._path(source)
+        if not path.is_file():
+            raise ObjectNotFound(f"no object {source!r}")
+        self.put_file(target, path)
+        return path.stat().st_size
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         target = self._path(key)
@@ -248,6 +261,18 @@ class S3ObjectStore(ObjectStore):
             return StoredObject(resp["Body"].read(), resp.get("ContentType", ""))
         except Exception as err:
             raise self._translate(err, key) from err
+
+    def copy(self, source: str, target: str) -> int:
+        # CopyObject: the bytes never leave the storage service (one request per object up to 5 GB).
+        try:
+            resp = self.client.copy_object(Bucket=self.bucket, Key=self._key(target),
+                                           CopySource={"Bucket": self.bucket, "Key": self._key(source)})
+            return int(resp.get("CopyObjectResult", {}).get("Size", 0)) or self._size(target)
+        except Exception as err:
+            raise self._translate(err, source) from err
+
+    def _size(self, key: str) -> int:
+        return int(self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"])
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         try:  # boto3's transfer manager: multipart above 8 MB, one part in memory at a time

@@ -28,6 +28,11 @@ class StoredCopy(Base):
     start_us: Mapped[int] = mapped_column(BigInteger)
     end_us: Mapped[int] = mapped_column(BigInteger)
     private_for: Mapped[str | None] = mapped_column(String(32))  # the recording a private copy belongs to
+    # A private copy's objects are made once its recording finishes (until then the pin holds the
+    # archive's); released copies wait for the job that deletes their objects, then their row.
+    copied_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    released_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
 
 

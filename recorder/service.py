@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog import guide
-from entitlements import playback
+from entitlements import playback, rights
 from entitlements.auth import Principal
 from entitlements.schemas import ContentRef
 from infra.db import new_id, utc
@@ -86,7 +86,10 @@ def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate
                     pad_before_s=pad_before, pad_after_s=pad_after,
                     state="scheduled" if start - dt.timedelta(seconds=pad_before) > now else "recording",
                     expires_at=end + dt.timedelta(days=settings.recording_retention_days), gaps=[])
-    rec.copy_id = shared_copy(db_session=db_session, channel_id=channel_id, window=window_us(rec))
+    if rights.channel_rights(db_session=db_session, channel_id=channel_id).recording_copy == "private":
+        rec.copy_id = private_copy(db_session=db_session, rec=rec)
+    else:
+        rec.copy_id = shared_copy(db_session=db_session, channel_id=channel_id, window=window_us(rec))
     db_session.add(rec)
     try:
         with db_session.begin_nested():
@@ -138,6 +141,69 @@ def shared_copy(*, db_session: Session, channel_id: str, window: tuple[int, int]
     return copy.id
 
 
+def private_copy(*, db_session: Session, rec: Recording) -> str:
+    """Return a new private copy for a recording; until its objects are made, a pin holds the archive's."""
+    ws, we = window_us(rec)
+    copy = StoredCopy(id=new_id(), channel_id=rec.channel_id, start_us=ws, end_us=we, private_for=rec.id)
+    db_session.add(copy)
+    db_session.flush()
+    retention.pin_range(db_session=db_session, owner=f"copy:{copy.id}", channel_id=rec.channel_id,
+                        start_us=ws, end_us=we)
+    return copy.id
+
+
+def own_copy(*, db_session: Session, rec: Recording) -> str | None:
+    """Return the private copy a recording plays from, once its objects are made (else it plays the archive)."""
+    if rec.copy_id is None:
+        return None
+    copy = db_session.get(StoredCopy, rec.copy_id)
+    return copy.id if copy is not None and copy.private_for and copy.copied_at and not copy.released_at else None
+
+
+def _copies_to_make():  # noqa: ANN202
+    return (select(StoredCopy.id, StoredCopy.channel_id, StoredCopy.start_us, StoredCopy.end_us)
+            .join(Recording, Recording.copy_id == StoredCopy.id)
+            .where(StoredCopy.private_for.is_not(None), StoredCopy.copied_at.is_(None),
+                   StoredCopy.released_at.is_(None), Recording.state.in_(("completed", "partial"))))
+
+
+def copies_to_make(*, db_session: Session, limit: int = 100) -> list[str]:
+    """Return the private copies whose recordings finished and whose objects are not made yet."""
+    return list(db_session.scalars(_copies_to_make().order_by(StoredCopy.created_at).limit(limit)))
+
+
+def copy_to_make(*, db_session: Session, copy_id: str) -> tuple[str, int, int] | None:
+    """Return the channel and window of a private copy still to be made, or None (made or released)."""
+    row = db_session.execute(_copies_to_make().where(StoredCopy.id == copy_id)).first()
+    return (row.channel_id, row.start_us, row.end_us) if row else None
+
+
+def copy_made(*, db_session: Session, copy_id: str, size: int) -> bool:
+    """Record that a private copy's objects are made and release its pin on the archive; tell whether it
+    still stands (a copy released while it was being made is left for the deleting pass)."""
+    copy = db_session.get(StoredCopy, copy_id, with_for_update=True)
+    if copy is None or copy.released_at is not None:
+        return False
+    copy.copied_at, copy.bytes = dt.datetime.now(dt.UTC), size
+    retention.unpin(db_session=db_session, owner=f"copy:{copy_id}")
+    db_session.flush()
+    return True
+
+
+def released_copies(*, db_session: Session, limit: int = 100) -> list[str]:
+    """Return the private copies whose recordings are gone and whose objects wait to be deleted."""
+    return list(db_session.scalars(select(StoredCopy.id).where(StoredCopy.released_at.is_not(None))
+                                   .order_by(StoredCopy.released_at).limit(limit)))
+
+
+def forget_copy(*, db_session: Session, copy_id: str) -> None:
+    """Drop a released copy's row once its objects are deleted."""
+    copy = db_session.get(StoredCopy, copy_id)
+    if copy is not None and copy.released_at is not None:
+        db_session.delete(copy)
+        db_session.flush()
+
+
 def get_recording(*, db_session: Session, subscriber_id: str, recording_id: str) -> Recording:
     """Return one of the subscriber's recordings (another account's is not found)."""
     rec = db_session.get(Recording, recording_id)
@@ -179,7 +245,10 @@ def release_copy(*, db_session: Session, copy_id: str) -> bool:
         return False
     retention.unpin(db_session=db_session, owner=f"copy:{copy_id}")
     copy = db_session.get(StoredCopy, copy_id)
-    if copy is not None:
+    if copy is not None and copy.private_for:
+        # Its objects (some may exist even if the copy was never finished) go first, by a job.
+        copy.released_at = copy.released_at or dt.datetime.now(dt.UTC)
+    elif copy is not None:
         db_session.delete(copy)
     db_session.flush()
     return True
@@ -286,16 +355,28 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
         if (utc(rec.start_at), utc(rec.end_at)) == (start, end):
             continue
         rec.start_at, rec.end_at, rec.title = start, end, programme.title
-        old = rec.copy_id
-        rec.copy_id = shared_copy(db_session=db_session, channel_id=channel_id, window=window_us(rec))
-        db_session.flush()
-        if old and old != rec.copy_id:
-            release_copy(db_session=db_session, copy_id=old)
+        _move_copy(db_session, rec)
         changed += 1
     from recorder import series  # new episodes on the guide: the channel's series rules record them
 
     series.apply_channel_rules(db_session=db_session, channel_id=channel_id)
     return changed
+
+
+def _move_copy(db_session: Session, rec: Recording) -> None:
+    """Make a moved recording's copy cover its new window: a private copy (not made yet: the
+    recording has not finished) moves with its pin; a shared one is swapped for the new range's."""
+    old = db_session.get(StoredCopy, rec.copy_id) if rec.copy_id else None
+    ws, we = window_us(rec)
+    if old is not None and old.private_for:
+        old.start_us, old.end_us = ws, we
+        retention.pin_range(db_session=db_session, owner=f"copy:{old.id}", channel_id=rec.channel_id,
+                            start_us=ws, end_us=we)
+        return
+    rec.copy_id = shared_copy(db_session=db_session, channel_id=rec.channel_id, window=(ws, we))
+    db_session.flush()
+    if old is not None and old.id != rec.copy_id:
+        release_copy(db_session=db_session, copy_id=old.id)
 
 
 def expire(*, db_session: Session, now: dt.datetime, limit: int = 1000) -> int:

@@ -23,13 +23,15 @@ from infra.errors import NotFound, SmartGoError
 from infra.raw_http import MethodNotAllowed, send_error
 from infra.runtime import Runtime
 from streaming import service
+from streaming.copies import copied_key
 from streaming.errors import SegmentNotFound
 from streaming.recent import RecentSegments
 from streaming.rendering import (
     FOREVER_US, LIVE_CACHE, ChannelView, master_playlist, media_playlist, now_us, window_gaps, window_playlist,
 )
 from streaming.timeline import Run
-from streaming.windows import ArchiveRuns, Window, contains
+from streaming.window_runs import WindowRuns
+from streaming.windows import Window, contains
 
 log = logging.getLogger(__name__)
 # A live URL's segments may be this much older than its window (a player behind, a slow fetch).
@@ -38,7 +40,7 @@ SEGMENT_REACH_SLACK_S = 120
 _NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
 _ROUTE = re.compile(
     rf"^/(?:live/(?P<ch>{_NAME})|window/(?P<wch>{_NAME})/(?P<ws>\d{{9,11}})/(?P<we>\d{{9,11}})/"
-    r"(?P<kind>vod|event|live)-(?P<off>\d{1,5}))"
+    r"(?P<kind>vod|event|live)-(?P<off>\d{1,5})(?:/copy-(?P<copy>[0-9a-f]{32}))?)"
     rf"/(?P<set>cmaf|ts)/(?:(?P<master>master)\.m3u8|(?P<rend>{_NAME})"
     r"(?:\.m3u8|/(?:(?P<seq>\d{1,18})\.(?P<ext>m4s|ts)|init-(?P<init>[0-9a-f]{16})\.mp4))"
     r"|keys/(?P<key>\d{1,15})\.key)$"
@@ -89,7 +91,7 @@ class Origin:
         # (signed path, query) -> (the _fast key, its admitted grant), per session URL.
         self._signed: dict[tuple[str, bytes], tuple[tuple[str, bytes], object]] = {}
         self.recent = RecentSegments(rt.settings.segment_memory_mb * 1024 * 1024)
-        self.archive = ArchiveRuns()
+        self.windows = WindowRuns(rt)
         from entitlements.gate import PlaybackGate
 
         self.gate = PlaybackGate(rt)
@@ -262,7 +264,7 @@ class Origin:
         m = _ROUTE.match(path)
         if m is None:
             raise NotFound("no such playlist or segment")
-        window = Window(m["wch"], int(m["ws"]), int(m["we"]), m["kind"], int(m["off"])) if m["wch"] else None
+        window = Window(m["wch"], int(m["ws"]), int(m["we"]), m["kind"], int(m["off"]), m["copy"]) if m["wch"] else None
         if window is not None and window.end_s <= window.start_s:
             raise NotFound("no such window")
         grant = None
@@ -298,7 +300,8 @@ class Origin:
                 else max(view.spec.timeshift_window_s, self.rt.settings.live_window_s))
             await self._segment(send, view, track, int(m["seq"]), m["ext"], head, window, reach_s)
         elif m["init"] is not None:
-            await self._object(send, service.init_key(view.spec.id, track, m["init"]), "mp4", head)
+            key = service.init_key(view.spec.id, track, m["init"])
+            await self._object(send, copied_key(window.copy_id, key) if window and window.copy_id else key, "mp4", head)
         elif window is not None:
             body, etag, cache = await self._window_media(view, track, window)
             await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head, fast=False, cache=cache)
@@ -328,44 +331,25 @@ class Origin:
         hit = view.rendered.get(key)
         if hit is not None:
             return hit
-        runs, holes = await self._window_runs(view, window)
+        runs, holes = await self.windows.of(view, window)
         result = window_playlist(view, track, window, runs, holes, gaps)
         # An index read of a window that is not complete yet may grow before the view changes.
         if runs is view.runs or (runs and runs[-1].end_us >= window.end_us):
             view.rendered[key] = result
         return result
 
-    async def _window_runs(self, view: ChannelView, window: Window) -> tuple[list[Run], set[tuple[int, str]]]:
-        # A complete (VOD) window is read from the index when memory has not caught up with its
-        # end yet: its playlist is final, and memory follows the index a moment later.
-        if view.runs and window.start_us >= view.runs[0].start_us and (
-                window.kind != "vod" or window.end_us <= view.runs[-1].end_us):
-            return view.runs, view.holes
-        hit = self.archive.get(window)
-        if hit is not None:
-            return hit
-
-        def load() -> tuple[list[Run], set[tuple[int, str]]]:
-            with self.rt.db.session(write=False) as s:
-                runs = service.runs_in_window(db_session=s, channel_id=window.channel_id,
-                                              start_us=window.start_us, end_us=window.end_us)
-                holes = service.holes_from(db_session=s, channel_id=window.channel_id,
-                                           first_seq=runs[0].first_seq) if runs else set()
-            return runs, {h for h in holes if not runs or h[0] <= runs[-1].last_seq}
-
-        runs, holes = await run_in_threadpool(load)
-        if runs and runs[-1].end_us >= window.end_us:  # complete: it can no longer change
-            self.archive.put(window, runs, holes)
-        return runs, holes
-
     async def _segment(self, send, view: ChannelView, track: str, seq: int, ext: str,  # noqa: ANN001
                        head: bool, window: Window | None = None, reach_s: float | None = None) -> None:
         if ext != service.SEGMENT_EXT[track.split("/", 1)[0]]:
             raise SegmentNotFound("wrong segment extension for this set")
-        run = view.run_for_seq(seq)
-        if run is None:
-            run = await run_in_threadpool(self._run_from_db, view.spec.id, seq)
-        if run is None or run.gap or (seq, track) in view.holes:
+        if window is not None and window.copy_id:
+            runs, holes = await self.windows.of_copy(window)
+            run = next((r for r in runs if r.first_seq <= seq <= r.last_seq), None)
+        else:
+            run, holes = view.run_for_seq(seq), view.holes
+            if run is None:
+                run = await run_in_threadpool(self._run_from_db, view.spec.id, seq)
+        if run is None or run.gap or (seq, track) in holes:
             raise SegmentNotFound(f"no segment {seq} on this track", seq=seq)
         segment = run.segment(seq)
         if window is not None and not contains(window, segment):
@@ -375,6 +359,8 @@ class Origin:
             # with their own rights, through a window URL.
             raise SegmentNotFound(f"segment {seq} is older than this playback's window", seq=seq)
         key = service.segment_key(view.spec.id, track, run.session, seq - run.enc_offset)
+        if window is not None and window.copy_id:
+            key = copied_key(window.copy_id, key)
         spec = view.spec
         seal = None
         if spec.key_period_segments:

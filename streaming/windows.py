@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from streaming.timeline import Run, Segment, segments_in
 
 KINDS = {"vod": "VOD", "event": "EVENT", "live": None}
+MIN_EVENT_OFFSET_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,19 @@ class Window:
     end_s: int
     kind: str
     offset_s: int
+    copy_id: str | None = None  # played from a private copy (streaming/copies.py), not the archive
 
     @property
     def scope(self) -> str:
         """The playback-token scope that grants this window (entitlements/targets.py)."""
-        return f"window:{self.channel_id}:{self.start_s}:{self.end_s}:{self.kind}-{self.offset_s}"
+        own = f":copy-{self.copy_id}" if self.copy_id else ""
+        return f"window:{self.channel_id}:{self.start_s}:{self.end_s}:{self.kind}-{self.offset_s}{own}"
 
     @property
     def path(self) -> str:
         """The path prefix of the window's playlists, as the origin's route reads it."""
-        return f"window/{self.channel_id}/{self.start_s}/{self.end_s}/{self.kind}-{self.offset_s}"
+        own = f"/copy-{self.copy_id}" if self.copy_id else ""
+        return f"window/{self.channel_id}/{self.start_s}/{self.end_s}/{self.kind}-{self.offset_s}{own}"
 
     @property
     def start_us(self) -> int:
@@ -71,9 +75,15 @@ def window_segments(window: Window, runs: list[Run], holes: set[tuple[int, str]]
     complete = window.kind == "vod" or bool(
         segments and segments[-1].start_us + segments[-1].duration_us // 2 + segments[-1].duration_us >= window.end_us)
     offset = None
-    if window.offset_s and segments:
+    # An EVENT window (start-over, a recording in progress) plays from its start even with no
+    # padding: without EXT-X-START players join an open playlist at its live edge.
+    if segments and (window.offset_s or window.kind == "event"):
         # Offsets count from the first segment, which may begin before the window does.
         offset = max(0.0, window.offset_s + (window.start_us - segments[0].start_us) / 1e6)
+        if window.kind == "event":
+            # Shaka Player (4.16) takes a TIME-OFFSET of 0 for "none" and joins at the live edge;
+            # a millisecond in, every player starts where it should.
+            offset = max(offset, MIN_EVENT_OFFSET_S)
     return WindowPlaylist(segments, KINDS[window.kind], complete, offset)
 
 
@@ -89,11 +99,11 @@ class ArchiveRuns:
 
     def __init__(self, max_windows: int = 2000) -> None:
         self.max_windows = max_windows
-        self._entries: OrderedDict[tuple[str, int, int], tuple[list[Run], set[tuple[int, str]]]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int, int, str | None], tuple[list[Run], set[tuple[int, str]]]] = OrderedDict()
 
     def get(self, window: Window) -> tuple[list[Run], set[tuple[int, str]]] | None:
         """Return the kept runs and holes of a window, if any."""
-        key = (window.channel_id, window.start_s, window.end_s)
+        key = (window.channel_id, window.start_s, window.end_s, window.copy_id)
         hit = self._entries.get(key)
         if hit is not None:
             self._entries.move_to_end(key)
@@ -101,7 +111,7 @@ class ArchiveRuns:
 
     def put(self, window: Window, runs: list[Run], holes: set[tuple[int, str]]) -> None:
         """Keep a window's runs and holes."""
-        self._entries[(window.channel_id, window.start_s, window.end_s)] = (runs, holes)
+        self._entries[(window.channel_id, window.start_s, window.end_s, window.copy_id)] = (runs, holes)
         while len(self._entries) > self.max_windows:
             self._entries.popitem(last=False)
 

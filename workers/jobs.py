@@ -67,22 +67,71 @@ def purge_archive(rt: Runtime) -> dict:
     return asdict(purge(rt))
 
 
-def finish_recordings(rt: Runtime) -> list[str]:
-    """Start the recordings whose window began; finish those whose window ended (each in its own
-    transaction, so one that fails waits for the next run and the others go on)."""
+def reconcile_recordings(rt: Runtime) -> dict[str, int]:
+    """Start the recordings whose window began; queue the jobs that finish recordings whose window
+    ended, make private copies of finished ones and delete released ones. Queued again on every
+    pass until done, so a lost job costs one pass (job ids keep each queued once)."""
     import datetime as dt
 
     from recorder import service
 
     now = dt.datetime.now(dt.UTC)
     with rt.db.session() as s:
-        service.start_due(db_session=s, now=now)
+        started = service.start_due(db_session=s, now=now)
         due = service.finalize_due(db_session=s, now=now)
-    done = []
+        to_copy = service.copies_to_make(db_session=s)
+        released = service.released_copies(db_session=s)
     for recording_id in due:
-        with rt.db.session() as s:
-            done.append(f"{recording_id}:{service.finalize(db_session=s, recording_id=recording_id, now=now)}")
-    return done
+        _queue(rt, "recorder.finalize_recording", f"recorder.finalize:{recording_id}", recording_id=recording_id)
+    for copy_id in to_copy:
+        _queue(rt, "recorder.make_private_copy", f"recorder.copy:{copy_id}", copy_id=copy_id)
+    for copy_id in released:
+        delete_private_copy(rt, copy_id)
+    return {"started": started, "finishing": len(due), "copying": len(to_copy), "deleted": len(released)}
+
+
+def _queue(rt: Runtime, name: str, job_id: str, **kwargs: Any) -> None:
+    if rt.jobs is not None:
+        rt.jobs.enqueue(name, job_id=job_id, **kwargs)
+    else:  # no runner in this process (a one-off run): do it here
+        JOBS[name].func(rt, **kwargs)
+
+
+def finalize_recording(rt: Runtime, recording_id: str) -> str | None:
+    """Finish a recording whose window is over (completed, partial or failed), in one transaction."""
+    import datetime as dt
+
+    from recorder import service
+
+    with rt.db.session() as s:
+        return service.finalize(db_session=s, recording_id=recording_id, now=dt.datetime.now(dt.UTC))
+
+
+def make_private_copy(rt: Runtime, copy_id: str) -> int:
+    """Copy a finished recording's window into its private copy, then release its archive pin;
+    return the bytes copied. Copying again after a crash is harmless: the index is written last."""
+    from recorder import service
+    from streaming import copies
+
+    with rt.db.session(write=False) as s:
+        todo = service.copy_to_make(db_session=s, copy_id=copy_id)
+    if todo is None:
+        return 0
+    channel_id, start_us, end_us = todo
+    size = copies.make_copy(rt, copy_id=copy_id, channel_id=channel_id, start_us=start_us, end_us=end_us)
+    with rt.db.session() as s:
+        service.copy_made(db_session=s, copy_id=copy_id, size=size)
+    return size
+
+
+def delete_private_copy(rt: Runtime, copy_id: str) -> None:
+    """Delete a released private copy: its objects first, then its row."""
+    from recorder import service
+    from streaming import copies
+
+    copies.delete_copy(rt, copy_id)
+    with rt.db.session() as s:
+        service.forget_copy(db_session=s, copy_id=copy_id)
 
 
 def expire_recordings(rt: Runtime) -> int:
@@ -95,6 +144,13 @@ def expire_recordings(rt: Runtime) -> int:
         return service.expire(db_session=s, now=dt.datetime.now(dt.UTC))
 
 
+def deliver_webhooks(rt: Runtime) -> dict:
+    """Send due outbox events to SMARTGO_WEBHOOK_URL, signed (nothing, and no query, when unset)."""
+    from infra import webhooks
+
+    return webhooks.deliver_webhooks(rt)
+
+
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
@@ -103,7 +159,10 @@ JOBS: dict[str, JobSpec] = {
                 every_s=3600),
         JobSpec("catalog.run_guide_imports", run_guide_imports, timeout_s=1800, max_tries=1, every_s=2),
         JobSpec("streaming.purge_archive", purge_archive, timeout_s=3000, max_tries=1, every_s=600),
-        JobSpec("recorder.finish_recordings", finish_recordings, timeout_s=300, max_tries=1, every_s=2),
+        JobSpec("recorder.reconcile_recordings", reconcile_recordings, timeout_s=300, max_tries=1, every_s=2),
+        JobSpec("recorder.finalize_recording", finalize_recording, timeout_s=120, max_tries=5),
+        JobSpec("recorder.make_private_copy", make_private_copy, timeout_s=1800, max_tries=5),
         JobSpec("recorder.expire_recordings", expire_recordings, timeout_s=600, max_tries=1, every_s=3600),
+        JobSpec("infra.deliver_webhooks", deliver_webhooks, timeout_s=120, max_tries=1, every_s=1),
     )
 }

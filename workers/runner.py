@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +19,29 @@ from infra.runtime import Runtime
 from workers.jobs import JOBS, JobSpec
 
 log = logging.getLogger(__name__)
+
+
+def backoff_s(attempt: int) -> float:
+    """Return how long to wait before retry number attempt: doubling from 2 s, at most a minute, jittered."""
+    return min(60.0, 2.0 ** attempt) * (0.5 + random.random())
+
+
+class JobQueue:
+    """Queue jobs from a job's worker thread onto the runner's event loop (in-process or arq).
+
+    A job id already queued or running is not queued again, so a periodic reconcile can queue
+    the same work on every pass and it still runs once.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, enqueue: Callable[..., Awaitable[bool]]) -> None:
+        self.loop = loop
+        self._enqueue = enqueue
+
+    def enqueue(self, name: str, *, job_id: str, **kwargs: Any) -> bool:
+        """Queue a registered job by name; tell whether it was queued (False: it already was)."""
+        if name not in JOBS:
+            raise KeyError(f"no job {name!r}")
+        return asyncio.run_coroutine_threadsafe(self._enqueue(name, job_id=job_id, **kwargs), self.loop).result(10)
 
 
 class InProcessJobRunner:
@@ -30,12 +54,15 @@ class InProcessJobRunner:
 
     async def start(self) -> None:
         """Start one loop per periodic job."""
+        self.rt.jobs = JobQueue(asyncio.get_running_loop(), self.enqueue)
         for spec in JOBS.values():
             if spec.every_s:
                 self._tasks.append(asyncio.create_task(self._every(spec), name=spec.name))
 
     async def stop(self) -> None:
         """Cancel every loop and wait for it."""
+        if self.rt.jobs is not None and self.rt.jobs.loop is asyncio.get_running_loop():
+            self.rt.jobs = None
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -61,7 +88,8 @@ class InProcessJobRunner:
             for attempt in range(1, spec.max_tries + 1):
                 if await self._run_once(spec, kwargs):
                     return
-                await asyncio.sleep(min(60.0, 2 ** attempt) * (0.5 + random.random()))
+                if attempt < spec.max_tries:
+                    await asyncio.sleep(backoff_s(attempt))
         finally:
             self._queued.discard(job_id)
 
@@ -83,12 +111,20 @@ def make_job_runner(rt: Runtime) -> InProcessJobRunner:
 
 def arq_worker_settings(rt: Runtime) -> type:
     """Build arq WorkerSettings running every registered job against this runtime."""
-    from arq import cron
+    from arq import cron, func
     from arq.connections import RedisSettings
+    from arq.worker import Retry
 
     def wrap(spec: JobSpec):  # noqa: ANN202
         async def job(ctx: dict, **kwargs: Any) -> Any:
-            return await run_in_threadpool(spec.func, ctx["rt"], **kwargs)
+            try:
+                return await run_in_threadpool(spec.func, ctx["rt"], **kwargs)
+            except Exception as err:
+                # arq retries only what asks to be retried: every failure does, with back-off.
+                if ctx.get("job_try", 1) < spec.max_tries:
+                    log.warning("job %s failed (try %s), retrying: %s", spec.name, ctx.get("job_try"), err)
+                    raise Retry(defer=backoff_s(ctx.get("job_try", 1))) from err
+                raise
 
         job.__name__ = spec.name.replace(".", "_")
         job.__qualname__ = spec.name
@@ -106,9 +142,15 @@ def arq_worker_settings(rt: Runtime) -> type:
     async def on_startup(ctx: dict) -> None:
         ctx["rt"] = rt
 
+        async def enqueue(name: str, *, job_id: str, **kwargs: Any) -> bool:
+            return await ctx["redis"].enqueue_job(name, _job_id=job_id, **kwargs) is not None
+
+        rt.jobs = JobQueue(asyncio.get_running_loop(), enqueue)
+
     class WorkerSettings:
         redis_settings = RedisSettings.from_dsn(rt.settings.redis_url)
-        functions_ = list(functions.values())
+        functions_ = [func(f, name=name, max_tries=JOBS[name].max_tries, timeout=JOBS[name].timeout_s)
+                      for name, f in functions.items()]
         cron_jobs = crons
         max_tries = 5
         job_timeout = 300

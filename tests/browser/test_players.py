@@ -157,3 +157,78 @@ def test_player_starts_over_a_programme_on_air_from_its_start(http, admin, rt, s
     # From the programme's start (4 s into the padding), not at the live edge 20 s later.
     assert result["started"] < 9, result
     assert result["advance"]["media"] >= 0.75 * result["advance"]["wall"], result
+
+
+def _recording_url(http, admin, make_package, make_subscriber, channel: str, start, end, *,  # noqa: ANN001
+                   finished: bool, private: bool = False) -> str:
+    """Sign in a subscriber whose package records the channel, record [start, end) with no padding,
+    wait for the job to finish it (and make its private copy) when asked, and return the door's URL path."""
+    from urllib.parse import urlsplit
+
+    from tests.conftest import wait_for
+    from tests.entitlements.conftest import bearer, login
+
+    package = make_package(channels=[channel], recording_hours=1)
+    viewer = bearer(login(http, make_subscriber(packages=[package["code"]])["customer_number"]).json())
+    rights = f"/v1/admin/channels/{channel}/rights"
+    http.put(rights, headers=admin, json={"recording_copy": "private" if private else "shared"}).raise_for_status()
+    try:
+        rec = http.post("/v1/me/recordings", headers=viewer, json={
+            "channel_id": channel, "start": start.isoformat(), "end": end.isoformat(), "pad_before_s": 0,
+            "pad_after_s": 0})
+    finally:  # the module's other tests record the channel with shared copies
+        http.put(rights, headers=admin, json={"recording_copy": "shared"}).raise_for_status()
+    assert rec.status_code == 201 and rec.json()["state"] == "recording", rec.text
+    play = lambda: http.post("/v1/playback", headers=viewer, json={  # noqa: E731
+        "content": {"type": "recording", "id": rec.json()["id"]}, "mode": "recording"})
+    if finished:
+        done = wait_for(lambda: (lambda r: r if r["state"] != "recording" else None)(
+            http.get(f"/v1/me/recordings/{rec.json()['id']}", headers=viewer).json()), 30, "the job to finish it")
+        assert done["state"] in ("completed", "partial"), done
+    if private:
+        wait_for(lambda: "/copy-" in play().json()["url"], 30, "the recording's private copy made")
+    resp = play()
+    assert resp.status_code == 200, resp.text
+    return urlsplit(resp.json()["url"]).path
+
+
+@pytest.mark.parametrize(("player", "copy"), [("hls", "shared"), ("shaka", "shared"), ("hls", "private"),
+                                             ("shaka", "private")])
+def test_player_plays_a_finished_recording(http, admin, rt, server, live_channel, make_package,  # noqa: ANN001
+                                           make_subscriber, player, copy, monkeypatch) -> None:
+    import datetime as dt
+
+    monkeypatch.setattr(rt.settings, "open_playback", False)  # the origin checks the door's token
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    src = _recording_url(http, admin, make_package, make_subscriber, live_channel, now - dt.timedelta(seconds=22),
+                         now - dt.timedelta(seconds=8), finished=True, private=copy == "private")
+    assert ("/copy-" in src) == (copy == "private"), src
+    media = http.playlist(src.replace("master.m3u8", "360p.m3u8")).text
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in media and "#EXT-X-ENDLIST" in media, media
+    result = _play(f"{server}/demo/?player={player}&nolist=1&src={src}", watch=5, seek_back=3)
+    assert result["ok"] and not result["errors"], result
+    assert abs(result["duration"] - 14) <= 2, result  # the recorded range, not a live window
+    assert result["started"] < 3, result  # from its beginning
+    assert result["advance"]["media"] >= 0.75 * result["advance"]["wall"], result
+    assert abs(result["seek"]["landed"] - result["seek"]["target"]) < 2.5, result
+    assert result["seek"]["later"] > result["seek"]["landed"], result
+
+
+@pytest.mark.parametrize("player", ["hls", "shaka"])
+def test_player_plays_a_recording_in_progress_from_its_start(http, admin, rt, server, live_channel,  # noqa: ANN001
+                                                              make_package, make_subscriber, player,
+                                                              monkeypatch) -> None:
+    import datetime as dt
+
+    monkeypatch.setattr(rt.settings, "open_playback", False)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    # No padding: the playlist's start offset is a millisecond, as Shaka Player reads 0 as "none".
+    src = _recording_url(http, admin, make_package, make_subscriber, live_channel, now - dt.timedelta(seconds=20),
+                         now + dt.timedelta(minutes=2), finished=False)
+    media = http.playlist(src.replace("master.m3u8", "360p.m3u8")).text
+    assert "#EXT-X-PLAYLIST-TYPE:EVENT" in media and "#EXT-X-ENDLIST" not in media, media
+    result = _play(f"{server}/demo/?player={player}&nolist=1&src={src}", watch=6)
+    assert result["ok"] and not result["errors"], result
+    # From the recording's start, not at the live edge 20 s later.
+    assert result["started"] < 5, result
+    assert result["advance"]["media"] >= 0.75 * result["advance"]["wall"], result

@@ -233,16 +233,12 @@ def test_bad_sources_and_unknown_ids(http, admin, source) -> None:  # noqa: ANN0
 
 def test_the_command_line_imports_a_file(rt, settings, source, tmp_path) -> None:  # noqa: ANN001
     import json
-    import os
     import subprocess
     import sys
 
-    env = {**os.environ, "SMARTGO_DATA_DIR": str(settings.data_dir), "SMARTGO_DATABASE_URL": settings.database_url,
-           "SMARTGO_REDIS_URL": settings.redis_url or "", "SMARTGO_STORAGE_URL": settings.storage_url or "",
-           "SMARTGO_S3_ENDPOINT_URL": settings.s3_endpoint_url or "", "SMARTGO_S3_ACCESS_KEY_ID": "testing",
-           "SMARTGO_S3_SECRET_ACCESS_KEY": "testing", "SMARTGO_SECRET_KEY": settings.secret_key,
-           "SMARTGO_INGEST_SECRET": settings.ingest_secret, "SMARTGO_BOOTSTRAP_ADMIN_KEY": settings.bootstrap_admin_key,
-           "SMARTGO_BILLING_KEYS": settings.billing_keys}
+    from tests.support.processes import smartgo_env
+
+    env = smartgo_env(settings)
     guide = tmp_path / "guide.xml.gz"
     guide.write_bytes(gzip.compress(SAMPLE.read_bytes()))
     run = subprocess.run([sys.executable, "-m", "infra.cli", "epg-import", "--source", source["id"], str(guide)],

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import REAL, channel_body, wait_for
+from tests.support.processes import smartgo_env
 
 pytestmark = pytest.mark.ffmpeg
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,13 +31,7 @@ def free_port() -> int:
 
 
 def _packager(settings, server: str) -> subprocess.Popen:  # noqa: ANN001
-    env = {**os.environ,
-           "SMARTGO_DATABASE_URL": settings.database_url, "SMARTGO_REDIS_URL": settings.redis_url,
-           "SMARTGO_STORAGE_URL": settings.storage_url, "SMARTGO_S3_ENDPOINT_URL": settings.s3_endpoint_url,
-           "SMARTGO_INGEST_SECRET": settings.ingest_secret, "SMARTGO_SECRET_KEY": settings.secret_key,
-           "SMARTGO_BILLING_KEYS": settings.billing_keys,
-           "SMARTGO_BOOTSTRAP_ADMIN_KEY": settings.bootstrap_admin_key, "SMARTGO_INGEST_URL": server,
-           "SMARTGO_PACKAGER_LEASE_S": "2", "SMARTGO_LOG_LEVEL": "INFO"}
+    env = smartgo_env(settings, SMARTGO_INGEST_URL=server, SMARTGO_PACKAGER_LEASE_S="2", SMARTGO_LOG_LEVEL="INFO")
     return subprocess.Popen([sys.executable, "-m", "infra.cli", "packager"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -66,7 +66,10 @@ def test_event_windows_end_only_when_over_and_start_at_the_programme() -> None:
     assert open_.playlist_type == "EVENT" and not open_.endlist
     assert open_.start_offset_s == pytest.approx(4.0)
     over = window_segments(Window("c", T0 + 30, T0 + 45, "event", 0), runs, set(), TRACK, [])
-    assert over.endlist and over.start_offset_s is None
+    # No padding still starts at the start, not at the live edge (and the tag never goes away).
+    assert over.endlist and over.start_offset_s == MIN_EVENT_OFFSET_S  # 0 reads as "none" in Shaka
+    unpadded = window_segments(Window("c", T0 + 30, T0 + 60, "event", 0), runs, set(), TRACK, [])
+    assert not unpadded.endlist and unpadded.start_offset_s == MIN_EVENT_OFFSET_S
     live = window_segments(Window("c", T0 + 30, T0 + 60, "live", 0), runs, set(), TRACK, [])
     assert live.playlist_type is None and not live.endlist
 
