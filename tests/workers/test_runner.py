@@ -1,0 +1,96 @@
+"""Job runners: retries with back-off, job ids queued once, jobs that queue jobs; in-process and on arq."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+
+import pytest
+
+from tests.conftest import REAL
+from workers import runner
+from workers.jobs import JOBS, JobSpec
+
+
+@pytest.mark.parametrize(("attempt", "low", "high"), [(1, 1.0, 3.0), (2, 2.0, 6.0), (3, 4.0, 12.0), (9, 30.0, 90.0)])
+def test_back_off_doubles_is_jittered_and_capped(attempt: int, low: float, high: float) -> None:
+    waits = [runner.backoff_s(attempt) for _ in range(200)]
+    assert low <= min(waits) and max(waits) <= high and len(set(waits)) > 1
+
+
+@pytest.fixture
+def flaky(monkeypatch):  # noqa: ANN001, ANN201
+    """Register a job that fails twice, then succeeds, and one that queues it twice under one id."""
+    calls: list[int] = []
+    queued: list[bool] = []
+    done = threading.Event()
+
+    def flaky_job(rt, n: int) -> int:  # noqa: ANN001
+        calls.append(n)
+        if len(calls) < 3:
+            raise RuntimeError("not yet")
+        done.set()
+        return n
+
+    def fan_out(rt, flaky_id: str) -> None:  # noqa: ANN001
+        queued.extend(rt.jobs.enqueue("test.flaky", job_id=flaky_id, n=7) for _ in range(2))
+
+    monkeypatch.setitem(JOBS, "test.flaky", JobSpec("test.flaky", flaky_job, timeout_s=10, max_tries=5))
+    monkeypatch.setitem(JOBS, "test.fan_out", JobSpec("test.fan_out", fan_out, timeout_s=10, max_tries=1))
+    monkeypatch.setattr(runner, "backoff_s", lambda attempt: 0.05 * attempt)
+    return calls, queued, done
+
+
+def test_in_process_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky, monkeypatch) -> None:  # noqa: ANN001
+    calls, queued, done = flaky
+    monkeypatch.setattr(rt, "jobs", rt.jobs)  # the test server's runner has its own; put it back after
+
+    async def run() -> None:
+        jobs = runner.InProcessJobRunner(rt)
+        await jobs.start()
+        try:
+            # A job queues another from its worker thread, as the reconcile pass does.
+            assert await jobs.enqueue("test.fan_out", job_id=f"fan-{uuid.uuid4().hex}",
+                                      flaky_id=f"flaky-{uuid.uuid4().hex}")
+            for _ in range(200):
+                if done.is_set():
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await jobs.stop()
+
+    asyncio.run(run())
+    assert queued == [True, False]
+    assert calls == [7, 7, 7]  # two failures, then done: three tries of one queued job
+    assert rt.jobs is None  # a stopped runner takes its queue with it
+
+
+@pytest.mark.skipif(not REAL["redis"], reason="arq runs on Redis (the embedded mode runs jobs in-process)")
+def test_on_arq_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky, monkeypatch) -> None:  # noqa: ANN001
+    from arq import create_pool
+    from arq.worker import Worker
+
+    calls, queued, done = flaky
+    monkeypatch.setattr(rt, "jobs", rt.jobs)
+    settings = runner.arq_worker_settings(rt)
+    queue = f"test:queue:{uuid.uuid4().hex}"  # a queue of this test's own: no other worker takes from it
+
+    async def run() -> None:
+        pool = await create_pool(settings.redis_settings, default_queue_name=queue)
+        try:
+            assert await pool.enqueue_job("test.fan_out", _job_id=f"fan-{uuid.uuid4().hex}",
+                                          flaky_id=f"flaky-{uuid.uuid4().hex}") is not None
+            worker = Worker(functions=settings.functions, queue_name=queue, redis_settings=settings.redis_settings,
+                            burst=True, on_startup=settings.on_startup, handle_signals=False, poll_delay=0.05,
+                            max_tries=5)
+            try:
+                await asyncio.wait_for(worker.main(), 60)
+            finally:
+                await worker.close()
+        finally:
+            await pool.aclose()
+
+    asyncio.run(run())
+    assert queued == [True, False]
+    assert calls == [7, 7, 7] and done.is_set()
