@@ -103,12 +103,16 @@ def keep_at_most(*, db_session: Session, rule: SeriesRule) -> int:
     return max(0, len(rows) - rule.keep_at_most)
 
 
-def apply_channel_rules(*, db_session: Session, channel_id: str) -> int:
-    """Apply every series rule of a channel (after its guide changed); return how many rules ran."""
-    rules = list(db_session.scalars(select(SeriesRule).where(SeriesRule.channel_id == channel_id)))
-    for rule in rules:
-        apply_rule(db_session=db_session, rule=rule)
-    return len(rules)
+def channel_rule_ids(*, db_session: Session, channel_id: str) -> list[str]:
+    """Return the ids of a channel's series rules."""
+    return list(db_session.scalars(select(SeriesRule.id).where(SeriesRule.channel_id == channel_id)
+                                   .order_by(SeriesRule.created_at)))
+
+
+def apply_rule_by_id(*, db_session: Session, rule_id: str) -> int:
+    """Apply a series rule if it still exists; return how many episodes were skipped for quota."""
+    rule = db_session.get(SeriesRule, rule_id)
+    return apply_rule(db_session=db_session, rule=rule) if rule is not None else 0
 
 
 def get_rule(*, db_session: Session, subscriber_id: str, rule_id: str) -> SeriesRule:

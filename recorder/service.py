@@ -19,7 +19,7 @@ from entitlements import playback, rights
 from entitlements.auth import Principal
 from entitlements.schemas import ContentRef
 from infra.db import new_id, utc
-from infra.runtime import runtime
+from infra.runtime import run_after_commit, runtime
 from recorder.errors import InvalidRecordingRange, QuotaExceeded, RecordingExists, RecordingNotFound
 from recorder.models import Recording, StoredCopy
 from recorder.schemas import Quota, RecordingCreate, RecordingRead
@@ -357,9 +357,13 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
         rec.start_at, rec.end_at, rec.title = start, end, programme.title
         _move_copy(db_session, rec)
         changed += 1
-    from recorder import series  # new episodes on the guide: the channel's series rules record them
+    # New episodes on the guide: the channel's series rules record them, in a job of their own
+    # once the guide is committed (thousands of rules must not hold the import's transaction).
+    from workers.jobs import queue_job
 
-    series.apply_channel_rules(db_session=db_session, channel_id=channel_id)
+    rt = runtime()
+    run_after_commit(db_session, lambda: queue_job(rt, "recorder.apply_series_rules",
+                                                   f"recorder.series:{channel_id}:{new_id()}", channel_id=channel_id))
     return changed
 
 

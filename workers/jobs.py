@@ -82,19 +82,33 @@ def reconcile_recordings(rt: Runtime) -> dict[str, int]:
         to_copy = service.copies_to_make(db_session=s)
         released = service.released_copies(db_session=s)
     for recording_id in due:
-        _queue(rt, "recorder.finalize_recording", f"recorder.finalize:{recording_id}", recording_id=recording_id)
+        queue_job(rt, "recorder.finalize_recording", f"recorder.finalize:{recording_id}", recording_id=recording_id)
     for copy_id in to_copy:
-        _queue(rt, "recorder.make_private_copy", f"recorder.copy:{copy_id}", copy_id=copy_id)
+        queue_job(rt, "recorder.make_private_copy", f"recorder.copy:{copy_id}", copy_id=copy_id)
     for copy_id in released:
         delete_private_copy(rt, copy_id)
     return {"started": started, "finishing": len(due), "copying": len(to_copy), "deleted": len(released)}
 
 
-def _queue(rt: Runtime, name: str, job_id: str, **kwargs: Any) -> None:
+def queue_job(rt: Runtime, name: str, job_id: str, **kwargs: Any) -> None:
+    """Queue a job through this process's runner; with none (a one-off command), run it here."""
     if rt.jobs is not None:
         rt.jobs.enqueue(name, job_id=job_id, **kwargs)
-    else:  # no runner in this process (a one-off run): do it here
+    else:
         JOBS[name].func(rt, **kwargs)
+
+
+def apply_series_rules(rt: Runtime, channel_id: str) -> int:
+    """Record what each series rule of a channel does not hold yet (after its guide changed), one
+    rule per transaction, so one subscriber's failure stops nobody else's; return how many ran."""
+    from recorder import series
+
+    with rt.db.session(write=False) as s:
+        rule_ids = series.channel_rule_ids(db_session=s, channel_id=channel_id)
+    for rule_id in rule_ids:
+        with rt.db.session() as s:
+            series.apply_rule_by_id(db_session=s, rule_id=rule_id)
+    return len(rule_ids)
 
 
 def finalize_recording(rt: Runtime, recording_id: str) -> str | None:
@@ -162,6 +176,7 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("recorder.reconcile_recordings", reconcile_recordings, timeout_s=300, max_tries=1, every_s=2),
         JobSpec("recorder.finalize_recording", finalize_recording, timeout_s=120, max_tries=5),
         JobSpec("recorder.make_private_copy", make_private_copy, timeout_s=1800, max_tries=5),
+        JobSpec("recorder.apply_series_rules", apply_series_rules, timeout_s=1800, max_tries=5),
         JobSpec("recorder.expire_recordings", expire_recordings, timeout_s=600, max_tries=1, every_s=3600),
         JobSpec("infra.deliver_webhooks", deliver_webhooks, timeout_s=120, max_tries=1, every_s=1),
     )

@@ -36,11 +36,21 @@ class JobQueue:
     def __init__(self, loop: asyncio.AbstractEventLoop, enqueue: Callable[..., Awaitable[bool]]) -> None:
         self.loop = loop
         self._enqueue = enqueue
+        self._tasks: set[asyncio.Task] = set()
 
     def enqueue(self, name: str, *, job_id: str, **kwargs: Any) -> bool:
         """Queue a registered job by name; tell whether it was queued (False: it already was)."""
         if name not in JOBS:
             raise KeyError(f"no job {name!r}")
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:  # called from the loop itself: waiting for the result would block it
+            task = self.loop.create_task(self._enqueue(name, job_id=job_id, **kwargs))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return True
         return asyncio.run_coroutine_threadsafe(self._enqueue(name, job_id=job_id, **kwargs), self.loop).result(10)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from tests.entitlements.conftest import bearer, login
+from tests.conftest import wait_for
 from tests.support.guide import import_programmes, programme_ids
 
 NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
@@ -46,7 +47,7 @@ def test_a_rule_records_new_episodes_keeps_at_most_n_and_follows_the_guide(http,
     assert kept["recordings"] == 1 and titles(http, v) == ["Klan 3"]  # the oldest went first
     # A new episode on the guide is recorded by the rule, and the limit holds.
     import_programmes(http, admin, series["channel"], [episode(6, 4)])
-    assert titles(http, v) == ["Klan 4"]
+    wait_for(lambda: titles(http, v) == ["Klan 4"], 10, "the rule's job to record the new episode")
     assert [r["recordings"] for r in http.get("/v1/me/series-rules", headers=v).json()] == [1]
     assert http.delete(f"/v1/me/series-rules/{rule['id']}", headers=v).status_code == 204
     assert titles(http, v) == [], "the rule's episodes not begun are gone with it"
