@@ -146,8 +146,11 @@ def delete(*, db_session: Session, channel_id: str) -> None:
     """Delete a channel; its timeline goes with it and its objects are purged by retention."""
     from streaming import service as streaming_service
 
+    from recorder import service as recorder_service
+
     channel = get(db_session=db_session, channel_id=channel_id)
     streaming_service.forget_channel(db_session=db_session, channel_id=channel_id)
+    recorder_service.forget_channel(db_session=db_session, channel_id=channel_id)
     db_session.delete(channel)
     db_session.flush()
     notify_after_commit(db_session, CHANNEL_TOPIC + channel_id, {"kind": "deleted"})

@@ -108,7 +108,8 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     if not decision.allowed:
         _audit(db_session, facts, sub.id, decision, None, address)
         raise PlaybackDenied(decision.reason or "DENIED", **decision.details)
-    if target.kind == "vod" and target.window is not None:
+    if target.kind == "vod" and target.window is not None and target.copy_id is None:
+        # (A private copy plays from its own index: the archive may have purged the originals.)
         _require_recorded(db_session, target)
     if decision.replaces:
         old = db_session.get(PlaybackSession, decision.replaces)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import orjson
 from sqlalchemy import Engine, MetaData, create_engine, event
@@ -14,6 +15,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from infra.errors import ServiceUnavailable, SmartGoError
+
+log = logging.getLogger(__name__)
+# Where a session opened by Database.session collects what is to run after its commit.
+AFTER_COMMIT_SINK = "after_commit_sink"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -93,12 +98,18 @@ class Database:
 
     @contextlib.contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
-        """Open a session whose transaction commits on success and rolls back on error."""
+        """Open a session whose transaction commits on success and rolls back on error.
+
+        What is to run after the commit (infra.runtime.run_after_commit) runs once the session is
+        closed and SQLite's write lock released, so it may open sessions of its own.
+        """
         lock = self._write_lock if write else None
+        committed: list[Callable[[], None]] = []
         if lock:
             lock.acquire()
         try:
             with self.sessionmaker() as session:
+                session.info[AFTER_COMMIT_SINK] = committed
                 try:
                     yield session
                     session.commit()
@@ -121,6 +132,11 @@ class Database:
         finally:
             if lock:
                 lock.release()
+            for callback in committed:
+                try:
+                    callback()
+                except Exception:  # the transaction is committed: a failed follow-up must not undo it
+                    log.exception("after-commit callback failed")
 
     def dispose(self) -> None:
         """Close pooled connections."""

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from infra.bus import Bus, InProcessBus, RedisBus
 from infra.cache import Cache, InProcessCache, RedisCache
-from infra.db import Database
+from infra.db import AFTER_COMMIT_SINK, Database
 from infra.leases import InProcessLeases, Leases, RedisLeases
 from infra.settings import Settings
 from infra.storage import ObjectStore, S3ObjectStore, make_store
@@ -85,6 +85,10 @@ def _flush_pending(session: Session) -> None:
     pending = session.info.pop("after_commit", [])
     if event.contains(session, "after_rollback", _drop_pending):
         event.remove(session, "after_rollback", _drop_pending)
+    sink = session.info.get(AFTER_COMMIT_SINK)
+    if sink is not None:  # Database.session runs them once its lock is released
+        sink.extend(pending)
+        return
     for callback in pending:
         try:
             callback()

@@ -54,11 +54,14 @@ class ObjectStore(ABC):
     def exists(self, key: str) -> bool:
         """Tell whether an object exists."""
 
-    def copy(self, source: str, target: str) -> int:
-        """Copy an object to another key inside the store (server-side where the store can); return its size."""
+    def copy(self, source: str, target: str) -> None:
+        """Copy an object to another key inside the store (server-side where the store can)."""
         data = self.get(source)
         self.put(target, data.data, data.content_type or "application/octet-stream")
-        return len(data.data)
+
+    def total_size(self, prefix: str) -> int:
+        """Return the bytes stored under prefix."""
+        return sum(len(self.get(key).data) for key in self.list(prefix))
 
     @abstractmethod
     def delete_many(self, keys: Iterable[str]) -> int:
@@ -134,12 +137,14 @@ class LocalObjectStore(ObjectStore):
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def copy(self, source: str, target: str) -> int:
+    def copy(self, source: str, target: str) -> None:
         path = self._path(source)
         if not path.is_file():
             raise ObjectNotFound(f"no object {source!r}")
         self.put_file(target, path)
-        return path.stat().st_size
+
+    def total_size(self, prefix: str) -> int:
+        return sum(self._path(key).stat().st_size for key in self.list(prefix))
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         target = self._path(key)
@@ -262,17 +267,16 @@ class S3ObjectStore(ObjectStore):
         except Exception as err:
             raise self._translate(err, key) from err
 
-    def copy(self, source: str, target: str) -> int:
+    def copy(self, source: str, target: str) -> None:
         # CopyObject: the bytes never leave the storage service (one request per object up to 5 GB).
         try:
-            resp = self.client.copy_object(Bucket=self.bucket, Key=self._key(target),
-                                           CopySource={"Bucket": self.bucket, "Key": self._key(source)})
-            return int(resp.get("CopyObjectResult", {}).get("Size", 0)) or self._size(target)
+            self.client.copy_object(Bucket=self.bucket, Key=self._key(target),
+                                    CopySource={"Bucket": self.bucket, "Key": self._key(source)})
         except Exception as err:
             raise self._translate(err, source) from err
 
-    def _size(self, key: str) -> int:
-        return int(self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"])
+    def total_size(self, prefix: str) -> int:
+        return sum(size for _, size in self._listing(prefix))
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         try:  # boto3's transfer manager: multipart above 8 MB, one part in memory at a time
@@ -325,11 +329,14 @@ class S3ObjectStore(ObjectStore):
         return 1
 
     def list(self, prefix: str) -> Iterator[str]:
+        return (key for key, _ in self._listing(prefix))
+
+    def _listing(self, prefix: str) -> Iterator[tuple[str, int]]:
         paginator = self.client.get_paginator("list_objects_v2")
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for item in page.get("Contents", []):
-                    yield item["Key"][len(self.prefix) :]
+                    yield item["Key"][len(self.prefix) :], int(item.get("Size", 0))
         except Exception as err:
             raise self._translate(err, prefix) from err
 

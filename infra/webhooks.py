@@ -58,7 +58,7 @@ def sign(secret: str, timestamp: int | str, body: bytes | str) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, timestamp: int | str, body: bytes | str, signature: str, *,
+def verify(secret: str, timestamp: int | str, body: bytes | str, signature: str | None, *,
            tolerance_s: float = 300, now: float | None = None) -> bool:
     """True when signature (an X-SmartGo-Signature value) signs body at a timestamp close to now."""
     try:
@@ -67,10 +67,13 @@ def verify(secret: str, timestamp: int | str, body: bytes | str, signature: str,
         return False
     if abs((time.time() if now is None else now) - ts) > tolerance_s:
         return False
-    expected = sign(secret, ts, body)
-    # Several v1= entries may be present (a sender rotating secrets): any one may match.
+    if not isinstance(signature, str):
+        return False
+    expected = sign(secret, ts, body).encode()
+    # Several v1= entries may be present (a sender rotating secrets): any one may match. Bytes,
+    # so a forged header with other characters is a plain mismatch, not an exception.
     candidates = [part.strip()[3:] for part in signature.split(",") if part.strip().startswith("v1=")]
-    return any(hmac.compare_digest(expected, candidate) for candidate in candidates)
+    return any(hmac.compare_digest(expected, candidate.encode("utf-8", "replace")) for candidate in candidates)
 
 
 def backoff_s(attempts: int, rand: float) -> float:

@@ -180,7 +180,7 @@ def copy_to_make(*, db_session: Session, copy_id: str) -> tuple[str, int, int] |
 
 def copy_made(*, db_session: Session, copy_id: str, size: int) -> bool:
     """Record that a private copy's objects are made and release its pin on the archive; tell whether it
-    still stands (a copy released while it was being made is left for the deleting pass)."""
+    still stands (if not, it was released while being made, and the caller deletes what it wrote)."""
     copy = db_session.get(StoredCopy, copy_id, with_for_update=True)
     if copy is None or copy.released_at is not None:
         return False
@@ -202,6 +202,19 @@ def forget_copy(*, db_session: Session, copy_id: str) -> None:
     if copy is not None and copy.released_at is not None:
         db_session.delete(copy)
         db_session.flush()
+
+
+def forget_channel(*, db_session: Session, channel_id: str) -> list[str]:
+    """Before a channel is deleted (its recordings and copies' rows go with it): delete its private
+    copies' objects once that commits; return their ids."""
+    from streaming import copies
+
+    ids = list(db_session.scalars(select(StoredCopy.id).where(StoredCopy.channel_id == channel_id,
+                                                             StoredCopy.private_for.is_not(None))))
+    rt = runtime()
+    if ids:
+        run_after_commit(db_session, lambda: [copies.delete_copy(rt, copy_id) for copy_id in ids])
+    return ids
 
 
 def get_recording(*, db_session: Session, subscriber_id: str, recording_id: str) -> Recording:
@@ -307,14 +320,18 @@ def finalize(*, db_session: Session, recording_id: str, now: dt.datetime) -> str
     runs = streaming_service.runs_in_window(db_session=db_session, channel_id=rec.channel_id, start_us=ws, end_us=we)
     missing = missing_ranges(runs, ws, we)
     rec.gaps = [[a // 1_000_000, -(-b // 1_000_000)] for a, b in missing]
-    if missing and sum(b - a for a, b in missing) >= we - ws:
+    failed = bool(missing) and sum(b - a for a, b in missing) >= we - ws
+    if failed:
         rec.state, rec.failure_reason = "failed", "nothing was recorded: the channel was off the air"
         rec.gaps = []
     else:
         rec.state = "partial" if missing else "completed"
     rec.completed_at = now
+    old, rec.copy_id = (rec.copy_id, None) if failed else (None, rec.copy_id)
     db_session.flush()
     announce(db_session=db_session, rec=rec)
+    if old:  # nothing to keep: the copy (and its pin) go unless another recording holds it
+        release_copy(db_session=db_session, copy_id=old)
     return rec.state
 
 
@@ -339,7 +356,9 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
 
     rows = db_session.execute(select(Recording, Programme).join(Programme, Programme.id == Recording.programme_id)
                               .where(Recording.channel_id == channel_id,
-                                     Recording.state.in_(("scheduled", "recording")))).all()
+                                     Recording.state.in_(("scheduled", "recording")))
+                              # Locked, so a recording finishing meanwhile is left as it finished.
+                              .with_for_update(of=Recording)).all()
     changed = 0
     for rec, programme in rows:
         if programme.status != "scheduled":

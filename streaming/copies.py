@@ -79,6 +79,7 @@ def make_copy(rt: Runtime, *, copy_id: str, channel_id: str, start_us: int, end_
         tracks = service.channel_spec(db_session=s, channel_id=channel_id).tracks
         runs = service.runs_in_window(db_session=s, channel_id=channel_id, start_us=start_us, end_us=end_us)
         holes = service.holes_from(db_session=s, channel_id=channel_id, first_seq=runs[0].first_seq) if runs else set()
+    holes = {h for h in holes if runs and h[0] <= runs[-1].last_seq}  # the index keeps only its own
     users: dict[str, list[tuple[int, str]]] = {}  # each object once, with the entries that need it
     for segment in segments_in(runs, window.start_us, window.end_us):
         if segment.gap or not contains(window, segment):
@@ -88,19 +89,20 @@ def make_copy(rt: Runtime, *, copy_id: str, channel_id: str, start_us: int, end_
                 for key in _segment_keys(channel_id, segment, track):
                     users.setdefault(key, []).append((segment.seq, track))
 
-    def copy_one(key: str) -> int | None:
+    def copy_one(key: str) -> bool:
         try:
-            return rt.store.copy(key, copied_key(copy_id, key))
+            rt.store.copy(key, copied_key(copy_id, key))
+            return True
         except ObjectNotFound:
-            return None
+            return False
 
     # Object copies are one request each: several at a time, as a two-hour programme is thousands.
     with ThreadPoolExecutor(COPY_THREADS) as pool:
-        sizes = dict(zip(users, pool.map(copy_one, users)))
-    for key, size in sizes.items():
-        if size is None:
+        copied = dict(zip(users, pool.map(copy_one, users)))
+    for key, ok in copied.items():
+        if not ok:
             holes.update(users[key])
-    total = sum(size for size in sizes.values() if size)
+    total = rt.store.total_size(copy_prefix(copy_id))  # one listing, not a request per object
     rt.store.put(index_key(copy_id), encode_index(runs, holes), "application/json")
     return total
 

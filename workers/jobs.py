@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from infra.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,16 @@ def apply_series_rules(rt: Runtime, channel_id: str) -> int:
 
     with rt.db.session(write=False) as s:
         rule_ids = series.channel_rule_ids(db_session=s, channel_id=channel_id)
+    failed = []
     for rule_id in rule_ids:
-        with rt.db.session() as s:
-            series.apply_rule_by_id(db_session=s, rule_id=rule_id)
+        try:
+            with rt.db.session() as s:
+                series.apply_rule_by_id(db_session=s, rule_id=rule_id)
+        except Exception:
+            log.exception("series rule %s failed", rule_id)
+            failed.append(rule_id)
+    if failed:  # the job is retried; the rules that ran hold what they recorded and skip it
+        raise RuntimeError(f"{len(failed)} of {len(rule_ids)} series rules failed on channel {channel_id}")
     return len(rule_ids)
 
 
@@ -134,7 +144,10 @@ def make_private_copy(rt: Runtime, copy_id: str) -> int:
     channel_id, start_us, end_us = todo
     size = copies.make_copy(rt, copy_id=copy_id, channel_id=channel_id, start_us=start_us, end_us=end_us)
     with rt.db.session() as s:
-        service.copy_made(db_session=s, copy_id=copy_id, size=size)
+        stands = service.copy_made(db_session=s, copy_id=copy_id, size=size)
+    if not stands:  # its recording was deleted while it was being made: what it wrote goes too
+        copies.delete_copy(rt, copy_id)
+        return 0
     return size
 
 

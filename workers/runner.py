@@ -19,6 +19,7 @@ from infra.runtime import Runtime
 from workers.jobs import JOBS, JobSpec
 
 log = logging.getLogger(__name__)
+QUEUED_JOBS_AT_ONCE = 4
 
 
 def backoff_s(attempt: int) -> float:
@@ -61,6 +62,9 @@ class InProcessJobRunner:
         self.rt = rt
         self._tasks: list[asyncio.Task] = []
         self._queued: set[str] = set()
+        # Queued jobs share the API's thread pool: a few at a time, so a burst of them (a hundred
+        # private copies after a popular programme) never starves requests.
+        self._slots = asyncio.Semaphore(QUEUED_JOBS_AT_ONCE)
 
     async def start(self) -> None:
         """Start one loop per periodic job."""
@@ -96,7 +100,9 @@ class InProcessJobRunner:
     async def _run_with_retries(self, spec: JobSpec, kwargs: dict, job_id: str) -> None:
         try:
             for attempt in range(1, spec.max_tries + 1):
-                if await self._run_once(spec, kwargs):
+                async with self._slots:
+                    succeeded = await self._run_once(spec, kwargs)
+                if succeeded:
                     return
                 if attempt < spec.max_tries:
                     await asyncio.sleep(backoff_s(attempt))
@@ -144,10 +150,12 @@ def arq_worker_settings(rt: Runtime) -> type:
     crons = []
     for name, spec in JOBS.items():
         if spec.every_s:
-            # arq cron fires at most once a second; unique=True keeps one run at a time.
+            # arq cron fires at most once a second.
             step = max(1, int(spec.every_s))
-            crons.append(cron(functions[name], name=name, second=set(range(0, 60, step)),
-                              timeout=spec.timeout_s, unique=True, run_at_startup=False))
+            # A fixed job id (and no result kept): a run still going blocks the next tick on every
+            # worker, so a slow pass never overlaps itself.
+            crons.append(cron(functions[name], name=name, second=set(range(0, 60, step)), job_id=name,
+                              keep_result=0, timeout=spec.timeout_s, run_at_startup=False))
 
     async def on_startup(ctx: dict) -> None:
         ctx["rt"] = rt
@@ -159,8 +167,10 @@ def arq_worker_settings(rt: Runtime) -> type:
 
     class WorkerSettings:
         redis_settings = RedisSettings.from_dsn(rt.settings.redis_url)
-        functions_ = [func(f, name=name, max_tries=JOBS[name].max_tries, timeout=JOBS[name].timeout_s)
-                      for name, f in functions.items()]
+        # No result kept: arq refuses a job id while its result exists, and the reconcile passes
+        # must be able to queue the same id again as soon as a run has ended (or given up).
+        functions_ = [func(f, name=name, max_tries=JOBS[name].max_tries, timeout=JOBS[name].timeout_s,
+                           keep_result=0) for name, f in functions.items()]
         cron_jobs = crons
         max_tries = 5
         job_timeout = 300

@@ -42,3 +42,14 @@ def test_local_store_never_writes_outside_its_root(tmp_path) -> None:  # noqa: A
     with pytest.raises(InvalidKey):
         store.put("link/escaped.bin", b"x")
     assert not (tmp_path / "escaped.bin").exists()
+
+
+def test_copy_and_total_size(rt) -> None:  # noqa: ANN001
+    prefix = f"t/{uuid.uuid4().hex}"
+    rt.store.put(f"{prefix}/a/1.m4s", b"x" * 1000)
+    rt.store.copy(f"{prefix}/a/1.m4s", f"{prefix}/b/live/a/1.m4s")
+    assert rt.store.get(f"{prefix}/b/live/a/1.m4s").data == b"x" * 1000
+    assert rt.store.total_size(f"{prefix}/b/") == 1000 and rt.store.total_size(f"{prefix}/") == 2000
+    with pytest.raises(ObjectNotFound):
+        rt.store.copy(f"{prefix}/a/missing.m4s", f"{prefix}/b/missing.m4s")
+    rt.store.delete_many(list(rt.store.list(prefix)))

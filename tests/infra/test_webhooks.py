@@ -256,6 +256,8 @@ GOOD = f"v1={sign(SECRET, NOW, BODY)}"
     (SECRET, NOW, BODY, GOOD[3:], False),  # no scheme
     (SECRET, NOW, BODY, "v0=" + GOOD[3:], False),
     (SECRET, NOW, BODY, "", False),
+    (SECRET, NOW, BODY, None, False),  # no header at all
+    (SECRET, NOW, BODY, "v1=żółw" + GOOD[3:], False),  # characters a hex digest never has
 ])
 def test_verify(secret, timestamp, body, signature, ok) -> None:  # noqa: ANN001
     assert verify(secret, timestamp, body, signature, now=NOW) is ok

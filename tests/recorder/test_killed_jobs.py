@@ -16,10 +16,9 @@ from infra.notify import OutboxMessage
 from recorder import service
 from recorder.models import Recording, StoredCopy
 from streaming import copies
-from streaming import service as streaming_service
 from streaming.retention import TimelinePin
-from streaming.timeline import make_run
 from tests.entitlements.conftest import bearer, login
+from tests.recorder.conftest import fill_archive
 from tests.recorder.test_recording_playback import record
 from tests.support.processes import smartgo_env
 from workers import jobs
@@ -57,13 +56,7 @@ def test_a_worker_killed_mid_job_leaves_what_the_next_run_finishes(  # noqa: ANN
     # A window a few minutes ahead, already in the index: the server's own periodic job leaves it
     # alone, while the jobs here are told it is over.
     t0 = (int(time.time()) + 300) * S
-    run = make_run(first_seq=0, start_us=t0, count=10, duration_us=2 * S)
-    with rt.db.session() as s:
-        streaming_service.write_runs(db_session=s, channel_id=cid, runs=[run])
-        tracks = streaming_service.channel_spec(db_session=s, channel_id=cid).tracks
-    for seq in range(10):
-        for track in tracks:
-            rt.store.put(streaming_service.segment_key(cid, track, 0, seq), bytes([seq]) * 1000)
+    run, tracks = fill_archive(rt, cid, t0, 10)
     package = make_package(channels=[cid], recording_hours=1)
     viewer = bearer(login(http, make_subscriber(packages=[package["code"]])["customer_number"]).json())
     at = lambda us: dt.datetime.fromtimestamp(us / S, dt.UTC).isoformat()  # noqa: E731

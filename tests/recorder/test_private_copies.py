@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from urllib.parse import urlsplit
 
 import m3u8
@@ -12,10 +13,11 @@ from sqlalchemy import select
 from recorder import service
 from recorder.models import StoredCopy
 from streaming import copies
-from streaming.retention import TimelinePin
+from streaming.retention import TimelinePin, purge
 from streaming.timeline import make_run
 from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
+from tests.recorder.conftest import fill_archive
 from tests.recorder.test_recording_playback import play, record
 from tests.support.ffmpeg import pushed_channel
 from workers import jobs
@@ -81,6 +83,10 @@ def test_each_recording_plays_from_its_own_copy_which_goes_with_it(  # noqa: ANN
         other = urlsplit(play(http, viewers[1], recs[1]["id"]).json()["url"]).path
         token = other.split("/")[2]
         assert http.get(f"/p/{token}/{urlsplit(url).path.split('/', 3)[3]}").status_code in (403, 404)
+        # The archive may now purge the originals: the copies play on from their own objects.
+        purge(rt, now_us=int((time.time() + 40 * 86400) * S), channel_ids=[cid])
+        again = urlsplit(play(http, viewers[1], recs[1]["id"]).json()["url"]).path
+        assert m3u8.loads(http.playlist(again.replace("master.m3u8", "240p.m3u8"), resolve=True).text).is_endlist
 
         # Deleting the recording frees its quota at once and its copy's storage by the job.
         assert http.delete(f"/v1/me/recordings/{recs[0]['id']}", headers=viewers[0]).status_code == 204
@@ -110,3 +116,35 @@ def test_a_private_copy_holds_the_archive_until_it_is_made(http, admin, rt, make
     # Nothing to copy before the recording finishes.
     with rt.db.session(write=False) as s:
         assert copy.id not in service.copies_to_make(db_session=s)
+
+
+def test_a_copy_its_recording_left_while_it_was_being_made_leaves_nothing(  # noqa: ANN001
+        http, admin, rt, make_channel, make_package, make_subscriber, monkeypatch) -> None:
+    # The test server's own periodic pass is kept off copies here: the order of steps is the test's.
+    monkeypatch.setattr(service, "copies_to_make", lambda **_: [])
+    cid = make_channel()["id"]
+    assert http.put(f"/v1/admin/channels/{cid}/rights", headers=admin, json={"recording_copy": "private"}).status_code \
+        == 200
+    t0 = (int(time.time()) - 120) * S
+    fill_archive(rt, cid, t0, 10)
+    viewer = _viewer(http, make_package, make_subscriber, cid)
+    at = lambda us: dt.datetime.fromtimestamp(us / S, dt.UTC).isoformat()  # noqa: E731
+    rec = record(http, viewer, channel_id=cid, start=at(t0 + 2 * S), end=at(t0 + 16 * S)).json()
+    with rt.db.session() as s:
+        assert service.finalize(db_session=s, recording_id=rec["id"], now=dt.datetime.now(dt.UTC)) == "completed"
+    copy_id = _copy_of(rt, rec["id"]).id
+    make_copy = copies.make_copy
+
+    def deleted_meanwhile(rt_, **kwargs) -> int:  # noqa: ANN001, ANN003
+        # The subscriber deletes the recording, and a reconcile pass deletes the released copy
+        # (nothing stored yet) and its row, before this job copies anything.
+        assert http.delete(f"/v1/me/recordings/{rec['id']}", headers=viewer).status_code == 204
+        jobs.reconcile_recordings(rt_)
+        return make_copy(rt_, **kwargs)
+
+    monkeypatch.setattr(copies, "make_copy", deleted_meanwhile)
+    assert jobs.make_private_copy(rt, copy_id) == 0
+    assert list(rt.store.list(copies.copy_prefix(copy_id))) == []
+    with rt.db.session(write=False) as s:
+        assert s.get(StoredCopy, copy_id) is None
+        assert s.get(TimelinePin, (f"copy:{copy_id}", cid)) is None

@@ -45,14 +45,13 @@ def main(argv: list[str]) -> None:
 
         copy, copied, lock = rt.store.copy, [], threading.Lock()
 
-        def copy_then_pause(source: str, target: str) -> int:
-            size = copy(source, target)
+        def copy_then_pause(source: str, target: str) -> None:
+            copy(source, target)
             with lock:
-                copied.append(size)
+                copied.append(target)
                 third = len(copied) == 3
             if third:
                 _pause()
-            return size
 
         rt.store.copy = copy_then_pause
         copies.make_copy(rt, copy_id=argv[1], channel_id=argv[2], start_us=int(argv[3]), end_us=int(argv[4]))

@@ -75,12 +75,13 @@ def test_on_arq_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky, mon
     monkeypatch.setattr(rt, "jobs", rt.jobs)
     settings = runner.arq_worker_settings(rt)
     queue = f"test:queue:{uuid.uuid4().hex}"  # a queue of this test's own: no other worker takes from it
+    ran_id = f"flaky-{uuid.uuid4().hex}"
 
     async def run() -> None:
         pool = await create_pool(settings.redis_settings, default_queue_name=queue)
         try:
             assert await pool.enqueue_job("test.fan_out", _job_id=f"fan-{uuid.uuid4().hex}",
-                                          flaky_id=f"flaky-{uuid.uuid4().hex}") is not None
+                                          flaky_id=ran_id) is not None
             worker = Worker(functions=settings.functions, queue_name=queue, redis_settings=settings.redis_settings,
                             burst=True, on_startup=settings.on_startup, handle_signals=False, poll_delay=0.05,
                             max_tries=5)
@@ -88,6 +89,9 @@ def test_on_arq_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky, mon
                 await asyncio.wait_for(worker.main(), 60)
             finally:
                 await worker.close()
+            # No result is kept: the id that just ran can be queued again at once (a reconcile pass).
+            assert await pool.enqueue_job("test.flaky", _job_id=ran_id, n=8) is not None
+            await pool.delete(queue, f"arq:job:{ran_id}")
         finally:
             await pool.aclose()
 
