@@ -52,6 +52,14 @@ def get(*, db_session: Session, channel_id: str) -> Channel:
     return channel
 
 
+def archive_days(*, db_session: Session, channel_id: str) -> int:
+    """Return how many days a channel's archive keeps, or raise ChannelNotFound (one column, no renditions)."""
+    days = db_session.scalar(select(Channel.archive_days).where(Channel.id == channel_id))
+    if days is None:
+        raise ChannelNotFound(f"no channel {channel_id!r}", channel_id=channel_id)
+    return days
+
+
 def get_rendition(*, db_session: Session, channel_id: str, name: str) -> Rendition:
     """Return one rendition of a channel or raise."""
     rendition = db_session.get(Rendition, (channel_id, name))

@@ -103,8 +103,7 @@ def _check_archive(db_session: Session, channel_id: str, start: dt.datetime, end
                    now: dt.datetime) -> None:
     from catalog import service as catalog_service
 
-    channel = catalog_service.get(db_session=db_session, channel_id=channel_id)
-    earliest = now - dt.timedelta(days=channel.archive_days)
+    earliest = now - dt.timedelta(days=catalog_service.archive_days(db_session=db_session, channel_id=channel_id))
     if end <= earliest or start < earliest - dt.timedelta(hours=1):
         raise InvalidRecordingRange("that time has left the channel's archive", earliest=earliest.isoformat())
 
