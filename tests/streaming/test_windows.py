@@ -7,7 +7,7 @@ import pytest
 
 from streaming.playlist import MediaPlaylistSpec, render_media
 from streaming.timeline import make_run
-from streaming.windows import ArchiveRuns, Window, contains, window_segments
+from streaming.windows import MIN_EVENT_OFFSET_S, ArchiveRuns, Window, contains, window_segments
 
 T0 = 1_790_000_000  # seconds
 D = 2_000_000  # a 2 s segment
