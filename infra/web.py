@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import re
 from pathlib import Path
@@ -160,6 +161,10 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
         await origin.start()
         if job_runner:
             await job_runner.start()
+        # What start-up made lives as long as the process: out of the collector's way, so its
+        # full passes (which many objects in one response trigger) stay short.
+        gc.collect()  # garbage first: only what is alive is frozen
+        gc.freeze()
         log.info("SmartGo API up in %s mode", rt.settings.mode)
         try:
             yield

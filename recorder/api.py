@@ -35,7 +35,9 @@ def list_recordings(who: CurrentPrincipal, db_session: SessionDep, state: Record
     rows, total = service.list_recordings(db_session=db_session, subscriber_id=who.subscriber_id, state=state,
                                           channel_id=channel, series_id=series, order=order, offset=offset,
                                           limit=limit)
-    return RecordingPage(items=[service.to_read(r) for r in rows], total=total, offset=offset, limit=limit)
+    page = RecordingPage(items=[service.to_read(r) for r in rows], total=total, offset=offset, limit=limit)
+    # Built once here: returned as a model, FastAPI would validate and serialise all of it again.
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/v1/me/recordings/quota", response_model=Quota)

@@ -49,6 +49,12 @@ class Recording(Base):
               postgresql_where=text("deleted_at IS NULL AND programme_id IS NULL"),
               sqlite_where=text("deleted_at IS NULL AND programme_id IS NULL")),
         Index("ix_recordings_subscriber_state", "subscriber_id", "state", "start_at"),
+        # The reconcile pass (every 2 s) reads only unfinished recordings: small indexes, however
+        # many finished ones the table holds.
+        Index("ix_recordings_unfinished", "end_at", postgresql_where=text("state IN ('scheduled', 'recording')"),
+              sqlite_where=text("state IN ('scheduled', 'recording')")),
+        Index("ix_recordings_scheduled_start", "start_at", postgresql_where=text("state = 'scheduled'"),
+              sqlite_where=text("state = 'scheduled'")),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
