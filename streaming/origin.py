@@ -300,8 +300,7 @@ class Origin:
                 else max(view.spec.timeshift_window_s, self.rt.settings.live_window_s))
             await self._segment(send, view, track, int(m["seq"]), m["ext"], head, window, reach_s)
         elif m["init"] is not None:
-            key = service.init_key(view.spec.id, track, m["init"])
-            await self._object(send, copied_key(window.copy_id, key) if window and window.copy_id else key, "mp4", head)
+            await self._object(send, _stored_key(window, service.init_key(view.spec.id, track, m["init"])), "mp4", head)
         elif window is not None:
             body, etag, cache = await self._window_media(view, track, window)
             await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head, fast=False, cache=cache)
@@ -358,9 +357,7 @@ class Origin:
             # A live URL reaches back only as far as its window: older segments are catch-up,
             # with their own rights, through a window URL.
             raise SegmentNotFound(f"segment {seq} is older than this playback's window", seq=seq)
-        key = service.segment_key(view.spec.id, track, run.session, seq - run.enc_offset)
-        if window is not None and window.copy_id:
-            key = copied_key(window.copy_id, key)
+        key = _stored_key(window, service.segment_key(view.spec.id, track, run.session, seq - run.enc_offset))
         spec = view.spec
         seal = None
         if spec.key_period_segments:
@@ -414,6 +411,11 @@ class Origin:
                 raise SegmentNotFound("segment not in storage") from err
             self.recent.put(remembered, body)
         await _send(send, 200, body, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
+
+
+def _stored_key(window: Window | None, key: str) -> str:
+    """Return where an archive object is stored for this window: in its private copy, if it has one."""
+    return copied_key(window.copy_id, key) if window is not None and window.copy_id else key
 
 
 def _split_token(path: str) -> tuple[str | None, str]:
