@@ -14,6 +14,7 @@ from catalog.errors import GuideTooLarge
 from catalog.schemas import EpgImportPagination, EpgImportRead, EpgSourceBody, EpgSourceCreate, EpgSourceRead
 from infra.db import new_id
 from infra.deps import RuntimeDep, SessionDep, require_staff
+from infra.uploads import receive_to_file
 
 router = APIRouter(tags=["guide"])
 viewer = [Depends(require_staff("viewer"))]
@@ -74,7 +75,8 @@ async def start_import(source_id: SourceIdPath, request: Request, rt: RuntimeDep
     import_id, object_key = new_id(), None
     with tempfile.TemporaryDirectory(prefix="smartgo-epg-") as tmp:
         path = Path(tmp) / "guide"
-        size = await _receive(request, path, cap)
+        size, _ = await receive_to_file(
+            request, path, cap, lambda: GuideTooLarge(f"a guide may be {cap} bytes at most", limit=cap))
         if size:
             object_key = f"{epg.UPLOAD_PREFIX}{import_id}"
             await run_in_threadpool(rt.store.put_file, object_key, path, "application/xml")
@@ -93,23 +95,6 @@ async def start_import(source_id: SourceIdPath, request: Request, rt: RuntimeDep
             return EpgImportRead.model_validate(imp)
 
     return await run_in_threadpool(queue)
-
-
-async def _receive(request: Request, path: Path, cap: int) -> int:
-    """Write the request body to path as it arrives; return its size."""
-    size, pending = 0, []
-    with path.open("wb") as fh:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > cap:
-                raise GuideTooLarge(f"a guide may be {cap} bytes at most", limit=cap)
-            pending.append(chunk)
-            if sum(map(len, pending)) >= 1 << 20:
-                await run_in_threadpool(fh.write, b"".join(pending))
-                pending = []
-        if pending:
-            await run_in_threadpool(fh.write, b"".join(pending))
-    return size
 
 
 @router.get("/v1/admin/epg/sources/{source_id}/imports", response_model=EpgImportPagination, dependencies=viewer)

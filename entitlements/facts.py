@@ -98,6 +98,8 @@ def resolve_target(*, db_session: Session, request: PlaybackRequest, subscriber_
     now = service.now_utc()
     if request.content.type == "recording":
         return _recording_target(db_session, request, subscriber_id, strict)
+    if request.content.type == "title":
+        return _title_target(db_session, request, now)
     if request.content.type == "programme":
         from catalog import guide
 
@@ -186,6 +188,21 @@ def _recording_target(db_session: Session, request: PlaybackRequest, subscriber_
     target = Target(rec.channel_id, f"recording:{rec.id}", "recording", (ws, we), kind, rec.pad_before_s, override,
                     copy_id=recorder_service.own_copy(db_session=db_session, rec=rec))
     return target, channel_facts(db_session=db_session, channel_id=rec.channel_id)
+
+
+def _title_target(db_session: Session, request: PlaybackRequest, now: dt.datetime) -> tuple[Target, ChannelFacts]:
+    """A VOD title plays its asset: its packages, device types and age rating are the title's own."""
+    from catalog import vod
+    from streaming import service as streaming_service
+
+    if request.mode != "vod":
+        raise InvalidMode("a title plays in mode vod", modes=["vod"])
+    title = vod.title_for_playback(db_session=db_session, title_id=request.content.id, now=now)
+    sets = streaming_service.asset_segment_sets(db_session=db_session, asset_id=title.asset_id) if title.available \
+        else ()
+    facts = ChannelFacts(sets, Rights(device_types=title.device_types, age_rating=title.age_rating),
+                         title.packages, ChannelWindowFacts(0, 0, None))
+    return Target("", f"title:{title.id}", "vod", kind="vod", asset_id=title.asset_id), facts
 
 
 def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, request: PlaybackRequest,

@@ -119,7 +119,7 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     window = target.window if request.mode == "bytime" else None
     session = PlaybackSession(id=service.new_id(), subscriber_id=sub.id, device_id=principal.device_id,
                               profile_id=request.profile_id, content=facts.content, mode=request.mode,
-                              channel_id=target.channel_id, window_start=window[0] if window else None,
+                              channel_id=target.channel_id or None, window_start=window[0] if window else None,
                               window_end=window[1] if window else None, created_at=now, expires_at=expires)
     db_session.add(session)
     _audit(db_session, facts, sub.id, decision, session.id, address)

@@ -290,7 +290,7 @@ class PinSet(Strict):
 
 # -- playback ---------------------------------------------------------------------------------
 class ContentRef(Strict):
-    type: Literal["channel", "programme", "recording"]  # titles come with the VOD issue
+    type: Literal["channel", "programme", "recording", "title"]
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
 

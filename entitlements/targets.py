@@ -59,16 +59,21 @@ class Target:
     override: RightsOverride | None = None
     ended_ago_s: float | None = None
     copy_id: str | None = None  # a recording's private copy, played instead of the archive
+    asset_id: str | None = None  # a VOD title's media asset (no channel, no window)
 
     @property
     def scope(self) -> str:
         """The token scope, which the origin compares with the path it is asked for."""
+        if self.asset_id is not None:
+            return f"asset:{self.asset_id}"
         if self.window is None:
             return f"channel:{self.channel_id}"
         return self._window().scope
 
     def master_path(self, segment_set: str) -> str:
         """The master playlist's path after /p/{token}/."""
+        if self.asset_id is not None:
+            return f"vod/{self.asset_id}/{segment_set}/master.m3u8"
         if self.window is None:
             return f"live/{self.channel_id}/{segment_set}/master.m3u8"
         return f"{self._window().path}/{segment_set}/master.m3u8"

@@ -191,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
     p = sub.add_parser("staff-key", help="create a staff API key")
     p.add_argument("--name", required=True)
-    p.add_argument("--role", choices=["viewer", "operator", "admin"], default="operator")
+    from infra.staff import ROLES
+
+    p.add_argument("--role", choices=list(ROLES), default="operator")
     p.set_defaults(func=cmd_staff_key)
     p = sub.add_parser("epg-import", help="import an XMLTV guide file into a guide source now")
     p.add_argument("--source", required=True)

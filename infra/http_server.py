@@ -29,7 +29,8 @@ class SmartGoHttpProtocol(HttpToolsProtocol):
 
     Half-close: ffmpeg's HTTP PUT (and other encoders) shut down their write side after the
     last chunk and then wait for the reply. Stock uvicorn treats that EOF as a disconnect and
-    drops the buffered body; keeping the half-open transport lets the request finish.
+    drops the buffered body; keeping the half-open transport lets the request finish. An EOF
+    before the body is complete is still a disconnect.
 
     Ready responses: a GET for a live playlist the origin has already rendered (and that is
     still current) is answered here, from the bytes the origin keeps, without building an
@@ -46,7 +47,9 @@ class SmartGoHttpProtocol(HttpToolsProtocol):
         self._answered = False
 
     def eof_received(self) -> bool:  # type: ignore[override]
-        return self.cycle is not None and not self.cycle.response_complete
+        # Half-open only once the body is all in: a client that stops mid-body can send no more
+        # of it, so that EOF is a disconnect (the upload is dropped, not waited for forever).
+        return self.cycle is not None and not self.cycle.response_complete and not self.cycle.more_body
 
     def on_message_begin(self) -> None:
         self._answered = False

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     webhook_kinds: str = "recording."  # comma-separated prefixes of the message kinds sent
     max_request_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # VOD ingest (streaming/vod_ingest.py): the ladder (rungs taller than the source are dropped),
+    # segment length (a whole number of AAC frames at 48 kHz and of frames at 25 fps), x264 preset.
+    vod_ladder: str = "1080p:1920x1080:5000,720p:1280x720:2800,480p:854x480:1200,360p:640x360:700"
+    vod_segment_s: float = Field(3.84, ge=1.0, le=10.0)
+    vod_preset: str = "veryfast"
+    vod_max_upload_bytes: int = Field(8 * 1024**3, ge=1024)  # through the API; larger ones go multipart
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> "Settings":

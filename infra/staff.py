@@ -1,4 +1,4 @@
-"""Operator staff authentication: API keys with roles (viewer < operator < admin)."""
+"""Operator staff authentication: API keys with ranked roles (viewer < editor < publisher < operator < admin)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from infra.db import Base
 from infra.errors import Forbidden, Unauthorized
 
-ROLES = ("viewer", "operator", "admin")
+# Ranked: each role may do what the ones below it may. Content ops edit (editor) and publish
+# (publisher) VOD titles; channel operations need operator; keys, billing and ingest need admin.
+ROLES = ("viewer", "editor", "publisher", "operator", "admin")
 
 
 class StaffApiKey(Base):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
+import secrets
 import re
 import shutil
 import threading
@@ -82,6 +84,49 @@ class ObjectStore(ABC):
     @abstractmethod
     def read_chunks(self, key: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
         """Yield an object's bytes in chunks (raises ObjectNotFound before the first)."""
+
+    # -- multipart uploads: large files sent in parts, straight to the store where it can ----------
+    # The generic form keeps parts as objects under multipart/{upload id}/ and joins them on
+    # completion; S3 uses its own multipart upload, with presigned part URLs clients PUT to.
+    def start_multipart(self, key: str) -> str:
+        """Begin a multipart upload of key; return its upload id."""
+        return secrets.token_hex(16)
+
+    def part_url(self, key: str, upload_id: str, part: int, expires_s: int) -> str | None:
+        """Return a URL the client PUTs a part to directly, or None when the API receives parts (put_part)."""
+        return None
+
+    def put_part(self, upload_id: str, part: int, path: Path) -> str:
+        """Store one part received by the API; return its ETag (the MD5 of its bytes, as S3 gives)."""
+        digest = hashlib.md5(usedforsecurity=False)
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        self.put_file(f"multipart/{check_key(upload_id)}/{part}", path)
+        return digest.hexdigest()
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> int:
+        """Join the parts, in order, into key; return the object's size. An ETag that does not match fails."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="smartgo-join-") as tmp:
+            joined = Path(tmp) / "joined"
+            with joined.open("wb") as out:
+                for part, etag in parts:
+                    digest = hashlib.md5(usedforsecurity=False)
+                    for chunk in self.read_chunks(f"multipart/{check_key(upload_id)}/{part}", 1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+                    if digest.hexdigest() != etag.strip('"'):
+                        raise InvalidInput(f"part {part} does not match its ETag", part=part)
+            size = joined.stat().st_size
+            self.put_file(key, joined)
+        self.abort_multipart(key, upload_id)
+        return size
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop a multipart upload and the parts it holds."""
+        self.delete_many(list(self.list(f"multipart/{check_key(upload_id)}")))
 
 
 class LocalObjectStore(ObjectStore):
@@ -339,6 +384,42 @@ class S3ObjectStore(ObjectStore):
                     yield item["Key"][len(self.prefix) :], int(item.get("Size", 0))
         except Exception as err:
             raise self._translate(err, prefix) from err
+
+    def start_multipart(self, key: str) -> str:
+        try:
+            return self.client.create_multipart_upload(Bucket=self.bucket, Key=self._key(key))["UploadId"]
+        except Exception as err:
+            raise self._translate(err, key) from err
+
+    def part_url(self, key: str, upload_id: str, part: int, expires_s: int) -> str | None:
+        return self.client.generate_presigned_url(
+            "upload_part", Params={"Bucket": self.bucket, "Key": self._key(key), "UploadId": upload_id,
+                                   "PartNumber": part}, ExpiresIn=expires_s)
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> int:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=self._key(key), UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e if e.startswith('"') else f'"{e}"'}
+                                           for n, e in parts]})
+            return int(self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"])
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall",
+                                                             "NoSuchUpload"):
+                raise InvalidInput(f"the parts do not make the upload: {err.response['Error']['Code']}") from err
+            raise self._translate(err, key) from err
+        except Exception as err:
+            raise self._translate(err, key) from err
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload_id)
+        except Exception as err:
+            translated = self._translate(err, key)
+            if not isinstance(translated, ObjectNotFound):
+                raise translated from err
 
     def url_for(self, key: str, expires_s: int = 300) -> str | None:
         return self.client.generate_presigned_url(

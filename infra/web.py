@@ -142,12 +142,14 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     from catalog.api import router as catalog_router
     from catalog.epg_api import UPLOAD_PATH as EPG_UPLOAD_PATH, router as epg_router
     from catalog.guide_api import router as guide_router
+    from catalog.vod_api import IMAGE_UPLOAD_PATH, router as vod_router
     from recorder.api import router as recorder_router
     from entitlements.api import router as entitlements_router
     from entitlements.playback_api import router as playback_router
     from streaming.api import router as streaming_router
     from streaming.ingest_http import IngestEndpoint
     from streaming.origin import Origin
+    from streaming.vod_api import UPLOAD_PATH as VOD_UPLOAD_PATH, router as vod_assets_router
     from workers.runner import make_job_runner
 
     set_runtime(rt)
@@ -184,7 +186,9 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     api.include_router(epg_router)
     api.include_router(guide_router)
     api.include_router(recorder_router)
-    api.add_middleware(BodyLimit, max_bytes=rt.settings.max_request_body_bytes, streamed=EPG_UPLOAD_PATH)
+    api.include_router(vod_assets_router)
+    api.include_router(vod_router)
+    api.add_middleware(BodyLimit, max_bytes=rt.settings.max_request_body_bytes, streamed=f"{EPG_UPLOAD_PATH}|{VOD_UPLOAD_PATH}|{IMAGE_UPLOAD_PATH}")
 
     install_demo_page(api)
 

@@ -62,3 +62,11 @@ class WindowOutOfRange(InvalidInput):
 
 class KeyNotFound(NotFound):
     code = "KEY_NOT_FOUND"
+
+
+class AssetNotFound(NotFound):
+    code = "ASSET_NOT_FOUND"
+
+
+class AssetStateConflict(Conflict):
+    code = "ASSET_STATE_CONFLICT"

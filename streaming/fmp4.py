@@ -131,3 +131,41 @@ def _traf_ticks(data: bytes, start: int, end: int, timing: dict[int, list]) -> t
             for i in range(count):
                 ticks += struct.unpack_from(">I", data, pos + i * stride)[0]
     return (track_id, ticks) if track_id is not None else None
+
+
+def first_sample_range(data: bytes) -> tuple[int, int] | None:
+    """Return (offset, length) of a segment's first fragment up to the end of its first sample.
+
+    A VOD segment starts with a keyframe, so this is the byte range an I-frame playlist
+    (EXT-X-I-FRAMES-ONLY, RFC 8216 4.3.3.6) points at: the ``moof`` and the keyframe's bytes.
+    """
+    try:
+        for ms, me in _find(data, 0, len(data), b"moof"):
+            moof = ms - 8
+            for ts, te in _find(data, ms, me, b"traf"):
+                default_size, base = 0, moof
+                for k, s, _e in _boxes(data, ts, te):
+                    if k == b"tfhd":
+                        flags = int.from_bytes(data[s + 1: s + 4], "big")
+                        pos = s + 8
+                        if flags & 0x01:
+                            base = struct.unpack_from(">Q", data, pos)[0]
+                            pos += 8
+                        pos += 4 if flags & 0x02 else 0
+                        pos += 4 if flags & 0x08 else 0
+                        if flags & 0x10:
+                            default_size = struct.unpack_from(">I", data, pos)[0]
+                    elif k == b"trun":
+                        flags = int.from_bytes(data[s + 1: s + 4], "big")
+                        if not flags & 0x01:
+                            return None
+                        offset = struct.unpack_from(">i", data, s + 8)[0]
+                        pos = s + 12 + (4 if flags & 0x04 else 0) + (4 if flags & 0x100 else 0)
+                        size = struct.unpack_from(">I", data, pos)[0] if flags & 0x200 else default_size
+                        if not size:
+                            return None
+                        return moof, base + offset + size - moof
+            return None
+    except (BoxError, struct.error):
+        return None
+    return None

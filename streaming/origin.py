@@ -47,7 +47,7 @@ _ROUTE = re.compile(
 )
 SEGMENT_CACHE = b"public, max-age=31536000, immutable"
 CONTENT_TYPES = {"m3u8": b"application/vnd.apple.mpegurl", "m4s": b"video/iso.segment",
-                 "ts": b"video/mp2t", "mp4": b"video/mp4"}
+                 "ts": b"video/mp2t", "mp4": b"video/mp4", "vtt": b"text/vtt; charset=utf-8"}
 # Keep this much beyond a channel's time-shift window in memory, so windows that start
 # mid-run and a slightly late refresh never fall off the edge.
 MEMORY_SLACK_US = 600 * 1_000_000
@@ -93,8 +93,10 @@ class Origin:
         self.recent = RecentSegments(rt.settings.segment_memory_mb * 1024 * 1024)
         self.windows = WindowRuns(rt)
         from entitlements.gate import PlaybackGate
+        from streaming.vod_origin import VodOrigin
 
         self.gate = PlaybackGate(rt)
+        self.vod = VodOrigin(rt, self)
 
     # -- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -102,12 +104,14 @@ class Origin:
         self.rt.bus.subscribe(service.TIMELINE_TOPIC, self._on_timeline)
         self.rt.bus.subscribe("channel.", self._on_channel)
         self._task = asyncio.create_task(self._refresh_loop(), name="origin-refresh")
+        self.vod.start()
         await self.gate.start()
 
     async def stop(self) -> None:
         """Stop background work."""
         self.rt.bus.unsubscribe(self._on_timeline)
         self.rt.bus.unsubscribe(self._on_channel)
+        self.vod.stop()
         if self._task:
             self._task.cancel()
         await self.gate.stop()
@@ -244,8 +248,7 @@ class Origin:
     # -- ASGI ----------------------------------------------------------------------
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         path = scope.get("path", "")
-        if scope["type"] != "http" or not (path.startswith("/live/") or path.startswith("/p/")
-                                           or path.startswith("/window/")):
+        if scope["type"] != "http" or not path.startswith(("/live/", "/p/", "/window/", "/vod/")):
             await self.app(scope, receive, send)
             return
         entry = self.ready_response(path, scope["query_string"]) if scope["method"] == "GET" else None
@@ -256,7 +259,10 @@ class Origin:
             if scope["method"] not in ("GET", "HEAD"):
                 raise MethodNotAllowed("the origin only serves GET and HEAD")
             token, path = _split_token(path)
-            await self._serve(scope, send, path, token)
+            if path.startswith("/vod/"):
+                await self.vod.serve(scope, send, path, token)
+            else:
+                await self._serve(scope, send, path, token)
         except SmartGoError as err:
             await send_error(send, err, head=scope["method"] == "HEAD")
 

@@ -417,3 +417,22 @@ def channel_statuses(*, db_session: Session, channel_ids: list[str]) -> dict[str
             "updated_at": format_pdt(st.updated_us) if st else None,
         }
     return out
+
+
+def asset_state(*, db_session: Session, asset_id: str) -> tuple[str, int | None] | None:
+    """Return a VOD asset's state and duration in ms (None: no such asset); "ready" plays."""
+    from streaming.models import MediaAsset
+
+    row = db_session.execute(select(MediaAsset.state, MediaAsset.duration_ms)
+                             .where(MediaAsset.id == asset_id)).first()
+    return (row[0], row[1]) if row else None
+
+
+def asset_segment_sets(*, db_session: Session, asset_id: str) -> tuple[str, ...]:
+    """Return the segment sets a ready VOD asset holds (none when it is not ready)."""
+    from streaming.models import MediaAsset
+
+    row = db_session.execute(select(MediaAsset.state, MediaAsset.manifest).where(MediaAsset.id == asset_id)).first()
+    if row is None or row[0] != "ready":
+        return ()
+    return ("cmaf", "ts") if (row[1] or {}).get("ts") else ("cmaf",)

@@ -63,6 +63,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         "login_address_failures": 1_000_000,
         # Most tests exercise the origin alone; tests/entitlements/test_origin_tokens.py turns it off.
         "open_playback": True,
+        # Light VOD ladder (a 1080p ladder costs too much CPU here); rungs taller than a source are dropped.
+        "vod_ladder": "360p:640x360:700,240p:426x240:300",
+        "vod_segment_s": 1.92,
     }
     if REAL["database"]:
         _reset_postgres(REAL["database"])

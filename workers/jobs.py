@@ -171,6 +171,32 @@ def expire_recordings(rt: Runtime) -> int:
         return service.expire(db_session=s, now=dt.datetime.now(dt.UTC))
 
 
+def ingest_asset(rt: Runtime, asset_id: str) -> str:
+    """Probe, transcode, store and index one VOD asset if it is still to do; return its state."""
+    from streaming.vod_ingest import ingest_asset as run
+
+    return run(rt, asset_id)
+
+
+def reconcile_assets(rt: Runtime) -> int:
+    """Queue ingest for every asset that waits for it (queued, or its worker went silent); drop
+    multipart uploads abandoned for two days."""
+    import datetime as dt
+
+    from streaming import assets, uploads
+
+    now = dt.datetime.now(dt.UTC)
+    with rt.db.session(write=False) as s:
+        due = assets.to_ingest(db_session=s, now=now)
+        abandoned = uploads.abandoned(db_session=s, now=now)
+    for asset_id in abandoned:
+        with rt.db.session() as s:
+            uploads.abort(db_session=s, store=rt.store, asset_id=asset_id, now=now)
+    for asset_id in due:
+        queue_job(rt, "streaming.ingest_asset", f"streaming.ingest:{asset_id}", asset_id=asset_id)
+    return len(due)
+
+
 def deliver_webhooks(rt: Runtime) -> dict:
     """Send due outbox events to SMARTGO_WEBHOOK_URL, signed (nothing, and no query, when unset)."""
     from infra import webhooks
@@ -191,6 +217,8 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("recorder.make_private_copy", make_private_copy, timeout_s=1800, max_tries=5),
         JobSpec("recorder.apply_series_rules", apply_series_rules, timeout_s=1800, max_tries=5),
         JobSpec("recorder.expire_recordings", expire_recordings, timeout_s=600, max_tries=1, every_s=3600),
+        JobSpec("streaming.ingest_asset", ingest_asset, timeout_s=6 * 3600, max_tries=3),
+        JobSpec("streaming.reconcile_assets", reconcile_assets, timeout_s=60, max_tries=1, every_s=2),
         JobSpec("infra.deliver_webhooks", deliver_webhooks, timeout_s=120, max_tries=1, every_s=1),
     )
 }

@@ -63,6 +63,40 @@ try {
   // Where playback began (EXT-X-START for start-over and catch-up) and how long the stream is.
   result.started = s.t;
   result.duration = await page.evaluate(() => document.querySelector("video").duration);
+  if (text("tracks")) {
+    // Switch to the other audio language and show the first subtitle track, as a viewer would.
+    result.tracks = await page.evaluate(async () => {
+      const sleep = ms => new Promise(r => setTimeout(r, ms));
+      const p = window.smartgo.instance, v = document.querySelector("video"), out = {};
+      if (window.smartgo.player === "shaka") {
+        const active = () => p.getVariantTracks().find(t => t.active).language;
+        out.audio = p.getAudioLanguagesAndRoles().map(x => x.language);
+        out.before = active();
+        p.selectAudioLanguage(out.audio.find(l => l !== out.before));
+        const texts = p.getTextTracks();
+        out.subtitles = texts.map(t => t.language);
+        if (texts.length) { p.selectTextTrack(texts[0]); await p.setTextTrackVisibility(true); }
+        await sleep(3000);
+        out.after = active();
+      } else {
+        out.audio = p.audioTracks.map(t => t.lang);
+        out.before = p.audioTracks[p.audioTrack].lang;
+        p.audioTrack = p.audioTracks.findIndex(t => t.lang !== out.before);
+        out.subtitles = p.subtitleTracks.map(t => t.lang);
+        p.subtitleTrack = 0;
+        p.subtitleDisplay = true;
+        await sleep(3000);
+        out.after = p.audioTracks[p.audioTrack].lang;
+      }
+      out.cues = [];
+      out.showing = [];
+      for (const tt of v.textTracks) {
+        if (tt.mode === "showing") out.showing.push(tt.language || tt.label);
+        for (const c of tt.cues || []) out.cues.push(c.text);
+      }
+      return out;
+    });
+  }
   const wall0 = Date.now(), t0 = s.t;
   await sleep(watch * 1000);
   s = await state();

@@ -232,3 +232,50 @@ def test_player_plays_a_recording_in_progress_from_its_start(http, admin, rt, se
     # From the recording's start, not at the live edge 20 s later.
     assert result["started"] < 5, result
     assert result["advance"]["media"] >= 0.75 * result["advance"]["wall"], result
+
+
+@pytest.fixture(scope="module")
+def vod_title(http, admin, tmp_path_factory) -> dict:  # noqa: ANN001
+    """A published title on a mezzanine with Polish and English audio and Polish subtitles, ingested."""
+    from tests.streaming.test_vod_ingest import upload, wait_done
+    from tests.support.mezzanine import SRT_POLISH, make_mezzanine
+
+    path = make_mezzanine(tmp_path_factory.mktemp("vod") / "browser.mp4", seconds=12.0)
+    asset = upload(http, admin, path).json()
+    labels = {"audio": [{"language": "pol", "label": "Polski (lektor)", "default": True},
+                        {"language": "eng", "label": "Original"}]}
+    assert http.put(f"/v1/admin/vod/assets/{asset['id']}/audio", json=labels, headers=admin).status_code == 200
+    assert http.put(f"/v1/admin/vod/assets/{asset['id']}/subtitles/pol", params={"label": "Polski"},
+                    content=SRT_POLISH.encode(), headers=admin).status_code == 200
+    assert wait_done(http, admin, asset["id"])["state"] == "ready"
+    title_id = f"br-film-{uuid.uuid4().hex[:8]}"
+    assert http.post("/v1/admin/vod/titles", json={"id": title_id, "kind": "movie",
+                                                  "texts": {"pol": {"title": "Żółw"}}}, headers=admin).status_code == 201
+    assert http.put(f"/v1/admin/vod/titles/{title_id}/asset", json={"asset_id": asset["id"]},
+                    headers=admin).status_code == 200
+    assert http.post(f"/v1/admin/vod/titles/{title_id}/publish", headers=admin).status_code == 200
+    return {"id": title_id, "asset": asset["id"]}
+
+
+@pytest.mark.parametrize("player", ["hls", "shaka"])
+def test_player_plays_a_vod_title_switches_audio_and_shows_subtitles(http, rt, server, vod_title, make_package,  # noqa: ANN001
+                                                                     make_subscriber, player, monkeypatch) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.entitlements.conftest import bearer, login
+
+    monkeypatch.setattr(rt.settings, "open_playback", False)  # the origin checks the door's token
+    viewer = bearer(login(http, make_subscriber()["customer_number"]).json())
+    resp = http.post("/v1/playback", headers=viewer, json={"content": {"type": "title", "id": vod_title["id"]},
+                                                           "mode": "vod"})
+    assert resp.status_code == 200, resp.text
+    src = urlsplit(resp.json()["url"]).path
+    result = _play(f"{server}/demo/?player={player}&nolist=1&src={src}", watch=5, tracks=1, seek_back=4)
+    assert result["ok"] and not result["errors"], result
+    assert abs(result["duration"] - 12.0) < 0.5, result
+    tracks = result["tracks"]
+    assert sorted(tracks["audio"]) == ["en", "pl"] and tracks["before"] == "pl" and tracks["after"] == "en", tracks
+    assert tracks["subtitles"] == ["pl"] and "pl" in tracks["showing"], tracks
+    assert any("Żółw idzie do szkoły" in c for c in tracks["cues"]), tracks
+    assert result["advance"]["media"] >= 0.75 * result["advance"]["wall"], result
+    assert abs(result["seek"]["landed"] - result["seek"]["target"]) < 2.5, result

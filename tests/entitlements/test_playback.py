@@ -176,7 +176,7 @@ def test_old_decisions_and_sessions_are_purged(http, rt, household) -> None:  # 
 @pytest.mark.parametrize("body,code", [
     (b"{nope", "MALFORMED_JSON"),
     (b'{"content": {"type": "channel"}}', "VALIDATION_ERROR"),
-    (b'{"content": {"type": "title", "id": "x"}}', "VALIDATION_ERROR"),
+    (b'{"content": {"type": "film", "id": "x"}}', "VALIDATION_ERROR"),
     (b'{"content": {"type": "channel", "id": "../etc"}}', "VALIDATION_ERROR"),
     (b'{"content": {"type": "channel", "id": "a"}, "mode": "forever"}', "VALIDATION_ERROR"),
     (b'{"content": {"type": "channel", "id": "a"}, "pin": "12ab"}', "VALIDATION_ERROR"),

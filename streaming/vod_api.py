@@ -1,0 +1,255 @@
+"""VOD assets for content ops: upload a mezzanine, follow its ingest, cancel, retry, label, subtitle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path as PathParam, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from infra.db import new_id
+from infra.deps import RuntimeDep, SessionDep, require_staff
+from infra.uploads import UploadIncomplete, receive_to_file
+from infra.runtime import run_after_commit
+from infra.staff import StaffApiKey
+from streaming import assets, vod
+from streaming.errors import PayloadTooLarge
+from streaming.models import MediaAsset
+from streaming.schemas import (
+    AssetPagination, AssetRead, AssetTrackRead, AudioLabels, Label, Language, UploadComplete, UploadPlan, UploadStart,
+)
+from streaming.subtitles import MAX_SUBTITLE_BYTES, InvalidSubtitles, to_webvtt
+
+router = APIRouter(tags=["vod assets"])
+viewer = [Depends(require_staff("viewer"))]
+Editor = Annotated[StaffApiKey, Depends(require_staff("editor"))]
+UploadingEditor = Annotated[StaffApiKey, Depends(require_staff("editor", own_transaction=True))]
+AssetIdPath = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$", description="asset id")]
+# Routes that stream their body themselves (see infra/web.py BodyLimit).
+UPLOAD_PATH = r"^/v1/admin/vod/(assets(/[0-9a-f]{32}/subtitles/[a-z]{3})?|uploads/[0-9a-f]{32}/parts/\d+)$"
+
+
+def to_read(row: MediaAsset, duplicate: bool = False) -> AssetRead:
+    """Return the API view of an asset."""
+    index = row.manifest or {}
+    tracks = [AssetTrackRead(name=t["name"], kind="video", width=t["width"], height=t["height"],
+                             bandwidth=t["bandwidth"], segments=len(t["durations_us"])) for t in index.get("video", [])]
+    labels = vod.audio_labels(index, row.audio_labels) if index.get("audio") else []
+    tracks += [AssetTrackRead(name=t["name"], kind="audio", language=a.language, label=a.label,
+                              bandwidth=t["bandwidth"], segments=len(t["durations_us"]))
+               for t, a in zip(index.get("audio", []), labels)]
+    tracks += [AssetTrackRead(name=s["name"], kind="subtitles", language=s["language"], label=s["label"])
+               for s in row.subtitles]
+    return AssetRead(id=row.id, filename=row.filename, size=row.size, sha256=row.sha256, state=row.state,
+                     progress=row.progress, error_code=row.error_code, error=row.error, attempt=row.attempt,
+                     duration_s=row.duration_ms / 1000 if row.duration_ms else None, probe=row.probe or {},
+                     tracks=tracks, segment_sets=list(row.segment_sets), created_by=row.created_by, created_at=row.created_at,
+                     finished_at=row.finished_at, duplicate=duplicate)
+
+
+def _queue_ingest(db_session, rt, asset_id: str) -> None:  # noqa: ANN001
+    from workers.jobs import queue_job
+
+    if rt.jobs is not None:  # a process without a runner leaves it to the workers' reconcile pass
+        run_after_commit(db_session, lambda: queue_job(rt, "streaming.ingest_asset", f"streaming.ingest:{asset_id}",
+                                                       asset_id=asset_id))
+
+
+@router.post("/v1/admin/vod/assets", response_model=AssetRead, status_code=201)
+async def upload_asset(request: Request, response: Response, rt: RuntimeDep, who: UploadingEditor,
+                       filename: Annotated[str, Query(min_length=1, max_length=400)],
+                       segment_sets: Annotated[str, Query(pattern="^cmaf(,ts)?$|^ts,cmaf$|^ts$")] = "cmaf") -> AssetRead:
+    """Upload a mezzanine in the request body (streamed to storage, never held in memory) and queue its ingest.
+
+    CMAF segments always; ``segment_sets=cmaf,ts`` adds an MPEG-TS set (for players that need it).
+    The same file uploaded again (same SHA-256) answers 200 with the asset it already is.
+    """
+    cap = rt.settings.vod_max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > cap):
+        raise PayloadTooLarge(f"an upload through the API may be {cap} bytes at most", limit=cap)
+    asset_id = new_id()
+    with tempfile.TemporaryDirectory(prefix="smartgo-upload-") as tmp:
+        path = Path(tmp) / "source"
+        size, sha256 = await receive_to_file(
+            request, path, cap, lambda: PayloadTooLarge(f"an upload through the API may be {cap} bytes at most",
+                                                        limit=cap))
+        if declared is not None and size != int(declared):
+            raise UploadIncomplete(f"the upload ended after {size} of {declared} bytes", received=size)
+        if size == 0:
+            raise UploadIncomplete("the upload is empty (0 bytes)")
+
+        def existing() -> MediaAsset | None:
+            with rt.db.session(write=False) as s:
+                return assets.by_sha256(db_session=s, sha256=sha256)
+
+        found = await run_in_threadpool(existing)
+        if found is not None:
+            response.status_code = 200
+            return to_read(found, duplicate=True)
+        await run_in_threadpool(rt.store.put_file, assets.source_key(asset_id), path, "application/octet-stream")
+
+    def record() -> AssetRead:
+        try:
+            with rt.db.session() as s:
+                row = assets.create(db_session=s, asset_id=asset_id, filename=filename, size=size, sha256=sha256,
+                                    created_by=f"{who.name} ({who.id})", now=dt.datetime.now(dt.UTC),
+                                    audio_labels=[], segment_sets=tuple(segment_sets.split(",")))
+                _queue_ingest(s, rt, asset_id)
+                return to_read(row)
+        except Exception:
+            rt.store.delete_many([assets.source_key(asset_id)])  # nothing orphaned in storage
+            with rt.db.session(write=False) as s:  # two uploads of one file at once: one asset
+                twin = assets.by_sha256(db_session=s, sha256=sha256)
+            if twin is None:
+                raise
+            response.status_code = 200
+            return to_read(twin, duplicate=True)
+
+    return await run_in_threadpool(record)
+
+
+@router.get("/v1/admin/vod/assets", response_model=AssetPagination, dependencies=viewer)
+def list_assets(db_session: SessionDep, state: Annotated[str | None, Query(pattern="^(" + "|".join(assets.STATES) + ")$")] = None,
+                offset: Annotated[int, Query(ge=0)] = 0,
+                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> AssetPagination:
+    """List assets, newest first."""
+    rows, total = assets.list_assets(db_session=db_session, state=state, offset=offset, limit=limit)
+    return AssetPagination(items=[to_read(r) for r in rows], total=total)
+
+
+@router.get("/v1/admin/vod/assets/{asset_id}", response_model=AssetRead, dependencies=viewer)
+def get_asset(asset_id: AssetIdPath, db_session: SessionDep) -> AssetRead:
+    """Show an asset: its state, progress in percent, why it failed, what it holds."""
+    return to_read(assets.get(db_session=db_session, asset_id=asset_id))
+
+
+@router.post("/v1/admin/vod/assets/{asset_id}/cancel", response_model=AssetRead)
+def cancel_asset(asset_id: AssetIdPath, db_session: SessionDep, _who: Editor) -> AssetRead:
+    """Cancel a queued or running ingest; a running transcode stops within about a second."""
+    return to_read(assets.cancel(db_session=db_session, asset_id=asset_id, now=dt.datetime.now(dt.UTC)))
+
+
+@router.post("/v1/admin/vod/assets/{asset_id}/retry", response_model=AssetRead)
+def retry_asset(asset_id: AssetIdPath, db_session: SessionDep, rt: RuntimeDep, _who: Editor) -> AssetRead:
+    """Queue a failed or cancelled asset's ingest again."""
+    row = assets.retry(db_session=db_session, asset_id=asset_id)
+    _queue_ingest(db_session, rt, asset_id)
+    return to_read(row)
+
+
+@router.put("/v1/admin/vod/assets/{asset_id}/audio", response_model=AssetRead)
+def label_audio(asset_id: AssetIdPath, body: AudioLabels, db_session: SessionDep, _who: Editor) -> AssetRead:
+    """Label the asset's audio tracks in the mezzanine's order (e.g. Polish voice-over, original)."""
+    if sum(a.default for a in body.audio) > 1:
+        from infra.errors import InvalidInput
+
+        raise InvalidInput("at most one audio track is the default")
+    return to_read(assets.set_audio_labels(db_session=db_session, asset_id=asset_id,
+                                           labels=[a.model_dump() for a in body.audio]))
+
+
+@router.put("/v1/admin/vod/assets/{asset_id}/subtitles/{language}", response_model=AssetRead)
+async def add_subtitles(asset_id: AssetIdPath, language: Annotated[Language, PathParam()], request: Request,
+                        rt: RuntimeDep, _who: UploadingEditor,
+                        label: Annotated[Label, Query()]) -> AssetRead:
+    """Add (or replace) a sidecar subtitle file (SRT or WebVTT) in a language, served as WebVTT."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_SUBTITLE_BYTES:
+            raise InvalidSubtitles(f"a subtitle file may be {MAX_SUBTITLE_BYTES} bytes at most")
+    text, cues = to_webvtt(bytes(body))
+
+    def record() -> AssetRead:
+        with rt.db.session(write=False) as s:  # an unknown asset stores nothing
+            had = any(t["language"] == language for t in assets.get(db_session=s, asset_id=asset_id).subtitles)
+        key = vod.subtitle_key(asset_id, f"subs-{language}")
+        rt.store.put(key, text.encode(), "text/vtt")
+        try:
+            with rt.db.session() as s:
+                assets.add_subtitles(db_session=s, asset_id=asset_id, language=language, label=label, cues=cues)
+                return to_read(assets.get(db_session=s, asset_id=asset_id))
+        except Exception:
+            if not had:  # nothing orphaned in storage
+                rt.store.delete_many([key])
+            raise
+
+    return await run_in_threadpool(record)
+
+
+# -- large files: multipart, straight to storage ----------------------------------------------
+@router.post("/v1/admin/vod/uploads", response_model=UploadPlan, status_code=201)
+def start_upload(body: UploadStart, request: Request, db_session: SessionDep, rt: RuntimeDep,
+                 who: Editor) -> UploadPlan:
+    """Begin a multipart upload: one URL per part (presigned on S3), then complete it to queue the ingest."""
+    from streaming import uploads
+
+    plan = uploads.plan_parts(body.size, body.part_size)
+    now = dt.datetime.now(dt.UTC)
+    row = uploads.begin(db_session=db_session, store=rt.store, asset_id=new_id(), filename=body.filename,
+                        size=body.size, created_by=f"{who.name} ({who.id})", now=now,
+                        segment_sets=tuple(body.segment_sets))
+    base = rt.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
+    parts = uploads.part_urls(rt.store, secret=rt.settings.secret_key, base_url=base, row=row, count=plan.count,
+                              now=now)
+    return UploadPlan(asset=to_read(row), part_size=plan.part_size, parts=parts,
+                      expires_at=now + dt.timedelta(seconds=uploads.URL_LIFETIME_S))
+
+
+@router.put("/v1/admin/vod/uploads/{asset_id}/parts/{part}")
+async def put_part(asset_id: AssetIdPath, part: Annotated[int, PathParam(ge=1, le=10_000)], request: Request,
+                   rt: RuntimeDep, expires: int, signature: Annotated[str, Query(pattern="^[0-9a-f]{64}$")]) -> Response:
+    """Receive one part where the store has no presigned URLs (the local folder); the URL is its credential."""
+    from streaming import uploads
+
+    now = dt.datetime.now(dt.UTC)
+
+    def check() -> str:
+        with rt.db.session(write=False) as s:
+            row = assets.get(db_session=s, asset_id=asset_id)
+            uploads.check_part_url(secret=rt.settings.secret_key, row=row, part=part, expires=expires,
+                                   signature=signature, now=now)
+            return row.upload_id
+
+    upload_id = await run_in_threadpool(check)
+    cap = 5 * 1024**3
+    with tempfile.TemporaryDirectory(prefix="smartgo-part-") as tmp:
+        path = Path(tmp) / "part"
+        await receive_to_file(request, path, cap, lambda: PayloadTooLarge(f"a part may be {cap} bytes at most"))
+        etag = await run_in_threadpool(rt.store.put_part, upload_id, part, path)
+    return Response(status_code=200, headers={"ETag": f'"{etag}"'})
+
+
+@router.post("/v1/admin/vod/uploads/{asset_id}/complete", response_model=AssetRead)
+def complete_upload(asset_id: AssetIdPath, body: UploadComplete, db_session: SessionDep, rt: RuntimeDep,
+                    _who: Editor) -> AssetRead:
+    """Join the uploaded parts into the mezzanine and queue its ingest."""
+    from streaming import uploads
+
+    row = uploads.uploading(db_session=db_session, asset_id=asset_id)
+    numbers = [p.part_number for p in body.parts]
+    if numbers != list(range(1, len(numbers) + 1)):
+        from infra.errors import InvalidInput
+
+        raise InvalidInput("parts must be listed once each, in order, from 1", parts=numbers[:20])
+    size = rt.store.complete_multipart(row.source_key, row.upload_id, [(p.part_number, p.etag) for p in body.parts])
+    if size != row.size:
+        rt.store.delete_many([row.source_key])
+        raise UploadIncomplete(f"the parts hold {size} bytes of the {row.size} announced", received=size)
+    row.state, row.upload_id = "queued", None
+    db_session.flush()
+    _queue_ingest(db_session, rt, asset_id)
+    return to_read(row)
+
+
+@router.delete("/v1/admin/vod/uploads/{asset_id}", response_model=AssetRead)
+def abort_upload(asset_id: AssetIdPath, db_session: SessionDep, rt: RuntimeDep, _who: Editor) -> AssetRead:
+    """Give up an upload: its parts are dropped and the asset is cancelled."""
+    from streaming import uploads
+
+    return to_read(uploads.abort(db_session=db_session, store=rt.store, asset_id=asset_id,
+                                 now=dt.datetime.now(dt.UTC)))

@@ -1,0 +1,148 @@
+"""VOD ingest refuses what cannot be a title, with a clear code, and leaves nothing behind in storage."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from streaming import assets
+from streaming.packaging import ffmpeg_exe
+from tests.conftest import Client, wait_for
+from tests.streaming.test_vod_ingest import upload, wait_done
+from tests.support.mezzanine import make_mezzanine
+
+pytestmark = pytest.mark.ffmpeg
+
+
+def stored(rt, asset_id: str) -> list[str]:  # noqa: ANN001
+    """Return what storage holds of an asset's ladder."""
+    return list(rt.store.list(f"vod/{asset_id}/"))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:  # noqa: ANN001
+    """Broken and odd mezzanines made by real ffmpeg."""
+    d = tmp_path_factory.mktemp("bad")
+    good = make_mezzanine(d / "good.mp4", seconds=6.0, audio=("pol",))
+    (d / "truncated.mp4").write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    (d / "notes.txt").write_text("this is not a film\n" * 100)
+    make_mezzanine(d / "silent.mp4", seconds=4.0, audio=())
+    make_mezzanine(d / "short.mp4", seconds=1.0, audio=("eng",))
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=duration=5",
+                    str(d / "tone.m4a")], check=True, timeout=60)
+    return {p.stem: p for p in d.iterdir()}
+
+
+@pytest.mark.parametrize(("name", "code"), [
+    ("notes", "MEDIA_UNREADABLE"), ("truncated", "MEDIA_TRUNCATED"), ("silent", "NO_AUDIO_STREAM"),
+    ("short", "MEDIA_TOO_SHORT"), ("tone", "NO_VIDEO_STREAM"),
+])
+def test_unplayable_files_fail_with_a_reason_and_store_nothing(http: Client, admin: dict, rt, files: dict,  # noqa: ANN001
+                                                                name: str, code: str) -> None:
+    resp = upload(http, admin, files[name])
+    assert resp.status_code == 201, resp.text
+    asset = wait_done(http, admin, resp.json()["id"])
+    assert asset["state"] == "failed" and asset["error_code"] == code, asset
+    assert asset["error"]
+    assert stored(rt, asset["id"]) == []
+    # A failed asset can be retried, and fails again for the same reason.
+    again = http.post(f"/v1/admin/vod/assets/{asset['id']}/retry", headers=admin)
+    assert again.status_code == 200 and again.json()["state"] == "queued"
+    assert wait_done(http, admin, asset["id"])["error_code"] == code
+
+
+def test_an_empty_upload_is_refused_and_nothing_is_recorded(http: Client, admin: dict) -> None:
+    before = http.get("/v1/admin/vod/assets", headers=admin).json()["total"]
+    resp = http.post("/v1/admin/vod/assets", params={"filename": "empty.mp4"}, content=b"", headers=admin)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "UPLOAD_INCOMPLETE"
+    assert http.get("/v1/admin/vod/assets", headers=admin).json()["total"] == before
+
+
+def test_an_upload_cut_off_midway_records_nothing(http: Client, admin: dict, server: str, rt) -> None:  # noqa: ANN001
+    before = http.get("/v1/admin/vod/assets", headers=admin).json()["total"]
+    url = urlsplit(server)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/admin/vod/assets?filename=cut.mp4 HTTP/1.1\r\nHost: x\r\n"
+                     + f"X-API-Key: {admin['X-API-Key']}\r\nContent-Length: 1000000\r\n\r\n".encode() + b"\0" * 300_000)
+        wait_for(lambda: any(p.name.startswith("smartgo-upload-") for p in Path(tempfile.gettempdir()).iterdir()), 10,
+                 "the upload under way")
+    # The client went away with 300 kB of 1 MB sent: the server drops the partial file.
+    wait_for(lambda: not any(p.name.startswith("smartgo-upload-") for p in Path(tempfile.gettempdir()).iterdir()), 10,
+             "the partial upload dropped")
+    assert http.get("/v1/admin/vod/assets", headers=admin).json()["total"] == before
+    assert not [k for k in rt.store.list(assets.SOURCE_PREFIX) if not _known(http, admin, k)]
+
+
+def _known(http: Client, admin: dict, key: str) -> bool:
+    return http.get(f"/v1/admin/vod/assets/{key.split('/')[1]}", headers=admin).status_code == 200
+
+
+def test_file_names_with_folders_and_odd_characters_never_reach_a_key(http: Client, admin: dict, files: dict) -> None:
+    resp = upload(http, admin, files["good"], "../../etc/pass\x07wd/..\\..\\Film: 2024?.mp4")
+    assert resp.status_code == 201, resp.text
+    asset = resp.json()
+    assert asset["filename"] == "Film: 2024?.mp4"
+    assert wait_done(http, admin, asset["id"])["state"] == "ready"
+    assert http.post("/v1/admin/vod/assets", params={"filename": ""}, content=b"x", headers=admin).status_code == 422
+
+
+def test_cancel_stops_the_transcode_and_retry_finishes_it(http: Client, admin: dict, rt, tmp_path: Path) -> None:  # noqa: ANN001
+    path = make_mezzanine(tmp_path / "long.mp4", seconds=40.0, audio=("pol", "eng"))
+    asset_id = upload(http, admin, path).json()["id"]
+    wait_for(lambda: http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).json()["progress"] > 0, 60,
+             "the transcode under way")
+    resp = http.post(f"/v1/admin/vod/assets/{asset_id}/cancel", headers=admin)
+    assert resp.status_code == 200 and resp.json()["state"] == "cancelled"
+    # The job notices within about a second, stops ffmpeg and deletes what it stored.
+    wait_for(lambda: not any(p.name.startswith("smartgo-vod-" + asset_id[:8]) for p in Path("/tmp").iterdir()), 20,
+             "the work folder removed")
+    assert stored(rt, asset_id) == []
+    assert http.post(f"/v1/admin/vod/assets/{asset_id}/cancel", headers=admin).json()["error"]["code"] == \
+        "ASSET_STATE_CONFLICT"
+    assert http.post(f"/v1/admin/vod/assets/{asset_id}/retry", headers=admin).status_code == 200
+    done = wait_done(http, admin, asset_id, timeout_s=180)
+    assert done["state"] == "ready" and done["attempt"] == 2
+    assert stored(rt, asset_id)
+
+
+def test_bad_labels_and_subtitles_are_refused(http: Client, admin: dict, files: dict) -> None:
+    asset_id = upload(http, admin, files["good"], "labels.mp4").json()["id"]
+    base = f"/v1/admin/vod/assets/{asset_id}"
+    for body in ({"audio": [{"language": "Polish", "label": "x"}]}, {"audio": [{"language": "pol", "label": ""}]},
+                 {"audio": [{"language": "pol", "label": "a", "default": True},
+                            {"language": "eng", "label": "b", "default": True}]},
+                 {"audio": "pol"}, {"tracks": []}):
+        resp = http.put(f"{base}/audio", json=body, headers=admin)
+        assert resp.status_code == 422, (body, resp.text)
+    for content in (b"", b"\x00\x01binary", b"1\n00:00:05,000 --> 00:00:01,000\nbackwards\n", b"just text"):
+        resp = http.put(f"{base}/subtitles/pol", params={"label": "Polski"}, content=content, headers=admin)
+        assert resp.status_code == 422 and resp.json()["error"]["code"] == "INVALID_SUBTITLES", resp.text
+    assert http.put(f"{base}/subtitles/pl", params={"label": "x"}, content=b"", headers=admin).status_code == 422
+    missing = http.put(f"/v1/admin/vod/assets/{'f' * 32}/subtitles/pol", params={"label": "x"},
+                       content=b"1\n00:00:01,000 --> 00:00:02,000\nhi\n", headers=admin)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "ASSET_NOT_FOUND"
+
+
+def test_content_ops_roles(http: Client, admin: dict, files: dict) -> None:
+    from infra import staff
+
+    keys = {}
+    with http_runtime() as s:
+        for role in ("viewer", "editor"):
+            keys[role] = {"X-API-Key": staff.create_key(db_session=s, name=f"vod-{role}", role=role)}
+    assert upload(http, keys["viewer"], files["good"], "viewer.mp4").json()["error"]["code"] == "STAFF_ROLE_TOO_LOW"
+    assert http.get("/v1/admin/vod/assets", headers=keys["viewer"]).status_code == 200
+    assert upload(http, keys["editor"], files["good"], "editor.mp4").status_code in (200, 201)
+    assert http.get("/v1/admin/vod/assets").json()["error"]["code"] == "STAFF_AUTH_REQUIRED"
+
+
+def http_runtime():  # noqa: ANN201
+    """A write session on the runtime under test."""
+    from infra.runtime import runtime
+
+    return runtime().db.session()
