@@ -118,6 +118,11 @@ def effective_rights(*, db_session: Session, chain: list[Title]) -> Rights:
     return Rights(frozenset(codes), frozenset(devices) if devices is not None else None, rating)
 
 
+def titles_using_asset(*, db_session: Session, asset_id: str) -> list[str]:
+    """Return the ids of the titles a media asset is attached to (any status)."""
+    return list(db_session.scalars(select(Title.id).where(Title.asset_id == asset_id).order_by(Title.id)))
+
+
 def title_for_playback(*, db_session: Session, title_id: str, now: dt.datetime) -> PlayableTitle:
     """Return what the door needs to authorize playing a title; a draft is TitleNotFound."""
     from streaming import service as streaming_service

@@ -99,18 +99,20 @@ def top_genres(*, db_session: Session) -> list[str]:
 def rows(*, db_session: Session, now: dt.datetime, subscriber_id: str, lang: str | None) -> VodRows:
     """Return the browse rows: continue watching, new, then one per big genre (empty rows left out)."""
     newest = vod.visible_query(now).order_by(Title.published_at.desc(), Title.id).limit(ROW_SIZE)
-    out = [VodRow(id="continue_watching", kind="continue_watching",
-                  items=cards(db_session=db_session, lang=lang,
-                              titles=continue_watching(db_session=db_session, now=now, subscriber_id=subscriber_id))),
-           VodRow(id="new", kind="new", items=cards(db_session=db_session, titles=list(db_session.scalars(newest)),
-                                                    lang=lang))]
+    found: list[tuple[str, str, str | None, list[Title]]] = [
+        ("continue_watching", "continue_watching", None,
+         continue_watching(db_session=db_session, now=now, subscriber_id=subscriber_id)),
+        ("new", "new", None, list(db_session.scalars(newest)))]
     for genre in top_genres(db_session=db_session):
         # EXISTS, not IN: the newest titles are walked in index order and each checked, rather
         # than the whole genre fetched and sorted.
         in_genre = newest.where(exists().where(TitleGenre.genre == genre, TitleGenre.title_id == Title.id))
-        out.append(VodRow(id=f"genre:{genre}", kind="genre", genre=genre,
-                          items=cards(db_session=db_session, titles=list(db_session.scalars(in_genre)), lang=lang)))
-    return VodRows(rows=[r for r in out if r.items])
+        found.append((f"genre:{genre}", "genre", genre, list(db_session.scalars(in_genre))))
+    # The cards' texts of every row in one query, not one per row.
+    texts = _texts(db_session, list({t.id for *_, titles in found for t in titles}))
+    return VodRows(rows=[VodRow(id=row_id, kind=kind, genre=genre,
+                                items=[VodCard(**card_fields(t, texts.get(t.id, {}), lang)) for t in titles])
+                         for row_id, kind, genre, titles in found if titles])
 
 
 def visible_title(*, db_session: Session, now: dt.datetime, title_id: str) -> tuple[Title, list[Title]]:

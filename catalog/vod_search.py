@@ -84,27 +84,34 @@ def word_scores(*, db_session: Session, word: str, within: list[str] | None = No
                 cap: int = MAX_CANDIDATES) -> tuple[dict[str, int], bool]:
     """Return {title_id: score} of the titles holding a word that starts with word, and whether the cap cut it.
 
-    A match scores its field's weight twice, plus one when the word matched whole, so a title word
+    A match scores its field's weight twice, plus one when it matched whole, so a title word
     beats a name, a name beats the synopsis and, in a field, an exact word beats a prefix. Fields
     are read best first (index ``(weight, word)``): when more than ``cap`` rows match, the ones left
-    out are in the weakest field reached, so what is ranked is the best of what matched.
+    out are in the weakest field reached, so what is ranked is the best of what matched. Among
+    given candidates (``within``) one query reads every field.
     """
     scores: dict[str, int] = {}
-    rows = 0
-    for weight in sorted(set(WEIGHTS.values()), reverse=True):
-        query = select(TitleWord.title_id, TitleWord.word).where(TitleWord.weight == weight,
-                                                                 _prefix(TitleWord.word, word))
-        if within is not None:
-            query = query.where(TitleWord.title_id.in_(within))
-        else:
-            query = query.order_by(TitleWord.word, TitleWord.title_id).limit(cap - rows + 1)
-        for title_id, found in db_session.execute(query):
-            rows += 1
-            if within is None and rows > cap:
-                return scores, True
+
+    def add(rows) -> None:  # noqa: ANN001
+        for title_id, found, weight in rows:
             score = weight * 2 + (found == word)
             if score > scores.get(title_id, 0):
                 scores[title_id] = score
+
+    if within is not None:
+        add(db_session.execute(select(TitleWord.title_id, TitleWord.word, TitleWord.weight)
+                               .where(_prefix(TitleWord.word, word), TitleWord.title_id.in_(within))))
+        return scores, False
+    rows = 0
+    for weight in sorted(set(WEIGHTS.values()), reverse=True):
+        found = db_session.execute(
+            select(TitleWord.title_id, TitleWord.word, TitleWord.weight)
+            .where(TitleWord.weight == weight, _prefix(TitleWord.word, word))
+            .order_by(TitleWord.word, TitleWord.title_id).limit(cap - rows + 1)).all()
+        rows += len(found)
+        add(found[:cap - rows + len(found)])
+        if rows > cap:
+            return scores, True
     return scores, False
 
 

@@ -108,6 +108,74 @@ def ensure_guide(rt) -> int:  # noqa: ANN001
     return len(rows)
 
 
+DEMO_SRT = ("1\n00:00:01,000 --> 00:00:05,000\nŻółw i zając: napisy po polsku\n\n"
+            "2\n00:00:06,000 --> 00:00:10,000\nDzień dobry, Łódź!\n")
+
+
+def ensure_vod(rt) -> None:  # noqa: ANN001
+    """Ingest a demo film (Polish and English audio, Polish subtitles) and publish it once ready, unless there."""
+    import datetime as dt
+    import tempfile
+    import threading
+
+    from catalog import vod as catalog_vod, vod_admin
+    from catalog.errors import TitleNotFound
+    from catalog.vod_schemas import TextIn, TitleCreate
+    from infra.db import new_id
+    from streaming import assets, vod
+    from streaming.packaging import ffmpeg_exe
+    from streaming.subtitles import to_webvtt
+
+    with rt.db.session(write=False) as s:
+        try:
+            catalog_vod.get_title(db_session=s, title_id="demo-film")
+            return
+        except TitleNotFound:
+            pass
+    asset_id = new_id()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "film.mp4"
+        subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+                        "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=30",
+                        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30",
+                        "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration=30",
+                        "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-preset", "ultrafast",
+                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-metadata:s:a:0", "language=pol",
+                        "-metadata:s:a:1", "language=eng", str(path)], check=True, timeout=120)
+        rt.store.put_file(assets.source_key(asset_id), path)
+    text, cues = to_webvtt(DEMO_SRT.encode())
+    rt.store.put(vod.subtitle_key(asset_id, "subs-pol"), text.encode(), "text/vtt")
+    with rt.db.session() as s:
+        assets.create(db_session=s, asset_id=asset_id, filename="demo-film.mp4", size=0, sha256=None,
+                      created_by="demo", now=dt.datetime.now(dt.UTC), segment_sets=("cmaf", "ts"),
+                      audio_labels=[{"language": "pol", "label": "Polski (lektor)", "default": True},
+                                    {"language": "eng", "label": "Original"}])
+        assets.add_subtitles(db_session=s, asset_id=asset_id, language="pol", label="Polski", cues=cues)
+        vod_admin.create(db_session=s, actor="demo", body=TitleCreate(
+            id="demo-film", kind="movie", genres=["family"], age_rating="AL", year=2026,
+            texts={"pol": TextIn(title="Żółw i zając", short_synopsis="Film testowy z lektorem i napisami."),
+                   "eng": TextIn(title="The Tortoise and the Hare", short_synopsis="A test film.")}))
+        vod_admin.set_asset(db_session=s, title_id="demo-film", asset_id=asset_id, actor="demo", if_match=None)
+
+    def publish_when_ready() -> None:
+        import time
+
+        for _ in range(600):
+            with rt.db.session(write=False) as s:
+                state = assets.get(db_session=s, asset_id=asset_id).state
+            if state == "ready":
+                with rt.db.session() as s:
+                    vod_admin.publish(db_session=s, title_id="demo-film", actor="demo")
+                log.info("demo film ingested and published")
+                return
+            if state in ("failed", "cancelled"):
+                log.warning("demo film ingest ended %s", state)
+                return
+            time.sleep(1)
+
+    threading.Thread(target=publish_when_ready, name="demo-vod", daemon=True).start()
+
+
 DEMO_PACKAGES = [
     {"code": "start", "name": "Start", "kind": "base", "max_devices": 3, "max_streams": 2,
      "recording_hours": 20, "channels": ["demo-1"]},
@@ -171,6 +239,7 @@ def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
     ensure_channels(rt)
     ensure_guide(rt)
     logins = ensure_subscribers(rt)
+    ensure_vod(rt)
     server = SmartGoServer(server_config(create_app(rt, run_jobs=True), host=settings.host,
                                          port=settings.port))
     local = f"http://127.0.0.1:{settings.port}"
@@ -190,6 +259,7 @@ def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
               f"  channels:    {base}/v1/channels   (a guide around now: sign in on the test page"
               f" to start over or catch up)\n"
               f"  playlists:   {base}/live/demo-1/cmaf/master.m3u8\n"
+              f"  VOD:         {base}/v1/vod/rows (signed in; the demo film is ingested at first start)\n"
               f"  admin API:   {base}/docs  (X-API-Key: {settings.bootstrap_admin_key})\n"
               f"  subscribers (POST {base}/v1/auth/login; TV sign-in by code at {base}/activate):\n"
               + "\n".join(logins) + "\n"

@@ -16,7 +16,7 @@ from infra.uploads import UploadIncomplete, receive_to_file
 from infra.runtime import run_after_commit
 from infra.staff import StaffApiKey
 from streaming import assets, vod
-from streaming.errors import PayloadTooLarge
+from streaming.errors import AssetStateConflict, PayloadTooLarge
 from streaming.models import MediaAsset
 from streaming.schemas import (
     AssetPagination, AssetRead, AssetTrackRead, AudioLabels, Label, Language, UploadComplete, UploadPlan, UploadStart,
@@ -131,6 +131,23 @@ def get_asset(asset_id: AssetIdPath, db_session: SessionDep) -> AssetRead:
 def cancel_asset(asset_id: AssetIdPath, db_session: SessionDep, _who: Editor) -> AssetRead:
     """Cancel a queued or running ingest; a running transcode stops within about a second."""
     return to_read(assets.cancel(db_session=db_session, asset_id=asset_id, now=dt.datetime.now(dt.UTC)))
+
+
+@router.delete("/v1/admin/vod/assets/{asset_id}", status_code=204, dependencies=[Depends(require_staff("admin"))])
+def delete_asset(asset_id: AssetIdPath, db_session: SessionDep, rt: RuntimeDep) -> Response:
+    """Delete an asset no title uses, and everything stored for it (ladder, subtitles, mezzanine)."""
+    from catalog import vod as catalog_vod
+    from streaming.vod_ingest import delete_asset_objects
+
+    row = assets.get(db_session=db_session, asset_id=asset_id, lock=True)
+    used_by = catalog_vod.titles_using_asset(db_session=db_session, asset_id=asset_id)
+    if used_by:
+        raise AssetStateConflict("titles use this asset: detach it first", titles=used_by[:20])
+    if row.state in ("processing", "uploading"):
+        raise AssetStateConflict(f"an asset in state {row.state} cannot be deleted: cancel it first", state=row.state)
+    delete_asset_objects(rt, asset_id, row.source_key)  # objects first: a failure leaves the row to retry with
+    db_session.delete(row)
+    return Response(status_code=204)
 
 
 @router.post("/v1/admin/vod/assets/{asset_id}/retry", response_model=AssetRead)

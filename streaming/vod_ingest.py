@@ -54,7 +54,6 @@ def ingest_asset(rt: Runtime, asset_id: str) -> str:
             return assets.get(db_session=s, asset_id=asset_id).state
         attempt, labels, key, known_sha = row.attempt, list(row.audio_labels), row.source_key, row.sha256
         sets = tuple(row.segment_sets)
-    stored: list[str] = []
     found = None
     try:
         with tempfile.TemporaryDirectory(prefix=f"smartgo-vod-{asset_id[:8]}-") as tmp:
@@ -71,7 +70,7 @@ def ingest_asset(rt: Runtime, asset_id: str) -> str:
             index, files = _transcode(rt, asset_id, attempt, source, found, labels, work)
             if "ts" in sets:
                 files += _remux_ts(index, work, rt.settings.vod_segment_s)
-            stored = _store(rt, asset_id, files)
+            _store(rt, asset_id, files)
         with rt.db.session() as s:
             if assets.finish(db_session=s, asset_id=asset_id, attempt=attempt, index=index,
                              probe=found.as_dict(), now=_now()):
@@ -92,8 +91,10 @@ def ingest_asset(rt: Runtime, asset_id: str) -> str:
         return "failed"
     except SmartGoError:
         # Storage or the database failing: the job is retried, and what it stored goes first.
-        if stored:
+        try:
             _delete(rt, asset_id)
+        except SmartGoError:
+            log.warning("asset %s: could not delete a failed attempt's objects (the retry replaces them)", asset_id)
         raise
 
 
@@ -200,16 +201,14 @@ def _run_ffmpeg(rt: Runtime, asset_id: str, attempt: int, args: list[str], durat
         raise TranscodeFailed(f"ffmpeg exited with {code}: {last}" if last else f"ffmpeg exited with {code}")
 
 
-def _store(rt: Runtime, asset_id: str, files: list[tuple[Path, str]]) -> list[str]:
-    """Store the ladder's files under the asset's prefix, several at a time; return their keys."""
-    def put(item: tuple[Path, str]) -> str:
+def _store(rt: Runtime, asset_id: str, files: list[tuple[Path, str]]) -> None:
+    """Store the ladder's files under the asset's prefix, several at a time."""
+    def put(item: tuple[Path, str]) -> None:
         path, name = item
-        key = f"{vod.asset_prefix(asset_id)}{name}"
-        rt.store.put_file(key, path, _content_type(name))
-        return key
+        rt.store.put_file(f"{vod.asset_prefix(asset_id)}{name}", path, _content_type(name))
 
     with ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="vod-store") as pool:
-        return list(pool.map(put, files))
+        list(pool.map(put, files))
 
 
 def _content_type(name: str) -> str:

@@ -118,6 +118,15 @@ def test_demo_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path) -> None:  # 
         path = start.json()["url"].split("/p/", 1)[1].replace("master.m3u8", "360p.m3u8")
         media = httpx.get(f"{base}/p/{path}").text
         assert "#EXT-X-PLAYLIST-TYPE:EVENT" in media
+        # The demo film is ingested at the first start and published once ready; it plays through the door.
+        rows = wait_for(lambda: (r := httpx.get(f"{base}/v1/vod/rows", headers=auth).json()) and any(
+            c["id"] == "demo-film" for row in r["rows"] for c in row["items"]) and r, 90, "the demo film published")
+        assert rows["rows"][0]["id"] == "new"
+        film = httpx.post(f"{base}/v1/playback", headers=auth, json={"content": {"type": "title", "id": "demo-film"},
+                                                                     "mode": "vod"})
+        assert film.status_code == 200, film.text
+        master = httpx.get(film.json()["url"]).text
+        assert master.count("#EXT-X-MEDIA:TYPE=AUDIO") == 2 and "TYPE=SUBTITLES" in master
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=40)

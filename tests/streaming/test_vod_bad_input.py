@@ -146,3 +146,21 @@ def http_runtime():  # noqa: ANN201
     from infra.runtime import runtime
 
     return runtime().db.session()
+
+
+def test_an_asset_is_deleted_with_everything_stored_unless_a_title_uses_it(http: Client, admin: dict, rt,  # noqa: ANN001
+                                                                            tmp_path: Path) -> None:
+    path = make_mezzanine(tmp_path / "deleted.mp4", seconds=3.0, audio=("pol",), size="320x180")
+    asset_id = upload(http, admin, path).json()["id"]
+    assert wait_done(http, admin, asset_id)["state"] == "ready"
+    assert http.put(f"/v1/admin/vod/assets/{asset_id}/subtitles/pol", params={"label": "Polski"},
+                    content=b"1\n00:00:01,000 --> 00:00:02,000\nhi\n", headers=admin).status_code == 200
+    title = f"del-{asset_id[:8]}"
+    assert http.post("/v1/admin/vod/titles", json={"id": title, "kind": "movie"}, headers=admin).status_code == 201
+    assert http.put(f"/v1/admin/vod/titles/{title}/asset", json={"asset_id": asset_id}, headers=admin).status_code == 200
+    refused = http.delete(f"/v1/admin/vod/assets/{asset_id}", headers=admin)
+    assert refused.status_code == 409 and refused.json()["error"]["details"]["titles"] == [title]
+    assert http.put(f"/v1/admin/vod/titles/{title}/asset", json={"asset_id": None}, headers=admin).status_code == 200
+    assert http.delete(f"/v1/admin/vod/assets/{asset_id}", headers=admin).status_code == 204
+    assert stored(rt, asset_id) == [] and not rt.store.exists(assets.source_key(asset_id))
+    assert http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).status_code == 404
