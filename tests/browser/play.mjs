@@ -18,7 +18,7 @@ const opt = (name, dflt) => {
 const text = name => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : null; };
 const watch = opt("watch", 8), seekBack = opt("seek-back", 0);
 // Optional: sign in on the page and pick a channel (playback then goes through POST /v1/playback).
-const login = text("login"), password = text("password"), channel = text("channel");
+const login = text("login"), password = text("password"), channel = text("channel"), title = text("title");
 const result = { url, ok: false, errors: [], console: [] };
 
 const browser = await chromium.launch({
@@ -39,7 +39,8 @@ try {
     await page.fill("#password", password);
     await page.click("#signin");
     await page.waitForFunction(() => window.smartgo.signedIn, null, { timeout: 15000 });
-    await page.click(`li[data-id="${channel}"]`, { timeout: 15000 });
+    // A channel from the list, or a VOD title from the browse rows.
+    await page.click(title ? `li[data-title="${title}"]` : `li[data-id="${channel}"]`, { timeout: 15000 });
     await sleep(1500);
     const denied = await page.evaluate(() => window.smartgo.denied);
     if (denied) {

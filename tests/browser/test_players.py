@@ -279,3 +279,17 @@ def test_player_plays_a_vod_title_switches_audio_and_shows_subtitles(http, rt, s
     assert any("Żółw idzie do szkoły" in c for c in tracks["cues"]), tracks
     assert result["advance"]["media"] >= 0.75 * result["advance"]["wall"], result
     assert abs(result["seek"]["landed"] - result["seek"]["target"]) < 2.5, result
+
+
+@pytest.mark.parametrize("player", ["hls", "shaka"])
+def test_the_test_page_lists_a_title_and_plays_it_through_the_door(rt, server, vod_title, make_subscriber,  # noqa: ANN001
+                                                                   player, monkeypatch) -> None:
+    from tests.entitlements.conftest import PASSWORD
+
+    monkeypatch.setattr(rt.settings, "open_playback", False)
+    number = make_subscriber()["customer_number"]
+    played = _play(f"{server}/demo/?player={player}&autoplay=0", login=number, password=PASSWORD,
+                   title=vod_title["id"], watch=4)
+    assert played["ok"] and not played["errors"], played
+    assert f"/vod/{vod_title['asset']}/cmaf/master.m3u8" in played["src"] and "/p/" in played["src"], played
+    assert played["advance"]["media"] >= 0.75 * played["advance"]["wall"], played
