@@ -171,6 +171,8 @@ def cmd_epg_import(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the smartgo command."""
+    from infra.staff import ROLES
+
     parser = argparse.ArgumentParser(prog="smartgo", description="TV Smart GO backend")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("api", help="run the API and HLS origin")
@@ -191,8 +193,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
     p = sub.add_parser("staff-key", help="create a staff API key")
     p.add_argument("--name", required=True)
-    from infra.staff import ROLES
-
     p.add_argument("--role", choices=list(ROLES), default="operator")
     p.set_defaults(func=cmd_staff_key)
     p = sub.add_parser("epg-import", help="import an XMLTV guide file into a guide source now")

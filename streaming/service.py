@@ -429,10 +429,13 @@ def asset_state(*, db_session: Session, asset_id: str) -> tuple[str, int | None]
 
 
 def asset_segment_sets(*, db_session: Session, asset_id: str) -> tuple[str, ...]:
-    """Return the segment sets a ready VOD asset holds (none when it is not ready)."""
+    """Return the segment sets a ready VOD asset holds (none when it is not ready).
+
+    Read from the sets ingest was asked for (a ready asset has made them all), not from the
+    index: the playback door asks on every request, and a film's index is tens of kilobytes.
+    """
     from streaming.models import MediaAsset
 
-    row = db_session.execute(select(MediaAsset.state, MediaAsset.manifest).where(MediaAsset.id == asset_id)).first()
-    if row is None or row[0] != "ready":
-        return ()
-    return ("cmaf", "ts") if (row[1] or {}).get("ts") else ("cmaf",)
+    row = db_session.execute(select(MediaAsset.state, MediaAsset.segment_sets)
+                             .where(MediaAsset.id == asset_id)).first()
+    return tuple(row[1]) if row is not None and row[0] == "ready" else ()
