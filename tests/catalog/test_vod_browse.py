@@ -109,3 +109,25 @@ def test_browse_rows(http, rt, staff_keys, viewer) -> None:  # noqa: ANN001
     genre_rows = [r for r in rows if r["kind"] == "genre"]
     assert genre_rows and all(r["genre"] in t["genres"] for r in genre_rows for t in r["items"])
     assert "continue_watching" not in by_id, "a new subscriber has nothing to continue"
+
+
+def test_rows_follow_every_catalogue_change_at_once(http, rt, staff_keys, viewer) -> None:  # noqa: ANN001
+    admin = staff_keys["admin"]
+    newest = publish_title(http, rt, admin, genres=["drama"])["id"]
+    assert http.get("/v1/vod/rows", headers=viewer).json()["rows"][0]["items"][0]["id"] == newest
+    assert http.post(f"{ADMIN}/{newest}/unpublish", headers=admin).status_code == 200
+    rows = http.get("/v1/vod/rows", headers=viewer).json()["rows"]
+    assert newest not in {t["id"] for r in rows for t in r["items"]}, "the shared rows are kept per change"
+
+
+def test_list_counts_at_most_count_ahead_past_its_page(http, rt, staff_keys, viewer, monkeypatch) -> None:  # noqa: ANN001
+    from catalog import vod_player
+
+    genre = _genre()
+    for _ in range(5):
+        publish_title(http, rt, staff_keys["admin"], genres=[genre])
+    monkeypatch.setattr(vod_player, "COUNT_AHEAD", 2)
+    page = http.get("/v1/vod/titles", params={"genre": genre, "limit": 1, "offset": 1}, headers=viewer).json()
+    assert (page["total"], page["total_is_lower_bound"], len(page["items"])) == (4, True, 1)
+    page = http.get("/v1/vod/titles", params={"genre": genre, "limit": 2, "offset": 1}, headers=viewer).json()
+    assert (page["total"], page["total_is_lower_bound"], len(page["items"])) == (5, False, 2)
