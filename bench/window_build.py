@@ -35,8 +35,9 @@ HOUR = 3600 * 1_000_000
 NOMINAL = 1_920_000
 
 
-def build_timeline(db: Database, channel_id: str, hours: float, end_us: int, seed: int) -> None:
-    """Insert a jittering timeline of `hours` ending at end_us for a channel."""
+def build_timeline(db: Database, channel_id: str, hours: float, end_us: int, seed: int,
+                   nominal_us: int = NOMINAL) -> None:
+    """Insert a jittering timeline of `hours` ending at end_us for a channel (segments of nominal_us ± 80 ms)."""
     rng = random.Random(seed)
     t = end_us - int(hours * HOUR)
     tail, session, encseq, next_disc = None, 1, 0, t + HOUR // 2
@@ -45,9 +46,9 @@ def build_timeline(db: Database, channel_id: str, hours: float, end_us: int, see
     while t < end_us:
         if t >= next_disc:
             session, encseq, next_disc = session + 1, 0, next_disc + HOUR // 2
-        d = NOMINAL + rng.randint(-80_000, 80_000)
+        d = nominal_us + rng.randint(-80_000, 80_000)
         plan = plan_append(tail, NewSegment(t, d, session, encseq, {"cmaf/360p": "a" * 16}),
-                           nominal_us=NOMINAL)
+                           nominal_us=nominal_us)
         runs = list(plan.runs)
         if plan.replaces_tail:
             pending_tail = runs[-1]

@@ -60,6 +60,11 @@ class WindowOutOfRange(InvalidInput):
     status = 400
 
 
+class InvalidDeliveryDirective(InvalidInput):
+    code = "INVALID_DELIVERY_DIRECTIVE"
+    status = 400
+
+
 class KeyNotFound(NotFound):
     code = "KEY_NOT_FOUND"
 

@@ -27,7 +27,8 @@ from streaming.copies import copied_key
 from streaming.errors import SegmentNotFound
 from streaming.recent import RecentSegments
 from streaming.rendering import (
-    FOREVER_US, LIVE_CACHE, ChannelView, master_playlist, media_playlist, now_us, window_gaps, window_playlist,
+    FOREVER_US, LIVE_CACHE, ChannelView, master_playlist, media_playlist, now_us, wants_delta, window_gaps,
+    window_playlist,
 )
 from streaming.timeline import Run
 from streaming.window_runs import WindowRuns
@@ -308,7 +309,7 @@ class Origin:
         elif m["init"] is not None:
             await self._object(send, _stored_key(window, service.init_key(view.spec.id, track, m["init"])), "mp4", head)
         elif window is not None:
-            body, etag, cache = await self._window_media(view, track, window)
+            body, etag, cache = await self._window_media(view, track, window, wants_delta(query))
             await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head, fast=False, cache=cache)
         else:
             body, etag, valid_until = media_playlist(view, track, query, self.rt.settings)
@@ -328,16 +329,17 @@ class Origin:
         else:
             await _send_entry(send, scope, entry)
 
-    async def _window_media(self, view: ChannelView, track: str, window: Window) -> tuple[bytes, bytes, bytes]:
+    async def _window_media(self, view: ChannelView, track: str, window: Window,
+                            delta: bool) -> tuple[bytes, bytes, bytes]:
         """A window's media playlist, rendered once per view and gap count: start-over players
         reload it every few seconds, and every new segment brings a new view."""
         gaps = window_gaps(view, window, self.rt.settings)
-        key = ("window", track, window, len(gaps))
+        key = ("window", track, window, len(gaps), delta)
         hit = view.rendered.get(key)
         if hit is not None:
             return hit
         runs, holes = await self.windows.of(view, window)
-        result = window_playlist(view, track, window, runs, holes, gaps)
+        result = window_playlist(view, track, window, runs, holes, gaps, delta=delta)
         # An index read of a window that is not complete yet may grow before the view changes.
         if runs is view.runs or (runs and runs[-1].end_us >= window.end_us):
             view.rendered[key] = result

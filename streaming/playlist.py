@@ -12,6 +12,7 @@ from streaming.timeline import Segment
 # EXT-X-GAP is from rfc8216bis and older players ignore unknown tags (section 4.1).
 HLS_VERSION_CMAF = 7
 HLS_VERSION_TS = 3
+HLS_VERSION_SKIP = 9  # a playlist holding EXT-X-SKIP (rfc8216bis 4.4.5.2)
 
 
 def format_pdt(t_us: int) -> str:
@@ -38,15 +39,35 @@ class MediaPlaylistSpec:
     endlist: bool = False
     start_offset_s: float | None = None  # EXT-X-START TIME-OFFSET, when asked for
     key_uri: Callable[[Segment], str | None] | None = None  # AES-128 key URI of a segment, if encrypted
+    skip_until_s: float | None = None  # CAN-SKIP-UNTIL advertised: delta updates offered (rfc8216bis)
+    delta: bool = False  # render as a Playlist Delta Update (the player sent _HLS_skip)
+
+
+def skipped_count(segments: Sequence[Segment], skip_until_s: float) -> int:
+    """Return how many leading segments a delta update replaces: those ending before the Skip Boundary.
+
+    Every segment that starts or ends within skip_until_s of the playlist's end is kept, so what
+    is listed always spans at least the boundary (rfc8216bis 6.2.5.1).
+    """
+    if not segments:
+        return 0
+    boundary = segments[-1].end_us - int(skip_until_s * 1_000_000)
+    n = 0
+    while n < len(segments) - 1 and segments[n].end_us <= boundary:
+        n += 1
+    return n
 
 
 def render_media(segments: Sequence[Segment], spec: MediaPlaylistSpec) -> str:
     """Render a media playlist whose segment URIs are ``{prefix}{seq}.{ext}``, relative to it."""
     first = segments[0] if segments else None
     cmaf = spec.segment_ext == "m4s"
+    offer_skip = spec.skip_until_s is not None and not spec.endlist
+    skipped = skipped_count(segments, spec.skip_until_s) if offer_skip and spec.delta else 0
+    version = HLS_VERSION_SKIP if skipped else HLS_VERSION_CMAF if cmaf else HLS_VERSION_TS
     out = [
         "#EXTM3U",
-        f"#EXT-X-VERSION:{HLS_VERSION_CMAF if cmaf else HLS_VERSION_TS}",
+        f"#EXT-X-VERSION:{version}",
         f"#EXT-X-TARGETDURATION:{spec.target_duration}",
         f"#EXT-X-MEDIA-SEQUENCE:{first.seq if first else 0}",
         f"#EXT-X-DISCONTINUITY-SEQUENCE:{first.disc_count if first else 0}",
@@ -54,13 +75,18 @@ def render_media(segments: Sequence[Segment], spec: MediaPlaylistSpec) -> str:
     if spec.playlist_type:
         out.append(f"#EXT-X-PLAYLIST-TYPE:{spec.playlist_type}")
     out.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    if offer_skip:
+        out.append(f"#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL={spec.skip_until_s:.1f}")
     if spec.start_offset_s is not None:
         out.append(f"#EXT-X-START:TIME-OFFSET={spec.start_offset_s:.3f},PRECISE=YES")
+    if skipped:
+        # The kept segments' own EXT-X-MAP and EXT-X-KEY follow: the loop below starts with none.
+        out.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")
     current_map: str | None = None
     current_key: str | None = None
     ext = spec.segment_ext
     prefix = spec.uri_prefix
-    for seg in segments:
+    for seg in segments[skipped:]:
         # The first segment's discontinuity is already counted in DISCONTINUITY-SEQUENCE.
         if seg.discontinuity and seg is not first:
             out.append("#EXT-X-DISCONTINUITY")

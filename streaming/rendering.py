@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from infra.settings import Settings
 from streaming import service
-from streaming.errors import WindowOutOfRange
+from streaming.errors import InvalidDeliveryDirective, WindowOutOfRange
 from streaming.playlist import (
     AudioMediaSpec, MediaPlaylistSpec, VariantSpec, render_master, render_media,
 )
@@ -24,6 +24,10 @@ from streaming.windows import Window, window_segments
 LIVE_CACHE = b"public, max-age=1"
 VOD_CACHE = b"public, max-age=300"  # a complete window's playlist never changes
 FOREVER_US = 2**62
+# CAN-SKIP-UNTIL, in target durations: at least 6 (rfc8216bis 4.4.3.8). Players ask for a delta
+# only while their copy is younger than half of it (hls.js), so 12 lets one that missed a few
+# reloads still get one, and a 6-hour window's delta lists about 12 segments instead of thousands.
+SKIP_TARGET_DURATIONS = 12
 
 
 @dataclass
@@ -69,6 +73,22 @@ def window_us(view: ChannelView, query: bytes, live_window_s: float) -> int:
     return int(window * 1_000_000)
 
 
+def skip_until_s(spec: service.ChannelSpec, span_us: int) -> float | None:
+    """Return the Skip Boundary a playlist of this span offers, or None when a delta would save little."""
+    boundary = SKIP_TARGET_DURATIONS * spec.target_duration_s
+    return float(boundary) if span_us >= 2 * boundary * 1_000_000 else None
+
+
+def wants_delta(query: bytes) -> bool:
+    """Tell whether a playlist request asks for a Playlist Delta Update (``_HLS_skip=YES`` or ``v2``)."""
+    if not query or b"_HLS_skip" not in query:
+        return False
+    value = parse_qs(query.decode("latin-1")).get("_HLS_skip", [""])[0]
+    if value not in ("YES", "v2"):  # v2 also skips date ranges: we write none
+        raise InvalidDeliveryDirective("_HLS_skip must be YES or v2", directive="_HLS_skip")
+    return True
+
+
 def media_playlist(view: ChannelView, track: str, query: bytes, settings: Settings) -> tuple[bytes, bytes, int]:
     """Render a live or time-shift media playlist; return it, its ETag and until when it holds (µs)."""
     span_us = window_us(view, query, settings.live_window_s)
@@ -82,13 +102,15 @@ def media_playlist(view: ChannelView, track: str, query: bytes, settings: Settin
                          hold_us=hold, last_publish_us=view.last_publish_us)
         valid_until = live_gaps_valid_until(view.runs[-1], len(gaps), nominal_us=spec.segment_duration_us,
                                             hold_us=hold, last_publish_us=view.last_publish_us)
-    key = ("media", track, span_us, len(gaps))
+    delta = wants_delta(query)
+    key = ("media", track, span_us, len(gaps), delta)
     hit = view.rendered.get(key)
     if hit is not None:
         return (*hit, valid_until)
     segments = _live_window(view, span_us, gaps)
     segments = [replace(s, gap=True) if (s.seq, track) in view.holes else s for s in segments]
-    body = render_media(segments, _media_spec(spec, track)).encode()
+    body = render_media(segments, _media_spec(spec, track, skip_until_s=skip_until_s(spec, span_us),
+                                              delta=delta)).encode()
     result = (body, _etag(body))
     view.rendered[key] = result
     return (*result, valid_until)
@@ -104,13 +126,15 @@ def window_gaps(view: ChannelView, window: Window, settings: Settings) -> list[S
 
 
 def window_playlist(view: ChannelView, track: str, window: Window, runs: list[Run], holes: set[tuple[int, str]],
-                    gaps: list[Segment]) -> tuple[bytes, bytes, bytes]:
+                    gaps: list[Segment], *, delta: bool = False) -> tuple[bytes, bytes, bytes]:
     """Render a window's media playlist (start-over, catch-up, by time); return it, its ETag and
-    its Cache-Control (see streaming/windows.py)."""
+    its Cache-Control (see streaming/windows.py). A growing (EVENT) one offers delta updates."""
     planned = window_segments(window, runs, holes, track, gaps)
+    span_us = (window.end_s - window.start_s) * 1_000_000
     body = render_media(planned.segments, _media_spec(
         view.spec, track, playlist_type=planned.playlist_type, endlist=planned.endlist,
-        start_offset_s=planned.start_offset_s)).encode()
+        start_offset_s=planned.start_offset_s, skip_until_s=skip_until_s(view.spec, span_us),
+        delta=delta)).encode()
     return body, _etag(body), VOD_CACHE if planned.playlist_type == "VOD" else LIVE_CACHE
 
 

@@ -58,6 +58,8 @@ class _Segment:
     pdt: datetime | None = None  # explicit EXT-X-PROGRAM-DATE-TIME
     effective_pdt: datetime | None = None  # explicit or carried forward from the last one
     dsn: int = 0  # discontinuity sequence number (4.3.3.3)
+    map_uri: str | None = None  # the EXT-X-MAP that applies to it
+    key: str | None = None  # the EXT-X-KEY that applies to it (its attribute list), None when clear
 
 
 @dataclass
@@ -69,6 +71,14 @@ class _Media:
     endlist: bool = False
     segments: list[_Segment] = field(default_factory=list)
     maps: list[tuple[str, int]] = field(default_factory=list)  # (uri, line)
+    version: int = 1
+    skipped: int = 0  # EXT-X-SKIP SKIPPED-SEGMENTS of a delta update (rfc8216bis 4.4.5.2)
+    skip_until: float | None = None  # EXT-X-SERVER-CONTROL CAN-SKIP-UNTIL
+
+    @property
+    def first_seq(self) -> int:
+        """The media sequence number of the first segment listed (after any skipped ones)."""
+        return self.msn + self.skipped
 
 
 def _attrs(value: str) -> dict[str, str] | None:
@@ -142,7 +152,10 @@ def _parse_media(text: str, out: list[Violation]) -> _Media:
     pending: dict = {}
     pending_tags: list[str] = []
     open_map: int | None = None
+    current_map = current_key = None
+    skips: list[int] = []
     iframes = seen_segment = seen_disc = False
+    pl.version = version
     for n, line in lines:
         if line.startswith("#"):
             if not line.startswith("#EXT"):
@@ -190,7 +203,22 @@ def _parse_media(text: str, out: list[Violation]) -> _Media:
                     out.append(Violation("4.3.2.5-map", f"line {n}: EXT-X-MAP without a quoted URI attribute"))
                 else:
                     pl.maps.append((uri, n))
-                open_map = n
+                open_map, current_map = n, uri
+            elif name == "EXT-X-KEY":
+                current_key = None if value == "METHOD=NONE" else value
+            elif name == "EXT-X-SKIP":
+                skipped = (_attrs(value) or {}).get("SKIPPED-SEGMENTS", "")
+                if seen_segment or not _INT.fullmatch(skipped):
+                    out.append(Violation("4.4.5.2-skip", f"line {n}: EXT-X-SKIP must come before every segment "
+                                         f"and carry an integer SKIPPED-SEGMENTS, got {value!r}"))
+                skips.append(int(skipped) if _INT.fullmatch(skipped) else 0)
+            elif name == "EXT-X-SERVER-CONTROL":
+                until = (_attrs(value) or {}).get("CAN-SKIP-UNTIL")
+                if until is not None:
+                    if not _DEC.fullmatch(until):
+                        out.append(Violation("4.4.3.8-server-control", f"line {n}: CAN-SKIP-UNTIL {until!r}"))
+                    else:
+                        pl.skip_until = float(until)
             elif name == "EXT-X-PLAYLIST-TYPE":
                 ptypes.append(value)
             elif name == "EXT-X-ENDLIST":
@@ -203,7 +231,8 @@ def _parse_media(text: str, out: list[Violation]) -> _Media:
             out.append(Violation("4.3.2.1-uri-without-extinf", f"line {n}: URI {line!r} has no EXTINF"))
         pl.segments.append(_Segment(uri=line, duration=pending.get("duration", 0.0), line=n,
                                     discontinuity=pending.get("discontinuity", False), gap=pending.get("gap", False),
-                                    byterange=pending.get("byterange"), pdt=pending.get("pdt")))
+                                    byterange=pending.get("byterange"), pdt=pending.get("pdt"),
+                                    map_uri=current_map, key=current_key))
         pending, pending_tags, open_map = {}, [], None
     if "duration" in pending:
         out.append(Violation("4.3.2.1-extinf", "last EXTINF is not followed by a URI line"))
@@ -232,6 +261,19 @@ def _parse_media(text: str, out: list[Violation]) -> _Media:
         out.append(Violation("4.3.3.5-vod-endlist", "VOD playlist without EXT-X-ENDLIST"))
     if pl.maps and not iframes and version < 6:  # section 7
         out.append(Violation("7-version", f"EXT-X-MAP needs EXT-X-VERSION >= 6, playlist declares {version}"))
+    if pl.skip_until is not None and pl.target and pl.skip_until < 6 * pl.target:
+        out.append(Violation("4.4.3.8-server-control",
+                             f"CAN-SKIP-UNTIL {pl.skip_until} is under six target durations ({6 * pl.target})"))
+    if skips:
+        pl.skipped = skips[0]
+        if len(skips) > 1:
+            out.append(Violation("4.4.5.2-skip", f"EXT-X-SKIP appears {len(skips)} times"))
+        if version < 9:
+            out.append(Violation("4.4.5.2-skip", f"EXT-X-SKIP needs EXT-X-VERSION >= 9, playlist declares {version}"))
+        if pl.skip_until is None:
+            out.append(Violation("6.2.5.1-delta", "a delta update without CAN-SKIP-UNTIL in EXT-X-SERVER-CONTROL"))
+        if pl.endlist:
+            out.append(Violation("6.2.5.1-delta", "a delta update of a playlist with EXT-X-ENDLIST"))
 
     _check_timeline(pl, out)
     seen: set[tuple[str, str | None]] = set()
@@ -353,7 +395,11 @@ def _check_stream_inf(n: int, value: str) -> list[Violation]:
 
 
 def _reload_rules(old_text: str, old: _Media, text: str, new: _Media) -> list[Violation]:
-    """6.2.1: a reload may only append, drop head segments, bump sequence numbers, or add ENDLIST."""
+    """6.2.1: a reload may only append, drop head segments, bump sequence numbers, or add ENDLIST.
+
+    Segments are matched by media sequence number, so a delta update (whose listed segments start
+    at EXT-X-MEDIA-SEQUENCE + SKIPPED-SEGMENTS) is held to the same rules as a full playlist.
+    """
     if old.endlist:
         return [] if text == old_text else [Violation("6.2.1-endlist", "playlist changed after EXT-X-ENDLIST")]
     out = []
@@ -364,18 +410,20 @@ def _reload_rules(old_text: str, old: _Media, text: str, new: _Media) -> list[Vi
     k = new.msn - old.msn
     if k < 0:
         out.append(Violation("6.2.1-media-sequence", f"EXT-X-MEDIA-SEQUENCE decreased {old.msn} -> {new.msn}"))
-    if 0 < k < len(old.segments) and new.segments:
-        was, now = old.segments[k], new.segments[0]
+    j0 = new.first_seq - old.first_seq
+    if 0 < j0 < len(old.segments) and new.segments and not new.skipped:
+        was, now = old.segments[j0], new.segments[0]
         if (was.uri, was.duration) != (now.uri, now.duration):
             out.append(Violation("6.2.1-head-removal",
                                  f"first segment {now.uri!r} should be {was.uri!r} after removing {k}"))
-    if new.msn + len(new.segments) < old.msn + len(old.segments):
+    if new.first_seq + len(new.segments) < old.first_seq + len(old.segments):
         out.append(Violation("6.2.1-head-removal", "segments disappeared from the end of the playlist"))
     for i, s in enumerate(new.segments):
-        j = new.msn + i - old.msn
+        msn = new.first_seq + i
+        j = msn - old.first_seq
         if not 0 <= j < len(old.segments):
             continue
-        o, msn = old.segments[j], new.msn + i
+        o = old.segments[j]
         if o.uri != s.uri:
             out.append(Violation("6.2.1-msn-uri", f"media sequence {msn} was {o.uri!r}, now {s.uri!r}"))
             continue
@@ -383,17 +431,49 @@ def _reload_rules(old_text: str, old: _Media, text: str, new: _Media) -> list[Vi
         if o.duration != s.duration or o.discontinuity != s.discontinuity or o.gap != s.gap or pdt_moved:
             out.append(Violation("6.2.1-segment-changed",
                                  f"media sequence {msn} ({s.uri!r}) changed EXTINF/PDT/discontinuity/gap"))
-        if o.dsn != s.dsn:
+        if o.dsn != s.dsn and not (old.skipped or new.skipped):
+            # A delta's listed segments count discontinuities from the skipped ones too, which it
+            # does not show: check_delta compares those against the full playlist instead.
             out.append(Violation("6.2.1-discontinuity-sequence",
                                  f"media sequence {msn} had discontinuity number {o.dsn}, now {s.dsn}"))
     removed_discs = sum(s.discontinuity for s in old.segments)
-    if k >= len(old.segments) and new.dsn < old.dsn + removed_discs:
+    if not (old.skipped or new.skipped) and k >= len(old.segments) and new.dsn < old.dsn + removed_discs:
         out.append(Violation("6.2.1-discontinuity-sequence",
                              f"all {removed_discs} discontinuities removed but DSN went {old.dsn} -> {new.dsn}"))
     if old.ptype == "EVENT":  # 4.3.3.5: EVENT playlists are append-only
         key = lambda s: (s.uri, s.duration, s.discontinuity, s.gap, s.byterange)  # noqa: E731
-        if k != 0 or [key(s) for s in new.segments[: len(old.segments)]] != [key(s) for s in old.segments]:
+        overlap = [(old.segments[new.first_seq + i - old.first_seq], s) for i, s in enumerate(new.segments)
+                   if 0 <= new.first_seq + i - old.first_seq < len(old.segments)]
+        if k != 0 or any(key(o) != key(n) for o, n in overlap) or (
+                new.first_seq + len(new.segments) < old.first_seq + len(old.segments)):
             out.append(Violation("6.2.1-event-append", "EVENT playlist did not just append segments"))
+    return out
+
+
+def check_delta(full_text: str, delta_text: str) -> list[Violation]:
+    """Check a Playlist Delta Update against the full playlist of the same moment (rfc8216bis 6.2.5.1).
+
+    The delta keeps the full playlist's sequence numbers, lists exactly its last segments with
+    the same EXTINF, PDT, discontinuities, EXT-X-MAP and EXT-X-KEY, and skips only segments that
+    end at least CAN-SKIP-UNTIL seconds before the end of the playlist.
+    """
+    out, full = _media(full_text, None)
+    found, delta = _media(delta_text, None)
+    out += found
+    if full.skip_until is None:
+        return out + [Violation("6.2.5.1-delta", "the full playlist offers no delta updates (no CAN-SKIP-UNTIL)")]
+    for attr in ("msn", "dsn", "target", "ptype", "skip_until", "endlist"):
+        if getattr(full, attr) != getattr(delta, attr):
+            out.append(Violation("6.2.5.1-delta", f"{attr} differs: full {getattr(full, attr)!r}, "
+                                 f"delta {getattr(delta, attr)!r}"))
+    n = delta.skipped
+    kept = full.segments[n:]
+    fields = lambda s: (s.uri, s.duration, s.discontinuity, s.gap, s.pdt, s.map_uri, s.key)  # noqa: E731
+    if [fields(s) for s in kept] != [fields(s) for s in delta.segments]:
+        out.append(Violation("6.2.5.1-delta", f"the segments after the {n} skipped are not the full playlist's"))
+    if n and sum(s.duration for s in kept) + 1e-6 < full.skip_until:
+        out.append(Violation("6.2.5.1-skip-boundary", f"skipped {n} segments, leaving "
+                             f"{sum(s.duration for s in kept):.3f}s, under CAN-SKIP-UNTIL {full.skip_until}"))
     return out
 
 
