@@ -71,7 +71,6 @@ class _Media:
     endlist: bool = False
     segments: list[_Segment] = field(default_factory=list)
     maps: list[tuple[str, int]] = field(default_factory=list)  # (uri, line)
-    version: int = 1
     skipped: int = 0  # EXT-X-SKIP SKIPPED-SEGMENTS of a delta update (rfc8216bis 4.4.5.2)
     skip_until: float | None = None  # EXT-X-SERVER-CONTROL CAN-SKIP-UNTIL
 
@@ -155,7 +154,6 @@ def _parse_media(text: str, out: list[Violation]) -> _Media:
     current_map = current_key = None
     skips: list[int] = []
     iframes = seen_segment = seen_disc = False
-    pl.version = version
     for n, line in lines:
         if line.startswith("#"):
             if not line.startswith("#EXT"):
