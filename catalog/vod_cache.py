@@ -33,7 +33,8 @@ def cached(*, db_session: Session, name: str, ttl_s: float, compute: Callable[[]
     now = time.monotonic()
     with _lock:
         if version != _version:
-            _version, _ = version, _entries.clear()
+            _version = version
+            _entries.clear()
         kept = _entries.get(name)
     if kept is not None and now - kept[0] < ttl_s:
         return kept[1]  # type: ignore[return-value]

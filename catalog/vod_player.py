@@ -1,12 +1,15 @@
 """What players see of the VOD catalogue: lists, search, browse rows, details, continue watching.
 
 Every read filters with vod.visible_query at the current time, so nothing here needs a job to
-open or close a window. Cards are built from two queries per page (titles, then their texts).
+open or close a window; the browse rows every subscriber shares are the one thing kept
+(catalog/vod_cache.py: until the next catalogue change, at most 30 s). Cards are built from two
+queries per page (titles, then their texts).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, defer
 
