@@ -188,7 +188,8 @@ def start_device_authorization(*, db_session: Session, request: DeviceCodeReques
             break
     db_session.add(DeviceAuthorization(
         device_code_sha256=sha256_hex(device_code), user_code=user_code, device_type=request.type,
-        name=request.name, model=request.model, status="pending", interval_s=settings.device_code_interval_s,
+        name=request.name, model=request.model, platform=request.platform, os_version=request.os_version,
+        status="pending", interval_s=settings.device_code_interval_s,
         created_at=now, expires_at=now + dt.timedelta(seconds=settings.device_code_ttl_s)))
     db_session.flush()
     uri = f"{(base_url or settings.base_url).rstrip('/')}/activate"
@@ -241,7 +242,8 @@ def poll_device_token(*, db_session: Session, grant_type: str | None, device_cod
     row.status = "used"
     try:
         return start_session(db_session=db_session, subscriber_id=row.subscriber_id,
-                             device=DeviceInfo(type=row.device_type, name=row.name, model=row.model))
+                             device=DeviceInfo(type=row.device_type, name=row.name, model=row.model,
+                                               platform=row.platform, os_version=row.os_version))
     except DeviceLimit as err:
         raise OAuthError("access_denied", err.message) from err
 

@@ -52,6 +52,10 @@ class DeviceNotFound(NotFound):
     code = "DEVICE_NOT_FOUND"
 
 
+class UnknownDeviceProfile(InvalidInput):
+    code = "UNKNOWN_DEVICE_PROFILE"
+
+
 class UserCodeNotFound(NotFound):
     code = "USER_CODE_NOT_FOUND"
 

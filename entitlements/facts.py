@@ -206,11 +206,16 @@ def _title_target(db_session: Session, request: PlaybackRequest, now: dt.datetim
 
 
 def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, request: PlaybackRequest,
-                 address: str, strict: bool = True,
-                 window: tuple[int, int] | None = None) -> tuple[PlaybackFacts, Target]:
-    """Collect everything the decision needs about the request, the account and the content."""
+                 address: str, strict: bool = True, window: tuple[int, int] | None = None,
+                 profile=None) -> tuple[PlaybackFacts, Target]:  # noqa: ANN001 - a DeviceProfile
+    """Collect everything the decision needs about the request, the account and the content;
+    the device's profile (standard when None) picks the segment set."""
     target, ch = resolve_target(db_session=db_session, request=request, subscriber_id=sub.id, strict=strict,
                                 window=window)
+    from streaming import service as streaming_service
+
+    seg_set = streaming_service.segment_set_for(profile, ch.segment_sets, request.segment_set)
+    target = replace(target, segment_set=seg_set)
     content_rights = ch.rights.overridden(target.override)
     held, limits, devices = account_facts(db_session=db_session, sub=sub)
     position = next((i for i, (dev_id, _) in enumerate(devices) if dev_id == principal.device_id), None)
@@ -225,7 +230,7 @@ def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, 
     streams = tuple(ActiveStream(s.id, s.device_id, s.content)
                     for s in active_streams(db_session=db_session, subscriber_id=sub.id))
     facts = PlaybackFacts(
-        mode=target.mode, content=target.content, available=request.segment_set in ch.segment_sets,
+        mode=target.mode, content=target.content, available=seg_set in ch.segment_sets,
         rights=content_rights, granting_packages=ch.granting, account_status=sub.status, held_packages=held,
         device_id=principal.device_id, device_type=device_type,
         device_within_limit=position is not None and position < limits.max_devices,

@@ -43,6 +43,9 @@ class Device(Base):
     device_type: Mapped[str] = mapped_column(String(16))  # smart_tv | stb | mobile | tablet | web
     name: Mapped[str] = mapped_column(String(100))
     model: Mapped[str | None] = mapped_column(String(100))
+    platform: Mapped[str | None] = mapped_column(String(16))  # tizen | webos | android | ios | ...
+    os_version: Mapped[str | None] = mapped_column(String(32))
+    profile_override: Mapped[str | None] = mapped_column(String(32))  # set by staff: a device profile code
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     last_seen_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 
@@ -85,6 +88,8 @@ class DeviceAuthorization(Base):
     device_type: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(100))
     model: Mapped[str | None] = mapped_column(String(100))
+    platform: Mapped[str | None] = mapped_column(String(16))
+    os_version: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|approved|denied|used
     subscriber_id: Mapped[str | None] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     interval_s: Mapped[int] = mapped_column(Integer)

@@ -18,8 +18,8 @@ from entitlements.auth import Principal
 from entitlements.decision import Decision, PlaybackFacts, decide
 from entitlements.errors import NothingRecorded, PlaybackDenied, PlaybackSessionNotFound
 from entitlements.facts import gather_facts
-from entitlements.models import PlaybackDecisionLog, PlaybackSession, Subscriber
-from entitlements.schemas import ContentRef, PlaybackRequest, PlaybackStart, StreamRead, utc
+from entitlements.models import Device, PlaybackDecisionLog, PlaybackSession, Subscriber
+from entitlements.schemas import ContentRef, DeviceProfileRead, PlaybackRequest, PlaybackStart, StreamRead, utc
 from entitlements.streams import keep_alive, lease_key, open_sessions
 from entitlements.targets import Target
 from entitlements.tokens import PlaybackGrant, PlaybackTokens
@@ -84,6 +84,15 @@ def heartbeat(*, db_session: Session, subscriber_id: str, session_id: str) -> No
     keep_alive([session_id])
 
 
+def to_profile_read(p) -> DeviceProfileRead:  # noqa: ANN001 - a streaming.device_profiles.DeviceProfile
+    """Return the API view of a device profile."""
+    low, high = ".".join(map(str, p.min_version)), ".".join(map(str, p.below_version or ()))
+    versions = " and ".join(([f">= {low}"] if low else []) + ([f"< {high}"] if high else [])) or "any"
+    return DeviceProfileRead(code=p.code, label=p.label, platform=p.platform, versions=versions,
+                             segment_set=p.segment_set, max_window_s=p.max_window_s, hls_version=p.hls_version,
+                             outage=p.outage, honours_start=p.honours_start, delta_updates=p.delta_updates)
+
+
 # -- deciding ---------------------------------------------------------------------------------
 def _audit(db_session: Session, facts: PlaybackFacts, sub_id: str, decision: Decision, session_id: str | None,
            address: str) -> None:
@@ -102,8 +111,9 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     sub = db_session.scalar(select(Subscriber).where(Subscriber.id == principal.subscriber_id).with_for_update())
     if sub is None:
         raise PlaybackSessionNotFound("no such subscriber")
+    profile = service.device_profile(db_session.get(Device, principal.device_id) if principal.device_id else None)
     facts, target = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request,
-                                 address=address)
+                                 address=address, profile=profile)
     decision = decide(facts)
     if not decision.allowed:
         _audit(db_session, facts, sub.id, decision, None, address)
@@ -128,9 +138,10 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
                                                  target.mode, int(expires.timestamp())))
     base = (base_url or rt.settings.base_url).rstrip("/")
     ws, we = (dt.datetime.fromtimestamp(t, dt.UTC) for t in target.window) if target.window else (None, None)
-    return PlaybackStart(session_id=session.id, url=f"{base}/p/{token}/{target.master_path(request.segment_set)}",
+    return PlaybackStart(session_id=session.id, url=f"{base}/p/{token}/{target.master_path(profile.path_part)}",
                          expires_at=expires, heartbeat_every_s=max(5, int(rt.settings.stream_lease_s / 3)),
-                         replaced_session_id=decision.replaces, window_start=ws, window_end=we)
+                         replaced_session_id=decision.replaces, device_profile=profile.code,
+                         segment_set=target.segment_set, window_start=ws, window_end=we)
 
 
 def _require_recorded(db_session: Session, target: Target) -> None:

@@ -10,11 +10,11 @@ from catalog import guide
 from catalog.deps import ChannelIdPath, ProgrammeIdPath
 from catalog.schemas import ProgrammeRightsBody, ProgrammeRightsRead
 from entitlements import passwords, playback, rights, service, streams
-from entitlements.deps import CurrentPrincipal, client_address
+from entitlements.deps import CurrentPrincipal, CustomerNumberPath, DeviceIdPath, client_address
 from entitlements.errors import InvalidCredentials
 from entitlements.schemas import (
-    ChannelRightsBody, ChannelRightsRead, GeoRangesBody, PinSet, PlaybackDecisionRead, PlaybackRequest,
-    PlaybackStart, ProfileCreate, ProfileRead, ProfileUpdate, StreamRead,
+    ChannelRightsBody, ChannelRightsRead, DeviceProfileRead, DeviceProfileSet, DeviceRead, GeoRangesBody, PinSet,
+    PlaybackDecisionRead, PlaybackRequest, PlaybackStart, ProfileCreate, ProfileRead, ProfileUpdate, StreamRead,
 )
 from infra.deps import RuntimeDep, SessionDep, require_staff
 
@@ -165,3 +165,30 @@ def list_decisions(db_session: SessionDep, customer_number: Annotated[str | None
         sub_id = service.get_by_customer_number(db_session=db_session, customer_number=customer_number).id
     return [PlaybackDecisionRead.model_validate(d, from_attributes=True)
             for d in playback.decisions(db_session=db_session, subscriber_id=sub_id, offset=offset, limit=limit)]
+
+
+# -- staff: device profiles ------------------------------------------------------------------------
+@router.get("/v1/admin/device-profiles", response_model=list[DeviceProfileRead], dependencies=viewer,
+            tags=["devices"])
+def list_device_profiles() -> list[DeviceProfileRead]:
+    """List the device profiles, in the order a device is matched against them."""
+    from streaming import service as streaming_service
+
+    return [playback.to_profile_read(p) for p in streaming_service.DEVICE_PROFILES]
+
+
+@router.get("/v1/admin/subscribers/{customer_number}/devices", response_model=list[DeviceRead],
+            dependencies=viewer, tags=["devices"])
+def staff_devices(customer_number: CustomerNumberPath, db_session: SessionDep) -> list[DeviceRead]:
+    """List a subscriber's devices with the profile each plays with (customer care)."""
+    sub = service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
+    return [service.to_device_read(d) for d in service.list_devices(db_session=db_session, subscriber_id=sub.id)]
+
+
+@router.put("/v1/admin/devices/{device_id}/profile", response_model=DeviceRead, dependencies=operator,
+            tags=["devices"])
+def put_device_profile(device_id: DeviceIdPath, body: DeviceProfileSet,
+                       db_session: SessionDep) -> DeviceRead:
+    """Play a device with another profile (a TV that stalls on long windows), or back to its own with null."""
+    return service.to_device_read(service.set_device_profile(db_session=db_session, device_id=device_id,
+                                                             profile=body.profile))

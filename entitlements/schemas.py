@@ -11,6 +11,9 @@ from infra.db import utc  # noqa: F401 - re-exported for the entitlements module
 from infra.validation import NO_CONTROL
 
 DeviceType = Literal["smart_tv", "stb", "mobile", "tablet", "web"]
+Platform = Literal["tizen", "webos", "android", "ios", "tvos", "browser", "stb"]  # streaming.device_profiles
+OsVersion = Annotated[str, Field(pattern=r"^\d{1,4}(\.\d{1,4}){0,3}$", description="dotted, e.g. 4.0")]
+ProfileCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 PackageCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 CustomerNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")]
 Id32 = Annotated[str, Field(pattern=r"^[a-f0-9]{32}$")]
@@ -39,6 +42,8 @@ class DeviceInfo(Strict):
     type: DeviceType
     name: Text100
     model: Annotated[str, Field(max_length=100, pattern=NO_CONTROL)] | None = None
+    platform: Platform | None = None  # picks the device profile, with os_version
+    os_version: OsVersion | None = None
 
 
 class LoginRequest(Strict):
@@ -75,6 +80,8 @@ class DeviceCodeRequest(Strict):
     type: DeviceType = "smart_tv"
     name: Text100 = "TV"
     model: Annotated[str, Field(max_length=100, pattern=NO_CONTROL)] | None = None
+    platform: Platform | None = None
+    os_version: OsVersion | None = None
 
 
 class DeviceCodeResponse(BaseModel):
@@ -99,6 +106,10 @@ class DeviceRead(BaseModel):
     type: str
     name: str
     model: str | None
+    platform: str | None = None
+    os_version: str | None = None
+    device_profile: str = "standard"  # what playback is shaped for (streaming/device_profiles.py)
+    profile_set_by_staff: bool = False
     created_at: dt.datetime
     last_seen_at: dt.datetime
     current: bool = False
@@ -106,6 +117,27 @@ class DeviceRead(BaseModel):
 
 class DeviceRename(Strict):
     name: Text100
+
+
+class DeviceProfileSet(Strict):
+    """Staff's choice of a device's profile; null goes back to the one its platform and version pick."""
+
+    profile: ProfileCode | None
+
+
+class DeviceProfileRead(BaseModel):
+    """One device profile: which devices it covers and how their playlists are shaped."""
+
+    code: str
+    label: str
+    platform: str | None
+    versions: str  # e.g. ">= 4", "< 4", "any"
+    segment_set: str
+    max_window_s: int | None
+    hls_version: int
+    outage: str  # gap | slate
+    honours_start: bool
+    delta_updates: bool
 
 
 class Limits(BaseModel):
@@ -307,7 +339,7 @@ class PlaybackRequest(Strict):
     duration_s: Annotated[int, Field(ge=1, le=MAX_BYTIME_S)] | None = None
     profile_id: Id32 | None = None
     pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] | None = None
-    segment_set: Literal["cmaf", "ts"] = "cmaf"
+    segment_set: Literal["cmaf", "ts"] | None = None  # None: the device profile's
 
     @model_validator(mode="after")
     def _window(self) -> "PlaybackRequest":
@@ -332,6 +364,8 @@ class PlaybackStart(BaseModel):
     expires_at: dt.datetime
     heartbeat_every_s: int
     replaced_session_id: str | None = None
+    device_profile: str = "standard"  # how the playlists are shaped for this device
+    segment_set: str = "cmaf"
     window_start: dt.datetime | None = None  # start-over, catch-up and by time: what the playlist spans
     window_end: dt.datetime | None = None
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from entitlements import passwords
 from entitlements.errors import (
-    DeviceLimit, DeviceNotFound, EmailTaken, InvalidValidity, PackageExists, PackageInUse,
+    DeviceLimit, DeviceNotFound, EmailTaken, UnknownDeviceProfile, InvalidValidity, PackageExists, PackageInUse,
     PackageNotFound, SubscriberNotFound, UnknownPackage, WeakPassword,
 )
 from entitlements.models import (
@@ -239,8 +239,34 @@ def list_devices(*, db_session: Session, subscriber_id: str) -> list[Device]:
 def to_device_read(device: Device, current_id: str | None = None) -> DeviceRead:
     """Return the API view of a device."""
     return DeviceRead(id=device.id, type=device.device_type, name=device.name, model=device.model,
+                      platform=device.platform, os_version=device.os_version,
+                      device_profile=device_profile(device).code, profile_set_by_staff=device.profile_override is not None,
                       created_at=utc(device.created_at), last_seen_at=utc(device.last_seen_at),
                       current=device.id == current_id)
+
+
+def device_profile(device: Device | None):  # noqa: ANN201 - streaming.device_profiles.DeviceProfile
+    """Return the profile a device's playback is shaped for: staff's choice, else its platform's."""
+    from streaming import service as streaming_service
+
+    if device is None:
+        return streaming_service.choose_device_profile(platform=None, os_version=None)
+    return streaming_service.choose_device_profile(platform=device.platform, os_version=device.os_version,
+                                                   device_type=device.device_type, override=device.profile_override)
+
+
+def set_device_profile(*, db_session: Session, device_id: str, profile: str | None) -> Device:
+    """Set (or clear, with None) the profile staff chose for a device; its next playback uses it."""
+    from streaming import service as streaming_service
+
+    device = db_session.get(Device, device_id)
+    if device is None:
+        raise DeviceNotFound("no such device", device_id=device_id)
+    if profile is not None and streaming_service.device_profile_by_code(profile) is None:
+        raise UnknownDeviceProfile(f"no device profile {profile!r}", profile=profile)
+    device.profile_override = profile
+    db_session.flush()
+    return device
 
 
 def get_device(*, db_session: Session, subscriber_id: str, device_id: str) -> Device:
@@ -259,6 +285,8 @@ def register_device(*, db_session: Session, sub: Subscriber, info: DeviceInfo | 
     if info.id is not None:
         device = get_device(db_session=db_session, subscriber_id=sub.id, device_id=info.id)
         device.name, device.model, device.last_seen_at = info.name, info.model, now
+        if info.platform is not None:  # an app update may bring a newer OS: the profile follows it
+            device.platform, device.os_version = info.platform, info.os_version
         return device
     # Lock the account row so two first logins at once cannot both take the last free slot.
     db_session.execute(select(Subscriber.id).where(Subscriber.id == sub.id).with_for_update())
@@ -268,7 +296,8 @@ def register_device(*, db_session: Session, sub: Subscriber, info: DeviceInfo | 
         raise DeviceLimit(f"this account may register {limit} devices; remove one to add this one",
                           limit=limit, devices=[to_device_read(d).model_dump(mode="json") for d in devices])
     device = Device(id=new_id(), subscriber_id=sub.id, device_type=info.type, name=info.name,
-                    model=info.model, created_at=now, last_seen_at=now)
+                    model=info.model, platform=info.platform, os_version=info.os_version,
+                    created_at=now, last_seen_at=now)
     db_session.add(device)
     touch(sub)
     db_session.flush()

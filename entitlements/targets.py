@@ -60,6 +60,7 @@ class Target:
     ended_ago_s: float | None = None
     copy_id: str | None = None  # a recording's private copy, played instead of the archive
     asset_id: str | None = None  # a VOD title's media asset (no channel, no window)
+    segment_set: str = "cmaf"  # the set the device plays (its device profile, or what the app asked)
 
     @property
     def scope(self) -> str:
@@ -70,13 +71,14 @@ class Target:
             return f"channel:{self.channel_id}"
         return self._window().scope
 
-    def master_path(self, segment_set: str) -> str:
-        """The master playlist's path after /p/{token}/."""
-        if self.asset_id is not None:
-            return f"vod/{self.asset_id}/{segment_set}/master.m3u8"
+    def master_path(self, profile_part: str | None = None) -> str:
+        """The master playlist's path after /p/{token}/ (profile_part: a device profile's ``dev-{code}``)."""
+        shaped = f"{profile_part}/{self.segment_set}" if profile_part else self.segment_set
+        if self.asset_id is not None:  # a title's playlists are complete: a profile only picks the set
+            return f"vod/{self.asset_id}/{self.segment_set}/master.m3u8"
         if self.window is None:
-            return f"live/{self.channel_id}/{segment_set}/master.m3u8"
-        return f"{self._window().path}/{segment_set}/master.m3u8"
+            return f"live/{self.channel_id}/{shaped}/master.m3u8"
+        return f"{self._window().path}/{shaped}/master.m3u8"
 
     def _window(self) -> Window:
         # The origin parses the same Window from the path: one format for both sides.

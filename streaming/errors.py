@@ -75,3 +75,9 @@ class AssetNotFound(NotFound):
 
 class AssetStateConflict(Conflict):
     code = "ASSET_STATE_CONFLICT"
+
+
+class UnknownDeviceProfile(NotFound):
+    """A playback path naming a device profile there is none of."""
+
+    code = "UNKNOWN_DEVICE_PROFILE"

@@ -24,7 +24,9 @@ from infra.raw_http import MethodNotAllowed, send_error
 from infra.runtime import Runtime
 from streaming import service
 from streaming.copies import copied_key
-from streaming.errors import SegmentNotFound
+from streaming.device_profiles import DeviceProfile, profile_of_path
+from streaming.errors import SegmentNotFound, UnknownDeviceProfile
+from streaming.origin_extras import key_body, slate_body
 from streaming.recent import RecentSegments
 from streaming.rendering import (
     FOREVER_US, LIVE_CACHE, ChannelView, master_playlist, media_playlist, now_us, wants_delta, window_gaps,
@@ -42,8 +44,9 @@ _NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
 _ROUTE = re.compile(
     rf"^/(?:live/(?P<ch>{_NAME})|window/(?P<wch>{_NAME})/(?P<ws>\d{{9,11}})/(?P<we>\d{{9,11}})/"
     r"(?P<kind>vod|event|live)-(?P<off>\d{1,5})(?:/copy-(?P<copy>[0-9a-f]{32}))?)"
+    r"(?:/(?P<prof>dev-[a-z0-9-]{1,32}))?"
     rf"/(?P<set>cmaf|ts)/(?:(?P<master>master)\.m3u8|(?P<rend>{_NAME})"
-    r"(?:\.m3u8|/(?:(?P<seq>\d{1,18})\.(?P<ext>m4s|ts)|init-(?P<init>[0-9a-f]{16})\.mp4))"
+    r"(?:\.m3u8|/(?:(?P<seq>\d{1,18})\.(?P<ext>m4s|ts)|init-(?P<init>[0-9a-f]{16})\.mp4|slate-(?P<slate>\d{1,18})\.ts))"
     r"|keys/(?P<key>\d{1,15})\.key)$"
 )
 SEGMENT_CACHE = b"public, max-age=31536000, immutable"
@@ -282,6 +285,9 @@ class Origin:
             from entitlements.errors import TokenRequired
 
             raise TokenRequired("playback needs a URL from POST /v1/playback")
+        profile = profile_of_path(m["prof"])
+        if profile is None:
+            raise UnknownDeviceProfile(f"no device profile {m['prof'][4:]!r}")
         view = await self.view(window.channel_id if window else m["ch"])
         seg_set = m["set"]
         if seg_set not in view.spec.segment_sets:
@@ -289,11 +295,13 @@ class Origin:
         head = scope["method"] == "HEAD"
         query = scope.get("query_string", b"")
         if m["master"]:
-            body, etag = master_playlist(view, seg_set, b"" if window else query)
+            body, etag = master_playlist(view, seg_set, b"" if window else query, profile)
             await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head, fast=window is None)
             return
         if m["key"] is not None:
-            await self._key(send, view, int(m["key"]), head)
+            # A key is private to the session that asked: never stored by a shared cache.
+            await _send(send, 200, await key_body(self, view, int(m["key"])), b"application/octet-stream",
+                        b"private, no-store", head=head)
             return
         name = m["rend"]
         if view.spec.rendition(name) is None and view.spec.audio_track(name) is None:
@@ -306,13 +314,16 @@ class Origin:
                 self.rt.settings.live_window_s if grant is not None and grant.mode == "live"
                 else max(view.spec.timeshift_window_s, self.rt.settings.live_window_s))
             await self._segment(send, view, track, int(m["seq"]), m["ext"], head, window, reach_s)
+        elif m["slate"] is not None:
+            body = await slate_body(self, view, track, int(m["slate"]), window)
+            await _send(send, 200, body, CONTENT_TYPES["ts"], SEGMENT_CACHE, head=head)
         elif m["init"] is not None:
             await self._object(send, _stored_key(window, service.init_key(view.spec.id, track, m["init"])), "mp4", head)
         elif window is not None:
-            body, etag, cache = await self._window_media(view, track, window, wants_delta(query))
+            body, etag, cache = await self._window_media(view, track, window, wants_delta(query), profile)
             await self._send_playlist(send, scope, view, body, etag, FOREVER_US, head, fast=False, cache=cache)
         else:
-            body, etag, valid_until = media_playlist(view, track, query, self.rt.settings)
+            body, etag, valid_until = media_playlist(view, track, query, self.rt.settings, profile)
             await self._send_playlist(send, scope, view, body, etag, valid_until, head)
 
     async def _send_playlist(self, send, scope, view: ChannelView, body: bytes, etag: bytes,  # noqa: ANN001
@@ -329,17 +340,17 @@ class Origin:
         else:
             await _send_entry(send, scope, entry)
 
-    async def _window_media(self, view: ChannelView, track: str, window: Window,
-                            delta: bool) -> tuple[bytes, bytes, bytes]:
+    async def _window_media(self, view: ChannelView, track: str, window: Window, delta: bool,
+                            profile: DeviceProfile) -> tuple[bytes, bytes, bytes]:
         """A window's media playlist, rendered once per view and gap count: start-over players
         reload it every few seconds, and every new segment brings a new view."""
         gaps = window_gaps(view, window, self.rt.settings)
-        key = ("window", track, window, len(gaps), delta)
+        key = ("window", track, window, len(gaps), delta, profile.path_part)
         hit = view.rendered.get(key)
         if hit is not None:
             return hit
         runs, holes = await self.windows.of(view, window)
-        result = window_playlist(view, track, window, runs, holes, gaps, delta=delta)
+        result = window_playlist(view, track, window, runs, holes, gaps, delta=delta, profile=profile)
         # An index read of a window that is not complete yet may grow before the view changes.
         if runs is view.runs or (runs and runs[-1].end_us >= window.end_us):
             view.rendered[key] = result
@@ -355,7 +366,7 @@ class Origin:
         else:
             run, holes = view.run_for_seq(seq), view.holes
             if run is None:
-                run = await run_in_threadpool(self._run_from_db, view.spec.id, seq)
+                run = await run_in_threadpool(self.run_from_db, view.spec.id, seq)
         if run is None or run.gap or (seq, track) in holes:
             raise SegmentNotFound(f"no segment {seq} on this track", seq=seq)
         segment = run.segment(seq)
@@ -376,20 +387,8 @@ class Origin:
                 return encrypt_segment(data, key_bytes, seq)
         await self._object(send, key, ext, head, seal=seal)
 
-    async def _key(self, send, view: ChannelView, period: int, head: bool) -> None:  # noqa: ANN001
-        """Serve a content key; only an encrypted channel has keys, and none far ahead of live."""
-        from streaming.errors import KeyNotFound
-        from streaming.keys import key_source
-
-        spec = view.spec
-        live_seq = view.runs[-1].last_seq if view.runs else 0
-        if not spec.key_period_segments or period > live_seq // spec.key_period_segments + 1:
-            raise KeyNotFound("no such key")
-        key = await run_in_threadpool(key_source(self.rt).key_for, spec.id, period)
-        # A key is private to the session that asked: never stored by a shared cache.
-        await _send(send, 200, key, b"application/octet-stream", b"private, no-store", head=head)
-
-    def _run_from_db(self, ch: str, seq: int) -> Run | None:
+    def run_from_db(self, ch: str, seq: int) -> Run | None:
+        """Return the stored run holding seq (a segment older than the in-memory view)."""
         with self.rt.db.session(write=False) as s:
             return service.run_holding(db_session=s, channel_id=ch, seq=seq)
 

@@ -41,6 +41,8 @@ class MediaPlaylistSpec:
     key_uri: Callable[[Segment], str | None] | None = None  # AES-128 key URI of a segment, if encrypted
     skip_until_s: float | None = None  # CAN-SKIP-UNTIL advertised: delta updates offered (rfc8216bis)
     delta: bool = False  # render as a Playlist Delta Update (the player sent _HLS_skip)
+    # What a gap entry plays instead (a slate, another rendition's segment), None: an EXT-X-GAP entry.
+    gap_uri: Callable[[Segment], str | None] | None = None
 
 
 def skipped_count(segments: Sequence[Segment], skip_until_s: float) -> int:
@@ -87,10 +89,12 @@ def render_media(segments: Sequence[Segment], spec: MediaPlaylistSpec) -> str:
     ext = spec.segment_ext
     prefix = spec.uri_prefix
     for seg in segments[skipped:]:
+        uri = spec.gap_uri(seg) if seg.gap and spec.gap_uri is not None else None
+        gap = seg.gap and uri is None
         # The first segment's discontinuity is already counted in DISCONTINUITY-SEQUENCE.
         if seg.discontinuity and seg is not first:
             out.append("#EXT-X-DISCONTINUITY")
-        if not seg.gap:
+        if not gap:
             map_uri = spec.init_uri(seg)
             if map_uri and map_uri != current_map:
                 # An EXT-X-MAP under an AES-128 key would be encrypted too (RFC 8216 4.3.2.4):
@@ -107,9 +111,9 @@ def render_media(segments: Sequence[Segment], spec: MediaPlaylistSpec) -> str:
                 current_key = key_uri
         out.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(seg.start_us)}")
         out.append(f"#EXTINF:{format_duration(seg.duration_us)},")
-        if seg.gap:
+        if gap:
             out.append("#EXT-X-GAP")
-        out.append(f"{prefix}{seg.seq}.{ext}")
+        out.append(uri or f"{prefix}{seg.seq}.{ext}")
     if spec.endlist:
         out.append("#EXT-X-ENDLIST")
     out.append("")
@@ -141,9 +145,10 @@ class AudioMediaSpec:
     default: bool
 
 
-def render_master(variants: Sequence[VariantSpec], audio: Sequence[AudioMediaSpec] = ()) -> str:
-    """Render a master playlist: audio renditions, then variants by falling bandwidth."""
-    out = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
+def render_master(variants: Sequence[VariantSpec], audio: Sequence[AudioMediaSpec] = (), *, version: int = 6) -> str:
+    """Render a master playlist: audio renditions, then variants by falling bandwidth (version: at most
+    what the device accepts; nothing in a master needs more than 1)."""
+    out = ["#EXTM3U", f"#EXT-X-VERSION:{version}", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for a in audio:
         yes = "YES" if a.default else "NO"
         out.append(

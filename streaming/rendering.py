@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from infra.settings import Settings
 from streaming import service
+from streaming.device_profiles import SLATE, STANDARD, DeviceProfile
 from streaming.errors import InvalidDeliveryDirective, WindowOutOfRange
 from streaming.playlist import (
     AudioMediaSpec, MediaPlaylistSpec, VariantSpec, render_master, render_media,
@@ -73,10 +74,26 @@ def window_us(view: ChannelView, query: bytes, live_window_s: float) -> int:
     return int(window * 1_000_000)
 
 
-def skip_until_s(spec: service.ChannelSpec, span_us: int) -> float | None:
-    """Return the Skip Boundary a playlist of this span offers, or None when a delta would save little."""
+def skip_until_s(spec: service.ChannelSpec, span_us: int, profile: DeviceProfile = STANDARD) -> float | None:
+    """Return the Skip Boundary a playlist of this span offers, or None when a delta would save little
+    (or the device's HLS version is below 9)."""
     boundary = SKIP_TARGET_DURATIONS * spec.target_duration_s
-    return float(boundary) if span_us >= 2 * boundary * 1_000_000 else None
+    return float(boundary) if span_us >= 2 * boundary * 1_000_000 and profile.delta_updates else None
+
+
+def outage_uri(spec: service.ChannelSpec, track: str, holes: set[tuple[int, str]]):  # noqa: ANN201
+    """Return what a slate profile plays for a gap entry: the slate during an outage; for one track's
+    missing segment, the same segment of another rendition (same timestamps, so no discontinuity),
+    or an EXT-X-GAP entry (None) when every rendition misses it."""
+    seg_set, name = track.split("/", 1)
+    ext = service.SEGMENT_EXT[seg_set]
+    siblings = [r.name for r in spec.renditions if r.name != name] if spec.rendition(name) else []
+
+    def uri(seg: Segment) -> str | None:
+        if seg.run.gap:
+            return f"{name}/slate-{seg.seq}.{ext}" if seg_set == "ts" else None
+        return next((f"{s}/{seg.seq}.{ext}" for s in siblings if (seg.seq, f"{seg_set}/{s}") not in holes), None)
+    return uri
 
 
 def wants_delta(query: bytes) -> bool:
@@ -89,9 +106,13 @@ def wants_delta(query: bytes) -> bool:
     return True
 
 
-def media_playlist(view: ChannelView, track: str, query: bytes, settings: Settings) -> tuple[bytes, bytes, int]:
-    """Render a live or time-shift media playlist; return it, its ETag and until when it holds (µs)."""
+def media_playlist(view: ChannelView, track: str, query: bytes, settings: Settings,
+                   profile: DeviceProfile = STANDARD) -> tuple[bytes, bytes, int]:
+    """Render a live or time-shift media playlist, shaped for a device profile; return it, its ETag
+    and until when it holds (µs)."""
     span_us = window_us(view, query, settings.live_window_s)
+    if profile.max_window_s is not None:  # the longest window the device copes with
+        span_us = min(span_us, profile.max_window_s * 1_000_000)
     spec = view.spec
     now = now_us()
     gaps: list[Segment] = []
@@ -103,14 +124,14 @@ def media_playlist(view: ChannelView, track: str, query: bytes, settings: Settin
         valid_until = live_gaps_valid_until(view.runs[-1], len(gaps), nominal_us=spec.segment_duration_us,
                                             hold_us=hold, last_publish_us=view.last_publish_us)
     delta = wants_delta(query)
-    key = ("media", track, span_us, len(gaps), delta)
+    key = ("media", track, span_us, len(gaps), delta, profile.path_part)
     hit = view.rendered.get(key)
     if hit is not None:
         return (*hit, valid_until)
     segments = _live_window(view, span_us, gaps)
     segments = [replace(s, gap=True) if (s.seq, track) in view.holes else s for s in segments]
-    body = render_media(segments, _media_spec(spec, track, skip_until_s=skip_until_s(spec, span_us),
-                                              delta=delta)).encode()
+    body = render_media(segments, _media_spec(spec, track, skip_until_s=skip_until_s(spec, span_us, profile),
+                                              delta=delta, gap_uri=_gap_uri(spec, track, view.holes, profile))).encode()
     result = (body, _etag(body))
     view.rendered[key] = result
     return (*result, valid_until)
@@ -126,15 +147,23 @@ def window_gaps(view: ChannelView, window: Window, settings: Settings) -> list[S
 
 
 def window_playlist(view: ChannelView, track: str, window: Window, runs: list[Run], holes: set[tuple[int, str]],
-                    gaps: list[Segment], *, delta: bool = False) -> tuple[bytes, bytes, bytes]:
-    """Render a window's media playlist (start-over, catch-up, by time); return it, its ETag and
-    its Cache-Control (see streaming/windows.py). A growing (EVENT) one offers delta updates."""
+                    gaps: list[Segment], *, delta: bool = False,
+                    profile: DeviceProfile = STANDARD) -> tuple[bytes, bytes, bytes]:
+    """Render a window's media playlist (start-over, catch-up, by time), shaped for a device profile;
+    return it, its ETag and its Cache-Control (see streaming/windows.py). A growing (EVENT) one
+    offers delta updates."""
     planned = window_segments(window, runs, holes, track, gaps)
+    segments, start_offset = planned.segments, planned.start_offset_s
+    if start_offset is not None and not profile.honours_start:
+        # A player that ignores EXT-X-START starts at the first segment: begin the playlist there.
+        cut = segments[0].start_us + int(start_offset * 1_000_000) if segments else 0
+        segments = [s for s in segments if s.end_us > cut] or segments[-1:]
+        start_offset = None
     span_us = (window.end_s - window.start_s) * 1_000_000
-    body = render_media(planned.segments, _media_spec(
+    body = render_media(segments, _media_spec(
         view.spec, track, playlist_type=planned.playlist_type, endlist=planned.endlist,
-        start_offset_s=planned.start_offset_s, skip_until_s=skip_until_s(view.spec, span_us),
-        delta=delta)).encode()
+        start_offset_s=start_offset, skip_until_s=skip_until_s(view.spec, span_us, profile),
+        delta=delta, gap_uri=_gap_uri(view.spec, track, holes, profile))).encode()
     return body, _etag(body), VOD_CACHE if planned.playlist_type == "VOD" else LIVE_CACHE
 
 
@@ -151,9 +180,10 @@ def _live_window(view: ChannelView, window_us: int, gaps: list[Segment]) -> list
     return segments
 
 
-def master_playlist(view: ChannelView, seg_set: str, query: bytes) -> tuple[bytes, bytes]:
+def master_playlist(view: ChannelView, seg_set: str, query: bytes,
+                    profile: DeviceProfile = STANDARD) -> tuple[bytes, bytes]:
     """Render a master playlist (the query, a live ``?window=``, is carried to the variants)."""
-    key = ("master", seg_set, query)
+    key = ("master", seg_set, query, profile.hls_version)
     hit = view.rendered.get(key)
     if hit is not None:
         return hit
@@ -178,10 +208,14 @@ def master_playlist(view: ChannelView, seg_set: str, query: bytes) -> tuple[byte
         ))
     audio = [AudioMediaSpec(uri=f"{a.name}.m3u8{suffix}", group="aud", name=a.label,
                             language=a.language, default=a.default) for a in view.spec.audio]
-    body = render_master(variants, audio).encode()
+    body = render_master(variants, audio, version=min(6, profile.hls_version)).encode()
     result = (body, _etag(body))
     view.rendered[key] = result
     return result
+
+
+def _gap_uri(spec: service.ChannelSpec, track: str, holes: set[tuple[int, str]], profile: DeviceProfile):  # noqa: ANN202
+    return outage_uri(spec, track, holes) if profile.outage == SLATE else None
 
 
 def _media_spec(spec: service.ChannelSpec, track: str, **extra) -> MediaPlaylistSpec:  # noqa: ANN003

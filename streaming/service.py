@@ -13,6 +13,10 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog import service as catalog_service
+from streaming.device_profiles import PROFILES as DEVICE_PROFILES  # noqa: F401 - the interface of others
+from streaming.device_profiles import choose_profile as choose_device_profile  # noqa: F401
+from streaming.device_profiles import profile_by_code as device_profile_by_code  # noqa: F401
+from streaming.device_profiles import segment_set_for  # noqa: F401
 from streaming.ingest_state import ChannelIngest, PendingEntry, TrackIngest
 from streaming.models import ChannelTimelineState, IngestTrack, SegmentHole, SegmentRun
 from streaming.timeline import Run
@@ -328,6 +332,12 @@ def add_holes(*, db_session: Session, channel_id: str, holes: Iterable[tuple[int
     rows = [{"channel_id": channel_id, "seq": seq, "track": track} for seq, track in holes]
     if rows:
         db_session.connection().execute(insert(SegmentHole.__table__), rows)
+
+
+def ts_channel_ids(*, db_session: Session) -> list[str]:
+    """Return the enabled channels that package the MPEG-TS set (they need outage slates)."""
+    rows, _ = catalog_service.list_channels(db_session=db_session, enabled=True, limit=10_000)
+    return [c.id for c in rows if "ts" in c.segment_sets]
 
 
 def channels_with_pending(*, db_session: Session) -> list[str]:

@@ -240,11 +240,14 @@ def plan_append(tail: Run | None, seg: NewSegment, *, nominal_us: int) -> Append
         # uniform, so a long outage costs two rows, not an array.
         full = [d for d in slots if d == nominal_us]
         start_gap = tail.end_us
+        # An outage is a discontinuity of its own: a slate shown in it (device profiles) has
+        # timestamps of its own, so players must be told where it starts as well as where it ends.
+        disc_count += 1
         for group in (full, slots[len(full):]):
             if group:
                 new_runs.append(make_run(first_seq=seq, start_us=start_gap, count=len(group),
                                          duration_us=group[0], gap=True, disc_count=disc_count,
-                                         session=-1))
+                                         discontinuity=not new_runs, session=-1))
                 seq += len(group)
                 start_gap += sum(group)
         seg = replace(seg, discontinuity=True)
@@ -312,8 +315,8 @@ def live_gaps(tail: Run, *, now_us: int, nominal_us: int, hold_us: int,
                        last_publish_us=last_publish_us)
     if n == 0:
         return []
-    gap_run = make_run(first_seq=tail.last_seq + 1, start_us=tail.end_us, count=n,
-                       duration_us=nominal_us, gap=True, disc_count=tail.disc_count, session=-1)
+    gap_run = make_run(first_seq=tail.last_seq + 1, start_us=tail.end_us, count=n, duration_us=nominal_us,
+                       gap=True, discontinuity=True, disc_count=tail.disc_count + 1, session=-1)
     return list(gap_run.segments())
 
 

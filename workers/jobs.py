@@ -197,6 +197,28 @@ def reconcile_assets(rt: Runtime) -> int:
     return len(due)
 
 
+def make_slates(rt: Runtime, channel_id: str) -> list[str]:
+    """Make the outage slates a channel's MPEG-TS tracks lack (streaming/slate.py)."""
+    from streaming.slate import make_slates as run
+
+    return run(rt, channel_id)
+
+
+def reconcile_slates(rt: Runtime) -> int:
+    """Queue slates for every enabled channel with the TS set whose slates are missing (a new
+    channel, a new ladder); return how many channels were queued."""
+    from streaming import service
+    from streaming.slate import slate_key, slate_shapes
+
+    with rt.db.session(write=False) as s:
+        specs = [service.channel_spec(db_session=s, channel_id=c) for c in service.ts_channel_ids(db_session=s)]
+    due = [spec.id for spec in specs
+           if not all(rt.store.exists(slate_key(spec, name)) for name in slate_shapes(spec))]
+    for channel_id in due:
+        queue_job(rt, "streaming.make_slates", f"streaming.slates:{channel_id}", channel_id=channel_id)
+    return len(due)
+
+
 def deliver_webhooks(rt: Runtime) -> dict:
     """Send due outbox events to SMARTGO_WEBHOOK_URL, signed (nothing, and no query, when unset)."""
     from infra import webhooks
@@ -220,5 +242,7 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("streaming.ingest_asset", ingest_asset, timeout_s=6 * 3600, max_tries=3),
         JobSpec("streaming.reconcile_assets", reconcile_assets, timeout_s=60, max_tries=1, every_s=2),
         JobSpec("infra.deliver_webhooks", deliver_webhooks, timeout_s=120, max_tries=1, every_s=1),
+        JobSpec("streaming.make_slates", make_slates, timeout_s=300, max_tries=3),
+        JobSpec("streaming.reconcile_slates", reconcile_slates, timeout_s=120, max_tries=1, every_s=30),
     )
 }

@@ -25,7 +25,7 @@ def programme(start_min: int, end_min: int) -> ProgrammeRef:
 def test_live_and_timeshift_are_the_live_edge() -> None:
     target = resolve_channel(channel_id="tvp1", mode="live", start=None, end=None, rights=Rights(), channel=CHANNEL,
                              now=NOW)
-    assert (target.window, target.scope, target.master_path("cmaf")) == (
+    assert (target.window, target.scope, target.master_path()) == (
         None, "channel:tvp1", "live/tvp1/cmaf/master.m3u8")
 
 

@@ -1,0 +1,67 @@
+"""Outage slates: made by ffmpeg, retimed to their place on the wall clock, continuous entry to entry."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from streaming.packaging import ffmpeg_exe
+from streaming.slate import PTS_WRAP, first_pts, retime_ts, slate_args
+
+S = 1_000_000
+
+
+def test_slate_arguments_are_data() -> None:
+    args = slate_args(ffmpeg="ffmpeg", out="o.ts", duration_s=1.92, width=426, height=240, frame_rate=25)
+    assert args[args.index("-i") + 1] == "smptebars=size=426x240:rate=25"
+    assert "anullsrc=channel_layout=stereo:sample_rate=48000" in args and args[-1] == "o.ts"
+    assert args[args.index("-t") + 1] == "1.920" and args[args.index("-g") + 1] == "49"  # one key frame
+    audio_only = slate_args(ffmpeg="ffmpeg", out="a.ts", duration_s=2, audio=True)
+    assert "smptebars" not in " ".join(audio_only) and "libx264" not in audio_only
+    assert "anullsrc" not in " ".join(slate_args(ffmpeg="ffmpeg", out="v.ts", duration_s=2, width=64, height=64,
+                                                 audio=False))
+
+
+@pytest.fixture(scope="module")
+def slate_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    out = tmp_path_factory.mktemp("slate") / "s.ts"
+    proc = subprocess.run(slate_args(ffmpeg=ffmpeg_exe(), out=str(out), duration_s=1.92, width=426, height=240),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return out.read_bytes()
+
+
+def _packet_times(path: Path) -> list[tuple[int, int]]:
+    """Return (stream, pts) of every packet as ffmpeg itself reads them (framecrc, timestamps kept)."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-copyts", "-i", str(path), "-map", "0", "-c", "copy",
+                           "-f", "framecrc", "-"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    rows = [re.split(r",\s*", line) for line in proc.stdout.splitlines() if line and not line.startswith("#")]
+    return [(int(r[0]), int(r[2])) for r in rows]
+
+
+def test_a_retimed_slate_starts_at_its_entry_and_the_next_continues_it(slate_clip: bytes, tmp_path: Path) -> None:
+    start_us = 1_765_000_000 * S + 120_000  # a wall-clock time far past the 33-bit wrap
+    one, two = retime_ts(slate_clip, start_us), retime_ts(slate_clip, start_us + 1_920_000)
+    assert len(one) == len(slate_clip) and one != slate_clip
+    expected = start_us * 9 // 100 % PTS_WRAP
+    assert first_pts(one) == expected and first_pts(two) == (expected + 1.92 * 90_000) % PTS_WRAP
+    # ffmpeg reads the retimed clip whole: the video starts where asked, in its 90 kHz time base.
+    (tmp_path / "one.ts").write_bytes(one)
+    times = _packet_times(tmp_path / "one.ts")
+    video = [t for stream, t in times if stream == 0]
+    assert len(video) == 48 and min(video) == expected
+    # The two clips played back to back are one stream: ffmpeg concatenates them without a jump.
+    (tmp_path / "both.ts").write_bytes(one + two)
+    video = sorted(t for stream, t in _packet_times(tmp_path / "both.ts") if stream == 0)
+    steps = {b - a for a, b in zip(video, video[1:])}
+    assert steps == {3600}, steps  # 25 fps: every frame 3600 ticks after the last, across the join
+
+
+def test_retiming_refuses_what_is_not_mpeg_ts() -> None:
+    with pytest.raises(ValueError, match="not MPEG-TS"):
+        retime_ts(b"\x00" * 376, 0)
+    assert retime_ts(b"", 5) == b""
