@@ -23,6 +23,7 @@ from infra.migrate import upgrade
 from infra.runtime import Runtime, build_runtime, set_runtime
 from infra.settings import Settings
 from infra.web import create_app
+from tests.support.hls_bandwidth import check_bandwidth
 from tests.support.hls_conformance import (
     ConformanceError, PlaylistHistory, assert_conformant, check_delta, segment_urls,
 )
@@ -115,11 +116,20 @@ class Client(httpx.Client):
         assert_conformant(url, resp.text, self.history)
         if "CAN-SKIP-UNTIL=" in resp.text and "_HLS_skip" not in url:
             self._check_delta(path, resp.text, kwargs)
+        if "#EXT-X-STREAM-INF" in resp.text:
+            violations = check_bandwidth(url, resp.text, self._size_of, lambda u: self.get(u).text)
+            if violations:
+                raise ConformanceError(url, violations, resp.text)
         if resolve:
             for target in segment_urls(resp.text, url):
                 head = self.head(target)
                 assert head.status_code == 200, f"{target} -> {head.status_code}"
         return resp
+
+    def _size_of(self, url: str) -> int | None:
+        """Return a segment's size in bytes, or None when the store holds none (a synthetic timeline)."""
+        head = self.head(url)
+        return int(head.headers["content-length"]) if head.status_code == 200 else None
 
     def _check_delta(self, path: str, full: str, kwargs: dict) -> None:
         """Fetch the delta update of a playlist that offers one and hold it to the full playlist."""

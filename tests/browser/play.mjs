@@ -1,6 +1,8 @@
 // Plays a stream in headless Chromium with hls.js or Shaka Player (through the test page) and
 // reports, as one JSON line, whether playback advances with wall time and where a seek lands.
-// Usage: node play.mjs URL [--watch 8] [--seek-back 12]
+// Usage: node play.mjs URL [--watch 8] [--seek-back 12] [--seek-to 60] [--cap-kbps 500]
+//        [--login L --password P (--channel ID | --title ID | --content type:id --mode M [--window S])
+//         [--deny-content type:id --deny-mode M]]
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -16,9 +18,13 @@ const opt = (name, dflt) => {
   return i >= 0 ? Number(rest[i + 1]) : dflt;
 };
 const text = name => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : null; };
-const watch = opt("watch", 8), seekBack = opt("seek-back", 0);
+const watch = opt("watch", 8), seekBack = opt("seek-back", 0), seekTo = opt("seek-to", null);
+const capKbps = opt("cap-kbps", 0);
 // Optional: sign in on the page and pick a channel (playback then goes through POST /v1/playback).
 const login = text("login"), password = text("password"), channel = text("channel"), title = text("title");
+// Or ask the door for any content in any mode, as an app would; a refused request first, if given.
+const content = text("content"), mode = text("mode"), windowS = opt("window", 0);
+const denyContent = text("deny-content"), denyMode = text("deny-mode");
 const result = { url, ok: false, errors: [], console: [] };
 
 const browser = await chromium.launch({
@@ -33,15 +39,29 @@ try {
   const page = await browser.newPage();
   page.on("console", m => { if (m.type() === "error") result.console.push(m.text()); });
   page.on("pageerror", e => result.errors.push(String(e)));
+  // Playlist reloads that asked for a delta update (hls.js does by default where one is offered).
+  result.deltaRequests = 0;
+  page.on("request", r => { if (r.url().includes("_HLS_skip=")) result.deltaRequests += 1; });
   await page.goto(url);
   if (login) {
     await page.fill("#login", login);
     await page.fill("#password", password);
     await page.click("#signin");
     await page.waitForFunction(() => window.smartgo.signedIn, null, { timeout: 15000 });
-    // A channel from the list, or a VOD title from the browse rows.
-    await page.click(title ? `li[data-title="${title}"]` : `li[data-id="${channel}"]`, { timeout: 15000 });
-    await sleep(1500);
+    const ask = (c, m) => page.evaluate(([c, m, w]) => {
+      const [type, ...id] = c.split(":");
+      return window.playContent(type, id.join(":"), m, w);
+    }, [c, m, windowS]);
+    if (denyContent) {
+      // The refusal the page shows: its stable code and the text a subscriber reads.
+      await ask(denyContent, denyMode);
+      result.refused = { denied: await page.evaluate(() => window.smartgo.denied),
+                         shown: await page.textContent("#denied") };
+    }
+    if (content) await ask(content, mode);
+    // Or a channel from the list, or a VOD title from the browse rows.
+    else await page.click(title ? `li[data-title="${title}"]` : `li[data-id="${channel}"]`, { timeout: 15000 });
+    await sleep(content ? 300 : 1500);
     const denied = await page.evaluate(() => window.smartgo.denied);
     if (denied) {
       result.denied = denied;
@@ -98,13 +118,36 @@ try {
       return out;
     });
   }
+  result.window = s.seekable ? s.seekable[1] - s.seekable[0] : null;
   const wall0 = Date.now(), t0 = s.t;
   await sleep(watch * 1000);
   s = await state();
   result.advance = { wall: (Date.now() - wall0) / 1000, media: s.t - t0 };
   result.size = [s.w, s.h];
-  if (seekBack > 0) {
-    const target = Math.max(s.seekable[0] + 1, s.t - seekBack);
+  if (capKbps > 0) {
+    // Wait for the top rendition, then cap the link below it (Chromium's network emulation)
+    // and see the player step down: the picture's height, sampled as it plays.
+    const heights = [];
+    const sample = async () => { const x = await state(); heights.push([Date.now(), x.h, x.t]); return x; };
+    let top = Date.now() + 25000;
+    while ((await sample()).h < 360 && Date.now() < top) await sleep(250);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Network.enable");
+    const capped = Date.now();
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20,
+      downloadThroughput: capKbps * 1000 / 8, uploadThroughput: -1 });
+    const before = heights[heights.length - 1][1];
+    top = Date.now() + 40000;
+    while ((await sample()).h >= before && Date.now() < top) await sleep(250);
+    const last = heights[heights.length - 1];
+    result.abr = { before, after: last[1], afterS: (last[0] - capped) / 1000, advancing: last[2] > heights[0][2] };
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1,
+      uploadThroughput: -1 });
+  }
+  if (seekBack > 0 || seekTo !== null) {
+    s = await state();
+    // Seek back from where playback is, or to a position from the start of what is seekable.
+    const target = seekTo !== null ? s.seekable[0] + seekTo : Math.max(s.seekable[0] + 1, s.t - seekBack);
     // Where playback is when the seek completes (the 'seeked' event), not seconds later.
     const landed = await page.evaluate(t => new Promise(resolve => {
       const v = document.querySelector("video");

@@ -65,3 +65,33 @@ def test_retiming_refuses_what_is_not_mpeg_ts() -> None:
     with pytest.raises(ValueError, match="not MPEG-TS"):
         retime_ts(b"\x00" * 376, 0)
     assert retime_ts(b"", 5) == b""
+
+
+def test_an_encrypted_channels_slate_is_sealed_with_its_periods_key(http, rt, make_channel) -> None:  # noqa: ANN001
+    """A slate entry sits under the channel's EXT-X-KEY like any segment, so it is sealed the same way."""
+    import time
+
+    from streaming import service
+    from streaming.slate import make_slates
+    from streaming.timeline import make_run
+    from tests.streaming.test_encryption import _decrypt
+
+    cid = make_channel(segment_sets=["cmaf", "ts"], segment_duration_ms=2000, encryption="aes-128",
+                       key_rotation_s=60)["id"]
+    end = int(time.time()) // 2 * 2 * S
+    before = make_run(first_seq=0, start_us=end - 60 * S, count=20, duration_us=2 * S)
+    outage = make_run(first_seq=20, start_us=before.end_us, count=5, duration_us=2 * S, gap=True, discontinuity=True,
+                      disc_count=1, session=-1)
+    back = make_run(first_seq=25, start_us=outage.end_us, count=5, duration_us=2 * S, discontinuity=True,
+                    disc_count=2, session=1)
+    with rt.db.session() as s:
+        service.write_runs(db_session=s, channel_id=cid, runs=[before, outage, back])
+    make_slates(rt, cid)
+    base = f"/live/{cid}/dev-tizen-legacy/ts"
+    text = http.playlist(f"{base}/360p.m3u8").text
+    assert "360p/slate-22.ts" in text and '#EXT-X-KEY:METHOD=AES-128,URI="keys/0.key"' in text
+    sealed = http.get(f"{base}/360p/slate-22.ts")
+    key = http.get(f"{base}/keys/0.key").content
+    assert sealed.status_code == 200 and len(key) == 16
+    clear = _decrypt(sealed.content, key, 22)
+    assert first_pts(clear) == outage.segment(22).start_us * 9 // 100 % PTS_WRAP
