@@ -90,8 +90,10 @@ def outage_uri(spec: service.ChannelSpec, track: str, holes: set[tuple[int, str]
     siblings = [r.name for r in spec.renditions if r.name != name] if spec.rendition(name) else []
 
     def uri(seg: Segment) -> str | None:
+        if seg_set != "ts":  # slates are MPEG-TS clips, and a CMAF sibling would need its own EXT-X-MAP
+            return None
         if seg.run.gap:
-            return f"{name}/slate-{seg.seq}.{ext}" if seg_set == "ts" else None
+            return f"{name}/slate-{seg.seq}.{ext}"
         return next((f"{s}/{seg.seq}.{ext}" for s in siblings if (seg.seq, f"{seg_set}/{s}") not in holes), None)
     return uri
 

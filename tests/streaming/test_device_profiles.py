@@ -111,5 +111,6 @@ def test_a_slate_profile_plays_slates_in_outages_and_a_sibling_for_one_missing_t
                     "360p/slate-5.ts", "360p/slate-6.ts", "360p/slate-7.ts", "360p/8.ts", "360p/9.ts", "360p/10.ts"]
     # Only segment 9, which no rendition has, stays a gap entry; the outage opens and closes a discontinuity.
     assert text.count("#EXT-X-GAP") == 1 and text.count("#EXT-X-DISCONTINUITY\n") == 2
-    cmaf = outage_uri(_spec(), "cmaf/360p", set())
+    cmaf = outage_uri(_spec(), "cmaf/360p", {(2, "cmaf/360p")})
     assert cmaf(outage.segment(5)) is None, "no CMAF slate: a CMAF profile shows gap entries"
+    assert cmaf(segments[2]) is None, "a CMAF sibling would need its own EXT-X-MAP"
