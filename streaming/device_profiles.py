@@ -38,6 +38,11 @@ class DeviceProfile:
     honours_start: bool = True  # False: the playlist itself begins where playback should
 
     @property
+    def plays_cmaf(self) -> bool:
+        """Tell whether it plays CMAF playlists (EXT-X-MAP, which ours declare at version 7)."""
+        return self.hls_version >= 7
+
+    @property
     def delta_updates(self) -> bool:
         """Tell whether it may be offered EXT-X-SKIP delta updates (version 9, rfc8216bis)."""
         return self.hls_version >= 9
@@ -73,14 +78,14 @@ PROFILES: tuple[DeviceProfile, ...] = (
                   segment_set="ts", max_window_s=7200, hls_version=3, outage=SLATE, honours_start=False),
     DeviceProfile("webos", "LG webOS 4 and later", "webos", (4,), None, max_window_s=14400, hls_version=7),
     DeviceProfile("android-legacy", "Android 5-6 (older ExoPlayer)", "android", (), (7,),
-                  segment_set="ts", max_window_s=7200, hls_version=6),
+                  max_window_s=7200, hls_version=7),
     DeviceProfile("android", "Android 7 and later (ExoPlayer / Media3)", "android", (7,), None),
     DeviceProfile("ios-legacy", "iOS 10-13 (AVPlayer before delta updates)", "ios", (), (14,), hls_version=7),
     DeviceProfile("ios", "iOS 14 and later", "ios", (14,), None),
     DeviceProfile("tvos", "Apple TV", "tvos", (), None),
     DeviceProfile("browser", "Browsers (hls.js, Shaka Player, Safari)", "browser", (), None),
     DeviceProfile("stb", "Operator set-top boxes", "stb", (), None, segment_set="ts", max_window_s=21600,
-                  hls_version=6, outage=SLATE),
+                  hls_version=7, outage=SLATE),
     STANDARD,
 )
 BY_CODE = {p.code: p for p in PROFILES}
@@ -108,14 +113,16 @@ def choose_profile(*, platform: str | None, os_version: str | None, device_type:
 def segment_set_for(profile: DeviceProfile | None, offered: tuple[str, ...] | list[str],
                     asked: str | None = None) -> str:
     """Return the segment set to play: the one asked for, else the profile's if the content has it,
-    else MPEG-TS (every player plays it); a TS-only device and CMAF-only content get "ts", which the
-    door finds not available."""
+    else the other one when the device plays it (every player plays MPEG-TS; one that prefers TS may
+    still play CMAF); a device without fMP4 HLS and CMAF-only content get "ts", which the door finds
+    not available."""
     if asked:
         return asked
     profile = profile or STANDARD
-    if profile.segment_set in offered or profile.segment_set == "ts":
+    if profile.segment_set in offered:
         return profile.segment_set
-    return "ts" if "ts" in offered else profile.segment_set
+    other = "cmaf" if profile.segment_set == "ts" else "ts"
+    return other if other in offered and (other == "ts" or profile.plays_cmaf) else profile.segment_set
 
 
 def profile_by_code(code: str) -> DeviceProfile | None:

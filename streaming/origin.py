@@ -315,6 +315,8 @@ class Origin:
                 else max(view.spec.timeshift_window_s, self.rt.settings.live_window_s))
             await self._segment(send, view, track, int(m["seq"]), m["ext"], head, window, reach_s)
         elif m["slate"] is not None:
+            if seg_set != "ts":
+                raise SegmentNotFound("slates are MPEG-TS: there are none in the CMAF set")
             body = await slate_body(self, view, track, int(m["slate"]), window)
             await _send(send, 200, body, CONTENT_TYPES["ts"], SEGMENT_CACHE, head=head)
         elif m["init"] is not None:

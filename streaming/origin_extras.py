@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 async def slate_body(origin: "Origin", view: ChannelView, track: str, seq: int, window: Window | None) -> bytes:
     """Return the slate of an outage's entry, timed to its place (streaming/slate.py) and sealed
     like the channel's segments."""
-    from streaming.slate import retime_ts, slate_key
+    from streaming.slate import cut_ts, retime_ts, slate_key
 
     if window is not None and window.copy_id:
         runs, _ = await origin.windows.of_copy(window)
@@ -44,12 +44,23 @@ async def slate_body(origin: "Origin", view: ChannelView, track: str, seq: int, 
         clip = await run_in_threadpool(lambda: origin.rt.store.get(remembered[0]).data)
     except ObjectNotFound as err:
         raise SegmentNotFound("this channel has no slate yet", seq=seq) from err
-    body = retime_ts(clip, segment.start_us)
+    key = None
     if spec.key_period_segments:
-        from streaming.keys import encrypt_segment, key_source
+        from streaming.keys import key_source
 
         key = await run_in_threadpool(key_source(origin.rt).key_for, spec.id, seq // spec.key_period_segments)
-        body = encrypt_segment(body, key, seq)
+
+    def shape() -> bytes:
+        # An outage's last slot may be shorter than a segment: the clip is cut to it.
+        timed = retime_ts(cut_ts(clip, segment.duration_us) if segment.duration_us < spec.segment_duration_us
+                          else clip, segment.start_us)
+        if key is None:
+            return timed
+        from streaming.keys import encrypt_segment
+
+        return encrypt_segment(timed, key, seq)
+
+    body = await run_in_threadpool(shape)
     origin.recent.put(remembered, body)
     return body
 

@@ -87,7 +87,11 @@ def outage_uri(spec: service.ChannelSpec, track: str, holes: set[tuple[int, str]
     or an EXT-X-GAP entry (None) when every rendition misses it."""
     seg_set, name = track.split("/", 1)
     ext = service.SEGMENT_EXT[seg_set]
-    siblings = [r.name for r in spec.renditions if r.name != name] if spec.rendition(name) else []
+    own = spec.rendition(name)
+    # The nearest lighter rendition first, then the nearest heavier: the player's link was chosen for this one.
+    others = sorted((r for r in spec.renditions if own and r.name != name), key=lambda r: r.configured_bps)
+    siblings = [r.name for r in reversed(others) if r.configured_bps <= own.configured_bps] + [
+        r.name for r in others if r.configured_bps > own.configured_bps] if own else []
 
     def uri(seg: Segment) -> str | None:
         if seg_set != "ts":  # slates are MPEG-TS clips, and a CMAF sibling would need its own EXT-X-MAP
@@ -156,8 +160,10 @@ def window_playlist(view: ChannelView, track: str, window: Window, runs: list[Ru
     offers delta updates."""
     planned = window_segments(window, runs, holes, track, gaps)
     segments, start_offset = planned.segments, planned.start_offset_s
-    if start_offset is not None and not profile.honours_start:
-        # A player that ignores EXT-X-START starts at the first segment: begin the playlist there.
+    if start_offset is not None and not profile.honours_start and planned.playlist_type == "VOD":
+        # A player that ignores EXT-X-START starts a complete playlist at its first segment: begin it
+        # there. (A growing one must keep its head, EVENT only appends; such a player joins it near
+        # the live edge whatever its first segment, so the app seeks.)
         cut = segments[0].start_us + int(start_offset * 1_000_000) if segments else 0
         segments = [s for s in segments if s.end_us > cut] or segments[-1:]
         start_offset = None

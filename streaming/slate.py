@@ -106,6 +106,25 @@ def retime_ts(data: bytes, start_us: int) -> bytes:
     return bytes(buf)
 
 
+def cut_ts(data: bytes, duration_us: int) -> bytes:
+    """Return an MPEG-TS clip without the audio and video frames shown duration_us or more after its
+    first picture (tables and earlier frames kept): a slate for a slot shorter than a segment."""
+    buf = bytearray(data)
+    first = first_pts(buf)
+    if first is None:
+        return data
+    cut = first + duration_us * 9 // 100
+    starts = {at - 9: t for at, stream, t in _pes_times(buf) if stream is not None}  # PES header offset -> PTS
+    out, dropping = bytearray(), {}
+    for off, p, _ in _packets(buf):
+        pid = ((buf[off + 1] & 0x1F) << 8) | buf[off + 2]
+        if p is not None and buf[off + 1] & 0x40 and p in starts:
+            dropping[pid] = starts[p] >= cut
+        if not dropping.get(pid, False):
+            out += buf[off:off + PACKET]
+    return bytes(out)
+
+
 def first_pts(data: bytes | bytearray) -> int | None:
     """Return the earliest video PTS of an MPEG-TS clip (90 kHz; audio when it has no video), or None.
     (AAC's priming puts the first audio packet a frame before the picture, which is what is timed.)"""

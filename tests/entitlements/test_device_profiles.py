@@ -169,10 +169,15 @@ def test_a_ts_only_device_is_told_a_cmaf_only_channel_is_not_available(http, mak
     asked = http.post("/v1/playback", headers=bearer(tv), json={"content": {"type": "channel", "id": channel["id"]},
                                                                  "segment_set": "cmaf"})
     assert asked.status_code == 200 and asked.json()["url"].endswith("/dev-tizen-legacy/cmaf/master.m3u8")
+    # A set-top box (registered with no platform, as before device profiles) prefers TS but plays CMAF.
+    box = login(http, sub["customer_number"], device={"type": "stb", "name": "box"}).json()
+    resp = http.post("/v1/playback", headers=bearer(box), json={"content": {"type": "channel", "id": channel["id"]}})
+    assert resp.status_code == 200 and (resp.json()["device_profile"], resp.json()["segment_set"]) == ("stb", "cmaf")
 
 
 def test_an_unknown_profile_in_a_playlist_path_is_a_clear_error(http, archive) -> None:  # noqa: ANN001
     resp = http.get(f"/live/{archive['channel']}/dev-nope/cmaf/master.m3u8")
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "UNKNOWN_DEVICE_PROFILE"
+    assert http.get(f"/live/{archive['channel']}/cmaf/360p/slate-5.ts").json()["error"]["code"] == "SEGMENT_NOT_FOUND"
     bad = http.get(f"/live/{archive['channel']}/ts/360p/slate-5.ts")
     assert bad.status_code == 404 and bad.json()["error"]["code"] == "SEGMENT_NOT_FOUND"

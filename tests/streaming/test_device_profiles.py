@@ -57,7 +57,7 @@ def test_the_table_is_consistent() -> None:
     for p in PROFILES:
         assert p.platform is None or p.platform in PLATFORMS
         # EXT-X-MAP (CMAF) needs version 6 and our CMAF playlists say 7; delta updates need 9.
-        assert p.segment_set == "ts" or p.hls_version >= 7, p.code
+        assert p.segment_set == "ts" or p.plays_cmaf, p.code
         assert p.hls_version >= 3 and p.delta_updates == (p.hls_version >= 9)
         assert p.outage != SLATE or p.segment_set == "ts", "slates are MPEG-TS clips"
         assert profile_of_path(p.path_part) is (p if p.path_part else STANDARD)
@@ -81,7 +81,9 @@ def test_only_profiles_that_render_differently_get_a_path_of_their_own() -> None
     ("standard", ("cmaf",), None, "cmaf"),
     ("standard", ("cmaf", "ts"), None, "cmaf"),
     ("tizen-legacy", ("cmaf", "ts"), None, "ts"),
-    ("tizen-legacy", ("cmaf",), None, "ts"),  # not offered: the door refuses NOT_AVAILABLE
+    ("tizen-legacy", ("cmaf",), None, "ts"),  # no fMP4 HLS and no TS offered: the door refuses NOT_AVAILABLE
+    ("stb", ("cmaf",), None, "cmaf"),  # prefers TS, plays CMAF
+    ("stb", ("cmaf", "ts"), None, "ts"),
     ("standard", ("ts",), None, "ts"),  # every player plays TS
     ("tizen-legacy", ("cmaf", "ts"), "cmaf", "cmaf"),  # the app knows best
 ])
@@ -114,3 +116,14 @@ def test_a_slate_profile_plays_slates_in_outages_and_a_sibling_for_one_missing_t
     cmaf = outage_uri(_spec(), "cmaf/360p", {(2, "cmaf/360p")})
     assert cmaf(outage.segment(5)) is None, "no CMAF slate: a CMAF profile shows gap entries"
     assert cmaf(segments[2]) is None, "a CMAF sibling would need its own EXT-X-MAP"
+
+
+def test_a_missing_segment_is_played_from_the_nearest_lighter_rendition_first() -> None:
+    spec = ChannelSpec("c1", True, ("cmaf", "ts"), tuple(
+        RenditionView(n, w, h, 25.0, "avc1", bps) for n, w, h, bps in (
+            ("720p", 1280, 720, 2_500_000), ("360p", 640, 360, 800_000), ("240p", 426, 240, 400_000))),
+        2 * S, 2, 3600)
+    seg = next(make_run(first_seq=0, start_us=0, count=1, duration_us=2 * S).segments())
+    assert outage_uri(spec, "ts/360p", set())(seg) == "240p/0.ts"
+    assert outage_uri(spec, "ts/360p", {(0, "ts/240p")})(seg) == "720p/0.ts"
+    assert outage_uri(spec, "ts/240p", set())(seg) == "360p/0.ts"  # none lighter: the nearest heavier

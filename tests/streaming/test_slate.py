@@ -95,3 +95,13 @@ def test_an_encrypted_channels_slate_is_sealed_with_its_periods_key(http, rt, ma
     assert sealed.status_code == 200 and len(key) == 16
     clear = _decrypt(sealed.content, key, 22)
     assert first_pts(clear) == outage.segment(22).start_us * 9 // 100 % PTS_WRAP
+
+
+def test_a_slate_is_cut_to_a_slot_shorter_than_a_segment(slate_clip: bytes, tmp_path: Path) -> None:
+    from streaming.slate import cut_ts
+
+    cut = cut_ts(slate_clip, 400_000)
+    assert len(cut) < len(slate_clip) and len(cut) % 188 == 0 and first_pts(cut) == first_pts(slate_clip)
+    (tmp_path / "cut.ts").write_bytes(retime_ts(cut, 5 * S))
+    video = [t for stream, t in _packet_times(tmp_path / "cut.ts") if stream == 0]
+    assert len(video) == 10 and min(video) == 5 * 90_000  # 0.4 s at 25 fps, still timed to its slot
