@@ -148,5 +148,7 @@ def test_memory_does_not_grow_with_the_guide() -> None:
         assert count == n
         return size
 
-    small, large = peak(2_000), peak(20_000)
+    # tracemalloc counts every thread's allocations, and the session's server runs background jobs
+    # in threads: the least of three runs is this parser's own peak.
+    small, large = min(peak(2_000) for _ in range(3)), min(peak(20_000) for _ in range(3))
     assert large < small * 1.5 + 200_000, (small, large)
