@@ -10,13 +10,17 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+from infra.health import Health
+
 log = logging.getLogger(__name__)
 
 Callback = Callable[[str, dict[str, Any]], None]
+RETRY_DOWN_S = 5.0
 
 
 class Bus(ABC):
@@ -81,39 +85,51 @@ class RedisBus(Bus):
 
     PREFIX = "smartgo:bus:"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, health: Health | None = None) -> None:
         super().__init__()
         import redis
 
         self.url = url
-        self._sync = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.health = health or Health()
+        self._sync = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
         self._task: asyncio.Task | None = None
+        self._next_try = 0.0
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
         import redis
 
+        if not self.health.is_up("redis") and time.monotonic() < self._next_try:
+            # Known down: no call to wait on (a frozen Redis costs a timeout each), until the
+            # probe says it is back or a while has passed.
+            return
         try:
             self._sync.publish(self.PREFIX + topic, json.dumps(message))
-        except redis.RedisError:
+        except redis.RedisError as err:
             # The timeline in the database is the truth; a lost notification only delays
             # origins until their periodic refresh.
-            log.warning("bus publish to Redis failed for %s", topic, exc_info=True)
+            self._next_try = time.monotonic() + RETRY_DOWN_S
+            self.health.failed("redis", err)
 
     async def start(self) -> None:
         if self._task is None:
             ready = asyncio.Event()
             self._task = asyncio.create_task(self._listen(ready), name="redis-bus")
-            await asyncio.wait_for(ready.wait(), timeout=5)
+            try:
+                await asyncio.wait_for(ready.wait(), timeout=5)
+            except asyncio.TimeoutError:  # Redis is down: the listener keeps trying on its own
+                log.warning("bus: Redis not reachable at start; listening once it is")
 
     async def _listen(self, ready: asyncio.Event) -> None:
         import redis.asyncio as aredis
 
+        pause = 0.5
         while True:
-            client = aredis.Redis.from_url(self.url)
+            client = aredis.Redis.from_url(self.url, socket_connect_timeout=1)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.psubscribe(self.PREFIX + "*")
                     ready.set()
+                    pause = 0.5
                     async for item in pubsub.listen():
                         if item.get("type") != "pmessage":
                             continue
@@ -121,9 +137,11 @@ class RedisBus(Bus):
                         self._deliver(topic, json.loads(item["data"]))
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("Redis bus listener lost its connection; reconnecting", exc_info=True)
-                await asyncio.sleep(0.5)
+            except Exception as err:
+                if not self.health.absorb(err):
+                    log.exception("bus listener failed; listening again")
+                await asyncio.sleep(pause)
+                pause = min(5.0, pause * 2)
             finally:
                 await client.aclose()
 

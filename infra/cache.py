@@ -15,6 +15,7 @@ from infra.errors import ServiceUnavailable
 
 class CacheUnavailable(ServiceUnavailable):
     code = "CACHE_UNAVAILABLE"
+    dependency = "redis"
 
 
 class Cache(ABC):

@@ -50,17 +50,16 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     config = server_config("infra.asgi:app", host=args.host or settings.host,
                            port=args.port or settings.port, workers=workers)
-    SmartGoServer(config).run() if workers == 1 else _multi(config)
+    server = SmartGoServer(config, drain_s=settings.drain_s)
+    server.run() if workers == 1 else _multi(config, server)
     return 0
 
 
-def _multi(config) -> None:  # noqa: ANN001
+def _multi(config, server) -> None:  # noqa: ANN001
     from uvicorn.supervisors import Multiprocess
 
-    from infra.http_server import SmartGoServer
-
     sock = config.bind_socket()
-    Multiprocess(config, target=SmartGoServer(config).run, sockets=[sock]).run()
+    Multiprocess(config, target=server.run, sockets=[sock]).run()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

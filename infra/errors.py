@@ -59,10 +59,12 @@ class ServiceUnavailable(SmartGoError):
     code = "SERVICE_UNAVAILABLE"
     status = 503
     headers = {"Retry-After": "2"}
+    dependency: str | None = None  # the shared service that is down ("database", "redis", "storage")
 
 
 class StorageUnavailable(ServiceUnavailable):
     code = "STORAGE_UNAVAILABLE"
+    dependency = "storage"
 
 
 class ObjectNotFound(NotFound):

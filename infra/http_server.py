@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -11,17 +13,24 @@ import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+log = logging.getLogger(__name__)
 
-def ready_responder(app) -> Callable[[str, bytes], object] | None:  # noqa: ANN001
-    """Find the ``ready_response(path, query)`` of the origin inside the app's middleware chain."""
+
+def _find(app, attribute: str):  # noqa: ANN001, ANN202
+    """Find an attribute on the first app of a middleware chain that has it."""
     for _ in range(8):
         if app is None:
             return None
-        found = getattr(app, "ready_response", None)
+        found = getattr(app, attribute, None)
         if found is not None:
             return found
         app = getattr(app, "app", None)
     return None
+
+
+def ready_responder(app) -> Callable[[str, bytes], object] | None:  # noqa: ANN001
+    """Find the ``ready_response(path, query)`` of the origin inside the app's middleware chain."""
+    return _find(app, "ready_response")
 
 
 class SmartGoHttpProtocol(HttpToolsProtocol):
@@ -91,16 +100,40 @@ class SmartGoHttpProtocol(HttpToolsProtocol):
 
 
 class SmartGoServer(uvicorn.Server):
-    """uvicorn's server, waking once a second instead of ten times for its housekeeping.
+    """uvicorn's server, waking once a second instead of ten times for its housekeeping, and
+    draining on SIGTERM.
 
     Its tick only refreshes the Date header (whole seconds) and notices a shutdown request;
     at 10 Hz it cost an idle process 2 ms of CPU a second, at 1 Hz 0.3 ms. Shutdown is
     noticed within a second.
+
+    SIGTERM first turns /readyz to 503 (``Lifecycle.drain``) and keeps serving for drain_s, so
+    the balancer's health checks move players to other origins before this one stops
+    listening; then uvicorn's graceful shutdown finishes the requests in flight and exits. A
+    second signal exits at once.
     """
+
+    def __init__(self, config: uvicorn.Config, *, drain_s: float = 0.0) -> None:
+        super().__init__(config)
+        self.drain_s = drain_s
+        self._drain_until: float | None = None
+
+    def handle_exit(self, sig: int, frame) -> None:  # noqa: ANN001
+        lifecycle = _find(getattr(self.config, "loaded_app", None), "rt")
+        lifecycle = getattr(lifecycle, "lifecycle", None)
+        if sig == signal.SIGTERM and self.drain_s > 0 and lifecycle is not None and self._drain_until is None:
+            lifecycle.drain()
+            self._drain_until = time.monotonic() + self.drain_s
+            log.warning("SIGTERM: draining for %.0f s (readiness 503), then finishing requests and exiting",
+                        self.drain_s)
+            return
+        super().handle_exit(sig, frame)
 
     async def main_loop(self) -> None:
         counter = 0
         while not await self.on_tick(counter):
+            if self._drain_until is not None and time.monotonic() >= self._drain_until:
+                self.should_exit = True
             counter = (counter + 10) % 864000  # on_tick counts tenths of a second
             await asyncio.sleep(1.0)
 
@@ -109,7 +142,7 @@ def server_config(app, *, host: str, port: int, workers: int = 1) -> uvicorn.Con
     """Return the uvicorn configuration every SmartGo server uses."""
     return uvicorn.Config(app, host=host, port=port, workers=workers, http=SmartGoHttpProtocol,
                           loop="uvloop", log_level="warning", access_log=False, lifespan="on",
-                          timeout_keep_alive=30)
+                          timeout_keep_alive=30, timeout_graceful_shutdown=30)
 
 
 class BackgroundServer:

@@ -15,6 +15,7 @@ from infra.errors import ServiceUnavailable
 
 class LeaseStoreUnavailable(ServiceUnavailable):
     code = "LEASE_STORE_UNAVAILABLE"
+    dependency = "redis"
 
 
 class Leases(ABC):

@@ -27,3 +27,19 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def downgrade(database_url: str, revision: str) -> None:
     """Migrate the database down to revision."""
     command.downgrade(alembic_config(database_url), revision)
+
+
+def schema_is_current(database_url: str) -> bool:
+    """Tell whether the database is at the newest migration this code knows (raises when unreachable)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+    connect_args = {} if database_url.startswith("sqlite") else {"connect_timeout": 3}
+    engine = create_engine(database_url, connect_args=connect_args)
+    try:
+        with engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads()) == heads
+    finally:
+        engine.dispose()

@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session
 from infra.bus import Bus, InProcessBus, RedisBus
 from infra.cache import Cache, InProcessCache, RedisCache
 from infra.db import AFTER_COMMIT_SINK, Database
+from infra.health import Health
+from infra.readiness import Lifecycle
 from infra.leases import InProcessLeases, Leases, RedisLeases
 from infra.settings import Settings
+from infra.errors import StorageUnavailable
 from infra.storage import ObjectStore, S3ObjectStore, make_store
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,8 @@ class Runtime:
     cache: Cache = field(default_factory=InProcessCache)
     leases: Leases = field(default_factory=InProcessLeases)
     extras: dict[str, Any] = field(default_factory=dict)
+    health: Health = field(default_factory=Health)
+    lifecycle: Lifecycle | None = None  # set by the process that serves (api, worker, packager)
     jobs: Any = None  # a workers.runner.JobQueue, once this process runs jobs (in-process or arq)
 
     def close(self) -> None:
@@ -43,14 +48,32 @@ _current: Runtime | None = None
 
 def build_runtime(settings: Settings) -> Runtime:
     """Create the clients named by settings; embedded or distributed by configuration only."""
+    health = Health()
     store = make_store(settings)
     if isinstance(store, S3ObjectStore):
-        store.ensure_bucket()
-    bus: Bus = RedisBus(settings.redis_url) if settings.redis_url else InProcessBus()
+        try:
+            store.ensure_bucket()
+        except StorageUnavailable as err:  # start anyway: the probe says when storage is back
+            health.failed("storage", err)
+    bus: Bus = RedisBus(settings.redis_url, health=health) if settings.redis_url else InProcessBus()
     cache: Cache = RedisCache(settings.redis_url) if settings.redis_url else InProcessCache()
     leases: Leases = RedisLeases(settings.redis_url) if settings.redis_url else InProcessLeases()
-    return Runtime(settings=settings, db=Database(settings.database_url), store=store, bus=bus,
-                   cache=cache, leases=leases)
+    db = Database(settings.database_url, health=health, connect_timeout_s=settings.database_connect_timeout_s,
+                  statement_timeout_s=settings.database_statement_timeout_s,
+                  pool_timeout_s=settings.database_pool_timeout_s)
+    health.register("database", db.probe)
+    health.register("storage", store.probe)
+    if settings.redis_url:
+        health.register("redis", redis_probe(settings.redis_url))
+    return Runtime(settings=settings, db=db, store=store, bus=bus, cache=cache, leases=leases, health=health)
+
+
+def redis_probe(url: str) -> Callable[[], None]:
+    """Return a probe that pings Redis with a one-second timeout."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    return lambda: client.ping()
 
 
 def set_runtime(runtime: Runtime | None) -> None:

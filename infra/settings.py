@@ -54,8 +54,18 @@ class Settings(BaseSettings):
     epg_fetch_timeout_s: float = Field(60.0, gt=0)
     max_ingest_object_bytes: int = Field(32 * 1024 * 1024, gt=0)
     storage_timeout_s: float = Field(5.0, gt=0)
+    # Every wait on PostgreSQL is bounded (infra/db.py): connecting, a statement (server side; a
+    # frozen server is cut from our side a few seconds later), a free pooled connection.
+    database_connect_timeout_s: float = Field(3.0, ge=1, le=60)
+    database_statement_timeout_s: float = Field(60.0, ge=1, le=3600)
+    database_pool_timeout_s: float = Field(5.0, gt=0, le=60)
     ingest_url: str = ""
     packager_lease_s: float = Field(2.0, gt=0.2, le=60)
+    # SIGTERM: /readyz answers 503 this long (so balancers move players away) before the
+    # process stops taking work, finishes what it holds and exits.
+    drain_s: float = Field(5.0, ge=0, le=300)
+    # The worker's and packager's /healthz and /readyz (0: not served); the API serves its own.
+    health_port: int = Field(0, ge=0, le=65535)
 
     # Subscribers, sign-in and billing (entitlements/)
     key_encryption_key: str = ""  # wraps content keys at rest; defaults to one derived from SMARTGO_SECRET_KEY

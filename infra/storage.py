@@ -78,6 +78,10 @@ class ObjectStore(ABC):
         return None
 
     @abstractmethod
+    def probe(self) -> None:
+        """Check the store answers (the health probe); raise StorageUnavailable when it does not."""
+
+    @abstractmethod
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         """Store a file's bytes under key without reading it into memory (large objects)."""
 
@@ -201,6 +205,10 @@ class LocalObjectStore(ObjectStore):
         except OSError as err:
             raise StorageUnavailable(f"local storage write failed: {err.strerror}") from err
 
+    def probe(self) -> None:
+        if not (self.root.is_dir() and os.access(self.root, os.W_OK)):
+            raise StorageUnavailable(f"the storage folder {self.root} is missing or read-only")
+
     def read_chunks(self, key: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
         try:
             fh = self._path(key).open("rb")
@@ -296,6 +304,12 @@ class S3ObjectStore(ObjectStore):
             self.client.create_bucket(Bucket=self.bucket)
         except BotoCoreError as err:
             raise StorageUnavailable("object storage unreachable") from err
+
+    def probe(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as err:
+            raise self._translate(err, self.bucket) from err
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         full = self._key(key)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
 import re
+import threading
+import time
 from pathlib import Path
+
+import anyio
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from infra import staff
 from infra.errors import NotFound, SmartGoError
+from infra.migrate import schema_is_current
+from infra.readiness import Lifecycle
 from infra.runtime import Runtime, set_runtime
 
 log = logging.getLogger(__name__)
@@ -111,6 +118,49 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class SchemaCheck:
+    """Whether the database schema is the one this code expects, checked at start and every minute.
+
+    A process whose schema is behind its code (a rolling upgrade that has not migrated yet) must
+    not take requests; while the database cannot be asked, the last answer stands.
+    """
+
+    EVERY_S = 60.0
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.current: bool | None = None
+        self.checked_at = 0.0
+
+    def refresh(self) -> None:
+        """Ask the database which migration it is at."""
+        self.checked_at = time.monotonic()
+        try:
+            self.current = schema_is_current(self.rt.settings.database_url)
+        except Exception as err:
+            if not self.rt.health.absorb(err):
+                log.warning("schema check failed: %s", err)
+
+    def problem(self) -> str | None:
+        """Return "migrations_behind" when the schema is older than the code (refreshing it now and then)."""
+        if time.monotonic() - self.checked_at > self.EVERY_S:
+            self.checked_at = time.monotonic()
+            threading.Thread(target=self.refresh, name="schema-check", daemon=True).start()
+        return "migrations_behind" if self.current is False else None
+
+
+def pool_problem(rt: Runtime) -> str | None:
+    """Return why this process's own pools cannot take more work, if they cannot."""
+    pool = rt.db.engine.pool
+    size = getattr(pool, "size", None)
+    if callable(size) and pool.checkedout() >= size() + max(0, getattr(pool, "_max_overflow", 0)):
+        return "database_pool_exhausted"
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    if limiter.borrowed_tokens >= limiter.total_tokens:
+        return "thread_pool_exhausted"
+    return None
+
+
 STATIC = Path(__file__).with_name("static")
 WEB = Path(__file__).resolve().parent.parent / "web" / "node_modules"
 # The only files the test page may load: a fixed map, nothing taken from the request path.
@@ -154,11 +204,20 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
 
     set_runtime(rt)
     job_runner = make_job_runner(rt) if (run_jobs if run_jobs is not None else rt.settings.embedded) else None
+    lifecycle = rt.lifecycle = Lifecycle("api", rt.settings.mode, rt.health)
+    schema = SchemaCheck(rt)
+    lifecycle.checks.update(schema=schema.problem, pools=lambda: pool_problem(rt))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
-        with rt.db.session() as s:
-            staff.ensure_bootstrap_key(db_session=s, key=rt.settings.bootstrap_admin_key)
+        probes = asyncio.create_task(rt.health.run(), name="health-probes")
+        await asyncio.to_thread(schema.refresh)
+        try:
+            with rt.db.session() as s:
+                staff.ensure_bootstrap_key(db_session=s, key=rt.settings.bootstrap_admin_key)
+        except SmartGoError as err:  # a database outage at start: serve what memory can, say degraded
+            if not rt.health.absorb(err):
+                raise
         await rt.bus.start()
         await origin.start()
         if job_runner:
@@ -167,14 +226,17 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
         # full passes (which many objects in one response trigger) stay short.
         gc.collect()  # garbage first: only what is alive is frozen
         gc.freeze()
+        lifecycle.started = True
         log.info("SmartGo API up in %s mode", rt.settings.mode)
         try:
             yield
         finally:
+            lifecycle.drain()
             if job_runner:
                 await job_runner.stop()
             await origin.stop()
             await rt.bus.stop()
+            probes.cancel()
 
     api = FastAPI(title="TV Smart GO", version="0.1.0", lifespan=lifespan)
     api.state.runtime = rt
@@ -193,9 +255,17 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     install_demo_page(api)
 
     @api.get("/healthz", tags=["ops"])
-    def healthz() -> dict:
-        """Report liveness and the mode this process runs in."""
-        return {"status": "ok", "mode": rt.settings.mode}
+    async def healthz() -> JSONResponse:
+        """Report liveness: the process answers (and which role and mode it runs in)."""
+        status, body = lifecycle.liveness()
+        return JSONResponse(body, status_code=status)
+
+    @api.get("/readyz", tags=["ops"], responses={503: {"description": "starting, draining or a local fault"}})
+    async def readyz() -> JSONResponse:
+        """Report whether to send this process work: 503 only for its own faults; a shared service
+        down is `degraded` (200) with each service's state and latency."""
+        status, body = lifecycle.readiness()
+        return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
     # Bare ASGI in front for the two hottest paths: playlists (/live/) and pushes (/ingest/).
     origin = Origin(rt, IngestEndpoint(rt, api))
