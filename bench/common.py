@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from streaming.packaging import ffmpeg_exe, testcard_push_args
+from tests.support.services import children  # noqa: F401 - the benches' interface
 
 ADMIN = "bench-admin-key-" + "x" * 16
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,20 +211,6 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    """Return the pids of a process's direct children."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(entry.name))
-    return out
 
 
 def passthrough_source(seconds: float = 384) -> Path:

@@ -43,7 +43,11 @@ class PlaybackGate:
         from entitlements.playback import REVOKED_TOPIC
 
         self.rt.bus.subscribe(REVOKED_TOPIC, self._on_revoked)
-        await run_in_threadpool(self._reconcile)
+        try:
+            await run_in_threadpool(self._reconcile)
+        except Exception as err:  # a database outage at start: the loop reconciles later
+            if not self.rt.health.absorb(err):
+                raise
         self._task = asyncio.create_task(self._loop(), name="playback-gate")
 
     async def stop(self) -> None:
@@ -51,7 +55,11 @@ class PlaybackGate:
         self.rt.bus.unsubscribe(self._on_revoked)
         if self._task:
             self._task.cancel()
-        await run_in_threadpool(self._flush_seen)
+        try:
+            await run_in_threadpool(self._flush_seen)
+        except Exception as err:
+            if not self.rt.health.absorb(err):
+                raise
 
     def admit(self, token: str, scope: str, mode_window_s: float | None) -> PlaybackGrant:
         """Return the grant of a request for scope ("channel:{id}", "window:..."), or raise why not."""
@@ -90,9 +98,14 @@ class PlaybackGate:
             await asyncio.sleep(SYNC_EVERY_S)
             try:
                 await run_in_threadpool(self._flush_seen)
+            except Exception as err:  # the streams' keep-alives wait for Redis; playback goes on
+                if not self.rt.health.absorb(err):
+                    log.exception("playback gate keep-alive failed")
+            try:
                 await run_in_threadpool(self._reconcile)
-            except Exception:
-                log.warning("playback gate sync failed", exc_info=True)
+            except Exception as err:  # revocations still arrive on the bus meanwhile
+                if not self.rt.health.absorb(err):
+                    log.exception("playback gate reconcile failed")
 
     def _flush_seen(self) -> None:
         from entitlements.streams import keep_alive

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     epg_max_bytes: int = Field(512 * 1024 * 1024, ge=1024)  # a guide larger than this (unpacked) fails
     epg_fetch_timeout_s: float = Field(60.0, gt=0)
     max_ingest_object_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    # While storage is away, pushed segments wait in {data_dir}/spool up to this size (streaming/spool.py).
+    ingest_spool_mb: int = Field(1024, ge=0)
     storage_timeout_s: float = Field(5.0, gt=0)
     # Every wait on PostgreSQL is bounded (infra/db.py): connecting, a statement (server side; a
     # frozen server is cut from our side a few seconds later), a free pooled connection.

@@ -46,6 +46,17 @@ class ChannelDisabled(Conflict):
     code = "CHANNEL_DISABLED"
 
 
+class StalePackager(Conflict):
+    """A push from a packager node that no longer holds the channel (a newer epoch took it)."""
+
+    code = "STALE_PACKAGER"
+
+
+class InvalidEpoch(SmartGoError):
+    code = "INVALID_EPOCH"
+    status = 400
+
+
 class PayloadTooLarge(SmartGoError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413

@@ -11,33 +11,46 @@ state (``service.load_ingest``: two statements), apply the pushed file with the 
 functions of ``streaming.ingest_state``, write back what changed. The push path is the
 busiest writer in the system (every track of every channel, every segment duration), so it
 uses Core statements, not ORM objects.
+
+While the database is away the same three steps run on the channel's state in this process's
+memory (``streaming.provisional``): ``_transact`` picks where, and the index catches up when
+the database is back. While storage is away the bytes wait in a spool on local disk
+(``streaming.spool``) and everything else goes on as usual.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from infra.db import DatabaseUnavailable
 from infra.runtime import Runtime, notify_after_commit, run_after_commit
-from streaming import fmp4, service
+from streaming import fmp4, service, spool
 from streaming.errors import (
     ChannelDisabled, DuplicateSegment, IngestUnauthorized, InvalidEncoderPlaylist, InvalidIngestPath, NotMedia,
-    PayloadTooLarge, SegmentTooLong, UnknownSegmentSet, UnsupportedIngestFile,
+    PayloadTooLarge, SegmentTooLong, StalePackager, UnknownSegmentSet, UnsupportedIngestFile,
 )
 from streaming.hls_input import (
     FILENAME_RE, EncoderPlaylistError, encoder_sequence, looks_like_fmp4_media, looks_like_init,
     looks_like_ts, parse_encoder_playlist,
 )
 from streaming.ingest_state import (
-    ChannelIngest, PublishRules, TrackIngest, decide_session, publish_ready, receive_init,
+    ChannelIngest, PublishRules, TrackIngest, admit_epoch, decide_session, publish_ready, receive_init,
     receive_playlist, receive_segment,
 )
+from streaming.provisional import MemoryTxn, provisional
 from streaming.timeline import Run
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# A push waits at most this long on each database call: past it, the database counts as away
+# and the channel goes on from memory (streaming/provisional.py) instead of stalling the encoder.
+INGEST_DB_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -111,18 +124,38 @@ def redundant_playlist(rt: Runtime, *, spec: service.ChannelSpec, seg_set: str, 
 
 
 def ingest_file(rt: Runtime, *, spec: service.ChannelSpec, seg_set: str, rendition: str,
-                filename: str, body: bytes, now_us: int) -> IngestResult:
-    """Take one pushed file (segment, init segment or playlist) for a channel track."""
+                filename: str, body: bytes, now_us: int, epoch: int | None = None) -> IngestResult:
+    """Take one pushed file (segment, init segment or playlist) for a channel track.
+
+    epoch is the pushing packager node's (None for external encoders): see ``admit_epoch``.
+    """
     track = _check_target(rt, spec, seg_set, rendition, filename, len(body))
+    _check_epoch(rt, spec.id, epoch)
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if ext == "m3u8":
-        return _ingest_playlist(rt, spec, track, body, now_us)
+        return _ingest_playlist(rt, spec, track, body, now_us, epoch)
     if ext in ("mp4", "cmfi") and seg_set == "cmaf":
-        return _ingest_init(rt, spec, track, body)
+        return _ingest_init(rt, spec, track, body, epoch)
     if (ext in ("m4s", "cmfv", "cmfa") and seg_set == "cmaf") or (ext == "ts" and seg_set == "ts"):
-        return _ingest_segment(rt, spec, track, filename, body, now_us)
+        return _ingest_segment(rt, spec, track, filename, body, now_us, epoch)
     raise UnsupportedIngestFile(f"{filename!r} is not a segment, init segment or playlist of the "
                                 f"{seg_set} set")
+
+
+def _check_epoch(rt: Runtime, channel_id: str, epoch: int | None) -> None:
+    """Refuse a stale node's push before its bytes are stored, by the newest epoch this process saw."""
+    if epoch is not None and epoch < rt.extras.setdefault("packager_epochs", {}).get(channel_id, 0):
+        raise StalePackager("another packager node has taken this channel", epoch=epoch)
+
+
+def _admit(rt: Runtime, chan: ChannelIngest, epoch: int | None) -> None:
+    """Check a push's epoch against the channel's (inside its write transaction), noting newer ones."""
+    if not admit_epoch(chan, epoch):
+        raise StalePackager("another packager node has taken this channel", epoch=epoch,
+                            current=chan.packager_epoch)
+    epochs = rt.extras.setdefault("packager_epochs", {})
+    if chan.packager_epoch > epochs.get(chan.channel_id, 0):
+        epochs[chan.channel_id] = chan.packager_epoch
 
 
 def _track(chan: ChannelIngest, track: str) -> TrackIngest:
@@ -133,24 +166,28 @@ def _track(chan: ChannelIngest, track: str) -> TrackIngest:
     return state
 
 
-def _ingest_init(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes) -> IngestResult:
+def _ingest_init(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes,
+                 epoch: int | None) -> IngestResult:
     if not looks_like_init(body):
         raise NotMedia("not an fMP4 initialisation segment (ftyp/moov expected)")
     init_hash = hashlib.sha256(body).hexdigest()[:16]
     key = service.init_key(spec.id, track, init_hash)
-    if not rt.store.exists(key):
-        rt.store.put(key, body, "video/mp4")
-    with rt.db.session() as s:
-        chan = service.load_ingest(db_session=s, channel_id=spec.id)
-        receive_init(_track(chan, track), init_hash, fmp4.init_timing(body))
-        service.save_ingest(db_session=s, chan=chan)
+    if not spool.stored(rt, key):
+        spool.store(rt, key, body, "video/mp4")
+    timing = fmp4.init_timing(body)
+
+    def take(txn: Txn) -> None:
+        _admit(rt, txn.chan, epoch)
+        receive_init(_track(txn.chan, track), init_hash, timing)
+
+    _transact(rt, spec.id, take)
     rt.extras.setdefault("session_hints", {}).pop((spec.id, track), None)
     rt.extras.setdefault("segment_timed", set()).discard((spec.id, track))
     return IngestResult("init")
 
 
 def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename: str,
-                    body: bytes, now_us: int) -> IngestResult:
+                    body: bytes, now_us: int, epoch: int | None) -> IngestResult:
     seg_set = track.split("/", 1)[0]
     if not (looks_like_fmp4_media(body) if seg_set == "cmaf" else looks_like_ts(body)):
         raise NotMedia(f"{filename!r} is not a {'CMAF' if seg_set == 'cmaf' else 'MPEG-TS'} segment")
@@ -158,6 +195,7 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
     if encseq is None:
         raise InvalidIngestPath(f"segment name {filename!r} carries no sequence number")
     hints = rt.extras.setdefault("session_hints", {})
+    own_timing = spec.packaged and seg_set == "cmaf"
     for attempt in range(3):
         hint = hints.get((spec.id, track))
         if attempt == 0 and hint is not None and encseq > hint[1]:
@@ -165,21 +203,23 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
             # transaction below checks this guess before anything is recorded.
             session_no = hint[0]
         else:
-            with rt.db.session(write=False) as s:
-                chan = service.load_ingest(db_session=s, channel_id=spec.id)
-                session_no = decide_session(chan, _track(chan, track), encseq)
-        rt.store.put(service.segment_key(spec.id, track, session_no, encseq), body,
-                     "video/mp4" if seg_set == "cmaf" else "video/mp2t")
-        own_timing = spec.packaged and seg_set == "cmaf"
-        with rt.db.session() as s:
-            chan = service.load_ingest(db_session=s, channel_id=spec.id)
+            session_no = _read_state(rt, spec.id, lambda chan: decide_session(chan, _track(chan, track), encseq))
+        key = service.segment_key(spec.id, track, session_no, encseq)
+        spool.store(rt, key, body, "video/mp4" if seg_set == "cmaf" else "video/mp2t")
+
+        def take(txn: Txn) -> tuple[int, int | None] | None:
+            chan = txn.chan
+            try:
+                _admit(rt, chan, epoch)
+            except StalePackager:
+                spool.delete(rt, [key])
+                raise
             state = _track(chan, track)
             if decide_session(chan, state, encseq) != session_no:
-                hints.pop((spec.id, track), None)
-                continue  # a restart (or another track's) changed the session; store again
+                return None  # a restart (or another track's) changed the session; store again
             duration = fmp4.segment_duration_us(body, state.init_timing) if own_timing else None
             if duration is not None and duration >= _too_long_us(spec):
-                rt.store.delete_many([service.segment_key(spec.id, track, session_no, encseq)])
+                spool.delete(rt, [key])
                 raise SegmentTooLong(
                     f"segment {encseq} lasts {duration / 1e6:.3f}s; TARGETDURATION "
                     f"{spec.target_duration_s}s allows less",
@@ -189,8 +229,13 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
                                     now_us=now_us, duration_us=duration)
             # Timing usually comes with the encoder's next playlist; when the segment carries
             # it, or the playlist came first, the segment may complete now.
-            published = _publish(s, rt, spec, chan, now_us) if timed else 0
-            service.save_ingest(db_session=s, chan=chan)
+            return (_publish(rt, spec, txn, now_us) if timed else 0), duration
+
+        outcome = _transact(rt, spec.id, take)
+        if outcome is None:
+            hints.pop((spec.id, track), None)
+            continue
+        published, duration = outcome
         hints[(spec.id, track)] = (session_no, encseq)
         if own_timing:  # a segment that did not time itself needs its playlists again
             timed_here = rt.extras.setdefault("segment_timed", set())
@@ -200,18 +245,20 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
 
 
 def _ingest_playlist(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes,
-                     now_us: int) -> IngestResult:
+                     now_us: int, epoch: int | None) -> IngestResult:
     try:
         entries = parse_encoder_playlist(body.decode("utf-8"))
     except (UnicodeDecodeError, EncoderPlaylistError) as err:
         raise InvalidEncoderPlaylist(str(err)) from err
-    with rt.db.session() as s:
-        chan = service.load_ingest(db_session=s, channel_id=spec.id)
-        rejected = receive_playlist(_track(chan, track), entries, _too_long_us(spec))
+
+    def take(txn: Txn) -> tuple[list, int]:
+        _admit(rt, txn.chan, epoch)
+        rejected = receive_playlist(_track(txn.chan, track), entries, _too_long_us(spec))
         if rejected:
-            rt.store.delete_many([service.segment_key(spec.id, track, p.session, p.encseq) for p in rejected])
-        published = _publish(s, rt, spec, chan, now_us)
-        service.save_ingest(db_session=s, chan=chan)
+            spool.delete(rt, [service.segment_key(spec.id, track, p.session, p.encseq) for p in rejected])
+        return rejected, _publish(rt, spec, txn, now_us)
+
+    rejected, published = _transact(rt, spec.id, take)
     if rejected:
         announced = {e.encseq: e.duration_us for e in entries}
         raise SegmentTooLong(
@@ -229,12 +276,86 @@ def _too_long_us(spec: service.ChannelSpec) -> int:
 
 def publish_due(rt: Runtime, channel_id: str, now_us: int) -> int:
     """Publish what is complete or past its deadline (the periodic sweep calls this)."""
-    with rt.db.session() as s:
-        spec = service.channel_spec(db_session=s, channel_id=channel_id)
-        chan = service.load_ingest(db_session=s, channel_id=channel_id)
-        published = _publish(s, rt, spec, chan, now_us)
-        service.save_ingest(db_session=s, chan=chan)
-        return published
+    spec = cached_spec(rt, channel_id)
+    if spec is None:
+        with rt.db.session(write=False) as s:
+            spec = service.channel_spec(db_session=s, channel_id=channel_id)
+    return _transact(rt, channel_id, lambda txn: _publish(rt, spec, txn, now_us))
+
+
+class DbTxn:
+    """What a push may change in the database: the channel's ingest rows (locked) and its runs."""
+
+    def __init__(self, rt: Runtime, s: Session, chan: ChannelIngest) -> None:
+        self.rt, self.s, self.chan = rt, s, chan
+
+    def tail(self) -> Run | None:
+        """Return the channel's newest run."""
+        # The tail this process wrote last is still the tail while the channel's version
+        # (bumped by every publish, in any process) is the one it wrote.
+        version, tail = self.rt.extras.setdefault("ingest_tails", {}).get(self.chan.channel_id, (None, None))
+        if version != self.chan.version:
+            tail = service.tail_run(db_session=self.s, channel_id=self.chan.channel_id)
+        return tail
+
+    def write(self, runs: list[Run], replace_first_seq: int | None, holes: list[tuple[int, str]]) -> None:
+        """Write published runs (the old tail updated in place) and holes."""
+        service.write_runs(db_session=self.s, channel_id=self.chan.channel_id, runs=runs,
+                           replace_first_seq=replace_first_seq)
+        service.add_holes(db_session=self.s, channel_id=self.chan.channel_id, holes=holes)
+        tails = self.rt.extras.setdefault("ingest_tails", {})
+        written = (self.chan.version, runs[-1])
+        run_after_commit(self.s, lambda: tails.__setitem__(self.chan.channel_id, written))
+        notify_after_commit(self.s, service.TIMELINE_TOPIC + self.chan.channel_id,
+                            {"version": self.chan.version, "last_seq": runs[-1].last_seq})
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run callback once the transaction commits."""
+        run_after_commit(self.s, callback)
+
+
+Txn = DbTxn | MemoryTxn
+
+
+def _transact(rt: Runtime, channel_id: str, take: Callable[[Txn], T]) -> T:
+    """Run take on the channel's ingest state in one transaction: in the database, or, while the
+    database is away, in this process's memory (streaming/provisional.py). take may run twice (a
+    database that fails mid-way): it changes nothing outside the transaction but idempotent deletes."""
+    timelines = provisional(rt)
+    err: DatabaseUnavailable | None = None
+    if not timelines.carrying(channel_id) and rt.health.is_up("database"):
+        try:
+            with rt.db.session(timeout_s=INGEST_DB_TIMEOUT_S) as s:
+                txn = DbTxn(rt, s, service.load_ingest(db_session=s, channel_id=channel_id))
+                result = take(txn)
+                service.save_ingest(db_session=s, chan=txn.chan)
+            timelines.remember(txn.chan)
+            return result
+        except DatabaseUnavailable as failed:
+            err = failed
+    with timelines.lock(channel_id):
+        if timelines.carrying(channel_id) and rt.health.is_up("database"):
+            try:
+                timelines.catch_up(channel_id)
+            except DatabaseUnavailable as failed:
+                err = failed
+            else:
+                return _transact(rt, channel_id, take)
+        timelines.begin(channel_id, err or DatabaseUnavailable("database unavailable"))
+        with timelines.transaction(channel_id) as txn:
+            return take(txn)
+
+
+def _read_state(rt: Runtime, channel_id: str, read: Callable[[ChannelIngest], T]) -> T:
+    """Read the channel's ingest state (from the database, or from memory while it is away)."""
+    timelines = provisional(rt)
+    if not timelines.carrying(channel_id) and rt.health.is_up("database"):
+        try:
+            with rt.db.session(write=False, timeout_s=INGEST_DB_TIMEOUT_S) as s:
+                return read(service.load_ingest(db_session=s, channel_id=channel_id))
+        except DatabaseUnavailable:
+            pass
+    return _transact(rt, channel_id, lambda txn: read(txn.chan))
 
 
 def publish_rules(rt: Runtime, spec: service.ChannelSpec) -> PublishRules:
@@ -247,33 +368,21 @@ def publish_rules(rt: Runtime, spec: service.ChannelSpec) -> PublishRules:
     )
 
 
-def _publish(s: Session, rt: Runtime, spec: service.ChannelSpec, chan: ChannelIngest, now_us: int) -> int:
+def _publish(rt: Runtime, spec: service.ChannelSpec, txn: Txn, now_us: int) -> int:
     """Publish what is ready and write it: runs, holes; delete the bytes of dropped segments."""
     loaded: list[Run | None] = []
-    tails = rt.extras.setdefault("ingest_tails", {})
 
     def load_tail() -> Run | None:
-        # The tail this process wrote last is still the tail while the channel's version
-        # (bumped by every publish, in any process) is the one it wrote.
-        version, tail = tails.get(spec.id, (None, None))
-        if version != chan.version:
-            tail = service.tail_run(db_session=s, channel_id=spec.id)
-        loaded.append(tail)
-        return tail
+        loaded.append(txn.tail())
+        return loaded[-1]
 
+    chan = txn.chan
     out = publish_ready(chan, publish_rules(rt, spec), load_tail, now_us=now_us)
     for track, p in out.dropped:
         log.warning("dropping segment %s/%s of %s %s: no timing arrived", p.session, p.encseq, spec.id, track)
     if out.dropped:
-        rt.store.delete_many([service.segment_key(spec.id, t, p.session, p.encseq) for t, p in out.dropped])
+        spool.delete(rt, [service.segment_key(spec.id, t, p.session, p.encseq) for t, p in out.dropped])
     if out.count:
         old_tail = loaded[0] if loaded else None
-        service.write_runs(db_session=s, channel_id=spec.id,
-                           runs=[out.runs[k] for k in sorted(out.runs)],
-                           replace_first_seq=old_tail.first_seq if old_tail else None)
-        service.add_holes(db_session=s, channel_id=spec.id, holes=out.holes)
-        written = (chan.version, out.tail)
-        run_after_commit(s, lambda: tails.__setitem__(spec.id, written))
-        notify_after_commit(s, service.TIMELINE_TOPIC + spec.id,
-                            {"version": chan.version, "last_seq": out.tail.last_seq})
+        txn.write([out.runs[k] for k in sorted(out.runs)], old_tail.first_seq if old_tail else None, out.holes)
     return out.count

@@ -22,7 +22,7 @@ from infra.raw_http import MethodNotAllowed, header, send_error, send_json
 from infra.runtime import Runtime
 from streaming import ingest
 from streaming.deps import password_from_authorization
-from streaming.errors import PayloadTooLarge
+from streaming.errors import InvalidEpoch, PayloadTooLarge
 
 PREFIX = "/ingest/"
 # Pushes run on a pool of their own: they never starve the API's thread pool, and a few
@@ -78,9 +78,19 @@ class IngestEndpoint:
             return
         result = await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(
             ingest.ingest_file, rt, spec=spec, seg_set=seg_set, rendition=rendition,
-            filename=filename, body=body, now_us=time.time_ns() // 1000,
+            filename=filename, body=body, now_us=time.time_ns() // 1000, epoch=_epoch(scope),
         ))
         await send_json(send, 200, {"kind": result.kind, "published": result.published})
+
+
+def _epoch(scope) -> int | None:  # noqa: ANN001
+    """Return the packager epoch a push carries (X-SmartGo-Epoch), None for external encoders."""
+    value = header(scope, b"x-smartgo-epoch")
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise InvalidEpoch("X-SmartGo-Epoch must be a whole number")
+    return int(value)
 
 
 async def _read_body(scope, receive, limit: int) -> bytes:  # noqa: ANN001

@@ -85,6 +85,7 @@ class ChannelIngest:
     last_publish_us: int
     tracks: dict[str, TrackIngest]
     changed: bool = False
+    packager_epoch: int = 0  # the newest packager node's epoch (see admit_epoch)
 
 
 @dataclass
@@ -96,6 +97,22 @@ class Published:
     holes: list[tuple[int, str]] = field(default_factory=list)
     dropped: list[tuple[str, PendingEntry]] = field(default_factory=list)
     tail: Run | None = None
+
+
+def admit_epoch(chan: ChannelIngest, epoch: int | None) -> bool:
+    """Tell whether a push from a packager node of this epoch may be taken, noting a newer one.
+
+    A node that took the channel later has a higher epoch: pushes of an older one come from a
+    node that lost the channel (Redis was away) and must not feed the timeline. A push with no
+    epoch (an external encoder) is not fenced.
+    """
+    if epoch is None:
+        return True
+    if epoch < chan.packager_epoch:
+        return False
+    if epoch > chan.packager_epoch:
+        chan.packager_epoch, chan.changed = epoch, True
+    return True
 
 
 def decide_session(chan: ChannelIngest, track: TrackIngest, encseq: int) -> int:

@@ -48,6 +48,9 @@ class ChannelTimelineState(Base):
     # Wall-clock time of the last publish: origins show live gap entries only when it is
     # older than the gap hold, and ingest then keeps the entries they showed.
     last_publish_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Bumped by each packager node that takes the channel; its pushes carry it, and ingest
+    # refuses a push with a lower one (a node that lost the channel while Redis was away).
+    packager_epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class IngestTrack(Base):

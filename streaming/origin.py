@@ -22,11 +22,12 @@ from starlette.concurrency import run_in_threadpool
 from infra.errors import NotFound, SmartGoError
 from infra.raw_http import MethodNotAllowed, send_error
 from infra.runtime import Runtime
-from streaming import service
+from streaming import service, spool
 from streaming.copies import copied_key
 from streaming.device_profiles import DeviceProfile, profile_of_path
 from streaming.errors import SegmentNotFound, UnknownDeviceProfile
 from streaming.origin_extras import key_body, slate_body
+from streaming.provisional import provisional, run_from_json
 from streaming.recent import RecentSegments
 from streaming.rendering import (
     FOREVER_US, LIVE_CACHE, ChannelView, master_playlist, media_playlist, now_us, wants_delta, window_gaps,
@@ -108,6 +109,8 @@ class Origin:
         self.rt.bus.subscribe(service.TIMELINE_TOPIC, self._on_timeline)
         self.rt.bus.subscribe("channel.", self._on_channel)
         self._task = asyncio.create_task(self._refresh_loop(), name="origin-refresh")
+        self._catch_up = asyncio.create_task(provisional(self.rt).run(), name="timeline-catch-up")
+        self._uploads = asyncio.create_task(spool.segment_spool(self.rt).run(), name="spool-uploads")
         self.vod.start()
         await self.gate.start()
 
@@ -118,12 +121,21 @@ class Origin:
         self.vod.stop()
         if self._task:
             self._task.cancel()
+            self._catch_up.cancel()
+            self._uploads.cancel()
         await self.gate.stop()
 
     def _on_timeline(self, topic: str, message: dict) -> None:
         ch = topic[len(service.TIMELINE_TOPIC):]
         view = self.views.get(ch)
-        if view is not None and message.get("version", 0) > view.version:
+        if view is None or message.get("version", 0) <= view.version:
+            return
+        published = message.get("provisional")
+        if published is not None:
+            # Published while the database is away (streaming/provisional.py): the message
+            # carries the runs themselves, as there is no index to read them from.
+            self.views[ch] = _extended(view, published, message["version"])
+        else:
             self._schedule_refresh(ch)
 
     def _on_channel(self, topic: str, message: dict) -> None:
@@ -140,20 +152,22 @@ class Origin:
             view = self.views.get(ch)
             if view is not None:
                 await run_in_threadpool(self._refresh_tail, view)
-        except Exception:
-            log.exception("origin refresh of %s failed", ch)
+        except Exception as err:  # the view stays as it is: playlists go on from memory
+            if not self.rt.health.absorb(err):
+                log.exception("origin refresh of %s failed", ch)
         finally:
             self._refreshing.discard(ch)
 
     async def _refresh_loop(self) -> None:
         while True:
             await asyncio.sleep(REFRESH_EVERY_S)
-            if not self.views:
+            if not self.views or not self.rt.health.is_up("database"):
                 continue
             try:
                 versions = await run_in_threadpool(self._versions)
-            except Exception:
-                log.warning("origin version check failed", exc_info=True)
+            except Exception as err:
+                if not self.rt.health.absorb(err):
+                    log.exception("origin version check failed")
                 continue
             for ch, view in list(self.views.items()):
                 if versions.get(ch, 0) > view.version:
@@ -397,9 +411,9 @@ class Origin:
     async def _object(self, send, key: str, ext: str, head: bool,  # noqa: ANN001
                       seal: Callable[[bytes], bytes] | None = None) -> None:
         """Serve a stored object, through seal (encryption) when given: storage holds clear bytes."""
-        store = self.rt.store
-        if self.rt.settings.segment_delivery == "redirect" and seal is None:
-            url = store.url_for(key)
+        if (self.rt.settings.segment_delivery == "redirect" and seal is None
+                and not spool.segment_spool(self.rt).holds(key)):
+            url = self.rt.store.url_for(key)
             if url:
                 await send({"type": "http.response.start", "status": 302, "headers": [
                     (b"location", url.encode()), (b"cache-control", b"private, max-age=60")]})
@@ -408,7 +422,7 @@ class Origin:
         from infra.errors import ObjectNotFound
 
         def load() -> bytes:
-            data = store.get(key).data
+            data = spool.read(self.rt, key)
             return seal(data) if seal else data
 
         remembered = (key, seal is not None)
@@ -420,6 +434,17 @@ class Origin:
                 raise SegmentNotFound("segment not in storage") from err
             self.recent.put(remembered, body)
         await _send(send, 200, body, CONTENT_TYPES[ext], SEGMENT_CACHE, head=head)
+
+
+def _extended(view: ChannelView, published: dict, version: int) -> ChannelView:
+    """Return a view with runs published from memory added (a run already held is replaced)."""
+    runs = {r.first_seq: r for r in view.runs}
+    for values in published["runs"]:
+        run = run_from_json(values)
+        runs[run.first_seq] = run
+    holes = view.holes | {(int(seq), track) for seq, track in published["holes"]}
+    return ChannelView(view.spec, [runs[k] for k in sorted(runs)], holes, view.bandwidth, version,
+                       published["last_publish_us"])
 
 
 def _stored_key(window: Window | None, key: str) -> str:

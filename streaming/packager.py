@@ -1,10 +1,17 @@
 """A packager node: takes channels through leases and supervises one ffmpeg per channel.
 
 Any number of nodes may run (`smartgo packager`); each enabled channel with a source is
-packaged by exactly one of them. A node renews its leases every quarter of their lifetime;
+packaged by exactly one of them. A node renews its leases three times per lease lifetime;
 a node that dies stops renewing and its channels are taken by another node once the leases
-lapse. A node that cannot renew (lease store unreachable) stops its ffmpegs at once, so two
-nodes never package the same channel.
+lapse.
+
+A node never stops its channels because Redis or the database cannot be reached: an outage of
+either would otherwise be a hole in every channel. Two nodes are kept from feeding one channel
+by the packager epoch instead: a node taking a channel gets a new, higher epoch from the
+database (``service.take_packager_epoch``) and sends it with every push, and ingest refuses
+pushes of a lower one. So when Redis comes back (empty, or with the lease expired) and another
+node took the channel meanwhile, the old node's pushes are refused at once and it lets the
+channel go at its next lease round; if nobody did, it simply takes its lease again.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from streaming.supervisor import ChannelState, ChannelSupervisor, SupervisorPoli
 
 log = logging.getLogger(__name__)
 LEASE_PREFIX = "packager:channel:"
+EPOCH_HEADER = "X-SmartGo-Epoch"
 
 
 def packager_spec(channel: Channel) -> PackagerSpec:
@@ -113,10 +121,9 @@ class PackagerNode:
         while True:
             try:
                 await self._scan()
-            except Exception:
-                log.exception("packager %s: scan failed; stopping channels to stay safe", self.node_id)
-                for channel_id in list(self.supervisors):
-                    await self._drop(channel_id, release=False)
+            except Exception as err:  # the channels it runs keep running: see the module's docstring
+                if not self.rt.health.absorb(err):
+                    log.exception("packager %s: lease round failed; its channels keep running", self.node_id)
             await asyncio.sleep(self.scan_every_s)
 
     def _wanted(self) -> dict[str, tuple]:
@@ -129,12 +136,14 @@ class PackagerNode:
                 select(*cols).where(c.enabled.is_(True), c.source_url.is_not(None))).all()
         return {row[0]: tuple(row[1:]) for row in rows}
 
-    def _load_channel(self, channel_id: str) -> Channel | None:
-        with self.rt.db.session(write=False) as s:
+    def _load_channel(self, channel_id: str) -> tuple[Channel, int] | None:
+        """Return the channel's row (renditions loaded) and a new packager epoch for it."""
+        with self.rt.db.session() as s:
             channel = s.get(Channel, channel_id)
-            if channel is not None:
-                _ = list(channel.renditions)  # loaded before the session closes
-            return channel
+            if channel is None:
+                return None
+            _ = list(channel.renditions)  # loaded before the session closes
+            return channel, service.take_packager_epoch(db_session=s, channel_id=channel_id)
 
     async def _scan(self) -> None:
         # One thread hop and one pipelined round trip renew the leases this node holds and
@@ -142,43 +151,61 @@ class PackagerNode:
         # read every list_every_s or when a bus message says a channel changed.
         now = time.monotonic()
         if now - self._wanted_cache[0] >= self.list_every_s:
-            self._wanted_cache = (now, await asyncio.to_thread(self._wanted))
+            try:
+                self._wanted_cache = (now, await asyncio.to_thread(self._wanted))
+            except Exception as err:  # the database is away: the list read last still stands
+                if not self.rt.health.absorb(err):
+                    raise
+                self._wanted_cache = (now, self._wanted_cache[1])
         wanted = self._wanted_cache[1]
         held = list(self.supervisors)
         free = [c for c in wanted if c not in self.supervisors]
-        renewed, taken = (await asyncio.get_running_loop().run_in_executor(
-            self._leasing, self._lease_round, held, free) if held or free else ({}, {}))
+        if not held and not free:
+            return
+        # Taking a lease that is ours renews it; taking one nobody holds (Redis restarted empty,
+        # or the lease expired while Redis was frozen) takes it back, with the epoch we have.
+        holding = await asyncio.get_running_loop().run_in_executor(
+            self._leasing, self.rt.leases.acquire_many, [LEASE_PREFIX + c for c in held + free],
+            self.node_id, self.lease_s)
         for channel_id in held:
-            lost = not renewed.get(LEASE_PREFIX + channel_id, False)
+            lost = not holding.get(LEASE_PREFIX + channel_id, False)
             fingerprint = self.supervisors[channel_id][1]
             if lost or wanted.get(channel_id) != fingerprint:
                 await self._drop(channel_id, release=not lost)
         for channel_id in free:
-            if taken.get(LEASE_PREFIX + channel_id):
-                channel = await asyncio.to_thread(self._load_channel, channel_id)
-                if channel is None:
-                    await asyncio.to_thread(self.rt.leases.release, LEASE_PREFIX + channel_id, self.node_id)
-                else:
-                    self._launch(channel, wanted[channel_id])
+            if holding.get(LEASE_PREFIX + channel_id):
+                await self._take(channel_id, wanted[channel_id])
 
-    def _lease_round(self, held: list[str], free: list[str]) -> tuple[dict[str, bool], dict[str, bool]]:
-        leases = self.rt.leases
-        return (leases.renew_many([LEASE_PREFIX + c for c in held], self.node_id, self.lease_s),
-                leases.acquire_many([LEASE_PREFIX + c for c in free], self.node_id, self.lease_s))
+    async def _take(self, channel_id: str, fingerprint: tuple) -> None:
+        """Start a channel whose lease this node just took, with a new packager epoch."""
+        try:
+            taken = await asyncio.to_thread(self._load_channel, channel_id)
+        except Exception as err:  # the database is away: no epoch to be had, try again next round
+            if not self.rt.health.absorb(err):
+                log.exception("packager %s: could not take channel %s", self.node_id, channel_id)
+            taken = None
+        if taken is None:
+            try:
+                await asyncio.to_thread(self.rt.leases.release, LEASE_PREFIX + channel_id, self.node_id)
+            except Exception as err:
+                self.rt.health.absorb(err)
+            return
+        self._launch(*taken, fingerprint)
 
     def _on_channel(self, topic: str, message: dict) -> None:
         self._wanted_cache = (0.0, self._wanted_cache[1])  # re-list on the next scan
 
-    def _launch(self, channel: Channel, fingerprint: tuple) -> None:
+    def _launch(self, channel: Channel, epoch: int, fingerprint: tuple) -> None:
         spec = packager_spec(channel)
         password = service.ingest_key(self.rt.settings.ingest_secret, channel.id,
                                       channel.ingest_key_version)
         auth = "Basic " + base64.b64encode(f"{channel.id}:{password}".encode()).decode()
+        headers = {"Authorization": auth, EPOCH_HEADER: str(epoch)}
         ffmpeg = ffmpeg_exe()
 
         def args_for(source: str) -> list[str]:
             return packager_args(spec, ffmpeg=ffmpeg, source_url=source, ingest_base=self.ingest_url,
-                                 headers={"Authorization": auth}, font=self._font)
+                                 headers=headers, font=self._font)
 
         sup = ChannelSupervisor(
             channel.id, args_for=args_for, primary=channel.source_url or "",
@@ -186,9 +213,10 @@ class PackagerNode:
             policy=SupervisorPolicy(target_duration_s=channel.target_duration_s, **self.policy),
             on_state=self._report, probe_args_for=probe_args,
             inspect_line=lambda line, seen_output: source_problem(line, spec, seen_output=seen_output),
+            bus_up=lambda: self.rt.health.is_up("redis"),
         )
         self.supervisors[channel.id] = (sup, fingerprint)
-        log.info("packager %s: took channel %s", self.node_id, channel.id)
+        log.info("packager %s: took channel %s (epoch %d)", self.node_id, channel.id, epoch)
         sup.start()
 
     async def _drop(self, channel_id: str, *, release: bool) -> None:
@@ -197,8 +225,8 @@ class PackagerNode:
         if release:
             try:
                 await asyncio.to_thread(self.rt.leases.release, LEASE_PREFIX + channel_id, self.node_id)
-            except Exception:
-                log.warning("packager %s: could not release %s", self.node_id, channel_id)
+            except Exception as err:  # it lapses by itself
+                self.rt.health.absorb(err)
         log.info("packager %s: let go of channel %s", self.node_id, channel_id)
 
     def _report(self, channel_id: str, state: ChannelState) -> None:
@@ -217,6 +245,6 @@ class PackagerNode:
                     s.add(row)
                 row.state, row.reason, row.restarts = state, (reason or None) and reason[:500], restarts
                 row.current_source, row.node, row.updated_us = source, self.node_id, time.time_ns() // 1000
-        except Exception:
-            log.warning("packager %s: could not record state of %s", self.node_id, channel_id,
-                        exc_info=True)
+        except Exception as err:
+            if not self.rt.health.absorb(err):
+                log.exception("packager %s: could not record state of %s", self.node_id, channel_id)

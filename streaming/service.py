@@ -278,7 +278,8 @@ _TRACKS = IngestTrack.__table__
 _STATE = ChannelTimelineState.__table__
 # One statement locks the channel's state row and its track rows and reads them all: every
 # ingest write starts with it, so a channel's pushes are serialised here.
-_LOAD_INGEST = (select(_STATE.c.last_session, _STATE.c.version, _STATE.c.last_publish_us, _TRACKS)
+_LOAD_INGEST = (select(_STATE.c.last_session, _STATE.c.version, _STATE.c.last_publish_us,
+                       _STATE.c.packager_epoch, _TRACKS)
                 .join_from(_STATE, _TRACKS, _TRACKS.c.channel_id == _STATE.c.channel_id)
                 .where(_STATE.c.channel_id == bindparam("c")).order_by(_TRACKS.c.track)
                 .with_for_update())
@@ -289,7 +290,8 @@ _SAVE_TRACK = (update(_TRACKS)
                .values({f: bindparam("v_" + f) for f in _TRACK_FIELDS}))
 _SAVE_CHANNEL = (update(_STATE).where(_STATE.c.channel_id == bindparam("k_channel"))
                  .values(last_session=bindparam("v_last_session"), version=bindparam("v_version"),
-                         last_publish_us=bindparam("v_last_publish_us")))
+                         last_publish_us=bindparam("v_last_publish_us"),
+                         packager_epoch=bindparam("v_packager_epoch")))
 
 
 def load_ingest(*, db_session: Session, channel_id: str) -> ChannelIngest:
@@ -307,7 +309,8 @@ def load_ingest(*, db_session: Session, channel_id: str) -> ChannelIngest:
         for r in rows
     }
     first = rows[0]
-    return ChannelIngest(channel_id, first.last_session, first.version, first.last_publish_us or 0, tracks)
+    return ChannelIngest(channel_id, first.last_session, first.version, first.last_publish_us or 0, tracks,
+                         packager_epoch=first.packager_epoch or 0)
 
 
 def save_ingest(*, db_session: Session, chan: ChannelIngest) -> None:
@@ -324,7 +327,20 @@ def save_ingest(*, db_session: Session, chan: ChannelIngest) -> None:
         conn.execute(_SAVE_TRACK, rows)
     if chan.changed:
         conn.execute(_SAVE_CHANNEL, {"k_channel": chan.channel_id, "v_last_session": chan.last_session,
-                                     "v_version": chan.version, "v_last_publish_us": chan.last_publish_us})
+                                     "v_version": chan.version, "v_last_publish_us": chan.last_publish_us,
+                                     "v_packager_epoch": chan.packager_epoch})
+
+
+def take_packager_epoch(*, db_session: Session, channel_id: str) -> int:
+    """Return a new packager epoch for a channel a node is taking (higher than any before)."""
+    row = db_session.connection().execute(
+        update(_STATE).where(_STATE.c.channel_id == channel_id)
+        .values(packager_epoch=_STATE.c.packager_epoch + 1).returning(_STATE.c.packager_epoch)).first()
+    if row is None:
+        from catalog.errors import ChannelNotFound
+
+        raise ChannelNotFound(f"no channel {channel_id!r}")
+    return int(row[0])
 
 
 def add_holes(*, db_session: Session, channel_id: str, holes: Iterable[tuple[int, str]]) -> None:

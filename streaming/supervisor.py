@@ -2,7 +2,9 @@
 
 The supervisor judges health by what reaches the timeline (publish notifications on the bus),
 not by ffmpeg's own progress: an encoder that runs but whose segments never publish is
-stalled. Every restart makes the new ffmpeg push a new init segment and numbering from zero,
+stalled. While the bus itself is down (Redis away) no notification can come, so ffmpeg's own
+uploads of media segments count instead: restarting a healthy encoder for an outage of the
+bus would cut a hole in the channel. Every restart makes the new ffmpeg push a new init segment and numbering from zero,
 so ingest records the break as a discontinuity.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import time
 from collections import deque
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 STATES = ("starting", "live", "degraded", "down", "stopped")
+_MEDIA_UPLOAD = re.compile(r"Opening '[^']+\.(?:m4s|ts)' for writing")
 
 
 @dataclass
@@ -102,7 +106,8 @@ class ChannelSupervisor:
                  backup: str | None, policy: SupervisorPolicy,
                  on_state: Callable[[str, ChannelState], None] | None = None,
                  probe_args_for: Callable[[str], list[str]] | None = None,
-                 inspect_line: Callable[[str, bool], str | None] | None = None) -> None:
+                 inspect_line: Callable[[str, bool], str | None] | None = None,
+                 bus_up: Callable[[], bool] | None = None) -> None:
         self.channel_id = channel_id
         self.args_for = args_for
         self.sources = {"primary": primary, "backup": backup}
@@ -110,6 +115,7 @@ class ChannelSupervisor:
         self.on_state = on_state or (lambda _ch, _st: None)
         self.probe_args_for = probe_args_for
         self.inspect_line = inspect_line
+        self.bus_up = bus_up
         self._warning: str | None = None  # a source problem that degrades but does not stop
         self.status = ChannelState()
         self._proc: asyncio.subprocess.Process | None = None
@@ -251,7 +257,11 @@ class ChannelSupervisor:
             if line.startswith("Output #") or line.startswith("Stream mapping"):
                 seen_output = True
             if line.lstrip().startswith("[hls @") and "Opening '" in line:
-                continue  # one line per uploaded file: not worth keeping
+                # One line per uploaded file: not worth keeping, but while the bus is down the
+                # upload of a media segment is the only sign of progress there is.
+                if self.bus_up is not None and _MEDIA_UPLOAD.search(line) and not self.bus_up():
+                    self.segment_published()
+                continue
             tail.append(line)
             if self.inspect_line:
                 problem = self.inspect_line(line, seen_output)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from infra.storage import LocalObjectStore, S3ObjectStore
+from streaming.spool import segment_spool
 from tests.conftest import wait_for
 from tests.support.ffmpeg import basic_auth
 
@@ -184,10 +185,12 @@ def test_unknown_channel_and_rendition_on_the_origin_are_404(http, pusher) -> No
         assert resp.json()["error"]["code"] == code
 
 
-def test_storage_outage_gives_503_and_nothing_half_published(http, pusher, admin, rt, tmp_path) -> None:  # noqa: ANN001
+def test_storage_outage_past_the_spool_gives_503_and_nothing_half_published(http, pusher, admin, rt, tmp_path,
+                                                                            monkeypatch) -> None:  # noqa: ANN001
     pusher.init()
     pusher.segment(0)
     before = pusher.timeline(admin)
+    monkeypatch.setattr(segment_spool(rt), "max_bytes", 0)  # the spool is full (tests/streaming/test_spool.py)
     healthy = rt.store
     if isinstance(healthy, S3ObjectStore):
         broken = S3ObjectStore(healthy.bucket, endpoint_url="http://127.0.0.1:9", timeout_s=0.5)
@@ -206,6 +209,7 @@ def test_storage_outage_gives_503_and_nothing_half_published(http, pusher, admin
     assert resp.json()["error"]["code"] == "STORAGE_UNAVAILABLE"
     assert pusher.timeline(admin)["runs"] == before["runs"]
     # The encoder retries and everything continues.
+    wait_for(lambda: rt.health.is_up("storage"), 5, "the storage probe to see storage back")
     pusher.segment(1)
     assert pusher.timeline(admin)["runs"][0]["count"] == 2
 
