@@ -88,29 +88,43 @@ def cmd_packager(args: argparse.Namespace) -> int:
               "packager process needs SMARTGO_REDIS_URL for its leases", file=sys.stderr)
         return 2
     import asyncio
+    import signal
 
+    import uvloop
+
+    from infra.readiness import Lifecycle, serve_probes
     from infra.runtime import build_runtime, set_runtime
     from streaming.packager import PackagerNode
 
     rt = build_runtime(settings)
     set_runtime(rt)
+    health_port = args.health_port if args.health_port is not None else settings.health_port
 
     async def run() -> None:
+        lifecycle = rt.lifecycle = Lifecycle("packager", settings.mode, rt.health)
+        probes = asyncio.create_task(rt.health.run(), name="health-probes")
+        endpoint = await serve_probes(lifecycle, settings.host, health_port) if health_port else None
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         node = PackagerNode(rt, ingest_url=settings.ingest_base_url, lease_s=settings.packager_lease_s)
         await node.start()
+        lifecycle.started = True
         log.info("packager node %s pushing to %s", node.node_id, settings.ingest_base_url)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
+            # Draining: its channels are let go at once (leases released), so other nodes take
+            # them within a lease round instead of a lease lifetime.
+            lifecycle.drain()
+            log.warning("packager node %s stopping: releasing its channels", node.node_id)
             await node.stop()
             await rt.bus.stop()
+            probes.cancel()
+            if endpoint is not None:
+                endpoint.close()
 
-    import uvloop
-
-    try:
-        uvloop.run(run())  # as the API: the node's work is event-loop work (pipes, timers, bus)
-    except KeyboardInterrupt:
-        pass
+    uvloop.run(run())  # as the API: the node's work is event-loop work (pipes, timers, bus)
     return 0
 
 
@@ -183,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run background jobs (arq, needs Redis)")
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("packager", help="run a packager node (distributed mode)")
+    p.add_argument("--health-port", type=int, help="serve /healthz and /readyz on this port")
     p.set_defaults(func=cmd_packager)
     p = sub.add_parser("demo", help="run everything with two test channels and a test page")
     p.add_argument("--port", type=int)

@@ -82,7 +82,7 @@ def _json_dumps(value: object) -> str:
 _JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
-def make_engine(url: str, *, connect_timeout_s: float = 3.0, statement_timeout_s: float = 60.0,
+def make_engine(url: str, *, connect_timeout_s: float = 2.0, statement_timeout_s: float = 60.0,
                 pool_timeout_s: float = 5.0) -> Engine:
     """Create the engine for a database URL with settings fit for this project.
 
@@ -113,7 +113,7 @@ class StatementWatchdog:
     """Cut the connection of a PostgreSQL call that has waited past its deadline.
 
     Each call (a statement, a commit, a rollback) is noted when it starts and forgotten when it
-    ends; a thread looks twice a second and shuts down the socket of any call past its deadline,
+    ends; a thread looks ten times a second and shuts down the socket of any call past its deadline,
     so the waiting thread gets an error (and the pool drops that connection) instead of waiting
     for a server that will never answer. The deadline is the default, or the one the current
     ``Database.session(timeout_s=...)`` set on this thread.
@@ -174,7 +174,9 @@ class StatementWatchdog:
 
     def _run(self) -> None:
         while True:
-            time.sleep(0.5)
+            time.sleep(0.1)
+            if not self._busy:
+                continue
             now = time.monotonic()
             for key, (deadline, fd) in list(self._busy.items()):
                 if deadline <= now and self._busy.pop(key, None) is not None:
@@ -204,6 +206,7 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.is_sqlite = url.startswith("sqlite")
         self.health = health
+        self._probe_engine: Engine | None = None
         # SQLite allows one writer; serialising writers here avoids busy-retry storms.
         self._write_lock = threading.Lock() if self.is_sqlite else None
 
@@ -256,10 +259,20 @@ class Database:
                     log.exception("after-commit callback failed")
 
     def probe(self) -> None:
-        """Ask the database for one row (the health probe; raises when it does not answer)."""
-        from sqlalchemy import text
+        """Ask the database for one row (the health probe; raises when it does not answer).
 
-        with StatementWatchdog.deadline(2.0), self.engine.connect() as conn:
+        On a connection of its own, not a pooled one: cutting a probe stuck on a frozen server
+        must not empty the pool that requests use, or each of them would wait to connect anew.
+        """
+        from sqlalchemy import text
+        from sqlalchemy.pool import NullPool
+
+        if self._probe_engine is None:
+            self._probe_engine = (self.engine if self.is_sqlite else
+                                  create_engine(self.url, poolclass=NullPool, connect_args={"connect_timeout": 2}))
+            if not self.is_sqlite:
+                StatementWatchdog(2.0).watch(self._probe_engine)
+        with self._probe_engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:

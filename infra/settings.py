@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     storage_timeout_s: float = Field(5.0, gt=0)
     # Every wait on PostgreSQL is bounded (infra/db.py): connecting, a statement (server side; a
     # frozen server is cut from our side a few seconds later), a free pooled connection.
-    database_connect_timeout_s: float = Field(3.0, ge=1, le=60)
+    database_connect_timeout_s: float = Field(2.0, ge=2, le=60)  # libpq's least
     database_statement_timeout_s: float = Field(60.0, ge=1, le=3600)
     database_pool_timeout_s: float = Field(5.0, gt=0, le=60)
     ingest_url: str = ""

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # A push waits at most this long on each database call: past it, the database counts as away
 # and the channel goes on from memory (streaming/provisional.py) instead of stalling the encoder.
-INGEST_DB_TIMEOUT_S = 2.0
+INGEST_DB_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)

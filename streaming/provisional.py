@@ -244,18 +244,32 @@ class ProvisionalTimelines:
             return True
         with self.rt.db.session() as s:
             chan = service.load_ingest(db_session=s, channel_id=channel_id)
-            if chan.version == carried.base_version:
-                service.write_runs(db_session=s, channel_id=channel_id,
-                                   runs=[carried.runs[k] for k in sorted(carried.runs)],
-                                   replace_first_seq=carried.replace_first_seq)
-                service.add_holes(db_session=s, channel_id=channel_id, holes=carried.holes)
+            since = service.runs_from_seq(db_session=s, channel_id=channel_id,
+                                          first_seq=carried.replace_first_seq or 0) if chan.version > carried.base_version else []
+            ours = set(carried.runs) | {carried.replace_first_seq}
+            if chan.version == carried.chan.version and all(r.first_seq in ours for r in since):
+                outcome = "already in the index"
+            elif all(r.first_seq in ours for r in since) and chan.version < carried.chan.version:
+                # The index is where the journal began, or a little past it: a transaction cut
+                # at its commit when the database froze may have been committed when it thawed,
+                # and it wrote what the journal's first steps wrote again (the same state, the same
+                # pure functions). Either way the journal's runs are the truth from its base on.
+                held = {r.first_seq for r in since}  # the runs the index holds from the base on
+                if carried.replace_first_seq is not None:
+                    held.add(carried.replace_first_seq)
+                for first_seq in sorted(carried.runs):
+                    run = carried.runs[first_seq]
+                    service.write_runs(db_session=s, channel_id=channel_id, runs=[run],
+                                       replace_first_seq=first_seq if first_seq in held else None)
+                known = service.holes_from(db_session=s, channel_id=channel_id,
+                                           first_seq=min(carried.runs, default=0))
+                service.add_holes(db_session=s, channel_id=channel_id,
+                                  holes=[h for h in set(carried.holes) if h not in known])
                 for track in carried.chan.tracks.values():
                     track.changed = True
                 carried.chan.changed = True
                 service.save_ingest(db_session=s, chan=carried.chan)
                 outcome = f"{len(carried.runs)} run(s) written to the index at version {carried.chan.version}"
-            elif chan.version == carried.chan.version:
-                outcome = "already in the index"
             else:
                 outcome = (f"NOT written: the index moved from version {carried.base_version} to "
                            f"{chan.version} meanwhile (another process published)")
