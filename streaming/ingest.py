@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from infra.runtime import Runtime, notify_after_commit, run_after_commit
-from streaming import fmp4, service
+from streaming import fmp4, media_check, service
 from streaming.errors import (
-    ChannelDisabled, DuplicateSegment, IngestUnauthorized, InvalidEncoderPlaylist, InvalidIngestPath, NotMedia,
-    PayloadTooLarge, SegmentTooLong, UnknownSegmentSet, UnsupportedIngestFile,
+    ChannelDisabled, DuplicateSegment, IngestUnauthorized, InvalidEncoderPlaylist, InvalidIngestPath,
+    PayloadTooLarge, SegmentTooLong, SequenceOutOfRange, UnknownSegmentSet, UnsupportedIngestFile,
 )
 from streaming.hls_input import (
-    FILENAME_RE, EncoderPlaylistError, encoder_sequence, looks_like_fmp4_media, looks_like_init,
-    looks_like_ts, parse_encoder_playlist,
+    FILENAME_RE, EncoderPlaylistError, EncoderSequenceError, encoder_sequence, parse_encoder_playlist,
 )
 from streaming.ingest_state import (
     ChannelIngest, PublishRules, TrackIngest, decide_session, publish_ready, receive_init,
@@ -133,16 +132,21 @@ def _track(chan: ChannelIngest, track: str) -> TrackIngest:
     return state
 
 
+def _expect(spec: service.ChannelSpec, track: str) -> media_check.Expect:
+    rendition = track.split("/", 1)[1]
+    return media_check.Expect.for_track(audio_track=spec.audio_track(rendition) is not None,
+                                        demuxed_audio=bool(spec.audio))
+
+
 def _ingest_init(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes) -> IngestResult:
-    if not looks_like_init(body):
-        raise NotMedia("not an fMP4 initialisation segment (ftyp/moov expected)")
+    timing = media_check.check_init(body, _expect(spec, track))
     init_hash = hashlib.sha256(body).hexdigest()[:16]
     key = service.init_key(spec.id, track, init_hash)
     if not rt.store.exists(key):
         rt.store.put(key, body, "video/mp4")
     with rt.db.session() as s:
         chan = service.load_ingest(db_session=s, channel_id=spec.id)
-        receive_init(_track(chan, track), init_hash, fmp4.init_timing(body))
+        receive_init(_track(chan, track), init_hash, timing)
         service.save_ingest(db_session=s, chan=chan)
     rt.extras.setdefault("session_hints", {}).pop((spec.id, track), None)
     rt.extras.setdefault("segment_timed", set()).discard((spec.id, track))
@@ -152,34 +156,44 @@ def _ingest_init(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes
 def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename: str,
                     body: bytes, now_us: int) -> IngestResult:
     seg_set = track.split("/", 1)[0]
-    if not (looks_like_fmp4_media(body) if seg_set == "cmaf" else looks_like_ts(body)):
-        raise NotMedia(f"{filename!r} is not a {'CMAF' if seg_set == 'cmaf' else 'MPEG-TS'} segment")
-    encseq = encoder_sequence(filename)
+    try:
+        encseq = encoder_sequence(filename)
+    except EncoderSequenceError as err:
+        raise SequenceOutOfRange(str(err)) from err
     if encseq is None:
         raise InvalidIngestPath(f"segment name {filename!r} carries no sequence number")
+    # Nothing that is not whole, consistent media is stored (streaming/media_check.py).
+    if seg_set == "cmaf":
+        track_ids = media_check.check_fmp4_segment(body)
+    else:
+        media_check.check_ts_segment(body, _expect(spec, track))
+        track_ids = frozenset()
     hints = rt.extras.setdefault("session_hints", {})
     for attempt in range(3):
         hint = hints.get((spec.id, track))
         if attempt == 0 and hint is not None and encseq > hint[1]:
             # The usual case: the next segment of the session we saw last. The write
             # transaction below checks this guess before anything is recorded.
-            session_no = hint[0]
+            session_no, checked_init = hint[0], hint[2]
         else:
             with rt.db.session(write=False) as s:
                 chan = service.load_ingest(db_session=s, channel_id=spec.id)
                 session_no = decide_session(chan, _track(chan, track), encseq)
-        rt.store.put(service.segment_key(spec.id, track, session_no, encseq), body,
-                     "video/mp4" if seg_set == "cmaf" else "video/mp2t")
+                checked_init = _track(chan, track).init_timing
+        media_check.check_segment_tracks(track_ids, checked_init)
+        key = service.segment_key(spec.id, track, session_no, encseq)
+        rt.store.put(key, body, "video/mp4" if seg_set == "cmaf" else "video/mp2t")
         own_timing = spec.packaged and seg_set == "cmaf"
         with rt.db.session() as s:
             chan = service.load_ingest(db_session=s, channel_id=spec.id)
             state = _track(chan, track)
-            if decide_session(chan, state, encseq) != session_no:
+            if decide_session(chan, state, encseq) != session_no or state.init_timing != checked_init:
                 hints.pop((spec.id, track), None)
-                continue  # a restart (or another track's) changed the session; store again
+                rt.store.delete_many([key])  # what was stored under the guess would be orphaned
+                continue  # a restart (or another track's, or a new init) changed the session; store again
             duration = fmp4.segment_duration_us(body, state.init_timing) if own_timing else None
             if duration is not None and duration >= _too_long_us(spec):
-                rt.store.delete_many([service.segment_key(spec.id, track, session_no, encseq)])
+                rt.store.delete_many([key])
                 raise SegmentTooLong(
                     f"segment {encseq} lasts {duration / 1e6:.3f}s; TARGETDURATION "
                     f"{spec.target_duration_s}s allows less",
@@ -191,7 +205,7 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
             # it, or the playlist came first, the segment may complete now.
             published = _publish(s, rt, spec, chan, now_us) if timed else 0
             service.save_ingest(db_session=s, chan=chan)
-        hints[(spec.id, track)] = (session_no, encseq)
+        hints[(spec.id, track)] = (session_no, encseq, state.init_timing)
         if own_timing:  # a segment that did not time itself needs its playlists again
             timed_here = rt.extras.setdefault("segment_timed", set())
             (timed_here.add if duration is not None else timed_here.discard)((spec.id, track))
@@ -264,8 +278,12 @@ def _publish(s: Session, rt: Runtime, spec: service.ChannelSpec, chan: ChannelIn
     out = publish_ready(chan, publish_rules(rt, spec), load_tail, now_us=now_us)
     for track, p in out.dropped:
         log.warning("dropping segment %s/%s of %s %s: no timing arrived", p.session, p.encseq, spec.id, track)
-    if out.dropped:
-        rt.store.delete_many([service.segment_key(spec.id, t, p.session, p.encseq) for t, p in out.dropped])
+    for track, p in out.refused:
+        log.warning("refusing segment %s/%s of %s %s: it would end ahead of the wall clock (another "
+                    "pusher's, or pushed faster than real time)", p.session, p.encseq, spec.id, track)
+    if out.dropped or out.refused:
+        rt.store.delete_many([service.segment_key(spec.id, t, p.session, p.encseq)
+                              for t, p in out.dropped + out.refused])
     if out.count:
         old_tail = loaded[0] if loaded else None
         service.write_runs(db_session=s, channel_id=spec.id,

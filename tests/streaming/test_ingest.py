@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from infra.storage import LocalObjectStore, S3ObjectStore
+from streaming.hls_input import parse_pdt
+from streaming.playlist import format_pdt
 from tests.conftest import wait_for
 from tests.support.ffmpeg import basic_auth
 
 pytestmark = pytest.mark.ffmpeg
 
 
-class Pusher:
-    """Pushes files of the sample encode to one channel, as an encoder would."""
+PDT = "#EXT-X-PROGRAM-DATE-TIME:"
 
-    def __init__(self, http, channel: dict, sample: Path) -> None:  # noqa: ANN001
+
+def shift_pdt(playlist: bytes, by_us: int) -> bytes:
+    """Return an encoder playlist with every PROGRAM-DATE-TIME moved by by_us."""
+    return b"\n".join(PDT.encode() + format_pdt(parse_pdt(line[len(PDT):].decode()) + by_us).encode()
+                      if line.startswith(PDT.encode()) else line for line in playlist.split(b"\n"))
+
+
+class Pusher:
+    """Pushes files of the sample encode to one channel, as an encoder would.
+
+    The sample was encoded faster than real time, so its PROGRAM-DATE-TIMEs run ahead of the
+    wall clock, which ingest refuses to follow; this encoder's clock is set to have started
+    `started_s_ago`.
+    """
+
+    def __init__(self, http, channel: dict, sample: Path, *, started_s_ago: float = 300) -> None:  # noqa: ANN001
         self.http, self.channel, self.sample = http, channel, sample
         self.auth = {"Authorization": basic_auth(channel["id"], channel["password"])}
+        first = next(ln for ln in (sample / "360p" / "index.m3u8").read_text().splitlines() if ln.startswith(PDT))
+        self.pdt_shift_us = time.time_ns() // 1000 - int(started_s_ago * 1e6) - parse_pdt(first[len(PDT):])
 
     def put(self, rendition: str, filename: str, body: bytes | None = None, *, seg_set: str = "cmaf",
             headers: dict | None = None):  # noqa: ANN201
@@ -43,13 +62,19 @@ class Pusher:
             out.append(line)
             if line.startswith("seg_"):
                 seen = int(line[4:].split(".")[0])
-        return ("\n".join(out) + "\n").encode()
+        return shift_pdt(("\n".join(out) + "\n").encode(), self.pdt_shift_us)
 
     def segment(self, n: int, renditions=("360p", "240p")) -> None:  # noqa: ANN001
         for rendition in renditions:
             assert self.put(rendition, f"seg_{n}.m4s").status_code == 200
             resp = self.put(rendition, "index.m3u8", self.playlist_upto(rendition, n))
             assert resp.status_code == 200, resp.text
+
+    def pace(self, n: int, segment_s: float = 1.92) -> None:
+        """Wait until segment n would have been made by a live encoder that made segment 0 first."""
+        if n == 0:
+            self.started = time.monotonic()
+        wait_for(lambda: time.monotonic() >= self.started + n * segment_s, 10 + n * segment_s, f"segment {n}'s time")
 
     def timeline(self, admin: dict) -> dict:
         return self.http.get(f"/v1/admin/channels/{self.channel['id']}/timeline", headers=admin).json()
@@ -87,16 +112,8 @@ def test_sequence_numbers_keep_rising_across_an_encoder_restart(http, pusher, ad
     pusher.init()
     for rendition in ("360p", "240p"):
         assert pusher.put(rendition, "seg_0.m4s").status_code == 200
-        late = pusher.playlist_upto(rendition, 0).decode().splitlines()
-        shifted = []
-        for line in late:
-            if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
-                from streaming.hls_input import parse_pdt
-                from streaming.playlist import format_pdt
-
-                line = "#EXT-X-PROGRAM-DATE-TIME:" + format_pdt(parse_pdt(line.split(":", 1)[1]) + 60_000_000)
-            shifted.append(line)
-        assert pusher.put(rendition, "index.m3u8", ("\n".join(shifted) + "\n").encode()).status_code == 200
+        shifted = shift_pdt(pusher.playlist_upto(rendition, 0), 60_000_000)
+        assert pusher.put(rendition, "index.m3u8", shifted).status_code == 200
     text = _media(http, pusher.channel["id"])
     runs = pusher.timeline(admin)["runs"]
     # Clock +60 s after 4 segments (7.68 s): a 52.32 s hole = 27 gap slots of 1.92 s + 0.48 s.
@@ -216,6 +233,7 @@ def test_our_packagers_segments_time_themselves_and_its_playlists_are_not_needed
     pusher = Pusher(http, make_channel(source_url="udp://239.0.0.1:1234"), sample_hls)
     pusher.init()
     for n in (0, 1):
+        pusher.pace(n)
         for rendition in ("360p", "240p"):
             # The last track to arrive publishes the segment: no playlist was needed.
             published = 1 if rendition == "240p" else 0
