@@ -13,11 +13,14 @@ ISO/IEC 13818-1 (PAT, PMT, PES).
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
 from streaming.errors import MediaMalformed, MediaTruncated, NotMedia, TrackMismatch, TsNoProgram
 
+# Every box type is four printable characters (ISO/IEC 14496-12 4.2; "©xyz" in udta aside).
+_BOX_TYPE = re.compile(rb"[\x20-\x7e\xa9]{4}")
 # Boxes whose payload is nothing but boxes (the parts of an init or a fragment we walk).
 _CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"mvex", b"moof", b"traf",
                          b"edts", b"dinf"})
@@ -65,6 +68,9 @@ def _kids(data: bytes, start: int, end: int, where: str) -> list[tuple[bytes, in
                 raise MediaTruncated(f"{where}: the file ends inside a box header at byte {pos}")
             raise MediaMalformed(f"{where}: {end - pos} stray bytes at byte {pos}")
         size, kind = struct.unpack_from(">I4s", data, pos)
+        if not _BOX_TYPE.fullmatch(kind):
+            raise MediaMalformed(f"{where}: bytes at {pos} are not a box (type {kind!r}): a size before "
+                                 f"them lies")
         header = 8
         if size == 1:
             if pos + 16 > end:
