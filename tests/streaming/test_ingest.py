@@ -270,3 +270,49 @@ def test_ingest_answers_other_methods_and_short_paths_with_json_errors(http, pus
         assert (resp.status_code, resp.json()["error"]["code"]) == (status, code), path
     assert http.delete(f"/ingest/{cid}/cmaf/360p/seg_1.m4s", headers=pusher.auth).status_code == 204
     assert http.delete(f"/ingest/{cid}/cmaf/360p/seg_1.m4s").status_code == 401
+
+
+@pytest.mark.parametrize("packaged", [False, True], ids=["external-encoder", "our-packager"])
+def test_a_stray_segment_from_another_pusher_never_moves_the_live_edge(
+        http, make_channel, sample_hls, admin, rt, packaged: bool) -> None:  # noqa: ANN001
+    """Issue 19: one segment pushed with the channel's credentials by another pusher (its own
+    numbering, a clock 4 s ahead) moved PROGRAM-DATE-TIME ahead of the wall clock for good."""
+    channel = make_channel(source_url="udp://239.0.0.1:1234") if packaged else make_channel()
+    # A live encoder: each segment ended 0.2 s before it is pushed.
+    pusher = Pusher(http, channel, sample_hls, started_s_ago=1.92 + 0.2)
+    pusher.init()
+
+    def push(n: int, name: str | None = None, pdt_shift_us: int = 0) -> None:
+        for rendition in ("360p", "240p"):
+            assert pusher.put(rendition, name or f"seg_{n}.m4s", (sample_hls / rendition / f"seg_{n}.m4s").read_bytes()
+                              ).status_code == 200
+            if not packaged:
+                playlist = shift_pdt(pusher.playlist_upto(rendition, n), pdt_shift_us)
+                if name:
+                    playlist = playlist.replace(f"seg_{n}.m4s".encode(), name.encode())
+                assert pusher.put(rendition, "index.m3u8", playlist).status_code == 200
+
+    for n in (0, 1):
+        pusher.pace(n)
+        push(n)
+    edge = wait_for(lambda: (runs := pusher.timeline(admin)["runs"]) and sum(r["count"] for r in runs) == 2 and runs,
+                    10, "segments 0 and 1")[-1]
+    push(2, name="seg_900.m4s", pdt_shift_us=4_000_000)  # the other pusher, 4 s ahead
+    pusher.pace(2)
+    push(2)
+    runs = wait_for(lambda: (r := pusher.timeline(admin)["runs"]) and sum(x["count"] for x in r) >= 3 and r,
+                    10, "segment 2")
+    assert sum(r["count"] for r in runs) == 3, runs  # segments 0, 1 and 2: not the stray
+    now_us = time.time_ns() // 1000
+    # The stray is not on the timeline, its bytes are gone, and the encoder's segment 2 follows
+    # segment 1 where its own clock says: nothing ahead of the wall clock, no gap.
+    assert not any(r["gap"] for r in runs)
+    assert runs[0]["start"] == edge["start"] and runs[-1]["start"] in (edge["start"], edge["end"])
+    assert parse_pdt(runs[-1]["end"]) <= now_us + 960_000
+    assert not [k for k in rt.store.list(f"live/{channel['id']}") if k.endswith("/900.m4s")]
+    text = _media(http, channel["id"])
+    assert text.count(".m4s") == 3 and "#EXT-X-GAP" not in text
+    if not packaged:  # the encoder's wall clock, to the millisecond
+        pdt = parse_pdt(next(ln for ln in pusher.playlist_upto("360p", 2).decode().splitlines()[::-1]
+                             if ln.startswith(PDT))[len(PDT):])
+        assert f"{PDT}{format_pdt(pdt)}" in text
