@@ -23,7 +23,45 @@ class UnsupportedIngestFile(InvalidInput):
 
 
 class NotMedia(InvalidInput):
+    """Bytes that are not the kind of media their file name says (an HTML page, zeros, nothing).
+
+    The base of every media refusal (streaming/media_check.py): each is a 422, and nothing of
+    the file is stored or published.
+    """
+
     code = "NOT_MEDIA"
+
+
+class MediaTruncated(NotMedia):
+    """The file ends inside a box or a transport packet: a cut upload."""
+
+    code = "MEDIA_TRUNCATED"
+
+
+class MediaMalformed(NotMedia):
+    """Boxes or packets that contradict each other: sizes that lie, a missing required box,
+    sample data outside its mdat, a packet without its sync byte, bytes after the last box."""
+
+    code = "MEDIA_MALFORMED"
+
+
+class TrackMismatch(NotMedia):
+    """The media's tracks are not the rendition's: no video in a video rendition, no audio
+    where the channel carries it muxed, a segment naming a track its init segment lacks."""
+
+    code = "TRACK_MISMATCH"
+
+
+class TsNoProgram(NotMedia):
+    """An MPEG-TS segment without a (valid) PAT, or without the PMT the PAT points at."""
+
+    code = "TS_NO_PROGRAM"
+
+
+class SequenceOutOfRange(InvalidInput):
+    """A segment file name whose sequence number the timeline cannot hold."""
+
+    code = "SEQUENCE_OUT_OF_RANGE"
 
 
 class InvalidEncoderPlaylist(InvalidInput):

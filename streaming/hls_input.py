@@ -1,7 +1,8 @@
-"""What ingest reads from encoders: their media playlists and the kind of bytes they send.
+"""What ingest reads from encoders: their media playlists and their segments' file names.
 
 Encoder playlists are an input, never what players get: we read them only to learn each
-segment's duration, wall-clock time and discontinuities (RFC 8216 section 4.3).
+segment's duration, wall-clock time and discontinuities (RFC 8216 section 4.3). What the
+segments themselves must be is streaming/media_check.py's business.
 """
 
 from __future__ import annotations
@@ -10,14 +11,22 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-_DIGITS = re.compile(r"(\d+)(?!.*\d)")
+# The last run of digits, found in the reversed name so that matching stays linear.
+_LAST_DIGITS_REVERSED = re.compile(r"[^0-9]*([0-9]+)")
+# The largest encoder sequence number ingest takes: exact in a JSON number anywhere (2^53 - 1),
+# far inside the BIGINT columns it lands in (ingest_tracks.last_encseq, segment_runs.enc_offset)
+# on SQLite and PostgreSQL, and above what encoders write (ffmpeg's -hls_start_number_source
+# epoch_us gives 16 digits: 1.7e15 today, 9.0e15 in the year 2255).
+MAX_ENCODER_SEQUENCE = 2**53 - 1
 FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
-_TS_PACKET = 188
-_FMP4_MEDIA_BOXES = {b"styp", b"moof", b"sidx", b"emsg", b"prft"}
 
 
 class EncoderPlaylistError(ValueError):
     """The encoder's playlist cannot be understood."""
+
+
+class EncoderSequenceError(ValueError):
+    """A segment name's sequence number is larger than the timeline can hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +41,24 @@ class EncoderSegment:
 
 
 def encoder_sequence(filename: str) -> int | None:
-    """Return the encoder's sequence number: the last run of digits in a segment file name."""
-    m = _DIGITS.search(filename.rsplit("/", 1)[-1].rsplit(".", 1)[0])
-    return int(m.group(1)) if m else None
+    """Return the encoder's sequence number: the last run of digits in a segment file name.
+
+    None when the name has no digits; EncoderSequenceError above MAX_ENCODER_SEQUENCE.
+    """
+    m = _LAST_DIGITS_REVERSED.match(filename.rsplit("/", 1)[-1].rsplit(".", 1)[0][::-1])
+    if m is None:
+        return None
+    digits = m.group(1)[::-1].lstrip("0") or "0"
+    # Python refuses to convert more than 4300 digits, so the length is judged first.
+    if len(digits) > len(str(MAX_ENCODER_SEQUENCE)) or int(digits) > MAX_ENCODER_SEQUENCE:
+        raise EncoderSequenceError(f"sequence number {_quote(digits)} in {_quote(filename)} is larger "
+                                   f"than {MAX_ENCODER_SEQUENCE}")
+    return int(digits)
+
+
+def _quote(text: str) -> str:
+    """Quote client text for an error message, cut short: messages never echo a whole upload."""
+    return repr(text[:120] + ("..." if len(text) > 120 else ""))
 
 
 def parse_pdt(value: str) -> int:
@@ -43,7 +67,7 @@ def parse_pdt(value: str) -> int:
     # Encoders write offsets as +0000 as well as +00:00; fromisoformat takes both on 3.11.
     parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        raise EncoderPlaylistError(f"PROGRAM-DATE-TIME without a time zone: {value!r}")
+        raise EncoderPlaylistError(f"PROGRAM-DATE-TIME without a time zone: {_quote(value)}")
     delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
@@ -65,14 +89,14 @@ def parse_encoder_playlist(text: str) -> list[EncoderSegment]:
             try:
                 duration_us = round(float(value) * 1_000_000)
             except (ValueError, OverflowError) as err:
-                raise EncoderPlaylistError(f"bad EXTINF {value!r}") from err
+                raise EncoderPlaylistError(f"bad EXTINF {_quote(value)}") from err
             if duration_us <= 0:
-                raise EncoderPlaylistError(f"EXTINF must be positive, got {value!r}")
+                raise EncoderPlaylistError(f"EXTINF must be positive, got {_quote(value)}")
         elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
             try:
                 pdt_us = parse_pdt(line.split(":", 1)[1])
             except ValueError as err:
-                raise EncoderPlaylistError(f"bad PROGRAM-DATE-TIME {line!r}") from err
+                raise EncoderPlaylistError(f"bad PROGRAM-DATE-TIME {_quote(line)}") from err
         elif line == "#EXT-X-DISCONTINUITY":
             disc = True
         elif line.startswith("#EXT-X-STREAM-INF"):
@@ -81,10 +105,13 @@ def parse_encoder_playlist(text: str) -> list[EncoderSegment]:
             continue
         else:
             if duration_us is None:
-                raise EncoderPlaylistError(f"segment {line!r} has no EXTINF")
-            encseq = encoder_sequence(line)
+                raise EncoderPlaylistError(f"segment {_quote(line)} has no EXTINF")
+            try:
+                encseq = encoder_sequence(line)
+            except EncoderSequenceError as err:
+                raise EncoderPlaylistError(str(err)) from err
             if encseq is None:
-                raise EncoderPlaylistError(f"segment name {line!r} carries no sequence number")
+                raise EncoderPlaylistError(f"segment name {_quote(line)} carries no sequence number")
             out.append(EncoderSegment(line, encseq, duration_us, pdt_us, disc))
             if pdt_us is not None:
                 pdt_us += duration_us
@@ -92,25 +119,3 @@ def parse_encoder_playlist(text: str) -> list[EncoderSegment]:
             disc = False
     return out
 
-
-def _box_type(data: bytes, offset: int = 0) -> bytes | None:
-    if len(data) < offset + 8:
-        return None
-    return data[offset + 4 : offset + 8]
-
-
-def looks_like_init(data: bytes) -> bool:
-    """Tell whether bytes are a CMAF/fMP4 initialisation segment (ftyp ... moov)."""
-    return _box_type(data) == b"ftyp" and b"moov" in data[:4096]
-
-
-def looks_like_fmp4_media(data: bytes) -> bool:
-    """Tell whether bytes start like an fMP4 media segment."""
-    return _box_type(data) in _FMP4_MEDIA_BOXES and b"moof" in data[:8192] and b"mdat" in data
-
-
-def looks_like_ts(data: bytes) -> bool:
-    """Tell whether bytes are MPEG-TS: sync bytes every 188 bytes."""
-    if len(data) < _TS_PACKET or len(data) % _TS_PACKET != 0:
-        return False
-    return all(data[i] == 0x47 for i in range(0, min(len(data), _TS_PACKET * 8), _TS_PACKET))

@@ -30,14 +30,13 @@ from sqlalchemy.orm import Session
 
 from infra.db import DatabaseUnavailable
 from infra.runtime import Runtime, notify_after_commit, run_after_commit
-from streaming import fmp4, service, spool
+from streaming import fmp4, media_check, service, spool
 from streaming.errors import (
-    ChannelDisabled, DuplicateSegment, IngestUnauthorized, InvalidEncoderPlaylist, InvalidIngestPath, NotMedia,
-    PayloadTooLarge, SegmentTooLong, StalePackager, UnknownSegmentSet, UnsupportedIngestFile,
+    ChannelDisabled, DuplicateSegment, IngestUnauthorized, InvalidEncoderPlaylist, InvalidIngestPath,
+    PayloadTooLarge, SegmentTooLong, SequenceOutOfRange, StalePackager, UnknownSegmentSet, UnsupportedIngestFile,
 )
 from streaming.hls_input import (
-    FILENAME_RE, EncoderPlaylistError, encoder_sequence, looks_like_fmp4_media, looks_like_init,
-    looks_like_ts, parse_encoder_playlist,
+    FILENAME_RE, EncoderPlaylistError, EncoderSequenceError, encoder_sequence, parse_encoder_playlist,
 )
 from streaming.ingest_state import (
     ChannelIngest, PublishRules, TrackIngest, admit_epoch, decide_session, publish_ready, receive_init,
@@ -166,15 +165,19 @@ def _track(chan: ChannelIngest, track: str) -> TrackIngest:
     return state
 
 
+def _expect(spec: service.ChannelSpec, track: str) -> media_check.Expect:
+    rendition = track.split("/", 1)[1]
+    return media_check.Expect.for_track(audio_track=spec.audio_track(rendition) is not None,
+                                        demuxed_audio=bool(spec.audio))
+
+
 def _ingest_init(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes,
                  epoch: int | None) -> IngestResult:
-    if not looks_like_init(body):
-        raise NotMedia("not an fMP4 initialisation segment (ftyp/moov expected)")
+    timing = media_check.check_init(body, _expect(spec, track))
     init_hash = hashlib.sha256(body).hexdigest()[:16]
     key = service.init_key(spec.id, track, init_hash)
     if not spool.stored(rt, key):
         spool.store(rt, key, body, "video/mp4")
-    timing = fmp4.init_timing(body)
 
     def take(txn: Txn) -> None:
         _admit(rt, txn.chan, epoch)
@@ -189,11 +192,18 @@ def _ingest_init(rt: Runtime, spec: service.ChannelSpec, track: str, body: bytes
 def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename: str,
                     body: bytes, now_us: int, epoch: int | None) -> IngestResult:
     seg_set = track.split("/", 1)[0]
-    if not (looks_like_fmp4_media(body) if seg_set == "cmaf" else looks_like_ts(body)):
-        raise NotMedia(f"{filename!r} is not a {'CMAF' if seg_set == 'cmaf' else 'MPEG-TS'} segment")
-    encseq = encoder_sequence(filename)
+    try:
+        encseq = encoder_sequence(filename)
+    except EncoderSequenceError as err:
+        raise SequenceOutOfRange(str(err)) from err
     if encseq is None:
         raise InvalidIngestPath(f"segment name {filename!r} carries no sequence number")
+    # Nothing that is not whole, consistent media is stored (streaming/media_check.py).
+    if seg_set == "cmaf":
+        track_ids = media_check.check_fmp4_segment(body)
+    else:
+        media_check.check_ts_segment(body, _expect(spec, track))
+        track_ids = frozenset()
     hints = rt.extras.setdefault("session_hints", {})
     own_timing = spec.packaged and seg_set == "cmaf"
     for attempt in range(3):
@@ -201,13 +211,16 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
         if attempt == 0 and hint is not None and encseq > hint[1]:
             # The usual case: the next segment of the session we saw last. The write
             # transaction below checks this guess before anything is recorded.
-            session_no = hint[0]
+            session_no, checked_init = hint[0], hint[2]
         else:
-            session_no = _read_state(rt, spec.id, lambda chan: decide_session(chan, _track(chan, track), encseq))
+            session_no, checked_init = _read_state(
+                rt, spec.id, lambda chan: (decide_session(chan, _track(chan, track), encseq),
+                                           _track(chan, track).init_timing))
+        media_check.check_segment_tracks(track_ids, checked_init)
         key = service.segment_key(spec.id, track, session_no, encseq)
         spool.store(rt, key, body, "video/mp4" if seg_set == "cmaf" else "video/mp2t")
 
-        def take(txn: Txn) -> tuple[int, int | None] | None:
+        def take(txn: Txn) -> tuple[int, int | None, dict] | None:
             chan = txn.chan
             try:
                 _admit(rt, chan, epoch)
@@ -215,8 +228,8 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
                 spool.delete(rt, [key])
                 raise
             state = _track(chan, track)
-            if decide_session(chan, state, encseq) != session_no:
-                return None  # a restart (or another track's) changed the session; store again
+            if decide_session(chan, state, encseq) != session_no or state.init_timing != checked_init:
+                return None  # a restart (or another track's, or a new init) changed the session
             duration = fmp4.segment_duration_us(body, state.init_timing) if own_timing else None
             if duration is not None and duration >= _too_long_us(spec):
                 spool.delete(rt, [key])
@@ -229,14 +242,15 @@ def _ingest_segment(rt: Runtime, spec: service.ChannelSpec, track: str, filename
                                     now_us=now_us, duration_us=duration)
             # Timing usually comes with the encoder's next playlist; when the segment carries
             # it, or the playlist came first, the segment may complete now.
-            return (_publish(rt, spec, txn, now_us) if timed else 0), duration
+            return (_publish(rt, spec, txn, now_us) if timed else 0), duration, state.init_timing
 
         outcome = _transact(rt, spec.id, take)
         if outcome is None:
             hints.pop((spec.id, track), None)
+            spool.delete(rt, [key])  # what was stored under the guess would be orphaned; store again
             continue
-        published, duration = outcome
-        hints[(spec.id, track)] = (session_no, encseq)
+        published, duration, init_timing = outcome
+        hints[(spec.id, track)] = (session_no, encseq, init_timing)
         if own_timing:  # a segment that did not time itself needs its playlists again
             timed_here = rt.extras.setdefault("segment_timed", set())
             (timed_here.add if duration is not None else timed_here.discard)((spec.id, track))
@@ -380,8 +394,11 @@ def _publish(rt: Runtime, spec: service.ChannelSpec, txn: Txn, now_us: int) -> i
     out = publish_ready(chan, publish_rules(rt, spec), load_tail, now_us=now_us)
     for track, p in out.dropped:
         log.warning("dropping segment %s/%s of %s %s: no timing arrived", p.session, p.encseq, spec.id, track)
-    if out.dropped:
-        spool.delete(rt, [service.segment_key(spec.id, t, p.session, p.encseq) for t, p in out.dropped])
+    for track, p in out.refused:
+        log.warning("refusing segment %s/%s of %s %s: it would end ahead of the wall clock (another "
+                    "pusher's, or pushed faster than real time)", p.session, p.encseq, spec.id, track)
+    if out.dropped or out.refused:
+        spool.delete(rt, [service.segment_key(spec.id, t, p.session, p.encseq) for t, p in out.dropped + out.refused])
     if out.count:
         old_tail = loaded[0] if loaded else None
         txn.write([out.runs[k] for k in sorted(out.runs)], old_tail.first_seq if old_tail else None, out.holes)

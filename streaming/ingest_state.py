@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from streaming.errors import DuplicateSegment, OutOfOrderSegment
 from streaming.hls_input import EncoderSegment
-from streaming.timeline import NewSegment, Run, live_gap_count, plan_append
+from streaming.timeline import CONTIGUITY_TOLERANCE_US, NewSegment, Run, live_gap_count, plan_append
 
 # How far back an encoder sequence number may go before it means "the encoder restarted"
 # rather than "this segment arrived late or twice".
@@ -25,6 +25,9 @@ ABANDON_FACTOR = 10
 EWMA_ALPHA = 0.05
 # Timing announced by an encoder playlist for segments not received yet (playlist first).
 ANNOUNCED_KEPT = 10
+# An encoder's PROGRAM-DATE-TIME more than this before the segment arrived is a wrong clock,
+# not a late encoder: the segment is timed by its arrival instead (years-wide holes otherwise).
+MAX_ENCODER_LAG_US = 3600 * 1_000_000
 
 
 @dataclass(slots=True)
@@ -90,12 +93,14 @@ class ChannelIngest:
 
 @dataclass
 class Published:
-    """What publish_ready did: runs to write (by first sequence number), holes, dropped segments."""
+    """What publish_ready did: runs to write (by first sequence number), holes, dropped segments
+    (their timing never came) and refused ones (they would end ahead of the wall clock)."""
 
     count: int = 0
     runs: dict[int, Run] = field(default_factory=dict)
     holes: list[tuple[int, str]] = field(default_factory=list)
     dropped: list[tuple[str, PendingEntry]] = field(default_factory=list)
+    refused: list[tuple[str, PendingEntry]] = field(default_factory=list)
     tail: Run | None = None
 
 
@@ -205,6 +210,15 @@ class PublishRules:
     deadline_us: int  # wait this long for late tracks, then publish without them
     hold_us: int  # publish nothing this long and live playlists show gap entries
 
+    @property
+    def ahead_us(self) -> int:
+        """Return how long after it arrived a segment may end on the timeline: half a segment.
+
+        Less than one segment, so no whole segment of another pusher fits ahead of the wall
+        clock; far more than NTP skew between an encoder and us, or the jitter of uploads.
+        """
+        return self.nominal_us // 2
+
 
 def publish_ready(chan: ChannelIngest, rules: PublishRules, load_tail: Callable[[], Run | None],
                   *, now_us: int) -> Published:
@@ -233,9 +247,13 @@ def publish_ready(chan: ChannelIngest, rules: PublishRules, load_tail: Callable[
                 break
         if not loaded:
             tail, loaded = load_tail(), True
-        tail = _publish_one(chan, rules, tail, key, timed, out, now_us)
-        chan.last_publish_us = now_us
         done.add(key)
+        start = segment_start(chan, rules, tail, timed, now_us)
+        if start is None:
+            out.refused += [(t.track, p) for t, p in group]
+            continue
+        tail = _publish_one(rules, tail, key, timed, out, start)
+        chan.last_publish_us = now_us
         out.count += 1
     if done:
         for t in chan.tracks.values():
@@ -250,12 +268,32 @@ def publish_ready(chan: ChannelIngest, rules: PublishRules, load_tail: Callable[
     return out
 
 
-def _publish_one(chan: ChannelIngest, rules: PublishRules, tail: Run | None, key: tuple[int, int],
-                 timed: list[tuple[TrackIngest, PendingEntry]], out: Published, now_us: int) -> Run:
+def _reference(rules: PublishRules, timed: list[tuple[TrackIngest, PendingEntry]]) -> PendingEntry:
+    """Return the track whose timing the segment takes: the first in the spec's order."""
     order = {name: i for i, name in enumerate(rules.tracks)}
-    ref = min(timed, key=lambda tp: order.get(tp[0].track, len(order)))[1]
+    return min(timed, key=lambda tp: order.get(tp[0].track, len(order)))[1]
+
+
+def segment_start(chan: ChannelIngest, rules: PublishRules, tail: Run | None,
+                  timed: list[tuple[TrackIngest, PendingEntry]], now_us: int) -> int | None:
+    """Return where a complete segment starts on the timeline, or None to refuse it.
+
+    The wall clock bounds what any encoder says: a PROGRAM-DATE-TIME that would have the
+    segment end after it arrived (beyond ``rules.ahead_us``), that lies behind the tail, or
+    that is more than MAX_ENCODER_LAG_US old is a clock that jumped or another pusher's, and
+    the segment is timed by its arrival instead, as segments without one are: contiguous with
+    the tail when it came on time. A segment that even so would end ahead of the wall clock
+    (it arrived faster than real time: another pusher's between the encoder's own) is refused,
+    so the live edge never runs ahead of real time and the encoder's next segments land where
+    their own clock says, with no drift to carry.
+    """
+    ref = _reference(rules, timed)
     duration = ref.duration_us or rules.nominal_us
+    latest_end = max(p.received_us for _, p in timed) + rules.ahead_us
     pdt = next((p.pdt_us for _, p in timed if p.pdt_us is not None), None)
+    if pdt is not None and not (ref.received_us - MAX_ENCODER_LAG_US <= pdt + duration <= latest_end
+                                and (tail is None or pdt >= tail.end_us - CONTIGUITY_TOLERANCE_US)):
+        pdt = None
     if pdt is None:
         # No wall-clock from the encoder: the segment ended about when it arrived.
         arrived_start = ref.received_us - duration
@@ -269,6 +307,12 @@ def _publish_one(chan: ChannelIngest, rules: PublishRules, tail: Run | None, key
         shown = live_gap_count(tail, now_us=now_us, nominal_us=rules.nominal_us, hold_us=rules.hold_us,
                                last_publish_us=chan.last_publish_us or tail.end_us)
         pdt = max(pdt, tail.end_us + shown * rules.nominal_us)
+    return None if pdt + duration > latest_end else pdt
+
+
+def _publish_one(rules: PublishRules, tail: Run | None, key: tuple[int, int],
+                 timed: list[tuple[TrackIngest, PendingEntry]], out: Published, start_us: int) -> Run:
+    duration = _reference(rules, timed).duration_us or rules.nominal_us
     # A rendition missing from this segment keeps its init: only a real change of init
     # segments is a discontinuity.
     inits = dict(tail.inits if tail else {})
@@ -278,7 +322,7 @@ def _publish_one(chan: ChannelIngest, rules: PublishRules, tail: Run | None, key
             inits[t.track] = p.init_hash or t.init_hash
     plan = plan_append(
         tail,
-        NewSegment(start_us=pdt, duration_us=duration, session=key[0], encseq=key[1], inits=inits,
+        NewSegment(start_us=start_us, duration_us=duration, session=key[0], encseq=key[1], inits=inits,
                    discontinuity=any(p.discontinuity for _, p in timed)),
         nominal_us=rules.nominal_us,
     )

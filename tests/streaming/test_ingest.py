@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from infra.storage import LocalObjectStore, S3ObjectStore
+from streaming.hls_input import parse_pdt
+from streaming.playlist import format_pdt
 from streaming.spool import segment_spool
 from tests.conftest import wait_for
 from tests.support.ffmpeg import basic_auth
@@ -14,12 +17,28 @@ from tests.support.ffmpeg import basic_auth
 pytestmark = pytest.mark.ffmpeg
 
 
-class Pusher:
-    """Pushes files of the sample encode to one channel, as an encoder would."""
+PDT = "#EXT-X-PROGRAM-DATE-TIME:"
 
-    def __init__(self, http, channel: dict, sample: Path) -> None:  # noqa: ANN001
+
+def shift_pdt(playlist: bytes, by_us: int) -> bytes:
+    """Return an encoder playlist with every PROGRAM-DATE-TIME moved by by_us."""
+    return b"\n".join(PDT.encode() + format_pdt(parse_pdt(line[len(PDT):].decode()) + by_us).encode()
+                      if line.startswith(PDT.encode()) else line for line in playlist.split(b"\n"))
+
+
+class Pusher:
+    """Pushes files of the sample encode to one channel, as an encoder would.
+
+    The sample was encoded faster than real time, so its PROGRAM-DATE-TIMEs run ahead of the
+    wall clock, which ingest refuses to follow; this encoder's clock is set to have started
+    `started_s_ago`.
+    """
+
+    def __init__(self, http, channel: dict, sample: Path, *, started_s_ago: float = 300) -> None:  # noqa: ANN001
         self.http, self.channel, self.sample = http, channel, sample
         self.auth = {"Authorization": basic_auth(channel["id"], channel["password"])}
+        first = next(ln for ln in (sample / "360p" / "index.m3u8").read_text().splitlines() if ln.startswith(PDT))
+        self.pdt_shift_us = time.time_ns() // 1000 - int(started_s_ago * 1e6) - parse_pdt(first[len(PDT):])
 
     def put(self, rendition: str, filename: str, body: bytes | None = None, *, seg_set: str = "cmaf",
             headers: dict | None = None):  # noqa: ANN201
@@ -44,13 +63,19 @@ class Pusher:
             out.append(line)
             if line.startswith("seg_"):
                 seen = int(line[4:].split(".")[0])
-        return ("\n".join(out) + "\n").encode()
+        return shift_pdt(("\n".join(out) + "\n").encode(), self.pdt_shift_us)
 
     def segment(self, n: int, renditions=("360p", "240p")) -> None:  # noqa: ANN001
         for rendition in renditions:
             assert self.put(rendition, f"seg_{n}.m4s").status_code == 200
             resp = self.put(rendition, "index.m3u8", self.playlist_upto(rendition, n))
             assert resp.status_code == 200, resp.text
+
+    def pace(self, n: int, segment_s: float = 1.92) -> None:
+        """Wait until segment n would have been made by a live encoder that made segment 0 first."""
+        if n == 0:
+            self.started = time.monotonic()
+        wait_for(lambda: time.monotonic() >= self.started + n * segment_s, 10 + n * segment_s, f"segment {n}'s time")
 
     def timeline(self, admin: dict) -> dict:
         return self.http.get(f"/v1/admin/channels/{self.channel['id']}/timeline", headers=admin).json()
@@ -88,16 +113,8 @@ def test_sequence_numbers_keep_rising_across_an_encoder_restart(http, pusher, ad
     pusher.init()
     for rendition in ("360p", "240p"):
         assert pusher.put(rendition, "seg_0.m4s").status_code == 200
-        late = pusher.playlist_upto(rendition, 0).decode().splitlines()
-        shifted = []
-        for line in late:
-            if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
-                from streaming.hls_input import parse_pdt
-                from streaming.playlist import format_pdt
-
-                line = "#EXT-X-PROGRAM-DATE-TIME:" + format_pdt(parse_pdt(line.split(":", 1)[1]) + 60_000_000)
-            shifted.append(line)
-        assert pusher.put(rendition, "index.m3u8", ("\n".join(shifted) + "\n").encode()).status_code == 200
+        shifted = shift_pdt(pusher.playlist_upto(rendition, 0), 60_000_000)
+        assert pusher.put(rendition, "index.m3u8", shifted).status_code == 200
     text = _media(http, pusher.channel["id"])
     runs = pusher.timeline(admin)["runs"]
     # Clock +60 s after 4 segments (7.68 s): a 52.32 s hole = 27 gap slots of 1.92 s + 0.48 s.
@@ -220,6 +237,7 @@ def test_our_packagers_segments_time_themselves_and_its_playlists_are_not_needed
     pusher = Pusher(http, make_channel(source_url="udp://239.0.0.1:1234"), sample_hls)
     pusher.init()
     for n in (0, 1):
+        pusher.pace(n)
         for rendition in ("360p", "240p"):
             # The last track to arrive publishes the segment: no playlist was needed.
             published = 1 if rendition == "240p" else 0
@@ -256,3 +274,49 @@ def test_ingest_answers_other_methods_and_short_paths_with_json_errors(http, pus
         assert (resp.status_code, resp.json()["error"]["code"]) == (status, code), path
     assert http.delete(f"/ingest/{cid}/cmaf/360p/seg_1.m4s", headers=pusher.auth).status_code == 204
     assert http.delete(f"/ingest/{cid}/cmaf/360p/seg_1.m4s").status_code == 401
+
+
+@pytest.mark.parametrize("packaged", [False, True], ids=["external-encoder", "our-packager"])
+def test_a_stray_segment_from_another_pusher_never_moves_the_live_edge(
+        http, make_channel, sample_hls, admin, rt, packaged: bool) -> None:  # noqa: ANN001
+    """Issue 19: one segment pushed with the channel's credentials by another pusher (its own
+    numbering, a clock 4 s ahead) moved PROGRAM-DATE-TIME ahead of the wall clock for good."""
+    channel = make_channel(source_url="udp://239.0.0.1:1234") if packaged else make_channel()
+    # A live encoder: each segment ended 0.2 s before it is pushed.
+    pusher = Pusher(http, channel, sample_hls, started_s_ago=1.92 + 0.2)
+    pusher.init()
+
+    def push(n: int, name: str | None = None, pdt_shift_us: int = 0) -> None:
+        for rendition in ("360p", "240p"):
+            assert pusher.put(rendition, name or f"seg_{n}.m4s", (sample_hls / rendition / f"seg_{n}.m4s").read_bytes()
+                              ).status_code == 200
+            if not packaged:
+                playlist = shift_pdt(pusher.playlist_upto(rendition, n), pdt_shift_us)
+                if name:
+                    playlist = playlist.replace(f"seg_{n}.m4s".encode(), name.encode())
+                assert pusher.put(rendition, "index.m3u8", playlist).status_code == 200
+
+    for n in (0, 1):
+        pusher.pace(n)
+        push(n)
+    edge = wait_for(lambda: (runs := pusher.timeline(admin)["runs"]) and sum(r["count"] for r in runs) == 2 and runs,
+                    10, "segments 0 and 1")[-1]
+    push(2, name="seg_900.m4s", pdt_shift_us=4_000_000)  # the other pusher, 4 s ahead
+    pusher.pace(2)
+    push(2)
+    runs = wait_for(lambda: (r := pusher.timeline(admin)["runs"]) and sum(x["count"] for x in r) >= 3 and r,
+                    10, "segment 2")
+    assert sum(r["count"] for r in runs) == 3, runs  # segments 0, 1 and 2: not the stray
+    now_us = time.time_ns() // 1000
+    # The stray is not on the timeline, its bytes are gone, and the encoder's segment 2 follows
+    # segment 1 where its own clock says: nothing ahead of the wall clock, no gap.
+    assert not any(r["gap"] for r in runs)
+    assert runs[0]["start"] == edge["start"] and runs[-1]["start"] in (edge["start"], edge["end"])
+    assert parse_pdt(runs[-1]["end"]) <= now_us + 960_000
+    assert not [k for k in rt.store.list(f"live/{channel['id']}") if k.endswith("/900.m4s")]
+    text = _media(http, channel["id"])
+    assert text.count(".m4s") == 3 and "#EXT-X-GAP" not in text
+    if not packaged:  # the encoder's wall clock, to the millisecond
+        pdt = parse_pdt(next(ln for ln in pusher.playlist_upto("360p", 2).decode().splitlines()[::-1]
+                             if ln.startswith(PDT))[len(PDT):])
+        assert f"{PDT}{format_pdt(pdt)}" in text
