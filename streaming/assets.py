@@ -163,11 +163,16 @@ def to_ingest(*, db_session: Session, now: dt.datetime) -> list[str]:
         .order_by(MediaAsset.created_at).limit(100)))
 
 
+def check_takes_subtitles(row: MediaAsset) -> None:
+    """Refuse subtitles for an asset that will never play (failed, cancelled)."""
+    if row.state in ("failed", "cancelled"):
+        raise AssetStateConflict(f"an asset in state {row.state} takes no subtitles", state=row.state)
+
+
 def add_subtitles(*, db_session: Session, asset_id: str, language: str, label: str, cues: int) -> dict:
     """Record a WebVTT subtitle track of an asset (replacing one of the same language); return it."""
     row = get(db_session=db_session, asset_id=asset_id, lock=True)
-    if row.state in ("failed", "cancelled"):
-        raise AssetStateConflict(f"an asset in state {row.state} takes no subtitles", state=row.state)
+    check_takes_subtitles(row)
     if len(row.subtitles) >= 20 and all(s["language"] != language for s in row.subtitles):
         raise InvalidSubtitles("an asset takes 20 subtitle tracks at most")
     track = {"name": f"subs-{language}", "language": language, "label": label, "cues": cues}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import tempfile
@@ -126,6 +127,54 @@ def test_bad_labels_and_subtitles_are_refused(http: Client, admin: dict, files: 
     missing = http.put(f"/v1/admin/vod/assets/{'f' * 32}/subtitles/pol", params={"label": "x"},
                        content=b"1\n00:00:01,000 --> 00:00:02,000\nhi\n", headers=admin)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "ASSET_NOT_FOUND"
+
+
+def _random_bytes(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+@pytest.mark.parametrize("content", [
+    _random_bytes(4096, 1), _random_bytes(64, 2), b"\x81\x8d\x8f\x90\x98" * 50,  # not text in any encoding we read
+    b"1\n00:00:01,000 --> 00:00:02,000\n\x01\x02hi\n",  # control bytes: binary
+    b"1\n00:99:01,000 --> 00:99:02,000\nminute 99\n",  # a time that is none
+    b"\xff\xfe" + "1\n00:00:01,000 --> 00:00:02,000\n".encode("utf-16-le") + b"\x00\xd8",  # broken UTF-16
+], ids=["random-4k", "random-64", "undefined-cp1250", "control-bytes", "minute-99", "broken-utf16"])
+def test_sidecar_bytes_that_are_not_subtitles_answer_422_and_store_nothing(http: Client, admin: dict, rt,  # noqa: ANN001
+                                                                            files: dict, content: bytes) -> None:
+    asset_id = _subtitle_target(http, admin, files)
+    resp = http.put(f"/v1/admin/vod/assets/{asset_id}/subtitles/eng", params={"label": "English"}, content=content,
+                    headers=admin)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "INVALID_SUBTITLES", resp.text
+    assert not rt.store.exists(f"vod/{asset_id}/subs/subs-eng.vtt")
+    assert all(t["kind"] != "subtitles" or t["language"] != "eng"
+               for t in http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).json()["tracks"])
+
+
+def test_huge_sidecars_and_sidecars_for_unknown_assets_are_refused_before_the_body(http: Client, admin: dict, rt,  # noqa: ANN001
+                                                                                   files: dict) -> None:
+    from streaming.subtitles import MAX_SUBTITLE_BYTES
+
+    asset_id = _subtitle_target(http, admin, files)
+    huge = b"1\n00:00:01,000 --> 00:00:02,000\nhi\n\n" * (MAX_SUBTITLE_BYTES // 30)
+    url = f"/v1/admin/vod/assets/{asset_id}/subtitles/deu"
+    declared = http.put(url, params={"label": "Deutsch"}, content=huge, headers=admin)
+    chunked = http.put(url, params={"label": "Deutsch"}, content=iter([huge[:1 << 20]] * 6), headers=admin)
+    for resp in (declared, chunked):
+        assert resp.status_code == 413 and resp.json()["error"]["code"] == "PAYLOAD_TOO_LARGE", resp.text
+    assert not rt.store.exists(f"vod/{asset_id}/subs/subs-deu.vtt")
+    # An unknown asset answers 404 whatever the body: random bytes, or more than the limit.
+    for content in (_random_bytes(2048, 3), huge[: MAX_SUBTITLE_BYTES - 1]):
+        missing = http.put(f"/v1/admin/vod/assets/{'e' * 32}/subtitles/pol", params={"label": "x"}, content=content,
+                           headers=admin)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "ASSET_NOT_FOUND", missing.text
+    assert not list(rt.store.list(f"vod/{'e' * 32}/"))
+
+
+def _subtitle_target(http: Client, admin: dict, files: dict) -> str:
+    """Return the id of an uploaded asset (queued or ready: both take subtitles)."""
+    resp = upload(http, admin, files["good"], "subtitled.mp4")
+    assert resp.status_code in (200, 201), resp.text
+    return resp.json()["id"]
 
 
 def test_content_ops_roles(http: Client, admin: dict, files: dict) -> None:

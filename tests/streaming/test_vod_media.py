@@ -91,13 +91,21 @@ def test_poster_time() -> None:
     (b"1\r\n00:00:01,000 --> 00:00:02,500\r\nA\r\n", "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nA\n"),
     (b"WEBVTT\n\n01:00.000 --> 01:02.000 line:0\nB\n", "WEBVTT\n\n00:01:00.000 --> 00:01:02.000 line:0\nB\n"),
     ("1\n00:00:01,000 --> 00:00:02,000\nŻółw\n".encode("cp1250"), "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nŻółw\n"),
+    ("\ufeff1\n00:00:01,000 --> 00:00:02,000\nŻółw\n".encode("utf-16"), "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nŻółw\n"),
+    # Only real cue settings are kept from a timing line; anything else on it is dropped.
+    (b"WEBVTT\n\n00:01.000 --> 00:02.000 align:start <b>x</b> position:10%\nC\n",
+     "WEBVTT\n\n00:00:01.000 --> 00:00:02.000 align:start position:10%\nC\n"),
+    (b"WEBVTT\n\n00:01.000 --> 00:02.000 " + b"x" * 5000 + b"\nD\n", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nD\n"),
 ])
 def test_sidecars_become_webvtt(data: bytes, expected: str) -> None:
     assert to_webvtt(data)[0] == expected
 
 
 @pytest.mark.parametrize("data", [b"", b"  \n", b"WEBVTT\n\n", b"\x00\x00binary", b"1\n00:00:03,000 --> 00:00:01,000\nx\n",
-                                  b"1\n99:99 --> 00:00\nx\n"])
+                                  b"1\n99:99 --> 00:00\nx\n", b"\x81\x8d\x8f", bytes(range(256)),
+                                  b"1\n00:00:01,000 --> 00:00:02,000\nbell\x07\n",
+                                  b"1\n00:61:01,000 --> 00:62:01,000\nx\n", b"1\n00:00:61,000 --> 00:00:62,000\nx\n",
+                                  b"\xfe\xff\xd8\x00"])
 def test_what_is_not_subtitles_is_refused(data: bytes) -> None:
     with pytest.raises(InvalidSubtitles):
         to_webvtt(data)
