@@ -38,6 +38,8 @@ class Channel(Base):
     # key every key_rotation_s.
     encryption: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
     key_rotation_s: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
+    # Why ffmpeg could not make the channel's outage slates (streaming/slate.py); they are not tried again.
+    slate_error: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -103,6 +105,7 @@ class EpgImport(Base):
     report: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # when a runner took it
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # runs claimed (see epg.MAX_TRIES)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -152,8 +152,8 @@ def delete_asset(asset_id: AssetIdPath, db_session: SessionDep, rt: RuntimeDep) 
 
 @router.post("/v1/admin/vod/assets/{asset_id}/retry", response_model=AssetRead)
 def retry_asset(asset_id: AssetIdPath, db_session: SessionDep, rt: RuntimeDep, _who: Editor) -> AssetRead:
-    """Queue a failed or cancelled asset's ingest again."""
-    row = assets.retry(db_session=db_session, asset_id=asset_id)
+    """Queue a failed or cancelled asset's ingest again (409 MEZZANINE_MISSING when it has no file to ingest)."""
+    row = assets.retry(db_session=db_session, store=rt.store, asset_id=asset_id)
     _queue_ingest(db_session, rt, asset_id)
     return to_read(row)
 
@@ -261,18 +261,8 @@ def complete_upload(asset_id: AssetIdPath, body: UploadComplete, db_session: Ses
     """Join the uploaded parts into the mezzanine and queue its ingest."""
     from streaming import uploads
 
-    row = uploads.uploading(db_session=db_session, asset_id=asset_id)
-    numbers = [p.part_number for p in body.parts]
-    if numbers != list(range(1, len(numbers) + 1)):
-        from infra.errors import InvalidInput
-
-        raise InvalidInput("parts must be listed once each, in order, from 1", parts=numbers[:20])
-    size = rt.store.complete_multipart(row.source_key, row.upload_id, [(p.part_number, p.etag) for p in body.parts])
-    if size != row.size:
-        rt.store.delete_many([row.source_key])
-        raise UploadIncomplete(f"the parts hold {size} bytes of the {row.size} announced", received=size)
-    row.state, row.upload_id = "queued", None
-    db_session.flush()
+    row = uploads.complete(db_session=db_session, store=rt.store, asset_id=asset_id,
+                           parts=[(p.part_number, p.etag) for p in body.parts], now=dt.datetime.now(dt.UTC))
     _queue_ingest(db_session, rt, asset_id)
     return to_read(row)
 

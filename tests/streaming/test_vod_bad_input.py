@@ -213,3 +213,64 @@ def test_an_asset_is_deleted_with_everything_stored_unless_a_title_uses_it(http:
     assert http.delete(f"/v1/admin/vod/assets/{asset_id}", headers=admin).status_code == 204
     assert stored(rt, asset_id) == [] and not rt.store.exists(assets.source_key(asset_id))
     assert http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).status_code == 404
+
+
+def _asset_row(rt, state: str, **values) -> str:  # noqa: ANN001, ANN003
+    """Record an asset as an upload would (with no mezzanine stored); return its id."""
+    import datetime as dt
+
+    from infra.db import new_id
+
+    asset_id = new_id()
+    with rt.db.session() as s:
+        row = assets.create(db_session=s, asset_id=asset_id, filename="never.mp4", size=10, sha256=None,
+                            created_by="test", now=dt.datetime.now(dt.UTC), audio_labels=[], state=state)
+        for key, value in values.items():
+            setattr(row, key, value)
+    return asset_id
+
+
+def _row(rt, asset_id: str):  # noqa: ANN001, ANN202
+    with rt.db.session(write=False) as s:
+        row = assets.get(db_session=s, asset_id=asset_id)
+        return row.state, row.error_code, row.attempt
+
+
+def test_an_asset_whose_file_is_gone_fails_once_and_is_not_queued_again(http: Client, admin: dict, rt) -> None:  # noqa: ANN001
+    import datetime as dt
+
+    from workers import jobs
+
+    asset_id = _asset_row(rt, "queued")
+    jobs.ingest_asset(rt, asset_id)  # or the server's own reconcile pass got there first
+    wait_for(lambda: _row(rt, asset_id)[0] == "failed", 20, "the asset failed")
+    state, code, attempt = _row(rt, asset_id)
+    assert code == "MEZZANINE_MISSING" and attempt == 1
+    for _ in range(2):
+        jobs.reconcile_assets(rt)
+        with rt.db.session(write=False) as s:
+            assert asset_id not in assets.to_ingest(db_session=s, now=dt.datetime.now(dt.UTC))
+    assert _row(rt, asset_id) == ("failed", "MEZZANINE_MISSING", 1)
+    retry = http.post(f"/v1/admin/vod/assets/{asset_id}/retry", headers=admin)
+    assert retry.status_code == 409 and retry.json()["error"]["code"] == "MEZZANINE_MISSING"
+
+
+def test_an_asset_whose_worker_died_on_every_try_fails_with_a_reason(http: Client, admin: dict, rt) -> None:  # noqa: ANN001
+    import datetime as dt
+
+    from workers import jobs
+
+    # Its worker died (killed by the file, say) on its last try: the heartbeat went stale.
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=assets.STALE_AFTER_S * 3)
+    asset_id = _asset_row(rt, "processing", tries=assets.MAX_TRIES, attempt=assets.MAX_TRIES, heartbeat_at=long_ago,
+                          error="MemoryError: ")
+    for _ in range(2):
+        jobs.reconcile_assets(rt)
+        with rt.db.session(write=False) as s:
+            assert asset_id not in assets.to_ingest(db_session=s, now=dt.datetime.now(dt.UTC))
+    wait_for(lambda: _row(rt, asset_id)[0] == "failed", 10, "the asset failed")
+    assert _row(rt, asset_id) == ("failed", "INGEST_GAVE_UP", assets.MAX_TRIES)  # never taken again
+    asset = http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).json()
+    assert f"stopped {assets.MAX_TRIES} times" in asset["error"] and "MemoryError" in asset["error"], asset
+    assert jobs.ingest_asset(rt, asset_id) == "failed"
+    assert _row(rt, asset_id)[2] == assets.MAX_TRIES

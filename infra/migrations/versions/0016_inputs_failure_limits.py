@@ -1,0 +1,32 @@
+"""work that can never succeed ends failed: ingest and guide import tries, a channel's slate failure
+
+Revision ID: 0016_inputs
+Revises: 0015
+Create Date: 2026-12-08 10:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0016_inputs'
+down_revision = '0015'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('media_assets', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('tries', sa.Integer(), nullable=False, server_default='0'))
+    with op.batch_alter_table('epg_imports', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('tries', sa.Integer(), nullable=False, server_default='0'))
+    with op.batch_alter_table('channels', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('slate_error', sa.String(length=2000), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('channels', schema=None) as batch_op:
+        batch_op.drop_column('slate_error')
+    with op.batch_alter_table('epg_imports', schema=None) as batch_op:
+        batch_op.drop_column('tries')
+    with op.batch_alter_table('media_assets', schema=None) as batch_op:
+        batch_op.drop_column('tries')
