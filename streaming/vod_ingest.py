@@ -131,7 +131,11 @@ def _download(rt: Runtime, key: str, path: Path) -> str:
 def _transcode(rt: Runtime, asset_id: str, attempt: int, source: Path, found, labels: list[dict],  # noqa: ANN001
                work: Path) -> tuple[dict, list[tuple[Path, str]]]:
     settings = rt.settings
-    rungs = plan_ladder(parse_ladder(settings.vod_ladder), found)
+    try:
+        ladder = parse_ladder(settings.vod_ladder)
+    except ValueError as err:  # staff fix the setting, then retry the asset
+        raise MediaRejected("VOD_LADDER_INVALID", f"SMARTGO_VOD_LADDER: {err}") from err
+    rungs = plan_ladder(ladder, found)
     audio = plan_audio(found, labels)
     out = work / "out"
     out.mkdir()

@@ -215,19 +215,23 @@ def make_slates(rt: Runtime, channel_id: str) -> list[str]:
     return run(rt, channel_id)
 
 
-def reconcile_slates(rt: Runtime) -> int:
+def reconcile_slates(rt: Runtime) -> list[str]:
     """Queue slates for every enabled channel with the TS set whose slates are missing (a new
-    channel, a new ladder); return how many channels were queued."""
+    channel, a new ladder) and could be made (not after ffmpeg failed on them); return the
+    channels queued."""
+    from catalog import service as catalog_service
     from streaming import service
     from streaming.slate import slate_key, slate_shapes
 
     with rt.db.session(write=False) as s:
-        specs = [service.channel_spec(db_session=s, channel_id=c) for c in service.ts_channel_ids(db_session=s)]
+        failed = catalog_service.slate_error_ids(db_session=s)
+        specs = [service.channel_spec(db_session=s, channel_id=c) for c in service.ts_channel_ids(db_session=s)
+                 if c not in failed]
     due = [spec.id for spec in specs
            if not all(rt.store.exists(slate_key(spec, name)) for name in slate_shapes(spec))]
     for channel_id in due:
         queue_job(rt, "streaming.make_slates", f"streaming.slates:{channel_id}", channel_id=channel_id)
-    return len(due)
+    return due
 
 
 def deliver_webhooks(rt: Runtime) -> dict:

@@ -63,10 +63,16 @@ def test_the_ladder_never_upscales(height: int, kept: list[str]) -> None:
     assert [r.name for r in plan_ladder(parse_ladder(LADDER), source)] == kept
 
 
-@pytest.mark.parametrize("text", ["", "720p", "720p:1280:2800", "720p:axb:1", "a:1x1:x"])
+@pytest.mark.parametrize("text", ["", "720p", "720p:1280:2800", "720p:axb:1", "a:1x1:x", "a:641x360:700",
+                                  "a:640x361:700", "a:0x0:700", "a:7682x4320:700", "a:640x360:0", "a:640x360:-5",
+                                  "a:640x360:1000000", "A B:640x360:700"])
 def test_bad_ladders_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_ladder(text)
+
+
+def test_the_edges_of_a_ladder_are_accepted() -> None:
+    assert [r.width for r in parse_ladder("8k:7680x4320:100000,tiny:16x16:50")] == [7680, 16]
 
 
 def test_audio_labels_come_from_staff_then_the_file_then_the_language() -> None:
