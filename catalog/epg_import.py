@@ -53,6 +53,15 @@ def run_import(rt: Runtime, import_id: str) -> str:
     report = _Report()
     try:
         _stage(rt, import_id, plan, known, report)
+        with rt.db.session(write=False) as s:
+            channels = sorted(s.scalars(select(StagedProgramme.channel_id).distinct()
+                                        .where(StagedProgramme.import_id == import_id)))
+        for channel_id in channels:
+            with rt.db.session() as s:
+                if not _still_ours(s, import_id, plan):
+                    return "superseded"
+                reconcile_channel(db_session=s, import_id=import_id, channel_id=channel_id,
+                                  source_id=plan["source_id"], report=report)
     except (GuideError, FeedError, SmartGoError) as err:
         line = getattr(err, "line", None)
         return _finish(rt, import_id, plan, report, error=f"{err}" + (f" (line {line})" if line else ""))
@@ -60,16 +69,7 @@ def run_import(rt: Runtime, import_id: str) -> str:
         return "superseded"
     except Exception as err:  # a guide must never leave its import running forever
         log.exception("guide import %s failed", import_id)
-        return _finish(rt, import_id, plan, report, error=f"the import failed: {type(err).__name__}")
-    with rt.db.session(write=False) as s:
-        channels = sorted(s.scalars(select(StagedProgramme.channel_id).distinct()
-                                    .where(StagedProgramme.import_id == import_id)))
-    for channel_id in channels:
-        with rt.db.session() as s:
-            if not _still_ours(s, import_id, plan):
-                return "superseded"
-            reconcile_channel(db_session=s, import_id=import_id, channel_id=channel_id,
-                              source_id=plan["source_id"], report=report)
+        return _finish(rt, import_id, plan, report, error=f"the import failed: {type(err).__name__}: {err}"[:500])
     return _finish(rt, import_id, plan, report)
 
 

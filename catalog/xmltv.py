@@ -19,7 +19,13 @@ AGE_RATINGS = ("AL", "7", "12", "16", "18")
 RIGHT_ATTRIBUTES = ("catchup", "startover", "recording")
 MAX_PROGRAMME_S = 24 * 3600
 MAX_TEXT = 4000
+SERIES_ID_LENGTH = 200  # catalog.models.Programme.series_id
+# Times outside these years are placeholders or typos (0001, 9999), and near the ends of what a
+# datetime holds, moving them to UTC overflows; offsets beyond 14 hours exist nowhere.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+MAX_OFFSET = dt.timedelta(hours=14)
 _TIME = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})?(\d{2})?(\d{2})?\s*(?:([+-])(\d{2}):?(\d{2})|(Z|UTC|GMT))?$")
+_NUMBER = re.compile(r"[0-9]{1,5}")  # a season or episode number (ASCII digits: "²".isdigit() is true)
 _LEAVES = {"title", "sub-title", "desc", "category", "episode-num", "value"}
 
 
@@ -62,7 +68,7 @@ class GuideProgramme:
         if pid and len(pid) >= 6 and pid[-4:].isdigit():
             return pid[:-4]
         if self.season is not None or self.episode is not None or self.episode_label:
-            return "title:" + " ".join(self.title.lower().split())
+            return ("title:" + " ".join(self.title.lower().split()))[:SERIES_ID_LENGTH]
         return None
 
 
@@ -83,9 +89,13 @@ def parse_time(text: str, default_tz: dt.tzinfo) -> dt.datetime:
     if m is None:
         raise ValueError(f"not an XMLTV time: {text[:40]!r}")
     y, mo, d, h, mi, s, sign, oh, om, utc = m.groups()
+    if not FIRST_YEAR <= int(y) <= LAST_YEAR:
+        raise ValueError(f"the year {y} is outside {FIRST_YEAR} to {LAST_YEAR}: {text[:40]!r}")
     naive = dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0))
     if sign:
         offset = dt.timedelta(hours=int(oh), minutes=int(om))
+        if int(om) >= 60 or offset > MAX_OFFSET:
+            raise ValueError(f"the UTC offset {sign}{oh}{om} does not exist: {text[:40]!r}")
         tz: dt.tzinfo = dt.timezone(offset if sign == "+" else -offset)
     elif utc:
         tz = dt.UTC
@@ -100,9 +110,9 @@ def episode_numbers(system: str, text: str) -> dict:
     if system == "xmltv_ns":
         parts = [p.split("/")[0].strip() for p in text.split(".")]
         out = {}
-        if parts and parts[0].isdigit():
+        if parts and _NUMBER.fullmatch(parts[0]):
             out["season"] = int(parts[0]) + 1
-        if len(parts) > 1 and parts[1].isdigit():
+        if len(parts) > 1 and _NUMBER.fullmatch(parts[1]):
             out["episode"] = int(parts[1]) + 1
         return out
     if system == "onscreen" and text:
@@ -229,6 +239,8 @@ def read_guide(chunks: Iterable[bytes], default_tz: dt.tzinfo = dt.UTC,
         yield from reader.out
     except expat.ExpatError as err:
         raise GuideError(f"the guide is not well-formed XML: {expat.ErrorString(err.code)}", err.lineno) from err
+    except GuideError:
+        raise
     except (LookupError, ValueError) as err:  # an encoding Python does not know, or a multi-byte one expat cannot read
         raise GuideError(f"the guide's encoding cannot be read: {err}") from err
     finally:

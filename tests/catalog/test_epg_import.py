@@ -320,3 +320,49 @@ def test_a_stopless_programme_is_not_stretched_past_a_day(http, admin, rt, sourc
 def test_a_corrupt_compressed_guide_fails_the_import(http, admin, source) -> None:  # noqa: ANN001
     imp = upload_to(http, admin, source["id"], b"\x1f\x8b" + b"not really gzip" * 100, "failed")
     assert "corrupt" in imp["error"]
+
+
+def test_programmes_at_the_ends_of_time_are_skipped_and_counted_and_the_import_ends(http, admin, rt, source) -> None:  # noqa: ANN001
+    cid = source["channels"]["tvp1.pl"]
+    odd = [  # (start, stop) as the feed writes them; the source reads offset-less times in Warsaw time
+        ("99991231230000", "99991231233000"), ("99991231230000 +0000", "99991231233000 +0000"),
+        ("00010101000000", "00010101003000"), ("00010101000000 +0500", "00010101003000 +0500"),
+        ("20261101100000 +9999", "20261101103000 +9999"), ("20261101100000 +0575", "20261101103000 +0575"),
+        ("20261101100000 +1500", "20261101103000 +1500"), ("20261301100000 +0000", "20261301103000 +0000"),
+    ]
+    good = ('<programme start="20261101120000 +0000" stop="20261101123000 +0000" channel="tvp1.pl">'
+            '<title>Kept</title><episode-num system="xmltv_ns">99999999999.99999999999.</episode-num></programme>'
+            '<programme start="20261101123000 +0000" stop="20261101130000 +0000" channel="tvp1.pl">'
+            f'<title>{"Długi tytuł " * 300}</title><episode-num system="onscreen">S1E1</episode-num></programme>')
+    data = _xml(*(f'<programme start="{a}" stop="{b}" channel="tvp1.pl"><title>Odd {i}</title></programme>'
+                  for i, (a, b) in enumerate(odd)), good)
+    imp = upload_to(http, admin, source["id"], data)
+    report = imp["report"]
+    assert report["rejected_by_reason"] == {"BAD_TIME": len(odd)} and report["added"] == 2, report
+    assert all(r["reason"] == "BAD_TIME" and r["detail"] for r in report["rejections"])
+    kept, long = guide_of(rt, cid)
+    assert kept.title == "Kept" and kept.season is None and kept.episode is None
+    assert long.series_id.startswith("title:długi tytuł") and len(long.series_id) == 200
+
+
+def test_an_import_whose_runner_dies_every_time_fails_with_a_reason(rt, source) -> None:  # noqa: ANN001
+    from catalog import epg
+    from catalog.models import EpgImport
+
+    with rt.db.session() as s:
+        imp = epg.queue_import(db_session=s, source_id=source["id"], origin="file", object_key="epg/uploads/none")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=7300)  # after every other test's imports
+    with rt.db.session() as s:
+        s.query(EpgImport).filter(EpgImport.id != imp.id, EpgImport.status.in_(("queued", "running"))).update(
+            {"status": "failed"}, synchronize_session=False)
+    for n in range(epg.MAX_TRIES):  # claimed, and its runner dies (nothing finishes it) before the claim is stale
+        with rt.db.session() as s:
+            assert epg.claim_next(db_session=s, now=later + n * (epg.STALE_CLAIM + dt.timedelta(minutes=1))) == imp.id
+    for n in range(2):
+        with rt.db.session() as s:
+            after = later + (epg.MAX_TRIES + n) * (epg.STALE_CLAIM + dt.timedelta(minutes=1))
+            assert epg.claim_next(db_session=s, now=after) is None
+    with rt.db.session(write=False) as s:
+        row = epg.get_import(db_session=s, import_id=imp.id)
+        assert (row.status, row.tries) == ("failed", epg.MAX_TRIES)
+        assert f"stopped {epg.MAX_TRIES} times" in row.error
