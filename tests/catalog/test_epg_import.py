@@ -252,16 +252,24 @@ def test_the_command_line_imports_a_file(rt, settings, source, tmp_path) -> None
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
-def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, source) -> None:  # noqa: ANN001
+def _lone_import(rt, source: dict):  # noqa: ANN001, ANN202
+    """Queue an import of a file not in storage, the only one left to claim (every other test's ended)."""
     from catalog import epg
     from catalog.models import EpgImport
 
     with rt.db.session() as s:
         imp = epg.queue_import(db_session=s, source_id=source["id"], origin="file", object_key="epg/uploads/none")
-    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)  # after every other test's imports
     with rt.db.session() as s:
         s.query(EpgImport).filter(EpgImport.id != imp.id, EpgImport.status.in_(("queued", "running"))).update(
             {"status": "failed"}, synchronize_session=False)
+    return imp
+
+
+def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, source) -> None:  # noqa: ANN001
+    from catalog import epg
+
+    imp = _lone_import(rt, source)
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)  # after every other test's imports
     with rt.db.session() as s:
         assert epg.claim_next(db_session=s, now=now) == imp.id
     with rt.db.session() as s:
@@ -347,14 +355,9 @@ def test_programmes_at_the_ends_of_time_are_skipped_and_counted_and_the_import_e
 
 def test_an_import_whose_runner_dies_every_time_fails_with_a_reason(rt, source) -> None:  # noqa: ANN001
     from catalog import epg
-    from catalog.models import EpgImport
 
-    with rt.db.session() as s:
-        imp = epg.queue_import(db_session=s, source_id=source["id"], origin="file", object_key="epg/uploads/none")
+    imp = _lone_import(rt, source)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=7300)  # after every other test's imports
-    with rt.db.session() as s:
-        s.query(EpgImport).filter(EpgImport.id != imp.id, EpgImport.status.in_(("queued", "running"))).update(
-            {"status": "failed"}, synchronize_session=False)
     for n in range(epg.MAX_TRIES):  # claimed, and its runner dies (nothing finishes it) before the claim is stale
         with rt.db.session() as s:
             assert epg.claim_next(db_session=s, now=later + n * (epg.STALE_CLAIM + dt.timedelta(minutes=1))) == imp.id
