@@ -144,7 +144,8 @@ class StagedProgramme(Base):
     """A programme read from a guide, waiting to be reconciled with the channel's guide."""
 
     __tablename__ = "epg_staged"
-    __table_args__ = (Index("ix_epg_staged_channel", "import_id", "channel_id", "start_at"),)
+    __table_args__ = (Index("ix_epg_staged_channel", "import_id", "channel_id", "start_at"),
+                      Index("ix_epg_staged_programme", "import_id", "programme_id"))
 
     import_id: Mapped[str] = mapped_column(ForeignKey("epg_imports.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)  # order in the file
@@ -152,6 +153,8 @@ class StagedProgramme(Base):
     start_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     end_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     data: Mapped[dict] = mapped_column(JSON)
+    # The guide programme it was matched to (or added as) by the reconcile: kept here, not in memory.
+    programme_id: Mapped[str | None] = mapped_column(String(32))
 
 
 # -- VOD: titles content ops manage, and what players keep of them ------------------------------

@@ -19,6 +19,10 @@ AGE_RATINGS = ("AL", "7", "12", "16", "18")
 RIGHT_ATTRIBUTES = ("catchup", "startover", "recording")
 MAX_PROGRAMME_S = 24 * 3600
 MAX_TEXT = 4000
+# expat holds a start tag (its attributes), a comment or a declaration whole until it ends: one
+# larger than this is refused rather than held (text is handed over as it comes, whatever its size).
+MAX_TOKEN = 4 * 1024 * 1024
+FEED = 1 << 16
 SERIES_ID_LENGTH = 200  # catalog.models.Programme.series_id
 # Times outside these years are placeholders or typos (0001, 9999), and near the ends of what a
 # datetime holds, moving them to UTC overflows; offsets beyond 14 hours exist nowhere.
@@ -130,10 +134,10 @@ def time_zone(name: str) -> dt.tzinfo:
 class _Reader:
     """expat handlers that turn XMLTV elements into programmes as they close."""
 
-    def __init__(self, default_tz: dt.tzinfo) -> None:
+    def __init__(self, default_tz: dt.tzinfo, channels: dict[str, str] | None) -> None:
         self.tz = default_tz
         self.out: list[GuideProgramme | Rejected] = []
-        self.channels: dict[str, str] = {}  # xmltv channel id -> display name
+        self.channels = channels  # xmltv channel id -> display name, collected only when asked
         self.current: dict | None = None
         self.channel: str | None = None
         self.text: list[str] | None = None
@@ -145,12 +149,18 @@ class _Reader:
         p.StartElementHandler, p.EndElementHandler = self.start, self.end
         p.CharacterDataHandler = self.chars
         p.EntityDeclHandler = self.refuse_entities
+        p.DefaultHandlerExpand = self.other
         p.buffer_text = True
+        self.pending = 0  # bytes fed since expat last handed anything over
+
+    def other(self, _data: str) -> None:
+        self.pending = 0
 
     def refuse_entities(self, *_args: object) -> None:
         raise GuideError("entity declarations are not accepted in a guide", self.parser.CurrentLineNumber)
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
+        self.pending = 0
         if name == "programme":
             self.current = {"line": self.parser.CurrentLineNumber, "attrs": attrs, "titles": {}, "sub_titles": {},
                             "descriptions": {}, "categories": [], "episodes": {}, "rating": None}
@@ -162,16 +172,19 @@ class _Reader:
             self.text, self.leaf_attrs = [], attrs
 
     def chars(self, data: str) -> None:
+        self.pending = 0
         if self.text is not None and sum(map(len, self.text)) < MAX_TEXT:
             self.text.append(data)
 
     def end(self, name: str) -> None:
+        self.pending = 0
         text = "".join(self.text).strip()[:MAX_TEXT] if self.text is not None else ""
         if name not in ("programme", "channel", "rating"):
             self.text = None
         cur = self.current
         if name == "display-name" and self.channel and cur is None:
-            self.channels.setdefault(self.channel, text)
+            if self.channels is not None:
+                self.channels.setdefault(self.channel, text)
         elif name == "channel" and cur is None:
             self.channel = None
         elif cur is None:
@@ -229,12 +242,18 @@ def read_guide(chunks: Iterable[bytes], default_tz: dt.tzinfo = dt.UTC,
     as data, but callers treat the guide as unreadable. Channel display names collected on the
     way are put in `channels` when given.
     """
-    reader = _Reader(default_tz)
+    reader = _Reader(default_tz, channels)
     try:
         for chunk in chunks:
-            reader.parser.Parse(chunk, False)
-            yield from reader.out
-            reader.out.clear()
+            for at in range(0, len(chunk), FEED):
+                piece = chunk[at:at + FEED]
+                reader.pending += len(piece)
+                reader.parser.Parse(piece, False)
+                if reader.pending > MAX_TOKEN:
+                    raise GuideError(f"the guide holds a tag, comment or declaration over {MAX_TOKEN} bytes long",
+                                     reader.parser.CurrentLineNumber)
+                yield from reader.out
+                reader.out.clear()
         reader.parser.Parse(b"", True)
         yield from reader.out
     except expat.ExpatError as err:
@@ -243,9 +262,6 @@ def read_guide(chunks: Iterable[bytes], default_tz: dt.tzinfo = dt.UTC,
         raise
     except (LookupError, ValueError) as err:  # an encoding Python does not know, or a multi-byte one expat cannot read
         raise GuideError(f"the guide's encoding cannot be read: {err}") from err
-    finally:
-        if channels is not None:
-            channels.update(reader.channels)
 
 
 def file_chunks(fileobj: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:

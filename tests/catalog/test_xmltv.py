@@ -164,3 +164,26 @@ def test_memory_does_not_grow_with_the_guide() -> None:
     # in threads: the least of three runs is this parser's own peak.
     small, large = min(peak(2_000) for _ in range(3)), min(peak(20_000) for _ in range(3))
     assert large < small * 1.5 + 200_000, (small, large)
+
+
+@pytest.mark.parametrize("bulk", [
+    b'<programme channel="c" start="20261101100000" title="' + b"x" * (5 << 20) + b'">',
+    b"<!-- " + b"y" * (5 << 20) + b" -->",
+], ids=["attribute", "comment"])
+def test_a_tag_or_comment_too_long_to_hold_is_refused(bulk: bytes) -> None:
+    def body():  # noqa: ANN202
+        yield b'<?xml version="1.0" encoding="UTF-8"?><tv>'
+        for at in range(0, len(bulk), 1 << 20):
+            yield bulk[at:at + (1 << 20)]
+        yield b"</programme></tv>"
+
+    with pytest.raises(GuideError, match="over"):
+        list(read_guide(body()))
+
+
+def test_long_text_is_read_as_it_comes() -> None:
+    desc = "opis " * (2 << 20)  # 10 MB of text in one element: handed over in pieces, kept to MAX_TEXT
+    data = (f'<tv><programme channel="c" start="20261101100000" stop="20261101103000"><title>T</title>'
+            f"<desc>{desc}</desc></programme></tv>").encode()
+    [item] = list(read_guide([data]))
+    assert len(item.descriptions["und"]) <= 4000
