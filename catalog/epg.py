@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from catalog.epg_fetch import FetchAllow, check_url
 from catalog.errors import EpgImportNotFound, EpgSourceExists, EpgSourceNotFound, InvalidEpgSource
 from catalog.models import Channel, EpgImport, EpgSource, StagedProgramme
 from catalog.schemas import EpgSourceBody, EpgSourceCreate
@@ -32,11 +33,22 @@ def _check_map(db_session: Session, channel_map: dict[str, str]) -> None:
                                channels=sorted(wanted - found)[:50])
 
 
-def create_source(*, db_session: Session, source_in: EpgSourceCreate) -> EpgSource:
-    """Create a guide source."""
+def _check_url(url: str | None, fetch_allow: FetchAllow) -> None:
+    if url is None:
+        return
+    try:
+        check_url(url, fetch_allow)
+    except ValueError as err:
+        raise InvalidEpgSource(f"url: {err}", field="url") from err
+
+
+def create_source(*, db_session: Session, source_in: EpgSourceCreate,
+                  fetch_allow: FetchAllow = FetchAllow()) -> EpgSource:
+    """Create a guide source (a URL naming an internal address staff do not allow is refused)."""
     if db_session.get(EpgSource, source_in.id) is not None:
         raise EpgSourceExists(f"guide source {source_in.id!r} exists", source_id=source_in.id)
     _check_map(db_session, source_in.channel_map)
+    _check_url(source_in.url, fetch_allow)
     source = EpgSource(**source_in.model_dump())
     db_session.add(source)
     db_session.flush()
@@ -56,10 +68,12 @@ def list_sources(*, db_session: Session) -> list[EpgSource]:
     return list(db_session.scalars(select(EpgSource).order_by(EpgSource.id)))
 
 
-def replace_source(*, db_session: Session, source_id: str, body: EpgSourceBody) -> EpgSource:
+def replace_source(*, db_session: Session, source_id: str, body: EpgSourceBody,
+                   fetch_allow: FetchAllow = FetchAllow()) -> EpgSource:
     """Replace a source's settings."""
     source = get_source(db_session=db_session, source_id=source_id)
     _check_map(db_session, body.channel_map)
+    _check_url(body.url, fetch_allow)
     for key, value in body.model_dump().items():
         setattr(source, key, value)
     db_session.flush()

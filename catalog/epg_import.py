@@ -20,6 +20,7 @@ from dataclasses import asdict
 import orjson
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 
+from catalog.epg_fetch import FeedError, fetch, parse_allow
 from catalog.models import Channel, EpgImport, EpgSource, Programme, StagedProgramme
 from catalog.xmltv import MAX_PROGRAMME_S, GuideError, GuideProgramme, Rejected, read_guide, time_zone
 from infra.db import new_id, utc
@@ -33,10 +34,6 @@ MOVE_WINDOW = dt.timedelta(hours=6)  # how far a programme may move and keep its
 _GZIP = b"\x1f\x8b"
 UNPACKED_PIECE = 1 << 20
 MAX_UNKNOWN_CHANNELS_LISTED = 200
-
-
-class FeedError(Exception):
-    """The guide could not be fetched or read in full."""
 
 
 def run_import(rt: Runtime, import_id: str) -> str:
@@ -161,8 +158,13 @@ def _data(item: GuideProgramme) -> dict:
 def _feed(rt: Runtime, plan: dict) -> Iterator[bytes]:
     """Yield the guide's bytes (gzip or not) from its URL or stored upload, within the size cap."""
     cap = rt.settings.epg_max_bytes
-    raw = _from_url(plan["url"], rt.settings.epg_fetch_timeout_s, cap) if plan["origin"] == "url" \
-        else rt.store.read_chunks(plan["object_key"])
+    if plan["origin"] == "url":
+        if not plan["url"]:
+            raise FeedError("the source has no URL")
+        raw = fetch(plan["url"], allow=parse_allow(rt.settings.epg_fetch_allow), timeout_s=rt.settings.epg_fetch_timeout_s,
+                    cap=cap)
+    else:
+        raw = rt.store.read_chunks(plan["object_key"])
     seen, unzip = 0, None
     for i, chunk in enumerate(raw):
         if i == 0 and chunk[:2] == _GZIP:
@@ -188,23 +190,6 @@ def _unpacked(unzip, chunk: bytes) -> Iterator[bytes]:  # noqa: ANN001 - a zlib 
                 yield piece
     except zlib.error as err:
         raise FeedError(f"the compressed guide is corrupt: {err}") from err
-
-
-def _from_url(url: str | None, timeout_s: float, cap: int) -> Iterator[bytes]:
-    import httpx
-
-    if not url:
-        raise FeedError("the source has no URL")
-    try:
-        with httpx.stream("GET", url, timeout=timeout_s, follow_redirects=True) as resp:
-            if resp.status_code != 200:
-                raise FeedError(f"the feed answered HTTP {resp.status_code}")
-            length = resp.headers.get("content-length")
-            if length and length.isdigit() and int(length) > cap:
-                raise FeedError(f"the feed is larger than SMARTGO_EPG_MAX_BYTES ({cap} bytes)")
-            yield from resp.iter_raw(1 << 16)
-    except httpx.HTTPError as err:
-        raise FeedError(f"the feed could not be read: {type(err).__name__}") from err
 
 
 def _finish(rt: Runtime, import_id: str, plan: dict, report: _Report, error: str | None = None) -> str:

@@ -151,8 +151,17 @@ def test_an_unreadable_guide_fails_and_the_previous_one_stays(http, admin, rt, s
 class _Feed(http.server.BaseHTTPRequestHandler):
     body: bytes = b""
     status = 200
+    location: str | None = None  # a redirect to there ("{n}" counts the requests)
+    requests = 0
 
     def do_GET(self) -> None:  # noqa: N802
+        type(self).requests += 1
+        if self.location:
+            self.send_response(302)
+            self.send_header("location", self.location.format(n=self.requests))
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         self.send_response(self.status)
         self.send_header("content-length", str(len(self.body)))
         self.end_headers()
@@ -162,17 +171,33 @@ class _Feed(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _serve(address: str):  # noqa: ANN202
+    """Serve a guide feed on a loopback address; return its handler, URL and server."""
+    handler = type("Feed", (_Feed,), {})
+    srv = http.server.ThreadingHTTPServer((address, 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return handler, f"http://{address}:{srv.server_address[1]}/guide.xml.gz", srv
+
+
 @pytest.fixture
 def feed():  # noqa: ANN201
     """A guide feed over HTTP whose body and status the test sets."""
-    handler = type("Feed", (_Feed,), {})
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield handler, f"http://127.0.0.1:{srv.server_address[1]}/guide.xml.gz"
+    handler, url, srv = _serve("127.0.0.1")
+    yield handler, url
     srv.shutdown()
 
 
-def test_a_feed_fetched_on_schedule_and_one_that_disappears(http, admin, rt, source, feed) -> None:  # noqa: ANN001
+@pytest.fixture
+def other_feed():  # noqa: ANN201
+    """A second feed, on another loopback address (127.0.0.2)."""
+    handler, url, srv = _serve("127.0.0.2")
+    yield handler, url
+    srv.shutdown()
+
+
+def test_a_feed_fetched_on_schedule_and_one_that_disappears(http, admin, rt, source, feed,  # noqa: ANN001
+                                                            monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(rt.settings, "epg_fetch_allow", "127.0.0.1/32")  # the test feed is on loopback
     handler, url = feed
     handler.body = gzip.compress(SAMPLE.read_bytes())
     body = {k: source[k] for k in ("name", "time_zone", "channel_map")}
@@ -369,3 +394,42 @@ def test_an_import_whose_runner_dies_every_time_fails_with_a_reason(rt, source) 
         row = epg.get_import(db_session=s, import_id=imp.id)
         assert (row.status, row.tries) == ("failed", epg.MAX_TRIES)
         assert f"stopped {epg.MAX_TRIES} times" in row.error
+
+
+def _fetch(http, admin, source: dict, url: str, status: str) -> dict:  # noqa: ANN001
+    """Point the source at url and import from it; return the import."""
+    body = {k: source[k] for k in ("name", "time_zone", "channel_map")}
+    resp = http.put(f"/v1/admin/epg/sources/{source['id']}", headers=admin, json={**body, "url": url})
+    assert resp.status_code == 200, resp.text
+    return upload_to(http, admin, source["id"], None, status)
+
+
+def test_guide_fetches_reach_internal_addresses_only_when_staff_allow_them(http, admin, rt, source, feed,  # noqa: ANN001
+                                                                           other_feed, monkeypatch) -> None:  # noqa: ANN001
+    handler, url = feed
+    other, other_url = other_feed
+    handler.body = other.body = gzip.compress(SAMPLE.read_bytes())
+    body = {k: source[k] for k in ("name", "time_zone", "channel_map")}
+    # Literal internal addresses are refused when the source is saved.
+    for bad in (url, "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/g", "http://10.0.0.1/g",
+                "http://localhost:9/g", "http://[::ffff:127.0.0.1]:9/g"):
+        resp = http.put(f"/v1/admin/epg/sources/{source['id']}", headers=admin, json={**body, "url": bad})
+        assert resp.status_code == 422 and resp.json()["error"]["code"] == "INVALID_EPG_SOURCE", (bad, resp.text)
+    monkeypatch.setattr(rt.settings, "epg_fetch_allow", "127.0.0.1/32")
+    assert _fetch(http, admin, source, url, "succeeded")["report"]["programmes_read"] == 736
+    # The check is made when connecting, on every hop: allowed no more, the same source is refused;
+    monkeypatch.setattr(rt.settings, "epg_fetch_allow", "")
+    assert "SMARTGO_EPG_FETCH_ALLOW" in upload_to(http, admin, source["id"], None, "failed")["error"]
+    # a redirect from an allowed feed to another loopback address is refused, and fetched once allowed;
+    monkeypatch.setattr(rt.settings, "epg_fetch_allow", "127.0.0.1/32")
+    handler.location, before = other_url, other.requests
+    assert "127.0.0.2" in _fetch(http, admin, source, url, "failed")["error"]
+    assert other.requests == before, "the refused address was never connected to"
+    monkeypatch.setattr(rt.settings, "epg_fetch_allow", "127.0.0.0/8")
+    assert _fetch(http, admin, source, url, "succeeded")["report"]["programmes_read"] == 736
+    # a redirect to the cloud's metadata service is refused before connecting;
+    handler.location = "http://169.254.169.254/latest/meta-data/"
+    assert "link-local" in _fetch(http, admin, source, url, "failed")["error"]
+    # and a chain of redirects longer than the bound ends.
+    handler.location = url + "?hop={n}"
+    assert "redirected more than" in _fetch(http, admin, source, url, "failed")["error"]
