@@ -3,10 +3,13 @@
 A generated guide of N channels x D days (a programme every 20 to 60 minutes, Polish titles and
 descriptions of about 700 bytes, episode numbers and ratings), imported into a fresh database by
 the import the worker runs (read as a stream into staging, then reconciled channel by channel).
-Each import runs in its own process, so its peak memory (ru_maxrss) is its own; the second guide
-has twice the channels.
+Each import runs in its own process, so its peak memory (ru_maxrss) is its own, and its growth is
+that peak less the process's peak before the import; the second guide has twice the channels.
+``--target-mb`` picks the days that make the first guide about that large (one channel of 85 MB
+is the guide of issue 19 that made the API grow 3 GB); ``--once`` imports only that one.
 
     .venv/bin/python -m bench.epg_import --mode distributed --channels 300 --days 7
+    .venv/bin/python -m bench.epg_import --channels 1 --target-mb 90 --once
 """
 
 from __future__ import annotations
@@ -95,13 +98,17 @@ def main() -> None:
     parser.add_argument("--mode", choices=["embedded", "distributed"], default="embedded")
     parser.add_argument("--channels", type=int, default=300)
     parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--target-mb", type=float, help="days enough for a first guide of about this size")
+    parser.add_argument("--once", action="store_true", help="import only the first guide")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         run_one(args.child[0], int(args.child[1]))
         return
+    if args.target_mb:  # about 36 programmes of 1.06 kB a day per channel
+        args.days = max(1, round(args.target_mb * 2**20 / (args.channels * 36 * 1085)))
     results = []
-    for factor in (1, 2):
+    for factor in (1,) if args.once else (1, 2):
         tmp = Path(tempfile.mkdtemp(prefix="smartgo-bench-"))
         guide = tmp / "guide.xml"
         n = write_guide(guide, args.channels * factor, args.days)
@@ -116,10 +123,12 @@ def main() -> None:
         results.append({"channels": args.channels * factor, "days": args.days, "programmes": n,
                         "guide_mb": round(guide.stat().st_size / 2**20, 1), "seconds": round(r["seconds"], 1),
                         "programmes_per_s": round(n / r["seconds"]), "peak_rss_mb": round(r["peak_rss_kb"] / 1024, 1),
-                        "rss_before_import_mb": round(r["rss_before_kb"] / 1024, 1)})
-    print(json.dumps({"mode": args.mode, "imports": results,
-                      "peak_rss_double_over_single": round(results[1]["peak_rss_mb"] / results[0]["peak_rss_mb"], 3),
-                      "machine": machine()}, indent=2))
+                        "rss_before_import_mb": round(r["rss_before_kb"] / 1024, 1),
+                        "growth_mb": round((r["peak_rss_kb"] - r["rss_before_kb"]) / 1024, 1)})
+    out = {"mode": args.mode, "imports": results, "machine": machine()}
+    if len(results) == 2:
+        out["peak_rss_double_over_single"] = round(results[1]["peak_rss_mb"] / results[0]["peak_rss_mb"], 3)
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

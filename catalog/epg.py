@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from catalog.epg_fetch import FetchAllow, check_url
 from catalog.errors import EpgImportNotFound, EpgSourceExists, EpgSourceNotFound, InvalidEpgSource
-from catalog.models import Channel, EpgImport, EpgSource
+from catalog.models import Channel, EpgImport, EpgSource, StagedProgramme
 from catalog.schemas import EpgSourceBody, EpgSourceCreate
 from infra.db import new_id
 
 STALE_CLAIM = dt.timedelta(minutes=30)  # a running import not finished by then is run again
+# Runs an import gets: one whose runner dies every time (killed by the guide) then fails for good.
+MAX_TRIES = 3
 UPLOAD_PREFIX = "epg/uploads/"
 
 
@@ -30,11 +33,22 @@ def _check_map(db_session: Session, channel_map: dict[str, str]) -> None:
                                channels=sorted(wanted - found)[:50])
 
 
-def create_source(*, db_session: Session, source_in: EpgSourceCreate) -> EpgSource:
-    """Create a guide source."""
+def _check_url(url: str | None, fetch_allow: FetchAllow) -> None:
+    if url is None:
+        return
+    try:
+        check_url(url, fetch_allow)
+    except ValueError as err:
+        raise InvalidEpgSource(f"url: {err}", field="url") from err
+
+
+def create_source(*, db_session: Session, source_in: EpgSourceCreate,
+                  fetch_allow: FetchAllow = FetchAllow()) -> EpgSource:
+    """Create a guide source (a URL naming an internal address staff do not allow is refused)."""
     if db_session.get(EpgSource, source_in.id) is not None:
         raise EpgSourceExists(f"guide source {source_in.id!r} exists", source_id=source_in.id)
     _check_map(db_session, source_in.channel_map)
+    _check_url(source_in.url, fetch_allow)
     source = EpgSource(**source_in.model_dump())
     db_session.add(source)
     db_session.flush()
@@ -54,10 +68,12 @@ def list_sources(*, db_session: Session) -> list[EpgSource]:
     return list(db_session.scalars(select(EpgSource).order_by(EpgSource.id)))
 
 
-def replace_source(*, db_session: Session, source_id: str, body: EpgSourceBody) -> EpgSource:
+def replace_source(*, db_session: Session, source_id: str, body: EpgSourceBody,
+                   fetch_allow: FetchAllow = FetchAllow()) -> EpgSource:
     """Replace a source's settings."""
     source = get_source(db_session=db_session, source_id=source_id)
     _check_map(db_session, body.channel_map)
+    _check_url(body.url, fetch_allow)
     for key, value in body.model_dump().items():
         setattr(source, key, value)
     db_session.flush()
@@ -119,13 +135,25 @@ def queue_due_refreshes(*, db_session: Session, now: dt.datetime) -> list[str]:
 
 
 def claim_next(*, db_session: Session, now: dt.datetime) -> str | None:
-    """Claim the oldest queued import (or one whose runner died); return its id, or None."""
-    claimable = or_(EpgImport.status == "queued",
-                    (EpgImport.status == "running") & (EpgImport.claimed_at < now - STALE_CLAIM))
+    """Claim the oldest queued import (or one whose runner died); return its id, or None. An import
+    whose runner died MAX_TRIES times fails instead, with the reason."""
+    stale = (EpgImport.status == "running") & (EpgImport.claimed_at < now - STALE_CLAIM)
+    _give_up(db_session, stale & (EpgImport.tries >= MAX_TRIES), now)
+    claimable = (or_(EpgImport.status == "queued", stale)) & (EpgImport.tries < MAX_TRIES)
     candidate = db_session.scalar(select(EpgImport.id).where(claimable).order_by(EpgImport.created_at).limit(1))
     if candidate is None:
         return None
     # The conditional update is the lock: of two runners, one changes the row, the other none.
     claimed = db_session.execute(update(EpgImport).where(EpgImport.id == candidate, claimable)
-                                 .values(status="running", claimed_at=now)).rowcount
+                                 .values(status="running", claimed_at=now, tries=EpgImport.tries + 1)).rowcount
     return candidate if claimed else None
+
+
+def _give_up(db_session: Session, condition, now: dt.datetime) -> None:  # noqa: ANN001 - an SQL condition
+    ids = list(db_session.scalars(select(EpgImport.id).where(condition).limit(100)))
+    if not ids:
+        return
+    db_session.execute(delete(StagedProgramme).where(StagedProgramme.import_id.in_(ids)))
+    db_session.execute(update(EpgImport).where(EpgImport.id.in_(ids), condition).values(
+        status="failed", finished_at=now, report={},
+        error=f"the import stopped {MAX_TRIES} times without finishing (its worker died or was stopped each time)"))

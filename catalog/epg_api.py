@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path as PathParam, Query, Request, Respo
 from starlette.concurrency import run_in_threadpool
 
 from catalog import epg
+from catalog.epg_fetch import parse_allow
 from catalog.errors import GuideTooLarge
 from catalog.schemas import EpgImportPagination, EpgImportRead, EpgSourceBody, EpgSourceCreate, EpgSourceRead
 from infra.db import new_id
@@ -31,9 +32,10 @@ def list_sources(db_session: SessionDep) -> list[EpgSourceRead]:
 
 
 @router.post("/v1/admin/epg/sources", response_model=EpgSourceRead, status_code=201, dependencies=operator)
-def create_source(body: EpgSourceCreate, db_session: SessionDep) -> EpgSourceRead:
+def create_source(body: EpgSourceCreate, db_session: SessionDep, rt: RuntimeDep) -> EpgSourceRead:
     """Create a guide source: a URL fetched on a schedule, or a target for uploads."""
-    return EpgSourceRead.model_validate(epg.create_source(db_session=db_session, source_in=body))
+    return EpgSourceRead.model_validate(epg.create_source(db_session=db_session, source_in=body,
+                                                          fetch_allow=parse_allow(rt.settings.epg_fetch_allow)))
 
 
 @router.get("/v1/admin/epg/sources/{source_id}", response_model=EpgSourceRead, dependencies=viewer)
@@ -43,9 +45,11 @@ def get_source(source_id: SourceIdPath, db_session: SessionDep) -> EpgSourceRead
 
 
 @router.put("/v1/admin/epg/sources/{source_id}", response_model=EpgSourceRead, dependencies=operator)
-def replace_source(source_id: SourceIdPath, body: EpgSourceBody, db_session: SessionDep) -> EpgSourceRead:
+def replace_source(source_id: SourceIdPath, body: EpgSourceBody, db_session: SessionDep,
+                   rt: RuntimeDep) -> EpgSourceRead:
     """Replace a guide source's settings."""
-    return EpgSourceRead.model_validate(epg.replace_source(db_session=db_session, source_id=source_id, body=body))
+    return EpgSourceRead.model_validate(epg.replace_source(db_session=db_session, source_id=source_id, body=body,
+                                                           fetch_allow=parse_allow(rt.settings.epg_fetch_allow)))
 
 
 @router.delete("/v1/admin/epg/sources/{source_id}", status_code=204, dependencies=operator)

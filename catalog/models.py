@@ -38,6 +38,8 @@ class Channel(Base):
     # key every key_rotation_s.
     encryption: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
     key_rotation_s: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
+    # Why ffmpeg could not make the channel's outage slates (streaming/slate.py); they are not tried again.
+    slate_error: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -103,6 +105,7 @@ class EpgImport(Base):
     report: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # when a runner took it
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # runs claimed (see epg.MAX_TRIES)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -141,7 +144,8 @@ class StagedProgramme(Base):
     """A programme read from a guide, waiting to be reconciled with the channel's guide."""
 
     __tablename__ = "epg_staged"
-    __table_args__ = (Index("ix_epg_staged_channel", "import_id", "channel_id", "start_at"),)
+    __table_args__ = (Index("ix_epg_staged_channel", "import_id", "channel_id", "start_at"),
+                      Index("ix_epg_staged_programme", "import_id", "programme_id"))
 
     import_id: Mapped[str] = mapped_column(ForeignKey("epg_imports.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)  # order in the file
@@ -149,6 +153,8 @@ class StagedProgramme(Base):
     start_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     end_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     data: Mapped[dict] = mapped_column(JSON)
+    # The guide programme it was matched to (or added as) by the reconcile: kept here, not in memory.
+    programme_id: Mapped[str | None] = mapped_column(String(32))
 
 
 # -- VOD: titles content ops manage, and what players keep of them ------------------------------

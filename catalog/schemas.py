@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from infra.validation import NO_CONTROL, URL
 
@@ -21,16 +21,51 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# What x264 (the packager's and the slates' encoder) can make of a rendition: 4:2:0 video is coded
+# in 2x2 blocks, so sizes are even; 7680x4320 (8K) is the largest frame H.264's levels allow; frame
+# rates from 1 to 120 fps, given to ffmpeg as written (so at most three decimals).
+MAX_WIDTH, MAX_HEIGHT = 7680, 4320
+MIN_FRAME_RATE, MAX_FRAME_RATE = 1.0, 120.0
+
+
+class RenditionRead(BaseModel):
+    """A rendition as stored (one accepted before today's checks still reads)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    width: int
+    height: int
+    video_bitrate_kbps: int
+    audio_bitrate_kbps: int
+    frame_rate: float
+    codecs: str
+
+
 class RenditionSpec(Strict):
     name: RenditionName
-    width: int = Field(ge=16, le=7680)
-    height: int = Field(ge=16, le=4320)
+    width: int = Field(ge=16, le=MAX_WIDTH)
+    height: int = Field(ge=16, le=MAX_HEIGHT)
     video_bitrate_kbps: int = Field(ge=50, le=100_000)
     audio_bitrate_kbps: int = Field(96, ge=0, le=1024)
-    frame_rate: float = Field(25.0, gt=0, le=120)
+    frame_rate: float = Field(25.0, ge=MIN_FRAME_RATE, le=MAX_FRAME_RATE, allow_inf_nan=False)
     codecs: str = Field("avc1.64001e,mp4a.40.2", pattern=r"^[A-Za-z0-9.,]{4,100}$")
 
     model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    @field_validator("width", "height")
+    @classmethod
+    def _even(cls, v: int, info: ValidationInfo) -> int:
+        if v % 2:
+            raise ValueError(f"{info.field_name} must be even: x264 codes 4:2:0 video in 2x2 blocks")
+        return v
+
+    @field_validator("frame_rate")
+    @classmethod
+    def _as_written(cls, v: float) -> float:
+        if round(v, 3) != v:
+            raise ValueError("frame_rate may have at most three decimals (ffmpeg is given it as written)")
+        return v
 
 
 SOURCE_SCHEMES = ("udp", "srt", "rtmp", "rtmps", "http", "https", "file", "testcard")
@@ -69,6 +104,9 @@ def _check_ladder(renditions: list[RenditionSpec], segment_duration_ms: int,
         raise ValueError("rendition and audio track names must be unique")
     if audio_tracks and sum(a.default for a in audio_tracks) != 1:
         raise ValueError("exactly one audio track must be the default")
+    if len({r.frame_rate for r in renditions}) > 1:
+        raise ValueError("every rendition needs the same frame_rate: the packager encodes the ladder at one rate, "
+                         "and renditions share segment boundaries")
     for r in renditions:
         frames = segment_duration_ms * r.frame_rate / 1000
         if abs(frames - round(frames)) > 1e-6:
@@ -160,7 +198,7 @@ class ChannelRead(BaseModel):
     archive_days: int
     segment_sets: list[str]
     enabled: bool
-    renditions: list[RenditionSpec]
+    renditions: list[RenditionRead]
     audio_tracks: list[AudioTrackSpec]
     packaging: str
     source_url: str | None
@@ -168,6 +206,8 @@ class ChannelRead(BaseModel):
     encryption: str = "none"
     key_rotation_s: int = 600
     audio_frame_aligned: bool
+    # Why the outage slates of the TS set could not be made (not tried again until the channel is changed).
+    slate_error: str | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
 

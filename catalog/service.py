@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update as sa_update
 from sqlalchemy.orm import Session
 
 from catalog.errors import ChannelExists, ChannelNotFound, ChannelNumberTaken, RenditionNotFound
 from catalog.models import Channel, Rendition
-from catalog.schemas import AudioTrackSpec, ChannelCreate, ChannelRead, ChannelUpdate, RenditionSpec
+from catalog.schemas import AudioTrackSpec, ChannelCreate, ChannelRead, ChannelUpdate, RenditionRead
 from infra.runtime import notify_after_commit
 
 CHANNEL_TOPIC = "channel."
@@ -31,7 +31,7 @@ def to_read(channel: Channel) -> ChannelRead:
         archive_days=channel.archive_days,
         segment_sets=list(channel.segment_sets),
         enabled=channel.enabled,
-        renditions=[RenditionSpec.model_validate(r) for r in channel.renditions],
+        renditions=[RenditionRead.model_validate(r) for r in channel.renditions],
         audio_tracks=[AudioTrackSpec.model_validate(a) for a in channel.audio_tracks or []],
         packaging=channel.packaging,
         source_url=channel.source_url,
@@ -39,6 +39,7 @@ def to_read(channel: Channel) -> ChannelRead:
         encryption=channel.encryption,
         key_rotation_s=channel.key_rotation_s,
         audio_frame_aligned=audio_frame_aligned(channel.segment_duration_ms),
+        slate_error=channel.slate_error,
         created_at=channel.created_at,
         updated_at=channel.updated_at,
     )
@@ -141,6 +142,7 @@ def update(*, db_session: Session, channel_id: str, channel_in: ChannelUpdate) -
                                          "key_rotation_s"):
             continue
         setattr(channel, key, value)
+    channel.slate_error = None  # staff changed the channel: its slates are tried once more
     if channel.backup_source_url and not channel.source_url:
         from catalog.errors import InvalidChannel
 
@@ -162,6 +164,16 @@ def delete(*, db_session: Session, channel_id: str) -> None:
     db_session.delete(channel)
     db_session.flush()
     notify_after_commit(db_session, CHANNEL_TOPIC + channel_id, {"kind": "deleted"})
+
+
+def record_slate_error(*, db_session: Session, channel_id: str, message: str) -> None:
+    """Record why a channel's slates cannot be made, so they are not tried again (the channel may be gone)."""
+    db_session.execute(sa_update(Channel).where(Channel.id == channel_id).values(slate_error=message[:2000]))
+
+
+def slate_error_ids(*, db_session: Session) -> set[str]:
+    """Return the channels whose slates could not be made."""
+    return set(db_session.scalars(select(Channel.id).where(Channel.slate_error.is_not(None))))
 
 
 def require_channels(*, db_session: Session, channel_ids: list[str]) -> None:

@@ -19,7 +19,17 @@ AGE_RATINGS = ("AL", "7", "12", "16", "18")
 RIGHT_ATTRIBUTES = ("catchup", "startover", "recording")
 MAX_PROGRAMME_S = 24 * 3600
 MAX_TEXT = 4000
+# expat holds a start tag (its attributes), a comment or a declaration whole until it ends: one
+# larger than this is refused rather than held (text is handed over as it comes, whatever its size).
+MAX_TOKEN = 4 * 1024 * 1024
+FEED = 1 << 16
+SERIES_ID_LENGTH = 200  # catalog.models.Programme.series_id
+# Times outside these years are placeholders or typos (0001, 9999), and near the ends of what a
+# datetime holds, moving them to UTC overflows; offsets beyond 14 hours exist nowhere.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+MAX_OFFSET = dt.timedelta(hours=14)
 _TIME = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})?(\d{2})?(\d{2})?\s*(?:([+-])(\d{2}):?(\d{2})|(Z|UTC|GMT))?$")
+_NUMBER = re.compile(r"[0-9]{1,5}")  # a season or episode number (ASCII digits: "²".isdigit() is true)
 _LEAVES = {"title", "sub-title", "desc", "category", "episode-num", "value"}
 
 
@@ -62,7 +72,7 @@ class GuideProgramme:
         if pid and len(pid) >= 6 and pid[-4:].isdigit():
             return pid[:-4]
         if self.season is not None or self.episode is not None or self.episode_label:
-            return "title:" + " ".join(self.title.lower().split())
+            return ("title:" + " ".join(self.title.lower().split()))[:SERIES_ID_LENGTH]
         return None
 
 
@@ -83,9 +93,13 @@ def parse_time(text: str, default_tz: dt.tzinfo) -> dt.datetime:
     if m is None:
         raise ValueError(f"not an XMLTV time: {text[:40]!r}")
     y, mo, d, h, mi, s, sign, oh, om, utc = m.groups()
+    if not FIRST_YEAR <= int(y) <= LAST_YEAR:
+        raise ValueError(f"the year {y} is outside {FIRST_YEAR} to {LAST_YEAR}: {text[:40]!r}")
     naive = dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0))
     if sign:
         offset = dt.timedelta(hours=int(oh), minutes=int(om))
+        if int(om) >= 60 or offset > MAX_OFFSET:
+            raise ValueError(f"the UTC offset {sign}{oh}{om} does not exist: {text[:40]!r}")
         tz: dt.tzinfo = dt.timezone(offset if sign == "+" else -offset)
     elif utc:
         tz = dt.UTC
@@ -100,9 +114,9 @@ def episode_numbers(system: str, text: str) -> dict:
     if system == "xmltv_ns":
         parts = [p.split("/")[0].strip() for p in text.split(".")]
         out = {}
-        if parts and parts[0].isdigit():
+        if parts and _NUMBER.fullmatch(parts[0]):
             out["season"] = int(parts[0]) + 1
-        if len(parts) > 1 and parts[1].isdigit():
+        if len(parts) > 1 and _NUMBER.fullmatch(parts[1]):
             out["episode"] = int(parts[1]) + 1
         return out
     if system == "onscreen" and text:
@@ -120,10 +134,10 @@ def time_zone(name: str) -> dt.tzinfo:
 class _Reader:
     """expat handlers that turn XMLTV elements into programmes as they close."""
 
-    def __init__(self, default_tz: dt.tzinfo) -> None:
+    def __init__(self, default_tz: dt.tzinfo, channels: dict[str, str] | None) -> None:
         self.tz = default_tz
         self.out: list[GuideProgramme | Rejected] = []
-        self.channels: dict[str, str] = {}  # xmltv channel id -> display name
+        self.channels = channels  # xmltv channel id -> display name, collected only when asked
         self.current: dict | None = None
         self.channel: str | None = None
         self.text: list[str] | None = None
@@ -135,12 +149,18 @@ class _Reader:
         p.StartElementHandler, p.EndElementHandler = self.start, self.end
         p.CharacterDataHandler = self.chars
         p.EntityDeclHandler = self.refuse_entities
+        p.DefaultHandlerExpand = self.other
         p.buffer_text = True
+        self.pending = 0  # bytes fed since expat last handed anything over
+
+    def other(self, _data: str) -> None:
+        self.pending = 0
 
     def refuse_entities(self, *_args: object) -> None:
         raise GuideError("entity declarations are not accepted in a guide", self.parser.CurrentLineNumber)
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
+        self.pending = 0
         if name == "programme":
             self.current = {"line": self.parser.CurrentLineNumber, "attrs": attrs, "titles": {}, "sub_titles": {},
                             "descriptions": {}, "categories": [], "episodes": {}, "rating": None}
@@ -152,16 +172,19 @@ class _Reader:
             self.text, self.leaf_attrs = [], attrs
 
     def chars(self, data: str) -> None:
+        self.pending = 0
         if self.text is not None and sum(map(len, self.text)) < MAX_TEXT:
             self.text.append(data)
 
     def end(self, name: str) -> None:
+        self.pending = 0
         text = "".join(self.text).strip()[:MAX_TEXT] if self.text is not None else ""
         if name not in ("programme", "channel", "rating"):
             self.text = None
         cur = self.current
         if name == "display-name" and self.channel and cur is None:
-            self.channels.setdefault(self.channel, text)
+            if self.channels is not None:
+                self.channels.setdefault(self.channel, text)
         elif name == "channel" and cur is None:
             self.channel = None
         elif cur is None:
@@ -219,21 +242,26 @@ def read_guide(chunks: Iterable[bytes], default_tz: dt.tzinfo = dt.UTC,
     as data, but callers treat the guide as unreadable. Channel display names collected on the
     way are put in `channels` when given.
     """
-    reader = _Reader(default_tz)
+    reader = _Reader(default_tz, channels)
     try:
         for chunk in chunks:
-            reader.parser.Parse(chunk, False)
-            yield from reader.out
-            reader.out.clear()
+            for at in range(0, len(chunk), FEED):
+                piece = chunk[at:at + FEED]
+                reader.pending += len(piece)
+                reader.parser.Parse(piece, False)
+                if reader.pending > MAX_TOKEN:
+                    raise GuideError(f"the guide holds a tag, comment or declaration over {MAX_TOKEN} bytes long",
+                                     reader.parser.CurrentLineNumber)
+                yield from reader.out
+                reader.out.clear()
         reader.parser.Parse(b"", True)
         yield from reader.out
     except expat.ExpatError as err:
         raise GuideError(f"the guide is not well-formed XML: {expat.ErrorString(err.code)}", err.lineno) from err
+    except GuideError:
+        raise
     except (LookupError, ValueError) as err:  # an encoding Python does not know, or a multi-byte one expat cannot read
         raise GuideError(f"the guide's encoding cannot be read: {err}") from err
-    finally:
-        if channels is not None:
-            channels.update(reader.channels)
 
 
 def file_chunks(fileobj: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     recording_retention_days: int = Field(365, ge=1, le=3650)  # a recording is kept this long after it aired
     epg_max_bytes: int = Field(512 * 1024 * 1024, ge=1024)  # a guide larger than this (unpacked) fails
     epg_fetch_timeout_s: float = Field(60.0, gt=0)
+    # Internal networks (CIDR) and host names guide fetches may reach, comma-separated; loopback,
+    # private and link-local addresses are refused otherwise (catalog/epg_fetch.py).
+    epg_fetch_allow: str = ""
     max_ingest_object_bytes: int = Field(32 * 1024 * 1024, gt=0)
     # While storage is away, pushed segments wait in {data_dir}/spool up to this size (streaming/spool.py).
     ingest_spool_mb: int = Field(1024, ge=0)

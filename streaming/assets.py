@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from infra.runtime import notify_after_commit
+from infra.storage import ObjectStore
 from streaming.errors import AssetNotFound, AssetStateConflict
 from streaming.models import MediaAsset
 from streaming.subtitles import InvalidSubtitles
@@ -24,7 +25,14 @@ ASSET_TOPIC = "vod.asset."  # a change players see (labels, subtitles): origins 
 # A worker proves it still holds an asset this often; twice as long without, and it is taken back.
 HEARTBEAT_S = 10
 STALE_AFTER_S = 60
+# Ingest runs an asset gets once queued (a worker killed by it, an error nobody foresaw) before it
+# fails for good: a file that can never become a title must not be retried forever.
+MAX_TRIES = 3
 STATES = ("uploading", "queued", "processing", "ready", "failed", "cancelled")
+
+
+class MezzanineMissing(AssetStateConflict):
+    code = "MEZZANINE_MISSING"
 
 
 def source_key(asset_id: str) -> str:
@@ -77,16 +85,25 @@ def list_assets(*, db_session: Session, state: str | None, offset: int, limit: i
     return list(rows), total
 
 
-def claim(*, db_session: Session, asset_id: str, now: dt.datetime) -> MediaAsset | None:
-    """Take a queued asset (or one whose worker went silent) for ingest; None if another holds it or it is done."""
+def _waiting(now: dt.datetime):  # noqa: ANN202 - an SQL condition
+    """Assets waiting for a worker: queued, or running with a worker gone silent."""
     stale = now - dt.timedelta(seconds=STALE_AFTER_S)
+    return (MediaAsset.state == "queued") | ((MediaAsset.state == "processing") & (MediaAsset.heartbeat_at < stale))
+
+
+def _claimable(now: dt.datetime):  # noqa: ANN202 - an SQL condition
+    """Assets a worker may take: waiting, with tries left."""
+    return _waiting(now) & (MediaAsset.tries < MAX_TRIES)
+
+
+def claim(*, db_session: Session, asset_id: str, now: dt.datetime) -> MediaAsset | None:
+    """Take a queued asset (or one whose worker went silent) for ingest; None if another holds it, it
+    is done, or it has no tries left. The last try's error stays until this one ends."""
     taken = db_session.execute(
         update(MediaAsset)
-        .where(MediaAsset.id == asset_id,
-               (MediaAsset.state == "queued")
-               | ((MediaAsset.state == "processing") & (MediaAsset.heartbeat_at < stale)))
+        .where(MediaAsset.id == asset_id, _claimable(now))
         .values(state="processing", heartbeat_at=now, progress=0.0, attempt=MediaAsset.attempt + 1,
-                error=None, error_code=None)
+                tries=MediaAsset.tries + 1)
         .execution_options(synchronize_session=False)).rowcount
     return get(db_session=db_session, asset_id=asset_id) if taken else None
 
@@ -106,7 +123,7 @@ def finish(*, db_session: Session, asset_id: str, attempt: int, index: dict, pro
         update(MediaAsset)
         .where(MediaAsset.id == asset_id, MediaAsset.state == "processing", MediaAsset.attempt == attempt)
         .values(state="ready", progress=100.0, manifest=index, probe=probe, duration_ms=index["duration_ms"],
-                finished_at=now, heartbeat_at=None)
+                finished_at=now, heartbeat_at=None, error=None, error_code=None)
         .execution_options(synchronize_session=False)).rowcount)
 
 
@@ -121,6 +138,33 @@ def fail(*, db_session: Session, asset_id: str, attempt: int, code: str, message
         update(MediaAsset)
         .where(MediaAsset.id == asset_id, MediaAsset.state == "processing", MediaAsset.attempt == attempt)
         .values(**values).execution_options(synchronize_session=False)).rowcount)
+
+
+def try_again_later(*, db_session: Session, asset_id: str, attempt: int, code: str, message: str,
+                    now: dt.datetime, counts: bool) -> bool:
+    """Leave a try that broke off to be taken again once its heartbeat is stale (that wait is the
+    back-off), with why it broke off; a try that does not count (storage or the database was
+    unavailable) is given back. False when the asset was cancelled or taken back meanwhile."""
+    values = {"error_code": code[:40], "error": message[:2000], "heartbeat_at": now}
+    if not counts:
+        values["tries"] = MediaAsset.tries - 1
+    return bool(db_session.execute(
+        update(MediaAsset)
+        .where(MediaAsset.id == asset_id, MediaAsset.state == "processing", MediaAsset.attempt == attempt)
+        .values(**values).execution_options(synchronize_session=False)).rowcount)
+
+
+def give_up(*, db_session: Session, now: dt.datetime) -> list[str]:
+    """Fail the assets that would be taken again but have used their tries; return their ids."""
+    rows = db_session.execute(select(MediaAsset.id, MediaAsset.error).where(
+        _waiting(now), MediaAsset.tries >= MAX_TRIES).limit(100)).all()
+    for asset_id, last_error in rows:
+        message = f"ingest stopped {MAX_TRIES} times without finishing: " + (
+            f"the last time, {last_error}" if last_error else "its worker died or was stopped each time")
+        db_session.execute(update(MediaAsset).where(MediaAsset.id == asset_id).values(
+            state="failed", error_code="INGEST_GAVE_UP", error=message[:2000], finished_at=now, heartbeat_at=None)
+            .execution_options(synchronize_session=False))
+    return [asset_id for asset_id, _ in rows]
 
 
 def record_sha256(*, db_session: Session, asset_id: str, sha256: str) -> str | None:
@@ -145,29 +189,39 @@ def cancel(*, db_session: Session, asset_id: str, now: dt.datetime) -> MediaAsse
     return row
 
 
-def retry(*, db_session: Session, asset_id: str) -> MediaAsset:
-    """Queue a failed or cancelled asset again."""
+def retry(*, db_session: Session, store: ObjectStore, asset_id: str) -> MediaAsset:
+    """Queue a failed or cancelled asset again, with all its tries; refuse one whose file is not in
+    storage (an aborted upload, a duplicate's): it can never be ingested."""
     row = get(db_session=db_session, asset_id=asset_id, lock=True)
     if row.state not in ("failed", "cancelled"):
         raise AssetStateConflict(f"an asset in state {row.state} cannot be retried", state=row.state)
+    if not store.exists(row.source_key):
+        raise MezzanineMissing("the asset has no uploaded file to ingest (its upload was aborted or not completed, "
+                               "or it duplicated another asset): upload the file again", state=row.state,
+                               error_code=row.error_code)
     row.state, row.progress, row.error, row.error_code, row.finished_at = "queued", 0.0, None, None, None
+    row.tries = 0
     db_session.flush()
     return row
 
 
 def to_ingest(*, db_session: Session, now: dt.datetime) -> list[str]:
-    """Return the assets a worker should take now: queued ones, and running ones whose worker went silent."""
-    stale = now - dt.timedelta(seconds=STALE_AFTER_S)
-    return list(db_session.scalars(select(MediaAsset.id).where(
-        (MediaAsset.state == "queued") | ((MediaAsset.state == "processing") & (MediaAsset.heartbeat_at < stale)))
-        .order_by(MediaAsset.created_at).limit(100)))
+    """Return the assets a worker should take now: queued ones, and running ones whose worker went
+    silent, with tries left."""
+    return list(db_session.scalars(select(MediaAsset.id).where(_claimable(now))
+                                   .order_by(MediaAsset.created_at).limit(100)))
+
+
+def check_takes_subtitles(row: MediaAsset) -> None:
+    """Refuse subtitles for an asset that will never play (failed, cancelled)."""
+    if row.state in ("failed", "cancelled"):
+        raise AssetStateConflict(f"an asset in state {row.state} takes no subtitles", state=row.state)
 
 
 def add_subtitles(*, db_session: Session, asset_id: str, language: str, label: str, cues: int) -> dict:
     """Record a WebVTT subtitle track of an asset (replacing one of the same language); return it."""
     row = get(db_session=db_session, asset_id=asset_id, lock=True)
-    if row.state in ("failed", "cancelled"):
-        raise AssetStateConflict(f"an asset in state {row.state} takes no subtitles", state=row.state)
+    check_takes_subtitles(row)
     if len(row.subtitles) >= 20 and all(s["language"] != language for s in row.subtitles):
         raise InvalidSubtitles("an asset takes 20 subtitle tracks at most")
     track = {"name": f"subs-{language}", "language": language, "label": label, "cues": cues}

@@ -154,6 +154,8 @@ class MediaAsset(Base):
     error_code: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(String(2000))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # Ingest runs since the asset was last queued by staff (upload, retry): at MAX_TRIES it fails.
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     segment_sets: Mapped[list[str]] = mapped_column(JSON, default=list)  # asked for: cmaf, and ts
     audio_labels: Mapped[list[dict]] = mapped_column(JSON, default=list)  # [{language, label, default}] by order
     subtitles: Mapped[list[dict]] = mapped_column(JSON, default=list)  # sidecars [{language, label, key}]

@@ -12,6 +12,7 @@ continuous stream: the outage opens a discontinuity and the channel's return clo
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import subprocess
 import tempfile
@@ -19,13 +20,10 @@ from pathlib import Path
 
 from infra.runtime import Runtime
 
+log = logging.getLogger(__name__)
 PTS_WRAP = 1 << 33  # MPEG-TS timestamps are 33 bits of a 90 kHz clock
 PACKET = 188
 FFMPEG_TIMEOUT_S = 60
-
-
-class SlateFailed(RuntimeError):
-    """ffmpeg could not make a slate; its stderr is in the message."""
 
 
 def slate_shapes(spec) -> dict[str, dict]:  # noqa: ANN001 - a streaming.service.ChannelSpec
@@ -64,7 +62,10 @@ def slate_args(*, ffmpeg: str, out: str, duration_s: float, width: int | None = 
 
 def make_slates(rt: Runtime, channel_id: str) -> list[str]:
     """Make and store the slates a channel's MPEG-TS tracks lack (none without the TS set); return
-    the keys made. Idempotent: a slate already stored for the track's shape is kept."""
+    the keys made. Idempotent: a slate already stored for the track's shape is kept. ffmpeg failing
+    on a shape fails for good (the channel's ``slate_error`` says why, and the reconcile pass skips
+    the channel until staff change it); only storage failing is retried."""
+    from catalog import service as catalog_service
     from streaming import service
     from streaming.packaging import ffmpeg_exe
 
@@ -79,13 +80,27 @@ def make_slates(rt: Runtime, channel_id: str) -> list[str]:
             if rt.store.exists(key):
                 continue
             out = Path(tmp) / f"{name}.ts"
-            args = slate_args(ffmpeg=ffmpeg_exe(), out=str(out), **shape)
-            proc = subprocess.run(args, capture_output=True, text=True, timeout=FFMPEG_TIMEOUT_S)
-            if proc.returncode != 0:
-                raise SlateFailed(f"the slate of {channel_id}/{name} failed: {proc.stderr.strip()[-600:]}")
+            problem = run_slate_ffmpeg(slate_args(ffmpeg=ffmpeg_exe(), out=str(out), **shape))
+            if problem is not None:
+                message = f"the slate of track {name} could not be made: {problem}"
+                with rt.db.session() as s:
+                    catalog_service.record_slate_error(db_session=s, channel_id=channel_id, message=message)
+                log.warning("channel %s: %s", channel_id, message)
+                return made
             rt.store.put(key, out.read_bytes(), "video/mp2t")
             made.append(key)
     return made
+
+
+def run_slate_ffmpeg(args: list[str]) -> str | None:
+    """Run ffmpeg making a slate; return why it failed (its last words), or None."""
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=FFMPEG_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return f"ffmpeg took longer than {FFMPEG_TIMEOUT_S} s"
+    if proc.returncode != 0:
+        return f"ffmpeg exited with {proc.returncode}: {proc.stderr.strip()[-600:]}"
+    return None
 
 
 def retime_ts(data: bytes, start_us: int) -> bytes:

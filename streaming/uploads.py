@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from infra.errors import InvalidInput, Unauthorized
 from infra.storage import ObjectStore
+from infra.uploads import UploadIncomplete
 from streaming import assets
 from streaming.errors import AssetStateConflict
 from streaming.models import MediaAsset
@@ -31,6 +32,12 @@ ABANDONED_AFTER = dt.timedelta(days=2)
 
 class UploadUrlInvalid(Unauthorized):
     code = "UPLOAD_URL_INVALID"
+
+
+class UploadSizeMismatch(UploadIncomplete):
+    """The joined parts are not the size announced: the upload is spent, and the asset failed (kept)."""
+
+    keeps_changes = True
 
 
 @dataclass(frozen=True)
@@ -73,12 +80,13 @@ def part_urls(store: ObjectStore, *, secret: str, base_url: str, row: MediaAsset
 
 
 def check_part_url(*, secret: str, row: MediaAsset, part: int, expires: int, signature: str, now: dt.datetime) -> None:
-    """Refuse a local part upload whose URL is forged, expired, or for an upload no longer under way."""
-    expected = part_signature(secret, row.id, row.upload_id or "", part, expires)
-    if not hmac.compare_digest(expected, signature) or expires < now.timestamp():
-        raise UploadUrlInvalid("this part URL is not valid (forged or expired)")
+    """Refuse a local part upload for an upload no longer under way (409: it was completed or aborted),
+    or whose URL is forged or expired."""
     if row.state != "uploading" or row.upload_id is None:
         raise AssetStateConflict(f"the asset takes no more parts (state {row.state})", state=row.state)
+    expected = part_signature(secret, row.id, row.upload_id, part, expires)
+    if not hmac.compare_digest(expected, signature) or expires < now.timestamp():
+        raise UploadUrlInvalid("this part URL is not valid (forged or expired)")
 
 
 def begin(*, db_session: Session, store: ObjectStore, asset_id: str, filename: str, size: int, created_by: str,
@@ -100,13 +108,48 @@ def uploading(*, db_session: Session, asset_id: str) -> MediaAsset:
     return row
 
 
-def abort(*, db_session: Session, store: ObjectStore, asset_id: str, now: dt.datetime) -> MediaAsset:
-    """Give up an upload under way: its parts are dropped and the asset is cancelled."""
+def complete(*, db_session: Session, store: ObjectStore, asset_id: str, parts: list[tuple[int, str]],
+             now: dt.datetime) -> MediaAsset:
+    """Join the uploaded parts into the mezzanine and queue the asset; parts that join into another
+    size than announced spend the upload and fail the asset (upload the file again)."""
     row = uploading(db_session=db_session, asset_id=asset_id)
-    store.abort_multipart(row.source_key, row.upload_id)
-    row.state, row.upload_id, row.finished_at = "cancelled", None, now
+    numbers = [n for n, _ in parts]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise InvalidInput("parts must be listed once each, in order, from 1", parts=numbers[:20])
+    size = store.complete_multipart(row.source_key, row.upload_id, parts)
+    if size != row.size:
+        store.delete_many([row.source_key])
+        message = f"the parts hold {size} bytes of the {row.size} announced"
+        row.state, row.upload_id, row.finished_at = "failed", None, now
+        row.error_code, row.error = "UPLOAD_INCOMPLETE", message + ": upload the file again"
+        db_session.flush()
+        raise UploadSizeMismatch(message, received=size)
+    row.state, row.upload_id, row.tries = "queued", None, 0
     db_session.flush()
     return row
+
+
+def abort(*, db_session: Session, store: ObjectStore, asset_id: str, now: dt.datetime) -> MediaAsset:
+    """Give up an upload under way: its parts are dropped and the asset is cancelled (for good: it has
+    no file to ingest, so it cannot be retried)."""
+    row = uploading(db_session=db_session, asset_id=asset_id)
+    store.abort_multipart(row.source_key, row.upload_id)
+    _cancel(db_session, row, now)
+    return row
+
+
+def forget(*, db_session: Session, asset_id: str, now: dt.datetime) -> None:
+    """Cancel an abandoned upload whose parts storage would not drop (they expire there), if it is
+    still under way."""
+    row = assets.get(db_session=db_session, asset_id=asset_id, lock=True)
+    if row.state == "uploading":
+        _cancel(db_session, row, now)
+
+
+def _cancel(db_session: Session, row: MediaAsset, now: dt.datetime) -> None:
+    row.state, row.upload_id, row.finished_at = "cancelled", None, now
+    row.error_code, row.error = "UPLOAD_ABORTED", "the upload was aborted before it was completed"
+    db_session.flush()
 
 
 def abandoned(*, db_session: Session, now: dt.datetime) -> list[str]:

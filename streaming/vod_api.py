@@ -21,7 +21,7 @@ from streaming.models import MediaAsset
 from streaming.schemas import (
     AssetPagination, AssetRead, AssetTrackRead, AudioLabels, Label, Language, UploadComplete, UploadPlan, UploadStart,
 )
-from streaming.subtitles import MAX_SUBTITLE_BYTES, InvalidSubtitles, to_webvtt
+from streaming.subtitles import MAX_SUBTITLE_BYTES, to_webvtt
 
 router = APIRouter(tags=["vod assets"])
 viewer = [Depends(require_staff("viewer"))]
@@ -152,8 +152,8 @@ def delete_asset(asset_id: AssetIdPath, db_session: SessionDep, rt: RuntimeDep) 
 
 @router.post("/v1/admin/vod/assets/{asset_id}/retry", response_model=AssetRead)
 def retry_asset(asset_id: AssetIdPath, db_session: SessionDep, rt: RuntimeDep, _who: Editor) -> AssetRead:
-    """Queue a failed or cancelled asset's ingest again."""
-    row = assets.retry(db_session=db_session, asset_id=asset_id)
+    """Queue a failed or cancelled asset's ingest again (409 MEZZANINE_MISSING when it has no file to ingest)."""
+    row = assets.retry(db_session=db_session, store=rt.store, asset_id=asset_id)
     _queue_ingest(db_session, rt, asset_id)
     return to_read(row)
 
@@ -173,17 +173,31 @@ def label_audio(asset_id: AssetIdPath, body: AudioLabels, db_session: SessionDep
 async def add_subtitles(asset_id: AssetIdPath, language: Annotated[Language, PathParam()], request: Request,
                         rt: RuntimeDep, _who: UploadingEditor,
                         label: Annotated[Label, Query()]) -> AssetRead:
-    """Add (or replace) a sidecar subtitle file (SRT or WebVTT) in a language, served as WebVTT."""
+    """Add (or replace) a sidecar subtitle file (SRT or WebVTT) in a language, served as WebVTT.
+
+    The asset is looked up before the body is read (an unknown one answers 404 and reads nothing);
+    a body that is not subtitles answers 422 INVALID_SUBTITLES and stores nothing.
+    """
+    too_large = PayloadTooLarge(f"a subtitle file may be {MAX_SUBTITLE_BYTES} bytes at most", limit=MAX_SUBTITLE_BYTES)
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_SUBTITLE_BYTES):
+        raise too_large
+
+    def takes_subtitles() -> bool:
+        with rt.db.session(write=False) as s:
+            row = assets.get(db_session=s, asset_id=asset_id)
+            assets.check_takes_subtitles(row)
+            return any(t["language"] == language for t in row.subtitles)
+
+    had = await run_in_threadpool(takes_subtitles)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_SUBTITLE_BYTES:
-            raise InvalidSubtitles(f"a subtitle file may be {MAX_SUBTITLE_BYTES} bytes at most")
+            raise too_large
     text, cues = to_webvtt(bytes(body))
 
     def record() -> AssetRead:
-        with rt.db.session(write=False) as s:  # an unknown asset stores nothing
-            had = any(t["language"] == language for t in assets.get(db_session=s, asset_id=asset_id).subtitles)
         key = vod.subtitle_key(asset_id, f"subs-{language}")
         rt.store.put(key, text.encode(), "text/vtt")
         try:
@@ -247,18 +261,8 @@ def complete_upload(asset_id: AssetIdPath, body: UploadComplete, db_session: Ses
     """Join the uploaded parts into the mezzanine and queue its ingest."""
     from streaming import uploads
 
-    row = uploads.uploading(db_session=db_session, asset_id=asset_id)
-    numbers = [p.part_number for p in body.parts]
-    if numbers != list(range(1, len(numbers) + 1)):
-        from infra.errors import InvalidInput
-
-        raise InvalidInput("parts must be listed once each, in order, from 1", parts=numbers[:20])
-    size = rt.store.complete_multipart(row.source_key, row.upload_id, [(p.part_number, p.etag) for p in body.parts])
-    if size != row.size:
-        rt.store.delete_many([row.source_key])
-        raise UploadIncomplete(f"the parts hold {size} bytes of the {row.size} announced", received=size)
-    row.state, row.upload_id = "queued", None
-    db_session.flush()
+    row = uploads.complete(db_session=db_session, store=rt.store, asset_id=asset_id,
+                           parts=[(p.part_number, p.etag) for p in body.parts], now=dt.datetime.now(dt.UTC))
     _queue_ingest(db_session, rt, asset_id)
     return to_read(row)
 

@@ -21,7 +21,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from infra.errors import SmartGoError
+from infra.errors import ObjectNotFound, ServiceUnavailable, SmartGoError
 from infra.runtime import Runtime
 from streaming import assets, vod
 from streaming.packaging import ffmpeg_exe
@@ -47,13 +47,18 @@ def _now() -> dt.datetime:
 
 
 def ingest_asset(rt: Runtime, asset_id: str) -> str:
-    """Ingest one asset if it is queued (or its worker went silent); return the state it ends in."""
+    """Ingest one asset if it is queued (or its worker went silent); return the state it ends in.
+
+    A file that cannot become a title fails at once with its reason; a try that breaks off on
+    anything else is taken again after STALE_AFTER_S, and the asset fails after assets.MAX_TRIES
+    of them (a try broken off because storage or the database was unavailable does not count).
+    """
     with rt.db.session() as s:
         row = assets.claim(db_session=s, asset_id=asset_id, now=_now())
         if row is None:
             return assets.get(db_session=s, asset_id=asset_id).state
         attempt, labels, key, known_sha = row.attempt, list(row.audio_labels), row.source_key, row.sha256
-        sets = tuple(row.segment_sets)
+        sets, tries = tuple(row.segment_sets), row.tries
     found = None
     try:
         with tempfile.TemporaryDirectory(prefix=f"smartgo-vod-{asset_id[:8]}-") as tmp:
@@ -89,29 +94,48 @@ def ingest_asset(rt: Runtime, asset_id: str) -> str:
                         probe=found.as_dict() if found else None, now=_now())
         log.warning("asset %s refused: %s %s", asset_id, code, message)
         return "failed"
-    except SmartGoError:
-        # Storage or the database failing: the job is retried, and what it stored goes first.
+    except Exception as err:  # noqa: BLE001 - whatever it is, the asset must not stay taken forever
+        transient = isinstance(err, ServiceUnavailable)
+        if not transient:
+            log.exception("asset %s: ingest try %s of %s broke off", asset_id, tries, assets.MAX_TRIES)
         try:
             _delete(rt, asset_id)
         except SmartGoError:
-            log.warning("asset %s: could not delete a failed attempt's objects (the retry replaces them)", asset_id)
-        raise
+            log.warning("asset %s: could not delete a failed try's objects (the next try replaces them)", asset_id)
+        message = f"{type(err).__name__}: {err}"
+        with rt.db.session() as s:
+            if not transient and tries >= assets.MAX_TRIES:
+                assets.fail(db_session=s, asset_id=asset_id, attempt=attempt, code="INGEST_FAILED",
+                            message=f"ingest broke off {tries} times; the last time, {message}",
+                            probe=found.as_dict() if found else None, now=_now())
+                return "failed"
+            assets.try_again_later(db_session=s, asset_id=asset_id, attempt=attempt,
+                                   code=getattr(err, "code", "INGEST_ERROR"), message=message, now=_now(),
+                                   counts=not transient)
+        return "processing"
 
 
 def _download(rt: Runtime, key: str, path: Path) -> str:
     """Fetch the mezzanine into path; return its SHA-256."""
     digest = hashlib.sha256()
-    with path.open("wb") as fh:
-        for chunk in rt.store.read_chunks(key, 1 << 20):
-            fh.write(chunk)
-            digest.update(chunk)
+    try:
+        with path.open("wb") as fh:
+            for chunk in rt.store.read_chunks(key, 1 << 20):
+                fh.write(chunk)
+                digest.update(chunk)
+    except ObjectNotFound as err:
+        raise MediaRejected("MEZZANINE_MISSING", "the uploaded file is not in storage: upload it again") from err
     return digest.hexdigest()
 
 
 def _transcode(rt: Runtime, asset_id: str, attempt: int, source: Path, found, labels: list[dict],  # noqa: ANN001
                work: Path) -> tuple[dict, list[tuple[Path, str]]]:
     settings = rt.settings
-    rungs = plan_ladder(parse_ladder(settings.vod_ladder), found)
+    try:
+        ladder = parse_ladder(settings.vod_ladder)
+    except ValueError as err:  # staff fix the setting, then retry the asset
+        raise MediaRejected("VOD_LADDER_INVALID", f"SMARTGO_VOD_LADDER: {err}") from err
+    rungs = plan_ladder(ladder, found)
     audio = plan_audio(found, labels)
     out = work / "out"
     out.mkdir()

@@ -8,11 +8,14 @@ with a code and a reason content ops can act on.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from infra.errors import InvalidInput
 
+# The largest frame H.264's levels allow (as for channel renditions).
+MAX_WIDTH, MAX_HEIGHT = 7680, 4320
 # A title shorter than this is a mistake (a trailer cut, a test file), not a title.
 MIN_DURATION_S = 2.0
 # Languages of audio and subtitle tracks: ISO 639-2 (what MP4 and MPEG-TS carry).
@@ -85,7 +88,8 @@ class AudioOut:
 
 
 def parse_ladder(text: str) -> tuple[Rung, ...]:
-    """Parse ``name:WIDTHxHEIGHT:KBPS,...`` (SMARTGO_VOD_LADDER), tallest first."""
+    """Parse ``name:WIDTHxHEIGHT:KBPS,...`` (SMARTGO_VOD_LADDER), tallest first; refuse rungs x264
+    cannot encode (the bounds channel renditions have, catalog/schemas.py)."""
     rungs = []
     for item in (i.strip() for i in text.split(",") if i.strip()):
         try:
@@ -94,6 +98,10 @@ def parse_ladder(text: str) -> tuple[Rung, ...]:
             rungs.append(Rung(name, width, height, int(kbps)))
         except ValueError as err:
             raise ValueError(f"ladder rung {item!r} is not name:WIDTHxHEIGHT:KBPS") from err
+        if not (re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name) and 16 <= width <= MAX_WIDTH
+                and 16 <= height <= MAX_HEIGHT and width % 2 == 0 and height % 2 == 0 and 50 <= int(kbps) <= 100_000):
+            raise ValueError(f"ladder rung {item!r}: a name of a-z, 0-9, _ and -, an even size from 16x16 to "
+                             f"{MAX_WIDTH}x{MAX_HEIGHT}, and 50 to 100000 kbps")
     if not rungs:
         raise ValueError("the VOD ladder needs at least one rung")
     return tuple(sorted(rungs, key=lambda r: -r.height))

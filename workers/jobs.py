@@ -179,19 +179,30 @@ def ingest_asset(rt: Runtime, asset_id: str) -> str:
 
 
 def reconcile_assets(rt: Runtime) -> int:
-    """Queue ingest for every asset that waits for it (queued, or its worker went silent); drop
-    multipart uploads abandoned for two days."""
+    """Queue ingest for every asset that waits for it (queued, or its worker went silent) with tries
+    left, fail those without; drop multipart uploads abandoned for two days."""
     import datetime as dt
 
+    from infra.errors import ServiceUnavailable
     from streaming import assets, uploads
 
     now = dt.datetime.now(dt.UTC)
-    with rt.db.session(write=False) as s:
+    with rt.db.session() as s:
+        given_up = assets.give_up(db_session=s, now=now)
         due = assets.to_ingest(db_session=s, now=now)
         abandoned = uploads.abandoned(db_session=s, now=now)
+    for asset_id in given_up:
+        log.warning("asset %s failed: its ingest used every try", asset_id)
     for asset_id in abandoned:
-        with rt.db.session() as s:
-            uploads.abort(db_session=s, store=rt.store, asset_id=asset_id, now=now)
+        try:
+            with rt.db.session() as s:
+                uploads.abort(db_session=s, store=rt.store, asset_id=asset_id, now=now)
+        except ServiceUnavailable:
+            log.warning("abandoned upload %s: storage unavailable, dropped on a later pass", asset_id)
+        except Exception:  # storage refuses to drop the parts: forget the upload (its parts expire there)
+            log.exception("abandoned upload %s: its parts could not be dropped", asset_id)
+            with rt.db.session() as s:
+                uploads.forget(db_session=s, asset_id=asset_id, now=now)
     for asset_id in due:
         queue_job(rt, "streaming.ingest_asset", f"streaming.ingest:{asset_id}", asset_id=asset_id)
     return len(due)
@@ -204,19 +215,23 @@ def make_slates(rt: Runtime, channel_id: str) -> list[str]:
     return run(rt, channel_id)
 
 
-def reconcile_slates(rt: Runtime) -> int:
+def reconcile_slates(rt: Runtime) -> list[str]:
     """Queue slates for every enabled channel with the TS set whose slates are missing (a new
-    channel, a new ladder); return how many channels were queued."""
+    channel, a new ladder) and could be made (not after ffmpeg failed on them); return the
+    channels queued."""
+    from catalog import service as catalog_service
     from streaming import service
     from streaming.slate import slate_key, slate_shapes
 
     with rt.db.session(write=False) as s:
-        specs = [service.channel_spec(db_session=s, channel_id=c) for c in service.ts_channel_ids(db_session=s)]
+        failed = catalog_service.slate_error_ids(db_session=s)
+        specs = [service.channel_spec(db_session=s, channel_id=c) for c in service.ts_channel_ids(db_session=s)
+                 if c not in failed]
     due = [spec.id for spec in specs
            if not all(rt.store.exists(slate_key(spec, name)) for name in slate_shapes(spec))]
     for channel_id in due:
         queue_job(rt, "streaming.make_slates", f"streaming.slates:{channel_id}", channel_id=channel_id)
-    return len(due)
+    return due
 
 
 def deliver_webhooks(rt: Runtime) -> dict:

@@ -105,3 +105,53 @@ def test_malformed_json_huge_numbers_and_conflicts(http, admin) -> None:  # noqa
     assert nothing.status_code == 404 and nothing.json()["error"]["code"] == "NOT_FOUND"
     verb = http.put("/healthz")
     assert verb.status_code == 405 and verb.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+# Renditions ffmpeg's x264 cannot encode: refused with 422, the error naming the field.
+BAD_RENDITIONS = [
+    ({"width": 641}, "width"), ({"height": 361}, "height"), ({"width": 0}, "width"), ({"height": -2}, "height"),
+    ({"width": 7682}, "width"), ({"height": 4322}, "height"), ({"width": 10**12}, "width"),
+    ({"frame_rate": 0}, "frame_rate"), ({"frame_rate": -25}, "frame_rate"), ({"frame_rate": 120.5}, "frame_rate"),
+    ({"frame_rate": 0.5}, "frame_rate"), ({"frame_rate": 1e308}, "frame_rate"), ({"frame_rate": 25.0001}, "frame_rate"),
+    ({"frame_rate": "NaN"}, "frame_rate"), ({"frame_rate": "Infinity"}, "frame_rate"),
+    ({"video_bitrate_kbps": 0}, "video_bitrate_kbps"), ({"video_bitrate_kbps": 10**7}, "video_bitrate_kbps"),
+    ({"audio_bitrate_kbps": -1}, "audio_bitrate_kbps"), ({"audio_bitrate_kbps": 5000}, "audio_bitrate_kbps"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), BAD_RENDITIONS, ids=[str(c) for c, _ in BAD_RENDITIONS])
+def test_renditions_x264_cannot_encode_are_refused_naming_the_field(http, admin, change: dict, field: str) -> None:  # noqa: ANN001
+    body = channel_body(_id(), segment_sets=["cmaf", "ts"])
+    body["renditions"][0].update(change)
+    resp = http.post("/v1/admin/channels", json=body, headers=admin)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "VALIDATION_ERROR", resp.text
+    errors = resp.json()["error"]["details"]["errors"]
+    assert [e["loc"][-1] for e in errors] == [field], errors
+    assert http.get(f"/v1/admin/channels/{body['id']}", headers=admin).status_code == 404
+
+
+def test_a_ladder_at_two_frame_rates_is_refused(http, admin) -> None:  # noqa: ANN001
+    body = channel_body(_id(), segment_duration_ms=2000)
+    body["renditions"][0]["frame_rate"], body["renditions"][1]["frame_rate"] = 25, 50
+    resp = http.post("/v1/admin/channels", json=body, headers=admin)
+    assert resp.status_code == 422 and "frame_rate" in resp.json()["error"]["details"]["errors"][0]["msg"], resp.text
+
+
+def create_unchecked_channel(rt, channel_id: str, rendition: dict, **overrides) -> None:  # noqa: ANN001, ANN003
+    """Record a channel as an older release accepted it, past today's rendition checks."""
+    from catalog import service
+    from catalog.schemas import ChannelCreate, RenditionSpec
+
+    checked = ChannelCreate.model_validate(channel_body(channel_id, **overrides)).model_dump()
+    unchecked = RenditionSpec.model_construct(**{**RenditionSpec(name="x", width=640, height=360,
+                                                                 video_bitrate_kbps=800).model_dump(), **rendition})
+    with rt.db.session() as s:
+        service.create(db_session=s, channel_in=ChannelCreate.model_construct(**{**checked, "renditions": [unchecked]}))
+
+
+def test_a_channel_accepted_before_the_checks_still_reads(http, admin, rt) -> None:  # noqa: ANN001
+    cid = _id()
+    create_unchecked_channel(rt, cid, {"name": "odd", "width": 641, "height": 361})
+    resp = http.get(f"/v1/admin/channels/{cid}", headers=admin)
+    assert resp.status_code == 200 and resp.json()["renditions"][0]["width"] == 641, resp.text
+    assert cid in [c["id"] for c in http.get("/v1/admin/channels", params={"limit": 500}, headers=admin).json()["items"]]

@@ -151,8 +151,17 @@ def test_an_unreadable_guide_fails_and_the_previous_one_stays(http, admin, rt, s
 class _Feed(http.server.BaseHTTPRequestHandler):
     body: bytes = b""
     status = 200
+    location: str | None = None  # a redirect to there ("{n}" counts the requests)
+    requests = 0
 
     def do_GET(self) -> None:  # noqa: N802
+        type(self).requests += 1
+        if self.location:
+            self.send_response(302)
+            self.send_header("location", self.location.format(n=self.requests))
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         self.send_response(self.status)
         self.send_header("content-length", str(len(self.body)))
         self.end_headers()
@@ -162,17 +171,33 @@ class _Feed(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _serve(address: str):  # noqa: ANN202
+    """Serve a guide feed on a loopback address; return its handler, URL and server."""
+    handler = type("Feed", (_Feed,), {})
+    srv = http.server.ThreadingHTTPServer((address, 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return handler, f"http://{address}:{srv.server_address[1]}/guide.xml.gz", srv
+
+
 @pytest.fixture
 def feed():  # noqa: ANN201
     """A guide feed over HTTP whose body and status the test sets."""
-    handler = type("Feed", (_Feed,), {})
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield handler, f"http://127.0.0.1:{srv.server_address[1]}/guide.xml.gz"
+    handler, url, srv = _serve("127.0.0.1")
+    yield handler, url
     srv.shutdown()
 
 
-def test_a_feed_fetched_on_schedule_and_one_that_disappears(http, admin, rt, source, feed) -> None:  # noqa: ANN001
+@pytest.fixture
+def other_feed():  # noqa: ANN201
+    """A second feed, on another loopback address (127.0.0.2)."""
+    handler, url, srv = _serve("127.0.0.2")
+    yield handler, url
+    srv.shutdown()
+
+
+def test_a_feed_fetched_on_schedule_and_one_that_disappears(http, admin, rt, source, feed,  # noqa: ANN001
+                                                            monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(rt.settings, "epg_fetch_allow", "127.0.0.1/32")  # the test feed is on loopback
     handler, url = feed
     handler.body = gzip.compress(SAMPLE.read_bytes())
     body = {k: source[k] for k in ("name", "time_zone", "channel_map")}
@@ -252,16 +277,24 @@ def test_the_command_line_imports_a_file(rt, settings, source, tmp_path) -> None
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
-def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, source) -> None:  # noqa: ANN001
+def _lone_import(rt, source: dict):  # noqa: ANN001, ANN202
+    """Queue an import of a file not in storage, the only one left to claim (every other test's ended)."""
     from catalog import epg
     from catalog.models import EpgImport
 
     with rt.db.session() as s:
         imp = epg.queue_import(db_session=s, source_id=source["id"], origin="file", object_key="epg/uploads/none")
-    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)  # after every other test's imports
     with rt.db.session() as s:
         s.query(EpgImport).filter(EpgImport.id != imp.id, EpgImport.status.in_(("queued", "running"))).update(
             {"status": "failed"}, synchronize_session=False)
+    return imp
+
+
+def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, source) -> None:  # noqa: ANN001
+    from catalog import epg
+
+    imp = _lone_import(rt, source)
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)  # after every other test's imports
     with rt.db.session() as s:
         assert epg.claim_next(db_session=s, now=now) == imp.id
     with rt.db.session() as s:
@@ -320,3 +353,83 @@ def test_a_stopless_programme_is_not_stretched_past_a_day(http, admin, rt, sourc
 def test_a_corrupt_compressed_guide_fails_the_import(http, admin, source) -> None:  # noqa: ANN001
     imp = upload_to(http, admin, source["id"], b"\x1f\x8b" + b"not really gzip" * 100, "failed")
     assert "corrupt" in imp["error"]
+
+
+def test_programmes_at_the_ends_of_time_are_skipped_and_counted_and_the_import_ends(http, admin, rt, source) -> None:  # noqa: ANN001
+    cid = source["channels"]["tvp1.pl"]
+    odd = [  # (start, stop) as the feed writes them; the source reads offset-less times in Warsaw time
+        ("99991231230000", "99991231233000"), ("99991231230000 +0000", "99991231233000 +0000"),
+        ("00010101000000", "00010101003000"), ("00010101000000 +0500", "00010101003000 +0500"),
+        ("20261101100000 +9999", "20261101103000 +9999"), ("20261101100000 +0575", "20261101103000 +0575"),
+        ("20261101100000 +1500", "20261101103000 +1500"), ("20261301100000 +0000", "20261301103000 +0000"),
+    ]
+    good = ('<programme start="20261101120000 +0000" stop="20261101123000 +0000" channel="tvp1.pl">'
+            '<title>Kept</title><episode-num system="xmltv_ns">99999999999.99999999999.</episode-num></programme>'
+            '<programme start="20261101123000 +0000" stop="20261101130000 +0000" channel="tvp1.pl">'
+            f'<title>{"Długi tytuł " * 300}</title><episode-num system="onscreen">S1E1</episode-num></programme>')
+    data = _xml(*(f'<programme start="{a}" stop="{b}" channel="tvp1.pl"><title>Odd {i}</title></programme>'
+                  for i, (a, b) in enumerate(odd)), good)
+    imp = upload_to(http, admin, source["id"], data)
+    report = imp["report"]
+    assert report["rejected_by_reason"] == {"BAD_TIME": len(odd)} and report["added"] == 2, report
+    assert all(r["reason"] == "BAD_TIME" and r["detail"] for r in report["rejections"])
+    kept, long = guide_of(rt, cid)
+    assert kept.title == "Kept" and kept.season is None and kept.episode is None
+    assert long.series_id.startswith("title:długi tytuł") and len(long.series_id) == 200
+
+
+def test_an_import_whose_runner_dies_every_time_fails_with_a_reason(rt, source) -> None:  # noqa: ANN001
+    from catalog import epg
+
+    imp = _lone_import(rt, source)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=7300)  # after every other test's imports
+    for n in range(epg.MAX_TRIES):  # claimed, and its runner dies (nothing finishes it) before the claim is stale
+        with rt.db.session() as s:
+            assert epg.claim_next(db_session=s, now=later + n * (epg.STALE_CLAIM + dt.timedelta(minutes=1))) == imp.id
+    for n in range(2):
+        with rt.db.session() as s:
+            after = later + (epg.MAX_TRIES + n) * (epg.STALE_CLAIM + dt.timedelta(minutes=1))
+            assert epg.claim_next(db_session=s, now=after) is None
+    with rt.db.session(write=False) as s:
+        row = epg.get_import(db_session=s, import_id=imp.id)
+        assert (row.status, row.tries) == ("failed", epg.MAX_TRIES)
+        assert f"stopped {epg.MAX_TRIES} times" in row.error
+
+
+def _fetch(http, admin, source: dict, url: str, status: str) -> dict:  # noqa: ANN001
+    """Point the source at url and import from it; return the import."""
+    body = {k: source[k] for k in ("name", "time_zone", "channel_map")}
+    resp = http.put(f"/v1/admin/epg/sources/{source['id']}", headers=admin, json={**body, "url": url})
+    assert resp.status_code == 200, resp.text
+    return upload_to(http, admin, source["id"], None, status)
+
+
+def test_guide_fetches_reach_internal_addresses_only_when_staff_allow_them(http, admin, rt, source, feed,  # noqa: ANN001
+                                                                           other_feed, monkeypatch) -> None:  # noqa: ANN001
+    handler, url = feed
+    other, other_url = other_feed
+    handler.body = other.body = gzip.compress(SAMPLE.read_bytes())
+    body = {k: source[k] for k in ("name", "time_zone", "channel_map")}
+    # Literal internal addresses are refused when the source is saved.
+    for bad in (url, "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/g", "http://10.0.0.1/g",
+                "http://localhost:9/g", "http://[::ffff:127.0.0.1]:9/g"):
+        resp = http.put(f"/v1/admin/epg/sources/{source['id']}", headers=admin, json={**body, "url": bad})
+        assert resp.status_code == 422 and resp.json()["error"]["code"] == "INVALID_EPG_SOURCE", (bad, resp.text)
+    monkeypatch.setattr(rt.settings, "epg_fetch_allow", "127.0.0.1/32")
+    assert _fetch(http, admin, source, url, "succeeded")["report"]["programmes_read"] == 736
+    # The check is made when connecting, on every hop: allowed no more, the same source is refused;
+    monkeypatch.setattr(rt.settings, "epg_fetch_allow", "")
+    assert "SMARTGO_EPG_FETCH_ALLOW" in upload_to(http, admin, source["id"], None, "failed")["error"]
+    # a redirect from an allowed feed to another loopback address is refused, and fetched once allowed;
+    monkeypatch.setattr(rt.settings, "epg_fetch_allow", "127.0.0.1/32")
+    handler.location, before = other_url, other.requests
+    assert "127.0.0.2" in _fetch(http, admin, source, url, "failed")["error"]
+    assert other.requests == before, "the refused address was never connected to"
+    monkeypatch.setattr(rt.settings, "epg_fetch_allow", "127.0.0.0/8")
+    assert _fetch(http, admin, source, url, "succeeded")["report"]["programmes_read"] == 736
+    # a redirect to the cloud's metadata service is refused before connecting;
+    handler.location = "http://169.254.169.254/latest/meta-data/"
+    assert "link-local" in _fetch(http, admin, source, url, "failed")["error"]
+    # and a chain of redirects longer than the bound ends.
+    handler.location = url + "?hop={n}"
+    assert "redirected more than" in _fetch(http, admin, source, url, "failed")["error"]

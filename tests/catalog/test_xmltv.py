@@ -34,12 +34,21 @@ def programmes(data: bytes, tz: dt.tzinfo = UTC, chunk: int = 7) -> list:
     ("202610251200 Z", UTC, dt.datetime(2026, 10, 25, 12, 0, tzinfo=UTC)),
     ("20261025", UTC, dt.datetime(2026, 10, 25, tzinfo=UTC)),
     ("20261025120000 -05:30", UTC, dt.datetime(2026, 10, 25, 17, 30, tzinfo=UTC)),
+    ("20261025120000 +1400", UTC, dt.datetime(2026, 10, 24, 22, 0, tzinfo=UTC)),  # Kiribati: the largest offset
+    ("19700101000000 +0000", UTC, dt.datetime(1970, 1, 1, tzinfo=UTC)),
+    ("21991231235959", WARSAW, dt.datetime(2199, 12, 31, 22, 59, 59, tzinfo=UTC)),
 ])
 def test_times_are_read_into_utc(text: str, tz: dt.tzinfo, expected: dt.datetime) -> None:
     assert parse_time(text, tz) == expected
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "2026-10-25 12:00", "20261325120000 +0000", "20261025120000 +2"])
+@pytest.mark.parametrize("text", [
+    "", "yesterday", "2026-10-25 12:00", "20261325120000 +0000", "20261025120000 +2",
+    # Years at the ends of what a datetime holds, where moving to UTC overflows, and offsets that exist nowhere.
+    "99991231230000 -0500", "99991231230000 +0000", "99991231230000", "00010101000000 +0500", "00010101000000",
+    "19691231235959 +0000", "22000101000000 +0000", "20261025120000 +9999", "20261025120000 -2400",
+    "20261025120000 +1401", "20261025120000 +0060", "20261025120000 +2359", "20261025246000 +0000",
+])
 def test_bad_times_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_time(text, UTC)
@@ -50,6 +59,9 @@ def test_bad_times_are_refused(text: str) -> None:
     ("xmltv_ns", "2.9/10.0/1", {"season": 3, "episode": 10}),
     ("xmltv_ns", ".4.", {"episode": 5}),
     ("xmltv_ns", "garbage", {}),
+    ("xmltv_ns", "99999999999.3.", {"episode": 4}),  # a season no integer column holds is dropped
+    ("xmltv_ns", "\u00b2.\u0663.", {}),  # digits Python calls digits but int() or the feed do not mean
+
     ("onscreen", "S01E02", {"episode_label": "S01E02"}),
     ("dd_progid", "EP012345670001", {"source_programme_id": "EP012345670001"}),
     ("unknown", "x", {}),
@@ -152,3 +164,26 @@ def test_memory_does_not_grow_with_the_guide() -> None:
     # in threads: the least of three runs is this parser's own peak.
     small, large = min(peak(2_000) for _ in range(3)), min(peak(20_000) for _ in range(3))
     assert large < small * 1.5 + 200_000, (small, large)
+
+
+@pytest.mark.parametrize("bulk", [
+    b'<programme channel="c" start="20261101100000" title="' + b"x" * (5 << 20) + b'">',
+    b"<!-- " + b"y" * (5 << 20) + b" -->",
+], ids=["attribute", "comment"])
+def test_a_tag_or_comment_too_long_to_hold_is_refused(bulk: bytes) -> None:
+    def body():  # noqa: ANN202
+        yield b'<?xml version="1.0" encoding="UTF-8"?><tv>'
+        for at in range(0, len(bulk), 1 << 20):
+            yield bulk[at:at + (1 << 20)]
+        yield b"</programme></tv>"
+
+    with pytest.raises(GuideError, match="over"):
+        list(read_guide(body()))
+
+
+def test_long_text_is_read_as_it_comes() -> None:
+    desc = "opis " * (2 << 20)  # 10 MB of text in one element: handed over in pieces, kept to MAX_TEXT
+    data = (f'<tv><programme channel="c" start="20261101100000" stop="20261101103000"><title>T</title>'
+            f"<desc>{desc}</desc></programme></tv>").encode()
+    [item] = list(read_guide([data]))
+    assert len(item.descriptions["und"]) <= 4000

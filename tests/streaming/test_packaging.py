@@ -104,3 +104,48 @@ def test_gop_follows_segment_duration(segment_s: float, fps: int, gop: str, hls_
 
 def test_ladder_is_the_two_light_renditions() -> None:
     assert packaging.TEST_LADDER == (("360p", 640, 360, 800), ("240p", 426, 240, 400))
+
+
+# The edges of what channel validation accepts (catalog/schemas.py), each packaged for real.
+BOUNDARY_CHANNELS = [
+    {"segment_duration_ms": 500, "renditions": [
+        {"name": "tiny", "width": 16, "height": 16, "video_bitrate_kbps": 50, "audio_bitrate_kbps": 0,
+         "frame_rate": 120},
+        {"name": "strip", "width": 7680, "height": 16, "video_bitrate_kbps": 100_000, "audio_bitrate_kbps": 1024,
+         "frame_rate": 120}]},
+    {"segment_duration_ms": 1000, "renditions": [
+        {"name": "8k", "width": 7680, "height": 4320, "video_bitrate_kbps": 100_000, "frame_rate": 1},
+        {"name": "tall", "width": 16, "height": 4320, "video_bitrate_kbps": 50, "frame_rate": 1}]},
+    {"segment_duration_ms": 2000, "renditions": [
+        {"name": "a", "width": 1278, "height": 718, "video_bitrate_kbps": 2500, "frame_rate": 119.5}],
+     "audio_tracks": [{"name": "pol", "language": "pol", "label": "Polski", "default": True, "bitrate_kbps": 32},
+                      {"name": "eng", "language": "eng", "label": "English", "bitrate_kbps": 512}]},
+]
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.parametrize("overrides", BOUNDARY_CHANNELS, ids=["smallest-fastest", "largest-slowest", "demuxed-audio"])
+def test_ffmpeg_packages_every_ladder_validation_accepts(overrides: dict, tmp_path) -> None:  # noqa: ANN001
+    import os
+    import subprocess
+
+    from catalog.models import Channel, Rendition
+    from catalog.schemas import ChannelCreate
+    from streaming.packager import packager_spec
+    from tests.conftest import channel_body
+
+    body = ChannelCreate.model_validate(channel_body("edge", segment_sets=["cmaf", "ts"], **overrides))
+    channel = Channel(id=body.id, segment_duration_ms=body.segment_duration_ms, packaging=body.packaging,
+                      segment_sets=body.segment_sets, audio_tracks=[a.model_dump() for a in body.audio_tracks],
+                      renditions=[Rendition(position=i, **r.model_dump()) for i, r in enumerate(body.renditions)])
+    args = packaging.packager_args(packager_spec(channel), ffmpeg=packaging.ffmpeg_exe(), source_url="testcard:",
+                                   ingest_base=str(tmp_path), headers={})
+    # A fifth of a second of the test card instead of an endless one, written to a folder.
+    args = [a + ":duration=0.2" if a.startswith(("testsrc2=", "sine=")) else a for a in args]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tracks = [r.name for r in body.renditions] + [a.name for a in body.audio_tracks]
+    for seg_set, ext in (("cmaf", "m4s"), ("ts", "ts")):
+        for track in tracks:
+            folder = tmp_path / "ingest" / "edge" / seg_set / track
+            assert (folder / f"seg_0.{ext}").stat().st_size > 0, (seg_set, track, sorted(os.listdir(tmp_path)))

@@ -10,6 +10,8 @@ import pytest
 
 from streaming.packaging import ffmpeg_exe
 from streaming.slate import PTS_WRAP, first_pts, retime_ts, slate_args
+from tests.conftest import wait_for
+from tests.streaming.test_packaging import BOUNDARY_CHANNELS
 
 S = 1_000_000
 
@@ -105,3 +107,37 @@ def test_a_slate_is_cut_to_a_slot_shorter_than_a_segment(slate_clip: bytes, tmp_
     (tmp_path / "cut.ts").write_bytes(retime_ts(cut, 5 * S))
     video = [t for stream, t in _packet_times(tmp_path / "cut.ts") if stream == 0]
     assert len(video) == 10 and min(video) == 5 * 90_000  # 0.4 s at 25 fps, still timed to its slot
+
+
+def test_a_slate_ffmpeg_cannot_make_fails_once_with_a_reason_and_is_not_queued_again(http, admin, rt) -> None:  # noqa: ANN001
+    import uuid
+
+    from tests.catalog.test_channels_api import create_unchecked_channel
+    from workers import jobs
+
+    cid = f"odd-{uuid.uuid4().hex[:8]}"
+    # Accepted by an older release: x264 cannot encode 4:2:0 video 641 pixels wide.
+    create_unchecked_channel(rt, cid, {"name": "odd", "width": 641, "height": 361}, segment_sets=["cmaf", "ts"])
+    assert jobs.make_slates(rt, cid) == []
+    channel = http.get(f"/v1/admin/channels/{cid}", headers=admin).json()
+    assert "could not be made" in channel["slate_error"] and "ffmpeg exited" in channel["slate_error"], channel
+    for _ in range(2):
+        assert cid not in jobs.reconcile_slates(rt)
+    # Staff change the channel: its slates are tried once more (and fail again, with the reason).
+    assert http.patch(f"/v1/admin/channels/{cid}", json={"name": "Odd"}, headers=admin).json()["slate_error"] is None
+    assert cid in jobs.reconcile_slates(rt)
+    wait_for(lambda: http.get(f"/v1/admin/channels/{cid}", headers=admin).json()["slate_error"], 30,
+             "the slate failure recorded again")
+    assert cid not in jobs.reconcile_slates(rt)
+    assert not list(rt.store.list(f"slates/{cid}/"))
+
+
+@pytest.mark.parametrize("segment_ms,rendition", [
+    (c["segment_duration_ms"], r) for c in BOUNDARY_CHANNELS for r in c["renditions"]], ids=lambda v: v["name"] if isinstance(v, dict) else str(v))
+def test_ffmpeg_makes_the_slate_of_every_rendition_validation_accepts(segment_ms: int, rendition: dict,
+                                                                       tmp_path: Path) -> None:
+    out = tmp_path / "s.ts"
+    proc = subprocess.run(slate_args(ffmpeg=ffmpeg_exe(), out=str(out), duration_s=segment_ms / 1000,
+                                     width=rendition["width"], height=rendition["height"],
+                                     frame_rate=rendition["frame_rate"]), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and first_pts(out.read_bytes()) is not None, proc.stderr

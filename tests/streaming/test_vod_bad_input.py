@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import tempfile
@@ -128,6 +129,54 @@ def test_bad_labels_and_subtitles_are_refused(http: Client, admin: dict, files: 
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "ASSET_NOT_FOUND"
 
 
+def _random_bytes(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+@pytest.mark.parametrize("content", [
+    _random_bytes(4096, 1), _random_bytes(64, 2), b"\x81\x8d\x8f\x90\x98" * 50,  # not text in any encoding we read
+    b"1\n00:00:01,000 --> 00:00:02,000\n\x01\x02hi\n",  # control bytes: binary
+    b"1\n00:99:01,000 --> 00:99:02,000\nminute 99\n",  # a time that is none
+    b"\xff\xfe" + "1\n00:00:01,000 --> 00:00:02,000\n".encode("utf-16-le") + b"\x00\xd8",  # broken UTF-16
+], ids=["random-4k", "random-64", "undefined-cp1250", "control-bytes", "minute-99", "broken-utf16"])
+def test_sidecar_bytes_that_are_not_subtitles_answer_422_and_store_nothing(http: Client, admin: dict, rt,  # noqa: ANN001
+                                                                            files: dict, content: bytes) -> None:
+    asset_id = _subtitle_target(http, admin, files)
+    resp = http.put(f"/v1/admin/vod/assets/{asset_id}/subtitles/eng", params={"label": "English"}, content=content,
+                    headers=admin)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "INVALID_SUBTITLES", resp.text
+    assert not rt.store.exists(f"vod/{asset_id}/subs/subs-eng.vtt")
+    assert all(t["kind"] != "subtitles" or t["language"] != "eng"
+               for t in http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).json()["tracks"])
+
+
+def test_huge_sidecars_and_sidecars_for_unknown_assets_are_refused_before_the_body(http: Client, admin: dict, rt,  # noqa: ANN001
+                                                                                   files: dict) -> None:
+    from streaming.subtitles import MAX_SUBTITLE_BYTES
+
+    asset_id = _subtitle_target(http, admin, files)
+    huge = b"1\n00:00:01,000 --> 00:00:02,000\nhi\n\n" * (MAX_SUBTITLE_BYTES // 30)
+    url = f"/v1/admin/vod/assets/{asset_id}/subtitles/deu"
+    declared = http.put(url, params={"label": "Deutsch"}, content=huge, headers=admin)
+    chunked = http.put(url, params={"label": "Deutsch"}, content=iter([huge[:1 << 20]] * 6), headers=admin)
+    for resp in (declared, chunked):
+        assert resp.status_code == 413 and resp.json()["error"]["code"] == "PAYLOAD_TOO_LARGE", resp.text
+    assert not rt.store.exists(f"vod/{asset_id}/subs/subs-deu.vtt")
+    # An unknown asset answers 404 whatever the body: random bytes, or more than the limit.
+    for content in (_random_bytes(2048, 3), huge[: MAX_SUBTITLE_BYTES - 1]):
+        missing = http.put(f"/v1/admin/vod/assets/{'e' * 32}/subtitles/pol", params={"label": "x"}, content=content,
+                           headers=admin)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "ASSET_NOT_FOUND", missing.text
+    assert not list(rt.store.list(f"vod/{'e' * 32}/"))
+
+
+def _subtitle_target(http: Client, admin: dict, files: dict) -> str:
+    """Return the id of an uploaded asset (queued or ready: both take subtitles)."""
+    resp = upload(http, admin, files["good"], "subtitled.mp4")
+    assert resp.status_code in (200, 201), resp.text
+    return resp.json()["id"]
+
+
 def test_content_ops_roles(http: Client, admin: dict, files: dict) -> None:
     from infra import staff
 
@@ -164,3 +213,64 @@ def test_an_asset_is_deleted_with_everything_stored_unless_a_title_uses_it(http:
     assert http.delete(f"/v1/admin/vod/assets/{asset_id}", headers=admin).status_code == 204
     assert stored(rt, asset_id) == [] and not rt.store.exists(assets.source_key(asset_id))
     assert http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).status_code == 404
+
+
+def _asset_row(rt, state: str, **values) -> str:  # noqa: ANN001, ANN003
+    """Record an asset as an upload would (with no mezzanine stored); return its id."""
+    import datetime as dt
+
+    from infra.db import new_id
+
+    asset_id = new_id()
+    with rt.db.session() as s:
+        row = assets.create(db_session=s, asset_id=asset_id, filename="never.mp4", size=10, sha256=None,
+                            created_by="test", now=dt.datetime.now(dt.UTC), audio_labels=[], state=state)
+        for key, value in values.items():
+            setattr(row, key, value)
+    return asset_id
+
+
+def _row(rt, asset_id: str):  # noqa: ANN001, ANN202
+    with rt.db.session(write=False) as s:
+        row = assets.get(db_session=s, asset_id=asset_id)
+        return row.state, row.error_code, row.attempt
+
+
+def test_an_asset_whose_file_is_gone_fails_once_and_is_not_queued_again(http: Client, admin: dict, rt) -> None:  # noqa: ANN001
+    import datetime as dt
+
+    from workers import jobs
+
+    asset_id = _asset_row(rt, "queued")
+    jobs.ingest_asset(rt, asset_id)  # or the server's own reconcile pass got there first
+    wait_for(lambda: _row(rt, asset_id)[0] == "failed", 20, "the asset failed")
+    state, code, attempt = _row(rt, asset_id)
+    assert code == "MEZZANINE_MISSING" and attempt == 1
+    for _ in range(2):
+        jobs.reconcile_assets(rt)
+        with rt.db.session(write=False) as s:
+            assert asset_id not in assets.to_ingest(db_session=s, now=dt.datetime.now(dt.UTC))
+    assert _row(rt, asset_id) == ("failed", "MEZZANINE_MISSING", 1)
+    retry = http.post(f"/v1/admin/vod/assets/{asset_id}/retry", headers=admin)
+    assert retry.status_code == 409 and retry.json()["error"]["code"] == "MEZZANINE_MISSING"
+
+
+def test_an_asset_whose_worker_died_on_every_try_fails_with_a_reason(http: Client, admin: dict, rt) -> None:  # noqa: ANN001
+    import datetime as dt
+
+    from workers import jobs
+
+    # Its worker died (killed by the file, say) on its last try: the heartbeat went stale.
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=assets.STALE_AFTER_S * 3)
+    asset_id = _asset_row(rt, "processing", tries=assets.MAX_TRIES, attempt=assets.MAX_TRIES, heartbeat_at=long_ago,
+                          error="MemoryError: ")
+    for _ in range(2):
+        jobs.reconcile_assets(rt)
+        with rt.db.session(write=False) as s:
+            assert asset_id not in assets.to_ingest(db_session=s, now=dt.datetime.now(dt.UTC))
+    wait_for(lambda: _row(rt, asset_id)[0] == "failed", 10, "the asset failed")
+    assert _row(rt, asset_id) == ("failed", "INGEST_GAVE_UP", assets.MAX_TRIES)  # never taken again
+    asset = http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).json()
+    assert f"stopped {assets.MAX_TRIES} times" in asset["error"] and "MemoryError" in asset["error"], asset
+    assert jobs.ingest_asset(rt, asset_id) == "failed"
+    assert _row(rt, asset_id)[2] == assets.MAX_TRIES

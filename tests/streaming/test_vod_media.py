@@ -63,10 +63,16 @@ def test_the_ladder_never_upscales(height: int, kept: list[str]) -> None:
     assert [r.name for r in plan_ladder(parse_ladder(LADDER), source)] == kept
 
 
-@pytest.mark.parametrize("text", ["", "720p", "720p:1280:2800", "720p:axb:1", "a:1x1:x"])
+@pytest.mark.parametrize("text", ["", "720p", "720p:1280:2800", "720p:axb:1", "a:1x1:x", "a:641x360:700",
+                                  "a:640x361:700", "a:0x0:700", "a:7682x4320:700", "a:640x360:0", "a:640x360:-5",
+                                  "a:640x360:1000000", "A B:640x360:700"])
 def test_bad_ladders_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_ladder(text)
+
+
+def test_the_edges_of_a_ladder_are_accepted() -> None:
+    assert [r.width for r in parse_ladder("8k:7680x4320:100000,tiny:16x16:50")] == [7680, 16]
 
 
 def test_audio_labels_come_from_staff_then_the_file_then_the_language() -> None:
@@ -91,13 +97,21 @@ def test_poster_time() -> None:
     (b"1\r\n00:00:01,000 --> 00:00:02,500\r\nA\r\n", "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nA\n"),
     (b"WEBVTT\n\n01:00.000 --> 01:02.000 line:0\nB\n", "WEBVTT\n\n00:01:00.000 --> 00:01:02.000 line:0\nB\n"),
     ("1\n00:00:01,000 --> 00:00:02,000\nŻółw\n".encode("cp1250"), "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nŻółw\n"),
+    ("\ufeff1\n00:00:01,000 --> 00:00:02,000\nŻółw\n".encode("utf-16"), "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nŻółw\n"),
+    # Only real cue settings are kept from a timing line; anything else on it is dropped.
+    (b"WEBVTT\n\n00:01.000 --> 00:02.000 align:start <b>x</b> position:10%\nC\n",
+     "WEBVTT\n\n00:00:01.000 --> 00:00:02.000 align:start position:10%\nC\n"),
+    (b"WEBVTT\n\n00:01.000 --> 00:02.000 " + b"x" * 5000 + b"\nD\n", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nD\n"),
 ])
 def test_sidecars_become_webvtt(data: bytes, expected: str) -> None:
     assert to_webvtt(data)[0] == expected
 
 
 @pytest.mark.parametrize("data", [b"", b"  \n", b"WEBVTT\n\n", b"\x00\x00binary", b"1\n00:00:03,000 --> 00:00:01,000\nx\n",
-                                  b"1\n99:99 --> 00:00\nx\n"])
+                                  b"1\n99:99 --> 00:00\nx\n", b"\x81\x8d\x8f", bytes(range(256)),
+                                  b"1\n00:00:01,000 --> 00:00:02,000\nbell\x07\n",
+                                  b"1\n00:61:01,000 --> 00:62:01,000\nx\n", b"1\n00:00:61,000 --> 00:00:62,000\nx\n",
+                                  b"\xfe\xff\xd8\x00"])
 def test_what_is_not_subtitles_is_refused(data: bytes) -> None:
     with pytest.raises(InvalidSubtitles):
         to_webvtt(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import httpx
@@ -83,3 +84,52 @@ def test_bad_completions_and_part_urls_are_refused(http: Client, admin: dict, rt
     assert aborted.status_code == 200 and aborted.json()["state"] == "cancelled"
     assert http.post(url, json={"parts": parts}, headers=admin).json()["error"]["code"] == "ASSET_STATE_CONFLICT"
     assert not list(rt.store.list("multipart/")) and not rt.store.exists(assets.source_key(asset_id))
+
+
+def test_an_aborted_upload_answers_every_later_step_with_409_and_cannot_be_retried(http: Client, admin: dict,
+                                                                                    rt) -> None:  # noqa: ANN001
+    data = random.Random(7).randbytes(PART + 1000)
+    plan = http.post("/v1/admin/vod/uploads", headers=admin,
+                     json={"filename": "aborted.mp4", "size": len(data), "part_size": PART}).json()
+    asset_id, base = plan["asset"]["id"], f"/v1/admin/vod/uploads/{plan['asset']['id']}"
+    first = httpx.put(plan["parts"][0]["url"], content=data[:PART], timeout=60)
+    assert first.status_code == 200
+    aborted = http.delete(base, headers=admin)
+    assert aborted.status_code == 200 and aborted.json()["state"] == "cancelled"
+    assert aborted.json()["error_code"] == "UPLOAD_ABORTED"
+    parts = [{"part_number": 1, "etag": first.headers["etag"]}, {"part_number": 2, "etag": '"' + "0" * 32 + '"'}]
+    answers = {
+        "abort again": http.delete(base, headers=admin),
+        "complete": http.post(f"{base}/complete", json={"parts": parts}, headers=admin),
+        "cancel": http.post(f"/v1/admin/vod/assets/{asset_id}/cancel", headers=admin),
+        "retry": http.post(f"/v1/admin/vod/assets/{asset_id}/retry", headers=admin),
+    }
+    for step, resp in answers.items():
+        assert resp.status_code == 409, (step, resp.text)
+    assert answers["retry"].json()["error"]["code"] == "MEZZANINE_MISSING"
+    late = httpx.put(plan["parts"][1]["url"], content=data[PART:], timeout=60)
+    # A part URL of ours answers 409; a presigned one is the store's to refuse (S3: NoSuchUpload).
+    assert late.status_code == 409 if "/v1/admin/vod/uploads/" in plan["parts"][1]["url"] else late.status_code >= 400
+    asset = http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).json()
+    assert asset["state"] == "cancelled" and asset["attempt"] == 0, asset  # never handed to ingest
+    assert not list(rt.store.list("multipart/")) and not rt.store.exists(assets.source_key(asset_id))
+
+
+def test_parts_that_join_into_another_size_spend_the_upload_and_fail_the_asset(http: Client, admin: dict,
+                                                                                rt) -> None:  # noqa: ANN001
+    data = random.Random(8).randbytes(PART + 2000)
+    plan = http.post("/v1/admin/vod/uploads", headers=admin,
+                     json={"filename": "short.mp4", "size": len(data), "part_size": PART}).json()
+    asset_id, base = plan["asset"]["id"], f"/v1/admin/vod/uploads/{plan['asset']['id']}"
+    parts = []
+    for part, chunk in zip(plan["parts"], (data[:PART], data[PART:-1000])):  # the last part is short
+        resp = httpx.put(part["url"], content=chunk, timeout=60)
+        parts.append({"part_number": part["part_number"], "etag": resp.headers["etag"]})
+    short = http.post(f"{base}/complete", json={"parts": parts}, headers=admin)
+    assert short.status_code == 400 and short.json()["error"]["code"] == "UPLOAD_INCOMPLETE", short.text
+    asset = http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).json()
+    assert asset["state"] == "failed" and asset["error_code"] == "UPLOAD_INCOMPLETE", asset
+    for resp in (http.post(f"{base}/complete", json={"parts": parts}, headers=admin), http.delete(base, headers=admin),
+                 http.post(f"/v1/admin/vod/assets/{asset_id}/retry", headers=admin)):
+        assert resp.status_code == 409, resp.text
+    assert not rt.store.exists(assets.source_key(asset_id)) and not list(rt.store.list("multipart/"))
