@@ -151,11 +151,19 @@ def refresh(*, db_session: Session, refresh_token: str) -> TokenPair:
 
 def authenticate(*, db_session: Session, access_token: str | None) -> Principal:
     """Return who an access token belongs to; a revoked sign-in or removed device is refused."""
+    principal = principal_from_token(access_token)
+    session = db_session.get(AuthSession, principal.session_id)
+    if session is None or session.revoked_at is not None:
+        raise InvalidAccessToken("invalid, expired or revoked access token")
+    return principal
+
+
+def principal_from_token(access_token: str | None) -> Principal:
+    """Return who an access token names by its signature and expiry alone (no sign-out is seen)."""
     if not access_token:
         raise AuthRequired("sign in first (header Authorization: Bearer ACCESS_TOKEN)")
     claims = token_keys().verify(access_token, int(service.now_utc().timestamp()))
-    session = db_session.get(AuthSession, claims.session_id) if claims else None
-    if claims is None or session is None or session.revoked_at is not None:
+    if claims is None:
         raise InvalidAccessToken("invalid, expired or revoked access token")
     return Principal(claims.subscriber_id, claims.device_id, claims.session_id)
 

@@ -87,6 +87,7 @@ class PlaybackFacts:
     max_streams: int | None  # None: unlimited
     streams: tuple[ActiveStream, ...] = field(default_factory=tuple)
     ended_ago_s: float | None = None  # catch-up: how long ago the content ended
+    streams_counted: bool = True  # False: Redis was away and the outage policy is open (no stream limit)
 
 
 @dataclass(frozen=True)

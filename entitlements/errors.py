@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.errors import Conflict, Forbidden, InvalidInput, NotFound, SmartGoError, Unauthorized
+from infra.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable, SmartGoError, Unauthorized
 
 
 class InvalidCredentials(Unauthorized):
@@ -240,3 +240,10 @@ class NothingRecorded(NotFound):
     """The channel's archive holds nothing of the window (it was off the air)."""
 
     code = "NOT_RECORDED"
+
+
+class StreamsUnavailable(ServiceUnavailable):
+    """Streams cannot be counted (Redis is away) and the door's outage policy is closed."""
+
+    code = "STREAMS_UNAVAILABLE"
+    dependency = "redis"

@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 from entitlements import rights, service
 from entitlements.auth import Principal
 from entitlements.decision import ActiveStream, PlaybackFacts, Rights, RightsOverride
-from entitlements.errors import InvalidMode, NothingRecorded, ProgrammeNotStarted
+from entitlements.errors import InvalidMode, NothingRecorded, ProgrammeNotStarted, StreamsUnavailable
 from entitlements.models import Package, Subscriber
 from entitlements.rules import PackageLimits, combine_limits
 from entitlements.schemas import Limits, PlaybackRequest, utc
 from entitlements.streams import active_streams
 from entitlements.targets import ChannelWindowFacts, ProgrammeRef, Target, resolve_channel, resolve_programme
+from infra.cache import CacheUnavailable
 from infra.runtime import runtime
 
 FACTS_TTL_S = 30.0
@@ -227,8 +228,15 @@ def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, 
     if request.pin is not None and content_rights.age_rating is not None and threshold is not None:
         rights.check_pin(db_session=db_session, sub=sub, pin=request.pin)
         pin_ok = True
-    streams = tuple(ActiveStream(s.id, s.device_id, s.content)
-                    for s in active_streams(db_session=db_session, subscriber_id=sub.id))
+    max_streams = limits.max_streams if limits.max_streams is not None else runtime().settings.default_stream_limit
+    try:
+        streams = tuple(ActiveStream(s.id, s.device_id, s.content)
+                        for s in active_streams(db_session=db_session, subscriber_id=sub.id))
+        counted = True
+    except StreamsUnavailable:
+        if runtime().settings.playback_outage_policy != "open":
+            raise
+        streams, counted, max_streams = (), False, None  # what cannot be counted is not limited
     facts = PlaybackFacts(
         mode=target.mode, content=target.content, available=seg_set in ch.segment_sets,
         rights=content_rights, granting_packages=ch.granting, account_status=sub.status, held_packages=held,
@@ -236,8 +244,7 @@ def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, 
         device_within_limit=position is not None and position < limits.max_devices,
         country=rights.country_of(db_session=db_session, address=address),
         parental_threshold=threshold, pin_ok=pin_ok,
-        max_streams=limits.max_streams if limits.max_streams is not None else runtime().settings.default_stream_limit,
-        streams=streams, ended_ago_s=target.ended_ago_s)
+        max_streams=max_streams, streams=streams, ended_ago_s=target.ended_ago_s, streams_counted=counted)
     return facts, target
 
 
@@ -256,7 +263,7 @@ def account_facts(*, db_session: Session, sub: Subscriber) -> tuple[frozenset[st
 
     cache = runtime().cache
     key, stamp = f"account-facts:{sub.id}", utc(sub.updated_at).isoformat() if sub.updated_at else ""
-    raw = cache.get(key)
+    raw = _cached(cache, key)
     if raw is not None:
         data = orjson.loads(raw)
         if data["stamp"] == stamp:
@@ -270,7 +277,21 @@ def account_facts(*, db_session: Session, sub: Subscriber) -> tuple[frozenset[st
     boundaries = [utc(t) for g in db_session.scalars(select(SubscriberPackage).where(
         SubscriberPackage.subscriber_id == sub.id)) for t in (g.valid_from, g.valid_to) if t is not None]
     ttl = min([60.0] + [(b - now).total_seconds() for b in boundaries if b > now])
-    if ttl > 0.5:
-        cache.set(key, orjson.dumps({"stamp": stamp, "held": sorted(held),
-                                     "devices": [list(d) for d in devices]}), ttl)
+    if ttl > 0.5 and runtime().health.is_up("redis"):
+        try:
+            cache.set(key, orjson.dumps({"stamp": stamp, "held": sorted(held),
+                                         "devices": [list(d) for d in devices]}), ttl)
+        except CacheUnavailable as err:  # a cache, not the truth: the next door reads the database again
+            runtime().health.failed("redis", err)
     return held, account_limits(db_session=db_session, sub=sub, held=held), devices
+
+
+def _cached(cache, key: str) -> bytes | None:  # noqa: ANN001 - the process's Cache
+    """Return a cached value, or None when it is absent or the cache is away (the database has it)."""
+    if not runtime().health.is_up("redis"):
+        return None
+    try:
+        return cache.get(key)
+    except CacheUnavailable as err:
+        runtime().health.failed("redis", err)
+        return None

@@ -28,10 +28,12 @@ class PlaybackGate:
     """Admits origin requests that carry a valid, in-scope, unrevoked playback token."""
 
     def __init__(self, rt: Runtime) -> None:
+        from entitlements.outage import outage_door
         from entitlements.playback import playback_tokens
 
         self.rt = rt
         self.tokens = playback_tokens()
+        self.outages = outage_door(rt)
         self.verified: dict[str, PlaybackGrant] = {}
         self.revoked: dict[str, int] = {}  # session id -> when its token would expire anyway
         self.seen: set[str] = set()
@@ -103,6 +105,8 @@ class PlaybackGate:
                     log.exception("playback gate keep-alive failed")
             try:
                 await run_in_threadpool(self._reconcile)
+                if self.outages.journal.exists():  # starts admitted while the database was away
+                    await run_in_threadpool(self.outages.replay)
             except Exception as err:  # revocations still arrive on the bus meanwhile
                 if not self.rt.health.absorb(err):
                     log.exception("playback gate reconcile failed")

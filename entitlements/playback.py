@@ -19,6 +19,7 @@ from entitlements.decision import Decision, PlaybackFacts, decide
 from entitlements.errors import NothingRecorded, PlaybackDenied, PlaybackSessionNotFound
 from entitlements.facts import gather_facts
 from entitlements.models import Device, PlaybackDecisionLog, PlaybackSession, Subscriber
+from entitlements.outage import outage_door
 from entitlements.schemas import ContentRef, DeviceProfileRead, PlaybackRequest, PlaybackStart, StreamRead, utc
 from entitlements.streams import keep_alive, lease_key, open_sessions
 from entitlements.targets import Target
@@ -121,6 +122,8 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     if target.kind == "vod" and target.window is not None and target.copy_id is None:
         # (A private copy plays from its own index: the archive may have purged the originals.)
         _require_recorded(db_session, target)
+    if not facts.streams_counted:  # Redis away and the outage policy open (entitlements/outage.py)
+        decision = replace(decision, reason="STREAMS_UNCOUNTED")
     if decision.replaces:
         old = db_session.get(PlaybackSession, decision.replaces)
         end_sessions(db_session=db_session, sessions=[old] if old else [], reason="handed_over")
@@ -133,10 +136,13 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
                               window_end=window[1] if window else None, created_at=now, expires_at=expires)
     db_session.add(session)
     _audit(db_session, facts, sub.id, decision, session.id, address)
-    keep_alive([session.id])
+    if facts.streams_counted:
+        keep_alive([session.id])
     token = playback_tokens().sign(PlaybackGrant(session.id, sub.id, principal.device_id, target.scope,
                                                  target.mode, int(expires.timestamp())))
     base = (base_url or rt.settings.base_url).rstrip("/")
+    run_after_commit(db_session, lambda: outage_door(rt).remember(principal, request, target, profile.path_part,
+                                                                  profile.code))
     ws, we = (dt.datetime.fromtimestamp(t, dt.UTC) for t in target.window) if target.window else (None, None)
     return PlaybackStart(session_id=session.id, url=f"{base}/p/{token}/{target.master_path(profile.path_part)}",
                          expires_at=expires, heartbeat_every_s=max(5, int(rt.settings.stream_lease_s / 3)),

@@ -9,13 +9,15 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from catalog import guide
 from catalog.deps import ChannelIdPath, ProgrammeIdPath
 from catalog.schemas import ProgrammeRightsBody, ProgrammeRightsRead
-from entitlements import passwords, playback, rights, service, streams
-from entitlements.deps import CurrentPrincipal, CustomerNumberPath, DeviceIdPath, client_address
+from entitlements import auth, passwords, playback, rights, service, streams
+from entitlements.deps import CurrentPrincipal, CustomerNumberPath, DeviceIdPath, bearer_token, client_address
+from entitlements.outage import outage_door
 from entitlements.errors import InvalidCredentials
 from entitlements.schemas import (
     ChannelRightsBody, ChannelRightsRead, DeviceProfileRead, DeviceProfileSet, DeviceRead, GeoRangesBody, PinSet,
     PlaybackDecisionRead, PlaybackRequest, PlaybackStart, ProfileCreate, ProfileRead, ProfileUpdate, StreamRead,
 )
+from infra.db import DatabaseUnavailable
 from infra.deps import RuntimeDep, SessionDep, require_staff
 
 router = APIRouter()
@@ -28,13 +30,25 @@ ProfileIdPath = Annotated[str, Path(pattern=r"^[a-f0-9]{32}$", description="prof
 
 # -- the door and the streams ---------------------------------------------------------------------
 @router.post("/v1/playback", response_model=PlaybackStart, tags=["playback"])
-def start_playback(body: PlaybackRequest, request: Request, who: CurrentPrincipal,
-                   db_session: SessionDep, rt: RuntimeDep) -> PlaybackStart:
-    """Ask to play content in a mode on this device: a signed URL, or 403 with the reason."""
+def start_playback(body: PlaybackRequest, request: Request, rt: RuntimeDep) -> PlaybackStart:
+    """Ask to play content in a mode on this device: a signed URL, or 403 with the reason.
+
+    While the database is away the door follows SMARTGO_PLAYBACK_OUTAGE_POLICY (entitlements/outage.py).
+    """
     # The URL points where the player reached us, unless a public base URL (a CDN) is set.
     base = rt.settings.public_base_url or str(request.base_url)
-    return playback.request_playback(db_session=db_session, principal=who, request=body,
-                                     address=client_address(request), base_url=base)
+    address, token = client_address(request), bearer_token(request)
+    try:
+        if not rt.health.is_up("database"):
+            raise DatabaseUnavailable("database unavailable, retry")
+        # This route owns its transaction (not SessionDep) so that the database being away is
+        # seen here, where the outage policy applies, and not in a dependency before it.
+        with rt.db.session() as db_session:
+            who = auth.authenticate(db_session=db_session, access_token=token)
+            return playback.request_playback(db_session=db_session, principal=who, request=body, address=address,
+                                             base_url=base)
+    except DatabaseUnavailable as err:
+        return outage_door(rt).start(access_token=token, request=body, address=address, base_url=base, err=err)
 
 
 @router.post("/v1/playback/{session_id}/heartbeat", status_code=204, tags=["playback"])

@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from entitlements import service
+from entitlements.errors import StreamsUnavailable
 from entitlements.models import PlaybackSession
+from infra.cache import CacheUnavailable
 from infra.runtime import runtime
 
 
@@ -21,9 +23,19 @@ def lease_key(session_id: str) -> str:
 
 def keep_alive(session_ids: list[str]) -> None:
     """Extend the stream leases of sessions (heartbeats, and playlist fetches seen by the origin)."""
-    cache, ttl = runtime().cache, runtime().settings.stream_lease_s
-    for sid in session_ids:
-        cache.set(lease_key(sid), b"1", ttl)
+    rt = runtime()
+    _check_reachable()
+    try:
+        for sid in session_ids:
+            rt.cache.set(lease_key(sid), b"1", rt.settings.stream_lease_s)
+    except CacheUnavailable as err:
+        raise StreamsUnavailable("streams cannot be counted now (the shared cache is away); retry") from err
+
+
+def _check_reachable() -> None:
+    # A Redis known to be away is not asked (a frozen one would cost a timeout per call).
+    if not runtime().health.is_up("redis"):
+        raise StreamsUnavailable("streams cannot be counted now (the shared cache is away); retry")
 
 
 def open_sessions(*, db_session: Session, subscriber_id: str) -> list[PlaybackSession]:
@@ -37,5 +49,11 @@ def open_sessions(*, db_session: Session, subscriber_id: str) -> list[PlaybackSe
 def active_streams(*, db_session: Session, subscriber_id: str) -> list[PlaybackSession]:
     """Return the account's sessions whose stream lease is alive (what counts as a stream)."""
     cache = runtime().cache
-    return [s for s in open_sessions(db_session=db_session, subscriber_id=subscriber_id)
-            if cache.get(lease_key(s.id)) is not None]
+    sessions = open_sessions(db_session=db_session, subscriber_id=subscriber_id)
+    if not sessions:
+        return []
+    _check_reachable()
+    try:
+        return [s for s in sessions if cache.get(lease_key(s.id)) is not None]
+    except CacheUnavailable as err:
+        raise StreamsUnavailable("streams cannot be counted now (the shared cache is away); retry") from err

@@ -255,8 +255,9 @@ class Database:
             for callback in committed:
                 try:
                     callback()
-                except Exception:  # the transaction is committed: a failed follow-up must not undo it
-                    log.exception("after-commit callback failed")
+                except Exception as err:  # the transaction is committed: a failed follow-up must not undo it
+                    if self.health is None or not self.health.absorb(err):
+                        log.exception("after-commit callback failed")
 
     def probe(self) -> None:
         """Ask the database for one row (the health probe; raises when it does not answer).

@@ -115,8 +115,9 @@ def _flush_pending(session: Session) -> None:
     for callback in pending:
         try:
             callback()
-        except Exception:  # the transaction is committed: a failed follow-up must not undo it
-            log.exception("after-commit callback failed")
+        except Exception as err:  # the transaction is committed: a failed follow-up must not undo it
+            if _current is None or not _current.health.absorb(err):
+                log.exception("after-commit callback failed")
 
 
 def _drop_pending(session: Session) -> None:

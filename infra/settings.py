@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     default_stream_limit: int = Field(2, ge=1, le=100)  # concurrent streams when no package sets it
     playback_session_max_s: int = Field(12 * 3600, ge=600, le=7 * 86400)  # a playback URL's life
     playback_decision_retention_days: int = Field(90, ge=1, le=3650)
+    # What the door does while the database or Redis is away (entitlements/outage.py): "closed"
+    # refuses starts that need them (503); "open" admits a start that passes every check it can
+    # still make, including a decision this process made for the same request within the grace.
+    playback_outage_policy: Literal["closed", "open"] = "closed"
+    playback_outage_grace_s: int = Field(900, ge=0, le=86400)
     notifier: str = "outbox"  # "outbox", or "package.module:Class" of your own Notifier
     # The signed webhook relay of outbox events (infra/webhooks.py); an empty URL turns it off.
     webhook_url: str = ""
