@@ -13,6 +13,5 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
     missing = missing_binaries()
     for item in items:
         if "tests/faults/" in str(item.fspath):
-            item.add_marker(pytest.mark.faults)
             if missing and os.environ.get("SMARTGO_FAULT_TESTS") != "required":
                 item.add_marker(pytest.mark.skip(reason="fault tests need " + ", ".join(missing)))

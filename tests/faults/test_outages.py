@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.fault_stack import SEGMENT_S, FaultStack, OutageReport, measure_outage
 
+pytestmark = pytest.mark.faults
 OUTAGE_S = 8.0
 # While a shared service is away the live edge keeps moving: the newest segment a player sees
 # ends at most this long before the fetch (publish latency plus a segment, plus the poll period).
