@@ -103,6 +103,8 @@ class PlaybackGate:
             except Exception as err:  # the streams' keep-alives wait for Redis; playback goes on
                 if not self.rt.health.absorb(err):
                     log.exception("playback gate keep-alive failed")
+            if not self.rt.health.is_up("database"):
+                continue  # revocations still arrive on the bus; the database is asked once it is back
             try:
                 await run_in_threadpool(self._reconcile)
                 if self.outages.journal.exists():  # starts admitted while the database was away

@@ -18,7 +18,7 @@ from entitlements.schemas import (
     PlaybackDecisionRead, PlaybackRequest, PlaybackStart, ProfileCreate, ProfileRead, ProfileUpdate, StreamRead,
 )
 from infra.db import DatabaseUnavailable
-from infra.deps import RuntimeDep, SessionDep, require_staff
+from infra.deps import REQUEST_DB_TIMEOUT_S, RuntimeDep, SessionDep, require_staff
 
 router = APIRouter()
 viewer = [Depends(require_staff("viewer"))]
@@ -43,7 +43,7 @@ def start_playback(body: PlaybackRequest, request: Request, rt: RuntimeDep) -> P
             raise DatabaseUnavailable("database unavailable, retry")
         # This route owns its transaction (not SessionDep) so that the database being away is
         # seen here, where the outage policy applies, and not in a dependency before it.
-        with rt.db.session() as db_session:
+        with rt.db.session(timeout_s=REQUEST_DB_TIMEOUT_S) as db_session:
             who = auth.authenticate(db_session=db_session, access_token=token)
             return playback.request_playback(db_session=db_session, principal=who, request=body, address=address,
                                              base_url=base)

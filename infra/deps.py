@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from infra import staff
+from infra.db import DatabaseUnavailable
 from infra.runtime import Runtime
 
 
@@ -20,11 +21,21 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+# A request waits at most this long on each database call (a job may wait the statement timeout).
+REQUEST_DB_TIMEOUT_S = 10.0
+
+
+def _session(request: Request, *, write: bool) -> Iterator[Session]:
+    rt = request.app.state.runtime
+    if not rt.health.is_up("database"):  # known away: 503 at once, no thread waiting on it
+        raise DatabaseUnavailable("database unavailable, retry")
+    with rt.db.session(write=write, timeout_s=REQUEST_DB_TIMEOUT_S) as session:
+        yield session
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """Yield a session whose transaction commits when the request succeeds (one owner)."""
-    write = request.method not in ("GET", "HEAD", "OPTIONS")
-    with request.app.state.runtime.db.session(write=write) as session:
-        yield session
+    yield from _session(request, write=request.method not in ("GET", "HEAD", "OPTIONS"))
 
 
 # scope="function": commit before the response goes out, so a client never reads stale data.
@@ -33,8 +44,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def get_read_session(request: Request) -> Iterator[Session]:
     """Yield a read-only session, whatever the method (for routes that write in their own transaction)."""
-    with request.app.state.runtime.db.session(write=False) as session:
-        yield session
+    yield from _session(request, write=False)
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

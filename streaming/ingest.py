@@ -99,11 +99,17 @@ def authorize(rt: Runtime, *, channel_id: str, password: str | None,
 
     if spec is None:
         try:
-            with rt.db.session(write=False) as s:
+            if not rt.health.is_up("database"):
+                raise DatabaseUnavailable("database unavailable, retry")
+            with rt.db.session(write=False, timeout_s=INGEST_DB_TIMEOUT_S) as s:
                 spec = service.channel_spec(db_session=s, channel_id=channel_id)
             spec_cache(rt).put(spec)
         except ChannelNotFound:
             spec = None
+        except DatabaseUnavailable:  # the channel as last read goes on being pushed
+            spec = spec_cache(rt).stale(channel_id)
+            if spec is None:
+                raise
     if spec is None or not service.check_ingest_key(rt.settings.ingest_secret, spec, password):
         raise IngestUnauthorized("wrong or missing ingest credentials")
     return spec

@@ -143,7 +143,8 @@ class Origin:
         self.views.pop(ch, None)
 
     def _schedule_refresh(self, ch: str) -> None:
-        if ch not in self._refreshing:
+        # With the database away there is nothing to read: the periodic version check catches up.
+        if ch not in self._refreshing and self.rt.health.is_up("database"):
             self._refreshing.add(ch)
             asyncio.get_running_loop().create_task(self._refresh(ch))
 

@@ -143,7 +143,8 @@ class SpecCache:
     """Channel specs kept in memory for ingest: a PUT needs no query to know its channel.
 
     Entries are dropped at once when the bus says the channel changed; TTL_S bounds how long
-    a lost bus message can leave a stale spec (a disabled channel still taking pushes).
+    a lost bus message can leave a stale spec (a disabled channel still taking pushes). While the
+    database is away an expired entry is still the best there is (``stale``).
     """
 
     TTL_S = 30.0
@@ -159,6 +160,11 @@ class SpecCache:
         if item is None or item[0] < time.monotonic():
             return None
         return item[1]
+
+    def stale(self, channel_id: str) -> ChannelSpec | None:
+        """Return the cached spec however old it is (for when the database cannot be asked)."""
+        item = self._specs.get(channel_id)
+        return item[1] if item is not None else None
 
     def put(self, spec: ChannelSpec) -> None:
         """Remember a spec just read from the database."""
