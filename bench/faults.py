@@ -51,7 +51,7 @@ def main() -> None:
     try:
         for name in args.faults.split(","):
             label, begin, end, length = _fault(stack, name, args.outage, args.storage_outage)
-            report = measure_outage(stack, label, begin, end, length, settle_s=args.settle)
+            report = measure_outage(stack, label, begin, end, length, settle_s=args.settle, wait_out=True)
             reports.append(report)
             print(json.dumps(report.__dict__), flush=True)
     finally:

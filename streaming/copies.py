@@ -102,7 +102,9 @@ def make_copy(rt: Runtime, *, copy_id: str, channel_id: str, start_us: int, end_
     for key, ok in copied.items():
         if not ok:
             holes.update(users[key])
-    total = rt.store.total_size(copy_prefix(copy_id))  # one listing, not a request per object
+    # One listing, not a request per object; the segments only: a run of this job cut short before
+    # may already have written the index beside them.
+    total = rt.store.total_size(copied_key(copy_id, "live/"))
     rt.store.put(index_key(copy_id), encode_index(runs, holes), "application/json")
     return total
 

@@ -329,10 +329,6 @@ class DbTxn:
         notify_after_commit(self.s, service.TIMELINE_TOPIC + self.chan.channel_id,
                             {"version": self.chan.version, "last_seq": runs[-1].last_seq})
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run callback once the transaction commits."""
-        run_after_commit(self.s, callback)
-
 
 Txn = DbTxn | MemoryTxn
 

@@ -26,7 +26,7 @@ import base64
 import copy
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -123,7 +123,6 @@ class MemoryTxn:
         self.chan, self._tail = chan, tail
         self.runs: list[Run] = []
         self.holes: list[tuple[int, str]] = []
-        self.after: list[Callable[[], None]] = []
 
     def tail(self) -> Run | None:
         """Return the channel's newest run."""
@@ -135,10 +134,6 @@ class MemoryTxn:
         self.holes += holes
         if runs:
             self._tail = runs[-1]
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run callback once the change is kept."""
-        self.after.append(callback)
 
 
 class ProvisionalTimelines:
@@ -224,8 +219,6 @@ class ProvisionalTimelines:
                 "version": txn.chan.version, "last_seq": txn.tail().last_seq if txn.tail() else -1,
                 "provisional": {"runs": [run_to_json(r) for r in txn.runs], "holes": txn.holes,
                                 "last_publish_us": txn.chan.last_publish_us}})
-        for callback in txn.after:
-            callback()
 
     def _journal(self, channel_id: str, carried: ProvisionalChannel) -> None:
         try:

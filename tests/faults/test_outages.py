@@ -76,7 +76,7 @@ def test_postgres_frozen(stack: FaultStack) -> None:
 
 def _restart(stack: FaultStack, name: str) -> OutageReport:
     process = stack.processes[name]
-    report = measure_outage(stack, f"{name} SIGKILLed", process.kill, process.start, 0.5)
+    report = measure_outage(stack, f"{name} SIGKILLed", process.kill, process.start, 0.5, settle_s=5)
     print(json.dumps(report.__dict__))
     assert not report.sequence_went_back, report
     return report
