@@ -79,7 +79,7 @@ def test_two_schedulers_run_each_job_once_at_its_cadence_and_hand_over(rt) -> No
             runs = store.records(["test.quick"])["test.quick"].runs
             assert runs == sorted(runs, reverse=True) and len(runs) == quick.runs
             assert percentile(intervals(runs), 0.95) <= 0.2 + SLACK_S
-            assert min(intervals(runs)) >= 0.1  # never twice per period (two holders would)
+            assert len(runs) <= (runs[0] - runs[-1]) / 0.2 + 2  # once per period, not once per holder
             assert slow.most == 1 and slow.runs >= 3  # back to back, never overlapping itself
             hourly_record = store.records(["test.hourly"])["test.hourly"]
             assert hourly.runs == 1 and hourly_record.next_due == pytest.approx(hourly_record.runs[0] + 3600)
