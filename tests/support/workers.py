@@ -3,17 +3,16 @@ their own, `smartgo worker` started and stopped, its log read back."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from tests.conftest import wait_for
 from workers.jobs import JOBS
 from workers.schedule_store import RedisScheduleStore
 
@@ -26,18 +25,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout_s: float, what: str):  # noqa: ANN001, ANN201
-    """Poll predicate until it returns something truthy; fail after timeout_s."""
-    end = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.05)
 
 
 class OwnRedis:
@@ -63,7 +50,7 @@ class OwnRedis:
             except redis.RedisError:
                 return False
 
-        wait_until(answers, 10, f"redis-server on port {self.port}")
+        wait_for(answers, 10, f"redis-server on port {self.port}")
         client.close()
         return self
 
@@ -113,7 +100,7 @@ class WorkerProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", self.module, *prefix, "--health-port",
                                       str(self.health_port), *self.args], cwd=ROOT, env=self.env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
-        wait_until(lambda: self.readiness()[0] == 200, 30, f"worker {self.proc.pid} ready")
+        wait_for(lambda: self.readiness()[0] == 200, 30, f"worker {self.proc.pid} ready")
         return self
 
     def readiness(self) -> tuple[int, dict]:

@@ -8,16 +8,15 @@ import datetime as dt
 import shutil
 import signal
 import time
-from pathlib import Path
 
 import pytest
 import redis
 
 from infra.db import Database, new_id
 from infra.migrate import upgrade
-from tests.conftest import REAL
+from tests.conftest import REAL, wait_for
 from tests.support.processes import smartgo_env
-from tests.support.workers import PERIODIC, OwnRedis, WorkerProcess, isolated_env, runs_since, wait_until
+from tests.support.workers import PERIODIC, OwnRedis, WorkerProcess, isolated_env, runs_since
 from workers.schedule_store import RedisScheduleStore
 from workers.scheduler import RUN_LEASE, SCHEDULER_LEASE, percentile
 from workers.worker import arq_pool
@@ -75,9 +74,9 @@ def test_periodic_jobs_keep_their_cadence_on_two_workers_and_across_restarts(rt,
     try:
         enough = lambda since, n: all(len(runs_since(store, name, since)) >= n for name in SHORT)  # noqa: E731
         # Measured once start-up is over (both processes up, every job's first run done).
-        wait_until(lambda: all(runs_since(store, name, began) for name in PERIODIC), 20, "every job's first run")
+        wait_for(lambda: all(runs_since(store, name, began) for name in PERIODIC), 20, "every job's first run")
         settled = time.time()
-        wait_until(lambda: enough(settled, 6), 40, "six runs of every job due every 2 s or less")
+        wait_for(lambda: enough(settled, 6), 40, "six runs of every job due every 2 s or less")
         check_short_jobs(store, settled)
         check_longer_jobs(store)
         first_runs = {name: sorted(store.records([name])[name].runs) for name in LONGER}
@@ -88,15 +87,15 @@ def test_periodic_jobs_keep_their_cadence_on_two_workers_and_across_restarts(rt,
         other = next(w for w in workers if w is not holder)
         assert holder.terminate() == 0
         handed = time.time()
-        wait_until(lambda: scheduler_pid(settings.redis_url) == other.proc.pid, 5, "the other worker to take over")
-        wait_until(lambda: enough(handed, 3), 20, "the periodic jobs under the new holder")
+        wait_for(lambda: scheduler_pid(settings.redis_url) == other.proc.pid, 5, "the other worker to take over")
+        wait_for(lambda: enough(handed, 3), 20, "the periodic jobs under the new holder")
         assert other.terminate() == 0
 
         # A worker started afresh reads the schedule from Redis: the hourly and 10-minute jobs
         # are not run again at its start.
         workers.append(WorkerProcess(env, tmp_path / "third.log").start())
         restarted = time.time()
-        wait_until(lambda: enough(restarted, 4), 20, "the periodic jobs on the restarted worker")
+        wait_for(lambda: enough(restarted, 4), 20, "the periodic jobs on the restarted worker")
         check_short_jobs(store, restarted)
         check_longer_jobs(store)
         for name, every in LONGER.items():
@@ -144,7 +143,7 @@ def _outage(worker: WorkerProcess, start_outage, end_outage) -> tuple[list[str],
     before = len(worker.log_lines())
     start_outage()
     began = time.monotonic()
-    wait_until(lambda: any("redis still unreachable" in line for line in worker.log_lines()[before:]), 30,
+    wait_for(lambda: any("redis still unreachable" in line for line in worker.log_lines()[before:]), 30,
                "the worker's reminder that Redis is still away")
     end_outage()
     return worker.log_lines()[before:], time.monotonic() - began
@@ -166,7 +165,7 @@ def test_a_worker_rides_out_its_redis_killed_and_frozen(settings, tmp_path) -> N
     worker = WorkerProcess(env, tmp_path / "worker.log")
     try:
         worker.start()
-        wait_until(lambda: runs_since(store, SWEEP, 0), 10, "the first sweep")
+        wait_for(lambda: runs_since(store, SWEEP, 0), 10, "the first sweep")
         # A recording due for finishing whose finishing job waits in the queue, deferred an hour:
         # every reconcile pass finds its job id taken, so only the queue being lost frees it.
         recording_id = new_id()
@@ -174,23 +173,23 @@ def test_a_worker_rides_out_its_redis_killed_and_frozen(settings, tmp_path) -> N
                              defer_s=3600, recording_id=recording_id))
         created = time.time()
         _recording_due_for_finishing(db, recording_id)
-        wait_until(lambda: len(runs_since(store, RECONCILE, created)) >= 2, 15, "two reconcile passes")
+        wait_for(lambda: len(runs_since(store, RECONCILE, created)) >= 2, 15, "two reconcile passes")
         assert _recording_state(db, recording_id) in ("scheduled", "recording")
 
         # Killed, and back empty: the worker reconnects, and the reconcile pass queues the lost job again.
         lines, lasted = _outage(worker, own.kill, own.start)
         back = time.time()
         _quiet(lines, lasted)
-        wait_until(lambda: runs_since(store, SWEEP, back), 5, "the sweep again within seconds of Redis's return")
-        wait_until(lambda: _recording_state(db, recording_id) not in ("scheduled", "recording"), 20,
+        wait_for(lambda: runs_since(store, SWEEP, back), 5, "the sweep again within seconds of Redis's return")
+        wait_for(lambda: _recording_state(db, recording_id) not in ("scheduled", "recording"), 20,
                    "the lost finishing job queued again and run")
 
         # Frozen (connections open, nothing answers), then thawed.
         lines, lasted = _outage(worker, own.freeze, own.thaw)
         thawed = time.time()
         _quiet(lines, lasted)
-        wait_until(lambda: runs_since(store, SWEEP, thawed), 5, "the sweep again within seconds of the thaw")
-        wait_until(lambda: all(len(runs_since(store, name, thawed)) >= 3 for name in SHORT), 20,
+        wait_for(lambda: runs_since(store, SWEEP, thawed), 5, "the sweep again within seconds of the thaw")
+        wait_for(lambda: all(len(runs_since(store, name, thawed)) >= 3 for name in SHORT), 20,
                    "the short periodic jobs after the thaw")
         for name, every in SHORT.items():
             assert percentile(intervals(runs_since(store, name, thawed)), 0.95) <= every + SLACK_S, name
@@ -212,20 +211,20 @@ def test_sigterm_drains_a_worker_and_another_takes_over(settings, tmp_path) -> N
     marker = lambda name: tmp_path / name  # noqa: E731
     try:
         first.start()
-        wait_until(lambda: scheduler_pid(own.url) == first.proc.pid, 10, "the first worker to schedule")
+        wait_for(lambda: scheduler_pid(own.url) == first.proc.pid, 10, "the first worker to schedule")
         asyncio.run(_enqueue(own.url, "test.hold", "hold-1", marker=str(marker("one"))))
-        started = wait_until(lambda: marker("one.started").exists() and marker("one.started").read_text(), 20,
+        started = wait_for(lambda: marker("one.started").exists() and marker("one.started").read_text(), 20,
                              "the long job to start")
         assert int(started) == first.proc.pid
         second.start()
 
         first.proc.send_signal(signal.SIGTERM)
-        status, body = wait_until(lambda: (r := first.readiness())[0] == 503 and r, 10, "readiness to say draining")
+        status, body = wait_for(lambda: (r := first.readiness())[0] == 503 and r, 10, "readiness to say draining")
         assert body["status"] == "draining" and "draining" in body["reasons"]
-        wait_until(lambda: scheduler_pid(own.url) == second.proc.pid, 5, "the other worker to take the scheduler")
+        wait_for(lambda: scheduler_pid(own.url) == second.proc.pid, 5, "the other worker to take the scheduler")
         # A job queued now runs on the other worker: the draining one takes none.
         asyncio.run(_enqueue(own.url, "test.hold", "hold-2", marker=str(marker("two"))))
-        assert int(wait_until(lambda: marker("two.started").exists() and marker("two.started").read_text(), 20,
+        assert int(wait_for(lambda: marker("two.started").exists() and marker("two.started").read_text(), 20,
                               "the new job to start")) == second.proc.pid
         assert first.proc.poll() is None and not marker("one.done").exists()  # still finishing its job
 
@@ -233,7 +232,7 @@ def test_sigterm_drains_a_worker_and_another_takes_over(settings, tmp_path) -> N
         assert first.proc.wait(20) == 0
         assert int(marker("one.done").read_text()) == first.proc.pid  # it finished, not put back
         marker("two.release").touch()
-        wait_until(lambda: marker("two.done").exists(), 10, "the other worker's job to finish")
+        wait_for(lambda: marker("two.done").exists(), 10, "the other worker's job to finish")
         assert second.terminate() == 0
     finally:
         first.kill()
