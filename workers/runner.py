@@ -142,7 +142,7 @@ class InProcessJobRunner:
     async def start(self) -> None:
         """Take the job queue of this process and start the periodic jobs."""
         self.rt.jobs = JobQueue(asyncio.get_running_loop(), self.enqueue)
-        self.rt.extras["periodic_scheduler"] = self.scheduler
+        self.rt.extras.setdefault("periodic_scheduler", self.scheduler)  # the first runner's, for /v1/admin/jobs
         await self.scheduler.start()
 
     async def stop(self) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 import uuid
 
 import pytest
@@ -100,3 +102,28 @@ def test_on_arq_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky, mon
     asyncio.run(run())
     assert queued == [True, False]
     assert calls == [7, 7, 7] and done.is_set()
+
+
+def test_an_outage_is_waited_out_within_a_try_and_told_once(rt, monkeypatch, caplog) -> None:  # noqa: ANN001
+    """A job failing because storage is down is tried again with back-off without spending its
+    tries (it has one), and the outage is one line of the health monitor, no traceback."""
+    from infra.errors import StorageUnavailable
+    from infra.health import Health
+
+    calls: list[float] = []
+
+    def needs_storage(rt) -> str:  # noqa: ANN001
+        calls.append(time.monotonic())
+        if len(calls) < 4:
+            raise StorageUnavailable("storage unavailable")
+        return "stored"
+
+    spec = JobSpec("test.needs_storage", needs_storage, timeout_s=10, max_tries=1)
+    monkeypatch.setattr(rt, "health", Health())  # an outage of this test's own
+    monkeypatch.setattr(runner, "backoff_s", lambda attempt: 0.05 * attempt)
+    caplog.set_level(logging.INFO)
+    assert asyncio.run(runner.run_queued(rt, spec, {}, attempt=1)) is None  # done, within its one try
+    assert len(calls) == 4 and calls[-1] - calls[0] >= 0.05 + 0.1 + 0.15  # backed off between tries
+    lines = [r for r in caplog.records if r.name.startswith(("workers", "smartgo"))]
+    assert [r.getMessage() for r in lines] == ["storage lost: StorageUnavailable: storage unavailable"]
+    assert not any(r.exc_info for r in lines)
