@@ -107,16 +107,20 @@ class PeriodicScheduler:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops.clear()
-        try:
-            await run_in_threadpool(self.leases.release, SCHEDULER_LEASE, self.holder)
-        except Exception as err:  # unreachable lease store: the lease lapses by itself
-            self._report(err, "could not give the scheduler lease back")
+        await self._give_back()
         running = [f for f in self._passes.values() if not f.done()]
         if running and wait_s > 0:
             await asyncio.wait(running, timeout=wait_s)
         if self._keeper is not None:
             self._keeper.cancel()
             await asyncio.gather(self._keeper, return_exceptions=True)
+            await self._give_back()  # in case a renewal under way took it again meanwhile
+
+    async def _give_back(self) -> None:
+        try:
+            await run_in_threadpool(self.leases.release, SCHEDULER_LEASE, self.holder)
+        except Exception as err:  # unreachable lease store: the lease lapses by itself
+            self._report(err, "could not give the scheduler lease back")
 
     def running(self) -> list[str]:
         """Return the periodic jobs whose run in this process has not ended."""
