@@ -63,20 +63,31 @@ def _multi(config, server) -> None:  # noqa: ANN001
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Run background jobs on arq workers (distributed mode)."""
+    """Run background jobs: queued ones from arq, periodic ones on the scheduler (distributed mode)."""
     settings = _settings()
     if not settings.redis_url:
         print("smartgo: the worker needs SMARTGO_REDIS_URL; in the embedded mode the API process "
               "runs jobs itself", file=sys.stderr)
         return 2
-    from arq.worker import run_worker
+    import asyncio
+    import os
 
     from infra.runtime import build_runtime, set_runtime
-    from workers.runner import arq_worker_settings
+    from workers.worker import serve_worker
 
+    # arq logs every job at INFO and each connection loss with a traceback; our own lines say
+    # what matters (failures, and one line per outage through the health monitor).
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("arq").setLevel(logging.WARNING)
     rt = build_runtime(settings)
     set_runtime(rt)
-    run_worker(arq_worker_settings(rt))
+    port = settings.health_port if args.health_port is None else args.health_port
+    drain = {} if args.drain_timeout is None else {"drain_timeout_s": args.drain_timeout}
+    finished = asyncio.run(serve_worker(rt, health_port=port, **drain))
+    rt.close()
+    if not finished:  # a job thread still runs; it cannot be stopped, and it is back on the queue
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 
@@ -195,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-migrate", action="store_true")
     p.set_defaults(func=cmd_api)
     p = sub.add_parser("worker", help="run background jobs (arq, needs Redis)")
+    p.add_argument("--health-port", type=int, help="serve /healthz and /readyz here (default SMARTGO_HEALTH_PORT; 0: off)")
+    p.add_argument("--drain-timeout", type=float, metavar="SECONDS",
+                   help="on SIGTERM, wait this long (default 60) for running jobs before putting them back on the queue")
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("packager", help="run a packager node (distributed mode)")
     p.add_argument("--health-port", type=int, help="serve /healthz and /readyz on this port")

@@ -200,6 +200,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     from streaming.ingest_http import IngestEndpoint
     from streaming.origin import Origin
     from streaming.vod_api import UPLOAD_PATH as VOD_UPLOAD_PATH, router as vod_assets_router
+    from workers.api import router as jobs_router
     from workers.runner import make_job_runner
 
     set_runtime(rt)
@@ -250,6 +251,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     api.include_router(recorder_router)
     api.include_router(vod_assets_router)
     api.include_router(vod_router)
+    api.include_router(jobs_router)
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_request_body_bytes, streamed=f"{EPG_UPLOAD_PATH}|{VOD_UPLOAD_PATH}|{IMAGE_UPLOAD_PATH}")
 
     install_demo_page(api)

@@ -109,6 +109,11 @@ def channel_rule_ids(*, db_session: Session, channel_id: str) -> list[str]:
                                    .order_by(SeriesRule.created_at)))
 
 
+def channels_with_rules(*, db_session: Session) -> list[str]:
+    """Return the channels that have series rules."""
+    return list(db_session.scalars(select(SeriesRule.channel_id).distinct().order_by(SeriesRule.channel_id)))
+
+
 def apply_rule_by_id(*, db_session: Session, rule_id: str) -> int:
     """Apply a series rule if it still exists; return how many episodes were skipped for quota."""
     rule = db_session.get(SeriesRule, rule_id)

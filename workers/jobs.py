@@ -121,6 +121,18 @@ def apply_series_rules(rt: Runtime, channel_id: str) -> int:
     return len(rule_ids)
 
 
+def reconcile_series_rules(rt: Runtime) -> int:
+    """Queue the series rules of every channel that has some (their job after a guide import may
+    have been lost with Redis); return how many channels were queued."""
+    from recorder import series
+
+    with rt.db.session(write=False) as s:
+        channel_ids = series.channels_with_rules(db_session=s)
+    for channel_id in channel_ids:
+        queue_job(rt, "recorder.apply_series_rules", f"recorder.series:{channel_id}", channel_id=channel_id)
+    return len(channel_ids)
+
+
 def finalize_recording(rt: Runtime, recording_id: str) -> str | None:
     """Finish a recording whose window is over (completed, partial or failed), in one transaction."""
     import datetime as dt
@@ -253,6 +265,7 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("recorder.finalize_recording", finalize_recording, timeout_s=120, max_tries=5),
         JobSpec("recorder.make_private_copy", make_private_copy, timeout_s=1800, max_tries=5),
         JobSpec("recorder.apply_series_rules", apply_series_rules, timeout_s=1800, max_tries=5),
+        JobSpec("recorder.reconcile_series_rules", reconcile_series_rules, timeout_s=300, max_tries=1, every_s=3600),
         JobSpec("recorder.expire_recordings", expire_recordings, timeout_s=600, max_tries=1, every_s=3600),
         JobSpec("streaming.ingest_asset", ingest_asset, timeout_s=6 * 3600, max_tries=3),
         JobSpec("streaming.reconcile_assets", reconcile_assets, timeout_s=60, max_tries=1, every_s=2),

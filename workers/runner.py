@@ -1,30 +1,100 @@
 """Run jobs: in-process in the embedded mode, on arq (Redis) workers in the distributed one.
 
-arq was picked over saq, dramatiq and rq: it is asyncio-native like the API, keeps a
-job id unique so enqueueing twice is harmless, retries with back-off and has cron jobs,
-in a small codebase we can read end to end.
+arq was picked over saq, dramatiq and rq: it is asyncio-native like the API, keeps a job id
+unique so enqueueing twice is harmless and retries with back-off, in a small codebase we can
+read end to end. Queued jobs run on it; periodic jobs run on our own scheduler
+(workers/scheduler.py), in both modes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from infra.health import dependency_of, describe
+from infra.leases import InProcessLeases
 from infra.runtime import Runtime
 from workers.jobs import JOBS, JobSpec
+from workers.schedule_store import MemoryScheduleStore
+from workers.scheduler import PeriodicScheduler
 
 log = logging.getLogger(__name__)
 QUEUED_JOBS_AT_ONCE = 4
+STOP_WAIT_S = 10.0  # the embedded runner waits this long for periodic runs going on when the API stops
 
 
 def backoff_s(attempt: int) -> float:
     """Return how long to wait before retry number attempt: doubling from 2 s, at most a minute, jittered."""
     return min(60.0, 2.0 ** attempt) * (0.5 + random.random())
+
+
+class JobTimedOut(Exception):
+    """A job ran longer than its timeout (its thread goes on unwatched: a thread cannot be stopped)."""
+
+
+async def run_try(rt: Runtime, spec: JobSpec, kwargs: dict) -> Any:
+    """Run one try of a job in the thread pool within the job's timeout.
+
+    An outage of a shared service (database, Redis, storage) is waited out inside the try,
+    with back-off, so a minute without the database does not spend the job's tries; its
+    failures go through ``rt.health.absorb`` (one line per outage, not a traceback per call).
+    A draining process does not wait: the job goes back to the queue.
+    """
+    deadline = time.monotonic() + spec.timeout_s
+    outages = 0
+    while True:
+        task = asyncio.ensure_future(run_in_threadpool(spec.func, rt, **kwargs))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+        except asyncio.CancelledError:
+            task.add_done_callback(_retrieve)
+            raise
+        if not done:
+            task.add_done_callback(_retrieve)
+            raise JobTimedOut(f"{spec.name} ran longer than its {spec.timeout_s:g} s timeout")
+        try:
+            return task.result()
+        except Exception as err:
+            if not rt.health.absorb(err):
+                raise
+            outages += 1
+            wait = backoff_s(outages)
+            draining = rt.lifecycle is not None and rt.lifecycle.draining
+            if draining or time.monotonic() + wait >= deadline:
+                raise
+            await asyncio.sleep(wait)
+
+
+async def run_queued(rt: Runtime, spec: JobSpec, kwargs: dict, attempt: int) -> float | None:
+    """Run try number `attempt` of a queued job; return how long to wait before the next try,
+    or None when it is done (it succeeded, or failed its last try)."""
+    try:
+        await run_try(rt, spec, kwargs)
+        return None
+    except Exception as err:
+        quiet = dependency_of(err) is not None  # an outage, told once by the health monitor
+        if attempt < spec.max_tries:
+            if not quiet:
+                log.warning("job %s failed (try %d of %d), retrying: %s", spec.name, attempt, spec.max_tries,
+                            describe(err))
+            return backoff_s(attempt)
+        if quiet or isinstance(err, JobTimedOut):
+            log.warning("job %s gave up after %d tries: %s", spec.name, attempt, describe(err))
+        else:
+            log.error("job %s failed for good after %d tries", spec.name, attempt, exc_info=err)
+        return None
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class JobQueue:
@@ -56,7 +126,7 @@ class JobQueue:
 
 
 class InProcessJobRunner:
-    """Embedded-mode runner: periodic jobs and queued jobs as asyncio tasks in this process."""
+    """Embedded-mode runner: periodic jobs on the scheduler, queued jobs as asyncio tasks, in this process."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -65,18 +135,23 @@ class InProcessJobRunner:
         # Queued jobs share the API's thread pool: a few at a time, so a burst of them (a hundred
         # private copies after a popular programme) never starves requests.
         self._slots = asyncio.Semaphore(QUEUED_JOBS_AT_ONCE)
+        # One process: nothing to elect, so its own leases and a schedule in memory.
+        self.scheduler = PeriodicScheduler(rt, store=MemoryScheduleStore(), leases=InProcessLeases(),
+                                           holder=f"in-process-{os.getpid()}", specs=JOBS.values())
 
     async def start(self) -> None:
-        """Start one loop per periodic job."""
+        """Take the job queue of this process and start the periodic jobs."""
         self.rt.jobs = JobQueue(asyncio.get_running_loop(), self.enqueue)
-        for spec in JOBS.values():
-            if spec.every_s:
-                self._tasks.append(asyncio.create_task(self._every(spec), name=spec.name))
+        self.rt.extras.setdefault("periodic_scheduler", self.scheduler)  # the first runner's, for /v1/admin/jobs
+        await self.scheduler.start()
 
     async def stop(self) -> None:
-        """Cancel every loop and wait for it."""
+        """Stop the periodic jobs (waiting a little for runs going on) and cancel queued jobs."""
         if self.rt.jobs is not None and self.rt.jobs.loop is asyncio.get_running_loop():
             self.rt.jobs = None
+        if self.rt.extras.get("periodic_scheduler") is self.scheduler:
+            del self.rt.extras["periodic_scheduler"]
+        await self.scheduler.stop(wait_s=STOP_WAIT_S)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -92,90 +167,18 @@ class InProcessJobRunner:
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
         return True
 
-    async def _every(self, spec: JobSpec) -> None:
-        while True:
-            await asyncio.sleep(spec.every_s or 1.0)
-            await self._run_once(spec, {})
-
     async def _run_with_retries(self, spec: JobSpec, kwargs: dict, job_id: str) -> None:
         try:
             for attempt in range(1, spec.max_tries + 1):
                 async with self._slots:
-                    succeeded = await self._run_once(spec, kwargs)
-                if succeeded:
+                    wait = await run_queued(self.rt, spec, kwargs, attempt)
+                if wait is None:
                     return
-                if attempt < spec.max_tries:
-                    await asyncio.sleep(backoff_s(attempt))
+                await asyncio.sleep(wait)
         finally:
             self._queued.discard(job_id)
-
-    async def _run_once(self, spec: JobSpec, kwargs: dict) -> bool:
-        try:
-            await asyncio.wait_for(run_in_threadpool(spec.func, self.rt, **kwargs), spec.timeout_s)
-            return True
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("job %s failed", spec.name)
-            return False
 
 
 def make_job_runner(rt: Runtime) -> InProcessJobRunner:
     """Return the runner the API process uses in the embedded mode."""
     return InProcessJobRunner(rt)
-
-
-def arq_worker_settings(rt: Runtime) -> type:
-    """Build arq WorkerSettings running every registered job against this runtime."""
-    from arq import cron, func
-    from arq.connections import RedisSettings
-    from arq.worker import Retry
-
-    def wrap(spec: JobSpec):  # noqa: ANN202
-        async def job(ctx: dict, **kwargs: Any) -> Any:
-            try:
-                return await run_in_threadpool(spec.func, ctx["rt"], **kwargs)
-            except Exception as err:
-                # arq retries only what asks to be retried: every failure does, with back-off.
-                if ctx.get("job_try", 1) < spec.max_tries:
-                    log.warning("job %s failed (try %s), retrying: %s", spec.name, ctx.get("job_try"), err)
-                    raise Retry(defer=backoff_s(ctx.get("job_try", 1))) from err
-                raise
-
-        job.__name__ = spec.name.replace(".", "_")
-        job.__qualname__ = spec.name
-        return job
-
-    functions = {name: wrap(spec) for name, spec in JOBS.items()}
-    crons = []
-    for name, spec in JOBS.items():
-        if spec.every_s:
-            # arq cron fires at most once a second.
-            step = max(1, int(spec.every_s))
-            # A fixed job id (and no result kept): a run still going blocks the next tick on every
-            # worker, so a slow pass never overlaps itself.
-            crons.append(cron(functions[name], name=name, second=set(range(0, 60, step)), job_id=name,
-                              keep_result=0, timeout=spec.timeout_s, run_at_startup=False))
-
-    async def on_startup(ctx: dict) -> None:
-        ctx["rt"] = rt
-
-        async def enqueue(name: str, *, job_id: str, **kwargs: Any) -> bool:
-            return await ctx["redis"].enqueue_job(name, _job_id=job_id, **kwargs) is not None
-
-        rt.jobs = JobQueue(asyncio.get_running_loop(), enqueue)
-
-    class WorkerSettings:
-        redis_settings = RedisSettings.from_dsn(rt.settings.redis_url)
-        # No result kept: arq refuses a job id while its result exists, and the reconcile passes
-        # must be able to queue the same id again as soon as a run has ended (or given up).
-        functions_ = [func(f, name=name, max_tries=JOBS[name].max_tries, timeout=JOBS[name].timeout_s,
-                           keep_result=0) for name, f in functions.items()]
-        cron_jobs = crons
-        max_tries = 5
-        job_timeout = 300
-        handle_signals = True
-
-    WorkerSettings.functions = WorkerSettings.functions_  # type: ignore[attr-defined]
-    WorkerSettings.on_startup = staticmethod(on_startup)  # type: ignore[attr-defined]
-    return WorkerSettings

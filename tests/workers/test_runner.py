@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 import uuid
 
 import pytest
@@ -68,33 +70,60 @@ def test_in_process_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky,
 
 @pytest.mark.skipif(not REAL["redis"], reason="arq runs on Redis (the embedded mode runs jobs in-process)")
 def test_on_arq_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky, monkeypatch) -> None:  # noqa: ANN001
-    from arq import create_pool
     from arq.worker import Worker
+
+    from workers import worker
 
     calls, queued, done = flaky
     monkeypatch.setattr(rt, "jobs", rt.jobs)
-    settings = runner.arq_worker_settings(rt)
     queue = f"test:queue:{uuid.uuid4().hex}"  # a queue of this test's own: no other worker takes from it
     ran_id = f"flaky-{uuid.uuid4().hex}"
 
     async def run() -> None:
-        pool = await create_pool(settings.redis_settings, default_queue_name=queue)
+        pool = worker.arq_pool(rt.settings.redis_url)
+        pool.default_queue_name = queue
+
+        async def enqueue(name: str, *, job_id: str, **kwargs) -> bool:  # noqa: ANN003
+            return await pool.enqueue_job(name, _job_id=job_id, **kwargs) is not None
+
+        rt.jobs = runner.JobQueue(asyncio.get_running_loop(), enqueue)
         try:
             assert await pool.enqueue_job("test.fan_out", _job_id=f"fan-{uuid.uuid4().hex}",
                                           flaky_id=ran_id) is not None
-            worker = Worker(functions=settings.functions, queue_name=queue, redis_settings=settings.redis_settings,
-                            burst=True, on_startup=settings.on_startup, handle_signals=False, poll_delay=0.05,
-                            max_tries=5)
-            try:
-                await asyncio.wait_for(worker.main(), 60)
-            finally:
-                await worker.close()
+            arq = Worker(functions=worker.arq_functions(rt), queue_name=queue, redis_pool=pool, burst=True,
+                         handle_signals=False, poll_delay=0.05, keep_result=0)
+            await asyncio.wait_for(arq.main(), 60)
             # No result is kept: the id that just ran can be queued again at once (a reconcile pass).
             assert await pool.enqueue_job("test.flaky", _job_id=ran_id, n=8) is not None
             await pool.delete(queue, f"arq:job:{ran_id}")
         finally:
-            await pool.aclose()
+            await pool.aclose(close_connection_pool=True)
 
     asyncio.run(run())
     assert queued == [True, False]
     assert calls == [7, 7, 7] and done.is_set()
+
+
+def test_an_outage_is_waited_out_within_a_try_and_told_once(rt, monkeypatch, caplog) -> None:  # noqa: ANN001
+    """A job failing because storage is down is tried again with back-off without spending its
+    tries (it has one), and the outage is one line of the health monitor, no traceback."""
+    from infra.errors import StorageUnavailable
+    from infra.health import Health
+
+    calls: list[float] = []
+
+    def needs_storage(rt) -> str:  # noqa: ANN001
+        calls.append(time.monotonic())
+        if len(calls) < 4:
+            raise StorageUnavailable("storage unavailable")
+        return "stored"
+
+    spec = JobSpec("test.needs_storage", needs_storage, timeout_s=10, max_tries=1)
+    monkeypatch.setattr(rt, "health", Health())  # an outage of this test's own
+    monkeypatch.setattr(runner, "backoff_s", lambda attempt: 0.05 * attempt)
+    caplog.set_level(logging.INFO)
+    assert asyncio.run(runner.run_queued(rt, spec, {}, attempt=1)) is None  # done, within its one try
+    assert len(calls) == 4 and calls[-1] - calls[0] >= 0.05 + 0.1 + 0.15  # backed off between tries
+    lines = [r for r in caplog.records if r.name.startswith(("workers", "smartgo"))]
+    assert [r.getMessage() for r in lines] == ["storage lost: StorageUnavailable: storage unavailable"]
+    assert not any(r.exc_info for r in lines)
