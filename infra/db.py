@@ -207,6 +207,10 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.health = health
         self._probe_engine: Engine | None = None
+        if health is not None and not self.is_sqlite:
+            # A restarted server left every pooled connection dead: drop them at once rather
+            # than fail one request per connection and call that another outage.
+            health.when_back("database", self.engine.dispose)
         # SQLite allows one writer; serialising writers here avoids busy-retry storms.
         self._write_lock = threading.Lock() if self.is_sqlite else None
 

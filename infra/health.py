@@ -39,6 +39,7 @@ class DependencyState:
     error: str | None = None
     told_at: float = 0.0  # monotonic time of the last line logged about it
     lost_at: float = 0.0  # monotonic time it was lost
+    back_at: float = 0.0  # monotonic time it came back
     untold: bool = False  # lost again so soon after coming back that no line said so yet
 
 
@@ -84,6 +85,7 @@ class Health:
         self._deps: dict[str, DependencyState] = {}
         self._probes: dict[str, Callable[[], None]] = {}
         self._running: dict[str, asyncio.Future] = {}
+        self._when_back: dict[str, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
 
     def register(self, name: str, probe: Callable[[], None]) -> None:
@@ -108,7 +110,7 @@ class Health:
             dep = self._deps.setdefault(name, DependencyState(name))
             dep.error = describe(err)
             if dep.up is not False:
-                flapping = bool(dep.lost_at) and now - dep.lost_at < FLAP_S
+                flapping = bool(dep.back_at) and now - dep.back_at < FLAP_S
                 dep.up, dep.changed_at, dep.lost_at, dep.untold = False, time.time(), now, flapping
                 if flapping:
                     return
@@ -131,12 +133,21 @@ class Health:
             if dep.up is not False:
                 dep.up = True
                 return
-            dep.up, dep.changed_at, dep.error = True, time.time(), None
-            if dep.untold:  # a blink nobody was told of: its end is not news either
-                return
-            dep.told_at = now
-            away = now - dep.lost_at
-        log.warning("%s back after %.1f s", name, away)
+            dep.up, dep.changed_at, dep.error, dep.back_at = True, time.time(), None, now
+            untold, away = dep.untold, now - dep.lost_at
+            if not untold:
+                dep.told_at = now
+        for callback in self._when_back.get(name, ()):
+            try:
+                callback()
+            except Exception:  # a listener's failure is its own, not the service's
+                log.exception("after %s came back", name)
+        if not untold:  # a blink nobody was told of: its end is not news either
+            log.warning("%s back after %.1f s", name, away)
+
+    def when_back(self, name: str, callback: Callable[[], None]) -> None:
+        """Call callback each time a service comes back (to drop connections it made stale)."""
+        self._when_back.setdefault(name, []).append(callback)
 
     def absorb(self, err: BaseException) -> bool:
         """Report err if it is an outage of a shared service; tell whether it was (the caller

@@ -213,7 +213,7 @@ class PackagerNode:
             policy=SupervisorPolicy(target_duration_s=channel.target_duration_s, **self.policy),
             on_state=self._report, probe_args_for=probe_args,
             inspect_line=lambda line, seen_output: source_problem(line, spec, seen_output=seen_output),
-            bus_up=lambda: self.rt.health.is_up("redis"),
+            published_since=lambda since: self._published_since(channel.id, since),
         )
         self.supervisors[channel.id] = (sup, fingerprint)
         log.info("packager %s: took channel %s (epoch %d)", self.node_id, channel.id, epoch)
@@ -228,6 +228,14 @@ class PackagerNode:
             except Exception as err:  # it lapses by itself
                 self.rt.health.absorb(err)
         log.info("packager %s: let go of channel %s", self.node_id, channel_id)
+
+    def _published_since(self, channel_id: str, since_wall: float) -> bool | None:
+        """Tell whether a channel's timeline took a segment after a wall time (None: cannot tell)."""
+        if not self.rt.health.is_up("database"):
+            return None
+        with self.rt.db.session(write=False, timeout_s=2.0) as s:
+            _, published_us = service.timeline_version(db_session=s, channel_id=channel_id)
+        return published_us > since_wall * 1_000_000
 
     def _report(self, channel_id: str, state: ChannelState) -> None:
         snapshot = (state.state, state.reason, state.restarts, state.current_source)

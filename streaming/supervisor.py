@@ -1,10 +1,11 @@
 """Supervising one channel's ffmpeg: restart with back-off, fail over to a backup and back.
 
-The supervisor judges health by what reaches the timeline (publish notifications on the bus),
-not by ffmpeg's own progress: an encoder that runs but whose segments never publish is
-stalled. While the bus itself is down (Redis away) no notification can come, so ffmpeg's own
-uploads of media segments count instead: restarting a healthy encoder for an outage of the
-bus would cut a hole in the channel. Every restart makes the new ffmpeg push a new init segment and numbering from zero,
+The supervisor judges health by what reaches the timeline, not by ffmpeg's own progress: an
+encoder that runs but whose segments never publish is stalled. Publish notifications on the bus
+wake it at once; when none came for a stall period it asks the timeline itself (the database)
+before it restarts anything, because the bus may be what failed (Redis away), and restarting a
+healthy encoder for that would cut a hole in the channel. If the database cannot say either,
+ffmpeg's own uploads of media segments are the evidence left. Every restart makes the new ffmpeg push a new init segment and numbering from zero,
 so ingest records the break as a discontinuity.
 """
 
@@ -107,7 +108,7 @@ class ChannelSupervisor:
                  on_state: Callable[[str, ChannelState], None] | None = None,
                  probe_args_for: Callable[[str], list[str]] | None = None,
                  inspect_line: Callable[[str, bool], str | None] | None = None,
-                 bus_up: Callable[[], bool] | None = None) -> None:
+                 published_since: Callable[[float], bool | None] | None = None) -> None:
         self.channel_id = channel_id
         self.args_for = args_for
         self.sources = {"primary": primary, "backup": backup}
@@ -115,7 +116,8 @@ class ChannelSupervisor:
         self.on_state = on_state or (lambda _ch, _st: None)
         self.probe_args_for = probe_args_for
         self.inspect_line = inspect_line
-        self.bus_up = bus_up
+        self.published_since = published_since
+        self._last_upload: float | None = None  # monotonic time of ffmpeg's last media upload
         self._warning: str | None = None  # a source problem that degrades but does not stop
         self.status = ChannelState()
         self._proc: asyncio.subprocess.Process | None = None
@@ -216,6 +218,7 @@ class ChannelSupervisor:
         reader = asyncio.create_task(self._read_stderr(self._proc, tail))
         first_deadline = time.monotonic() + self.policy.startup_grace_s + self.policy.stall_s
         last_seen = None
+        last_seen_wall = time.time()
         stalled = False
         exited = asyncio.ensure_future(self._proc.wait())
         try:
@@ -227,9 +230,12 @@ class ChannelSupervisor:
                 await asyncio.wait({published, exited}, timeout=max(0.0, deadline - time.monotonic()),
                                    return_when=asyncio.FIRST_COMPLETED)
                 published.cancel()
+                if not self._published.is_set() and not exited.done() and time.monotonic() >= deadline and (
+                        await self._still_publishing(last_seen_wall)):
+                    self._published.set()  # the bus was quiet, the timeline was not
                 if self._published.is_set():
                     self._published.clear()
-                    last_seen = time.monotonic()
+                    last_seen, last_seen_wall = time.monotonic(), time.time()
                     if self.status.current_source != "primary":
                         self._set("degraded", "running on the backup source")
                     elif self._warning:
@@ -249,6 +255,17 @@ class ChannelSupervisor:
                     + (f" ({classify_failure(''.join(tail), None)})" if tail else ""))
         return classify_failure("".join(tail), self._proc.returncode if self._proc else None)
 
+    async def _still_publishing(self, since_wall: float) -> bool:
+        """Tell whether the channel published since a wall time though the bus said nothing."""
+        if self.published_since is not None:
+            try:
+                answer = await asyncio.wait_for(asyncio.to_thread(self.published_since, since_wall), 3)
+            except (asyncio.TimeoutError, Exception):  # the database cannot say either
+                answer = None
+            if answer is not None:
+                return answer
+        return self._last_upload is not None and time.monotonic() - self._last_upload < self.policy.stall_s
+
     async def _read_stderr(self, proc: asyncio.subprocess.Process, tail: deque) -> None:
         assert proc.stderr is not None
         seen_output = False
@@ -257,10 +274,10 @@ class ChannelSupervisor:
             if line.startswith("Output #") or line.startswith("Stream mapping"):
                 seen_output = True
             if line.lstrip().startswith("[hls @") and "Opening '" in line:
-                # One line per uploaded file: not worth keeping, but while the bus is down the
-                # upload of a media segment is the only sign of progress there is.
-                if self.bus_up is not None and _MEDIA_UPLOAD.search(line) and not self.bus_up():
-                    self.segment_published()
+                # One line per uploaded file: not worth keeping, but a media segment's upload is
+                # the last evidence of progress when neither the bus nor the database can tell.
+                if _MEDIA_UPLOAD.search(line):
+                    self._last_upload = time.monotonic()
                 continue
             tail.append(line)
             if self.inspect_line:

@@ -138,8 +138,10 @@ class OwnPostgres(Service):
         """Start the server and wait until it takes connections."""
         self.proc = subprocess.Popen(
             [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
+             # fsync off costs nothing a killed server would keep (the WAL reaches the OS at each
+             # commit); synchronous_commit stays on, or a SIGKILL would lose committed work.
              "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "full_page_writes=off",
-             "-c", "synchronous_commit=off", "-c", "max_connections=200"],
+             "-c", "max_connections=200"],
             preexec_fn=self._demote_new_session, stdout=subprocess.DEVNULL,
             stderr=open(self.data.parent / "postgres.log", "ab"))
         _wait_port(self.port, 30, "postgres", self.proc)
