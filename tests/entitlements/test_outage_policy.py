@@ -13,6 +13,7 @@ from entitlements.models import PlaybackDecisionLog, PlaybackSession
 from entitlements.outage import outage_door
 from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
+from tests.support.outages import service_away
 
 
 @pytest.fixture
@@ -28,14 +29,9 @@ def play(http, tokens: dict, channel_id: str):  # noqa: ANN001, ANN201
     return http.post("/v1/playback", headers=bearer(tokens), json={"content": {"type": "channel", "id": channel_id}})
 
 
-def away(monkeypatch, rt, service: str) -> None:  # noqa: ANN001
-    up = rt.health.is_up
-    monkeypatch.setattr(rt.health, "is_up", lambda name: name != service and up(name))
-
-
 def test_redis_away_closed_refuses_what_needs_stream_counting(http, rt, household, monkeypatch) -> None:  # noqa: ANN001
     assert play(http, household["phone"], household["channels"][0]).status_code == 200
-    away(monkeypatch, rt, "redis")
+    service_away(monkeypatch, rt, "redis")
     resp = play(http, household["tablet"], household["channels"][0])  # a second stream: must be counted
     assert (resp.status_code, resp.json()["error"]["code"]) == (503, "STREAMS_UNAVAILABLE"), resp.text
     assert int(resp.headers["retry-after"]) > 0
@@ -46,7 +42,7 @@ def test_redis_away_open_admits_without_the_stream_limit_and_says_so(http, rt, h
     refused = play(http, household["tablet"], household["channels"][0])  # one stream only
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "CONCURRENCY_LIMIT"), refused.text
     monkeypatch.setattr(rt.settings, "playback_outage_policy", "open")
-    away(monkeypatch, rt, "redis")
+    service_away(monkeypatch, rt, "redis")
     resp = play(http, household["tablet"], household["channels"][0])
     assert resp.status_code == 200, resp.text
     with rt.db.session(write=False) as s:
@@ -58,7 +54,7 @@ def test_redis_away_open_admits_without_the_stream_limit_and_says_so(http, rt, h
 
 def test_database_away_closed_refuses(http, rt, household, monkeypatch) -> None:  # noqa: ANN001
     assert play(http, household["phone"], household["channels"][0]).status_code == 200
-    away(monkeypatch, rt, "database")
+    service_away(monkeypatch, rt, "database")
     resp = play(http, household["phone"], household["channels"][0])
     assert (resp.status_code, resp.json()["error"]["code"]) == (503, "DATABASE_UNAVAILABLE")
     assert int(resp.headers["retry-after"]) > 0
@@ -69,7 +65,7 @@ def test_database_away_open_admits_a_start_it_decided_lately_and_the_audit_catch
     ch, other = household["channels"]
     assert play(http, household["phone"], ch).status_code == 200  # decided with the database
     monkeypatch.setattr(rt.settings, "playback_outage_policy", "open")
-    away(monkeypatch, rt, "database")
+    service_away(monkeypatch, rt, "database")
     again = play(http, household["phone"], ch)  # the player rejoins during the outage
     assert again.status_code == 200, again.text
     body = again.json()
@@ -79,7 +75,7 @@ def test_database_away_open_admits_a_start_it_decided_lately_and_the_audit_catch
     forged = http.post("/v1/playback", headers={"Authorization": "Bearer nonsense"},
                        json={"content": {"type": "channel", "id": ch}})
     assert forged.status_code == 401
-    monkeypatch.setattr(rt.health, "is_up", rt.health.__class__.is_up.__get__(rt.health))  # the database is back
+    monkeypatch.undo()  # the database is back (and the policy closed again: the door is not asked here)
 
     def audited() -> bool:
         with rt.db.session(write=False) as s:

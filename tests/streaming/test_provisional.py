@@ -16,6 +16,7 @@ from streaming.provisional import ProvisionalChannel, journal_key, provisional
 from streaming.timeline import make_run, pack_durations
 from tests.conftest import wait_for
 from tests.streaming.test_ingest import Pusher
+from tests.support.outages import service_away
 
 pytestmark = pytest.mark.ffmpeg
 
@@ -50,8 +51,7 @@ def test_segments_publish_from_memory_while_the_database_is_away_and_the_index_c
     assert _last_seq(http.playlist(f"/live/{cid}/cmaf/360p.m3u8").text) == 1  # a player is watching
     with rt.db.session(write=False) as s:
         before = service.timeline_version(db_session=s, channel_id=cid)[0]
-    healthy = rt.health.is_up
-    monkeypatch.setattr(rt.health, "is_up", lambda name: name != "database" and healthy(name))
+    service_away(monkeypatch, rt, "database")
     pusher.segment(2)
     pusher.segment(3)
     timelines = provisional(rt)
@@ -64,7 +64,7 @@ def test_segments_publish_from_memory_while_the_database_is_away_and_the_index_c
     with rt.db.session(write=False) as s:  # the index has not moved, the journal says what happened
         assert service.timeline_version(db_session=s, channel_id=cid)[0] == before
     assert ProvisionalChannel.from_journal(rt.store.get(journal_key(cid)).data).chan.version == before + 2
-    monkeypatch.setattr(rt.health, "is_up", healthy)  # the database is back
+    monkeypatch.undo()  # the database is back
     wait_for(lambda: not timelines.carrying(cid), 10, "the index to catch up")
     with rt.db.session(write=False) as s:
         assert service.timeline_version(db_session=s, channel_id=cid)[0] == before + 2
@@ -85,8 +85,7 @@ def test_a_process_that_does_not_hold_the_newest_state_refuses_rather_than_forks
     pusher.segment(0)
     timelines = provisional(rt)
     timelines.newest[cid] = 10**9  # another process published a newer version meanwhile
-    healthy = rt.health.is_up
-    monkeypatch.setattr(rt.health, "is_up", lambda name: name != "database" and healthy(name))
+    service_away(monkeypatch, rt, "database")
     resp = pusher.put("360p", "seg_1.m4s")
     assert (resp.status_code, resp.json()["error"]["code"]) == (503, "DATABASE_UNAVAILABLE")
     assert resp.headers["retry-after"]

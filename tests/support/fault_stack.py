@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 
 from entitlements.billing import signature
+from tests.conftest import wait_for
 from tests.support.services import OwnPostgres, OwnRedis, OwnS3, free_port, temp_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,17 +228,7 @@ class FaultStack:
         except httpx.HTTPError:
             return False
 
-    @staticmethod
-    def wait(predicate, timeout_s: float, what: str):  # noqa: ANN001, ANN205
-        """Poll predicate until it is truthy or the deadline passes."""
-        end = time.monotonic() + timeout_s
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > end:
-                raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-            time.sleep(0.1)
+    wait = staticmethod(wait_for)
 
     # -- the operator and the subscriber ------------------------------------------------------
     def billing(self, method: str, target: str, body: dict) -> httpx.Response:
