@@ -24,7 +24,8 @@ from bench.common import machine, mode_env, percentile
 from infra.migrate import upgrade
 from infra.runtime import build_runtime, set_runtime
 from infra.settings import Settings
-from tests.support.workers import PERIODIC, OwnRedis, WorkerProcess, isolated_env, runs_since
+from tests.support.services import OwnRedis
+from tests.support.workers import PERIODIC, WorkerProcess, isolated_env, runs_since
 from workers.runner import InProcessJobRunner
 from workers.schedule_store import JobRecord, RedisScheduleStore
 

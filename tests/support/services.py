@@ -168,10 +168,10 @@ class OwnRedis(Service):
 
     name = "redis"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path | None = None) -> None:
         self.port = free_port()
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        self.root = root or temp_root("smartgo-redis-")
+        self.root.mkdir(parents=True, exist_ok=True)
 
     @property
     def url(self) -> str:
@@ -186,6 +186,12 @@ class OwnRedis(Service):
             stderr=subprocess.STDOUT)
         _wait_port(self.port, 20, "redis-server", self.proc)
         return self
+
+    def stop(self) -> None:
+        """Stop it for good (thawed first if frozen)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.thaw()
+            self.kill()
 
 
 class CuttableProxy:

@@ -4,7 +4,6 @@ their own, `smartgo worker` started and stopped, its log read back."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -13,66 +12,12 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import wait_for
+from tests.support.services import free_port
 from workers.jobs import JOBS
 from workers.schedule_store import RedisScheduleStore
 
 ROOT = Path(__file__).resolve().parents[2]
 PERIODIC = {name: spec.every_s for name, spec in JOBS.items() if spec.every_s}
-
-
-def free_port() -> int:
-    """Return a TCP port free on loopback now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class OwnRedis:
-    """A redis-server of our own on a port of its own, with nothing saved: restarting it empties it."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "OwnRedis":
-        """Start (or start again, empty) and wait until it answers."""
-        import redis
-
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no", "--daemonize", "no"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
-
-        def answers() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.RedisError:
-                return False
-
-        wait_for(answers, 10, f"redis-server on port {self.port}")
-        client.close()
-        return self
-
-    def kill(self) -> None:
-        """Kill it the hard way (SIGKILL): everything it held is gone."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def freeze(self) -> None:
-        """Stop it without closing its connections (SIGSTOP): calls hang until they time out."""
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        """Let a frozen server go on (SIGCONT)."""
-        self.proc.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        """Stop it for good (thawing it first if frozen)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.kill()
 
 
 def isolated_env(base: dict[str, str], folder: Path, redis_url: str) -> dict[str, str]:

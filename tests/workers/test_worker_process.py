@@ -16,7 +16,8 @@ from infra.db import Database, new_id
 from infra.migrate import upgrade
 from tests.conftest import REAL, wait_for
 from tests.support.processes import smartgo_env
-from tests.support.workers import PERIODIC, OwnRedis, WorkerProcess, isolated_env, runs_since
+from tests.support.services import OwnRedis
+from tests.support.workers import PERIODIC, WorkerProcess, isolated_env, runs_since
 from workers.schedule_store import RedisScheduleStore
 from workers.scheduler import RUN_LEASE, SCHEDULER_LEASE, percentile
 from workers.worker import arq_pool
@@ -155,6 +156,7 @@ def _quiet(lines: list[str], seconds: float) -> None:
     assert not any("Traceback" in line for line in lines), lines
 
 
+@pytest.mark.faults  # once, in the fault pass: it kills and freezes a Redis of its own
 @needs_redis_server
 def test_a_worker_rides_out_its_redis_killed_and_frozen(settings, tmp_path) -> None:  # noqa: ANN001
     own = OwnRedis().start()
