@@ -17,6 +17,7 @@ from entitlements.schemas import (
     PlaybackDecisionRead, PlaybackRequest, PlaybackStart, ProfileCreate, ProfileRead, ProfileUpdate, StreamRead,
 )
 from infra.deps import RuntimeDep, SessionDep, require_staff
+from infra.validation import Offset
 
 router = APIRouter()
 viewer = [Depends(require_staff("viewer"))]
@@ -157,7 +158,7 @@ def get_geo(db_session: SessionDep) -> dict:
 @router.get("/v1/admin/playback-decisions", response_model=list[PlaybackDecisionRead], dependencies=viewer,
             tags=["playback"])
 def list_decisions(db_session: SessionDep, customer_number: Annotated[str | None, Query(max_length=32)] = None,
-                   offset: Annotated[int, Query(ge=0)] = 0,
+                   offset: Offset = 0,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[PlaybackDecisionRead]:
     """Show playback decisions, newest first, for an account or all (customer care)."""
     sub_id = None
