@@ -26,7 +26,8 @@ MAX_CHANNELS = 200
                                                                     "holds the ETag of this answer"}})
 def get_grid(request: Request, response: Response, db_session: SessionDep, who: CurrentPrincipal,
              start: dt.datetime, end: dt.datetime,
-             channels: Annotated[str | None, Query(max_length=20_000, description="comma-separated ids")] = None,
+             channels: Annotated[str | None, Query(max_length=13_000, pattern=r"^[a-z0-9._,-]*$",
+                                                   description="comma-separated ids (200 at most)")] = None,
              offset: Offset = 0,
              limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> GuidePage | Response:
     """The programmes overlapping [start, end) on the given channels (all when omitted), by channel and start.

@@ -121,11 +121,10 @@ def _ours(obj: object) -> bool:
 
 
 def _parse(func: Callable) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    try:
-        source = textwrap.dedent(inspect.getsource(func))
-    except (OSError, TypeError):
+    try:  # a lambda's source is the middle of an expression; a file edited since import, anything
+        node = ast.parse(textwrap.dedent(inspect.getsource(func))).body[0]
+    except (OSError, TypeError, SyntaxError):
         return None
-    node = ast.parse(source).body[0]
     return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
 
 

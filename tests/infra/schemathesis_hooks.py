@@ -116,12 +116,14 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwar
 
 
 SENT: collections.Counter[str] = collections.Counter()
+ANSWERED: collections.Counter[int] = collections.Counter()
 
 
 @schemathesis.hook
 def after_call(context: schemathesis.HookContext, case: schemathesis.Case, response: schemathesis.Response) -> None:
-    """Count the requests sent per operation."""
+    """Count the requests sent per operation, and the answers per status."""
     SENT[case.operation.label] += 1
+    ANSWERED[response.status_code] += 1
 
 
 @atexit.register
@@ -129,4 +131,4 @@ def _write_counts() -> None:
     if "SMARTGO_FUZZ_COUNTS" in ENV:
         path = ENV["SMARTGO_FUZZ_COUNTS"].format(caller=ENV.get("SMARTGO_FUZZ_CALLER", "callers"))
         with open(path, "w") as fh:
-            json.dump(dict(SENT), fh)
+            json.dump({"sent": dict(SENT), "statuses": dict(ANSWERED)}, fh)

@@ -165,6 +165,31 @@ def test_every_text_parameter_is_bounded(doc: dict) -> None:
     assert not unbounded
 
 
+HEAD_LIMIT = 64 * 1024  # what the HTTP parser reads of a request's head (measured: 65,506 bytes pass)
+
+
+def _ascii_only(pattern: str) -> bool:
+    classes = re.findall(r"\[[^\]]*\]", pattern)
+    outside = re.sub(r"\[[^\]]*\]", "", pattern).replace("\\.", "")
+    return bool(pattern) and not any(c.startswith("[^") for c in classes) and "." not in outside
+
+
+def test_every_url_the_document_allows_fits_the_http_parser(doc: dict) -> None:
+    """The longest values of an operation's URL parameters, percent-encoded, leave room for its headers."""
+    too_long = {}
+    for method, path, op in operations(doc):
+        longest = len(path)
+        for p in op.get("parameters", []):
+            if p["in"] not in ("query", "path"):
+                continue
+            for _, schema in _numbers_and_texts(p["schema"], doc, ""):
+                per_char = 3 if _ascii_only(schema.get("pattern", "")) else 12  # %XX, or 4 UTF-8 bytes of them
+                longest += len(p["name"]) + 2 + (schema["maxLength"] * per_char if "maxLength" in schema else 200)
+        if longest > HEAD_LIMIT * 3 // 4:
+            too_long[f"{method} {path}"] = longest
+    assert not too_long
+
+
 # -- the analysis behind the document --------------------------------------------------------------
 @pytest.mark.parametrize("function,raises,not_raised", [
     (auth.check_credentials, {InvalidCredentials, LoginThrottled}, set()),  # LoginThrottle().check: a method

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import uuid
 
 import pytest
@@ -97,3 +99,19 @@ def test_times_out_of_range_are_refused(http: Client, callers: dict, when: str) 
     record = http.post("/v1/me/recordings", headers=callers,
                        json={"channel_id": "x", "start": when, "end": "2026-01-01T01:00:00Z"})
     assert record.status_code == 422 and record.json()["error"]["code"] == "VALIDATION_ERROR", record.text
+
+
+@pytest.mark.parametrize("request_head", [
+    b"GET /v1/guide?channels=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",  # over the parser's 64 KiB
+    b"GET /v1/channels HTTP/1.1\r\nHost: x\r\nX-Note: a\x00b\r\n\r\n",
+])
+def test_a_request_the_http_parser_cannot_read_is_answered_in_json(server: str, request_head: bytes) -> None:
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request_head)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in head, head
+    assert json.loads(body)["error"]["code"] == "MALFORMED_REQUEST"
