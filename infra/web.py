@@ -78,8 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, err: StarletteHTTPException) -> JSONResponse:
         if err.status_code == 400 and err.__cause__ is not None:
-            # FastAPI could not read the body (not UTF-8, nested too deep): not JSON we can read,
-            # answered as a body that is not JSON at all is.
+            # FastAPI could not read the body as JSON at all (not UTF-8, nested too deep).
             problem = {"loc": ["body"], "msg": type(err.__cause__).__name__, "type": "json_invalid"}
             return _error(422, "MALFORMED_JSON", "the request body is not JSON we can read", {"errors": [problem]})
         return _error(err.status_code, http_code(err.status_code), str(err.detail),
