@@ -10,6 +10,7 @@ from catalog import service
 from catalog.deps import ChannelIdPath
 from catalog.schemas import ChannelCreate, ChannelPagination, ChannelRead, ChannelUpdate, IngestCredentials
 from infra.deps import RuntimeDep, SessionDep, require_staff
+from infra.validation import Offset
 from streaming import service as streaming_service
 
 router = APIRouter(tags=["channels"])
@@ -20,7 +21,7 @@ admin = [Depends(require_staff("admin"))]
 
 @router.get("/v1/admin/channels", response_model=ChannelPagination, dependencies=viewer)
 def list_channels(db_session: SessionDep, enabled: bool | None = None,
-                  offset: Annotated[int, Query(ge=0)] = 0,
+                  offset: Offset = 0,
                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ChannelPagination:
     """List channels."""
     rows, total = service.list_channels(db_session=db_session, enabled=enabled, offset=offset, limit=limit)

@@ -16,7 +16,7 @@ TitleIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", descri
 LanguagePath = Annotated[str, Path(pattern=r"^[a-z]{3}$", description="ISO 639-2 language: pol, eng")]
 
 
-def if_match(value: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:
+def if_match(value: Annotated[str | None, Header(alias="If-Match", max_length=64)] = None) -> int | None:
     """Return the title version an If-Match header expects (ETag form "3" or W/"3"), if any."""
     if value is None:
         return None

@@ -16,6 +16,8 @@ from catalog.schemas import EpgImportPagination, EpgImportRead, EpgSourceBody, E
 from infra.db import new_id
 from infra.deps import RuntimeDep, SessionDep, require_staff
 from infra.uploads import receive_to_file
+from infra.validation import Offset
+from infra.openapi import raw_body
 
 router = APIRouter(tags=["guide"])
 viewer = [Depends(require_staff("viewer"))]
@@ -60,7 +62,9 @@ def delete_source(source_id: SourceIdPath, db_session: SessionDep) -> Response:
 
 
 @router.post("/v1/admin/epg/sources/{source_id}/imports", response_model=EpgImportRead, status_code=202,
-             dependencies=[Depends(require_staff("operator", own_transaction=True))])
+             dependencies=[Depends(require_staff("operator", own_transaction=True))],
+             openapi_extra=raw_body("application/xml", "application/gzip",
+                                    description="an XMLTV file (gzip or not); none: import the source's URL"))
 async def start_import(source_id: SourceIdPath, request: Request, rt: RuntimeDep) -> EpgImportRead:
     """Queue an import: of the request body (an XMLTV file, gzip or not), or with no body, of the source's URL.
 
@@ -102,7 +106,7 @@ async def start_import(source_id: SourceIdPath, request: Request, rt: RuntimeDep
 
 
 @router.get("/v1/admin/epg/sources/{source_id}/imports", response_model=EpgImportPagination, dependencies=viewer)
-def list_imports(source_id: SourceIdPath, db_session: SessionDep, offset: Annotated[int, Query(ge=0)] = 0,
+def list_imports(source_id: SourceIdPath, db_session: SessionDep, offset: Offset = 0,
                  limit: Annotated[int, Query(ge=1, le=200)] = 20) -> EpgImportPagination:
     """List a source's imports, newest first."""
     rows, total = epg.list_imports(db_session=db_session, source_id=source_id, offset=offset, limit=limit)

@@ -82,7 +82,10 @@ def check_url(url: str, allow: FetchAllow) -> None:
 
     Names are only resolved when fetched: the check that counts is made on each connection.
     """
-    parts = httpx.URL(url)
+    try:
+        parts = httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError) as err:  # what the URL parser refuses is not a URL
+        raise ValueError(f"not a valid URL: {err}") from err
     if parts.scheme not in ("http", "https") or not parts.host:
         raise ValueError("a guide URL is http:// or https:// with a host")
     host = parts.host.lower().rstrip(".")

@@ -15,17 +15,20 @@ from catalog.schemas import GuidePage, ProgrammeActions, ProgrammeDetails
 from entitlements import playback
 from entitlements.deps import CurrentPrincipal
 from infra.deps import SessionDep
+from infra.validation import Offset
 
 router = APIRouter(tags=["guide"])
 MAX_SPAN = dt.timedelta(days=8)  # a week of catch-up and a day ahead in one request
 MAX_CHANNELS = 200
 
 
-@router.get("/v1/guide", response_model=GuidePage)
+@router.get("/v1/guide", response_model=GuidePage, responses={304: {"description": "Not Modified: If-None-Match "
+                                                                    "holds the ETag of this answer"}})
 def get_grid(request: Request, response: Response, db_session: SessionDep, who: CurrentPrincipal,
              start: dt.datetime, end: dt.datetime,
-             channels: Annotated[str | None, Query(max_length=20_000, description="comma-separated ids")] = None,
-             offset: Annotated[int, Query(ge=0)] = 0,
+             channels: Annotated[str | None, Query(max_length=13_000, pattern=r"^[a-z0-9._,-]*$",
+                                                   description="comma-separated ids (200 at most)")] = None,
+             offset: Offset = 0,
              limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> GuidePage | Response:
     """The programmes overlapping [start, end) on the given channels (all when omitted), by channel and start.
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, func
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from infra.db import Base
+from infra.db import Base, UTCDateTime
 
 
 class Channel(Base):
@@ -40,9 +40,9 @@ class Channel(Base):
     key_rotation_s: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
     # Why ffmpeg could not make the channel's outage slates (streaming/slate.py); they are not tried again.
     slate_error: Mapped[str | None] = mapped_column(String(2000))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
 
     renditions: Mapped[list["Rendition"]] = relationship(
@@ -87,8 +87,8 @@ class EpgSource(Base):
     # XMLTV channel id -> our channel id; an id not listed is matched to a channel of that id.
     channel_map: Mapped[dict] = mapped_column(JSON, default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    last_import_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_import_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class EpgImport(Base):
@@ -103,10 +103,10 @@ class EpgImport(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, running, succeeded, failed
     error: Mapped[str | None] = mapped_column(String(2000))
     report: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # when a runner took it
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # when a runner took it
     tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # runs claimed (see epg.MAX_TRIES)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Programme(Base):
@@ -118,8 +118,8 @@ class Programme(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     source_id: Mapped[str | None] = mapped_column(ForeignKey("epg_sources.id", ondelete="SET NULL"))
-    start_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    end_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     title: Mapped[str] = mapped_column(String(400))
     titles: Mapped[dict] = mapped_column(JSON, default=dict)  # language -> text
     sub_titles: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -137,7 +137,7 @@ class Programme(Base):
     staff_rights: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled, cancelled
     fingerprint: Mapped[str] = mapped_column(String(32))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class StagedProgramme(Base):
@@ -150,8 +150,8 @@ class StagedProgramme(Base):
     import_id: Mapped[str] = mapped_column(ForeignKey("epg_imports.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)  # order in the file
     channel_id: Mapped[str] = mapped_column(String(64))
-    start_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    end_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     data: Mapped[dict] = mapped_column(JSON)
     # The guide programme it was matched to (or added as) by the reconcile: kept here, not in memory.
     programme_id: Mapped[str | None] = mapped_column(String(32))
@@ -182,16 +182,16 @@ class Title(Base):
     duration_s: Mapped[int | None] = mapped_column(Integer)
     age_rating: Mapped[str | None] = mapped_column(String(4))  # AL, 7, 12, 16, 18
     # The licence window: the title shows and plays only inside it (None: open on that side).
-    available_from: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    available_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    available_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    available_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     device_types: Mapped[list[str] | None] = mapped_column(JSON)  # None: every device type
     download: Mapped[str] = mapped_column(String(8), default="none")
     asset_id: Mapped[str | None] = mapped_column(String(32), index=True)  # streaming.MediaAsset
     images: Mapped[dict] = mapped_column(JSON, default=dict)  # kind -> {key, variants: {width: key}}
-    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # first published
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # first published
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now(),
                                                     onupdate=func.now())
 
 
@@ -250,7 +250,7 @@ class TitleChange(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     title_id: Mapped[str] = mapped_column(String(64))  # kept after the title is deleted
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(200))  # the staff key's name and id
     action: Mapped[str] = mapped_column(String(24))  # created, updated, published, unpublished, deleted...
     changes: Mapped[dict] = mapped_column(JSON, default=dict)  # field -> [before, after]
@@ -268,4 +268,4 @@ class WatchPosition(Base):
     duration_s: Mapped[int | None] = mapped_column(Integer)
     finished: Mapped[bool] = mapped_column(Boolean, default=False)
     device_id: Mapped[str | None] = mapped_column(String(32))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

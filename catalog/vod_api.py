@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path as PathParam, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from catalog import vod, vod_admin, vod_images
@@ -17,6 +17,7 @@ from catalog.vod_schemas import (
 )
 from infra.deps import RuntimeDep, SessionDep, require_staff
 from infra.staff import StaffApiKey
+from infra.openapi import raw_body
 
 router = APIRouter(tags=["vod admin"])
 router.include_router(player_router)  # one router for create_app: content ops and players
@@ -135,7 +136,8 @@ def history(title_id: TitleIdPath, db_session: SessionDep, offset: Offset = 0,
     return Response(page.model_dump_json(), media_type="application/json")
 
 
-@router.put(PREFIX + "/{title_id}/images/{kind}", response_model=TitleRead)
+@router.put(PREFIX + "/{title_id}/images/{kind}", response_model=TitleRead,
+            openapi_extra=raw_body("image/jpeg", "image/png", "image/webp", description="the image"))
 async def put_image(title_id: TitleIdPath, kind: ImageKind, request: Request, rt: RuntimeDep,
                     who: Annotated[StaffApiKey, Depends(require_staff("editor", own_transaction=True))],
                     expected: IfMatch) -> Response:
@@ -182,7 +184,7 @@ def delete_image(title_id: TitleIdPath, kind: ImageKind, who: Editor, db_session
 
 
 @router.get("/v1/vod/images/{path:path}", tags=["vod"])
-def get_image(path: str, rt: RuntimeDep) -> Response:
+def get_image(path: Annotated[str, PathParam(max_length=200)], rt: RuntimeDep) -> Response:
     """Serve a title image variant; its URL holds the content hash, so it never changes."""
     key, content_type = vod_images.public_key(path)
     return Response(rt.store.get(key).data, media_type=content_type,

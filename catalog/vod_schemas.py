@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from catalog.schemas import Strict
 from entitlements.decision import DEVICE_TYPES
-from infra.validation import NO_CONTROL
+from infra.validation import NO_CONTROL, UtcDateTime
 
 TitleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", max_length=64)]
 Kind = Literal["movie", "series", "season", "episode", "show"]
@@ -40,8 +40,8 @@ class TitleFields(Strict):
     credits: list[Credit] = Field(default_factory=list, max_length=200)
     duration_s: int | None = Field(None, ge=1, le=172_800)
     age_rating: AgeRating | None = None
-    available_from: AwareDatetime | None = None
-    available_to: AwareDatetime | None = None
+    available_from: UtcDateTime | None = None
+    available_to: UtcDateTime | None = None
     device_types: list[DeviceType] | None = Field(None, min_length=1)
     download: Literal["none"] = "none"
     position: int | None = Field(None, ge=0, le=100_000)
@@ -50,11 +50,6 @@ class TitleFields(Strict):
     @classmethod
     def _unique(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else list(dict.fromkeys(v))
-
-    @field_validator("available_from", "available_to")
-    @classmethod
-    def _utc(cls, v: dt.datetime | None) -> dt.datetime | None:
-        return None if v is None else v.astimezone(dt.UTC)
 
     @model_validator(mode="after")
     def _window(self):  # noqa: ANN202

@@ -22,6 +22,7 @@ from entitlements.schemas import (
 )
 from infra.deps import RuntimeDep, SessionDep, require_staff
 from infra.errors import InvalidInput, SmartGoError
+from infra.validation import Offset
 
 router = APIRouter()
 viewer = [Depends(require_staff("viewer"))]
@@ -96,7 +97,13 @@ async def _form_or_json(request: Request) -> dict:
     return {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
 
 
-@router.post("/v1/auth/device/token", response_model=TokenPair, tags=["sign-in"])
+_DEVICE_TOKEN_REQUEST = {"type": "object", "required": ["grant_type", "device_code"], "properties": {
+    "grant_type": {"type": "string", "enum": [auth.DEVICE_CODE_GRANT]}, "device_code": {"type": "string"}}}
+
+
+@router.post("/v1/auth/device/token", response_model=TokenPair, tags=["sign-in"], openapi_extra={"requestBody": {
+    "required": True, "content": {t: {"schema": _DEVICE_TOKEN_REQUEST}
+                                  for t in ("application/x-www-form-urlencoded", "application/json")}}})
 def device_token(db_session: SessionDep, params: Annotated[dict, Depends(_form_or_json)]) -> TokenPair:
     """Poll for the TV's tokens (RFC 8628 section 3.4); errors are RFC 6749 shaped."""
     return auth.poll_device_token(db_session=db_session, grant_type=params.get("grant_type"),
@@ -202,7 +209,7 @@ def staff_subscriber(customer_number: CustomerNumberPath, db_session: SessionDep
 @router.get("/v1/admin/subscribers/{customer_number}/changes", response_model=AccountChangePagination,
             dependencies=viewer, tags=["subscribers"])
 def staff_changes(customer_number: CustomerNumberPath, db_session: SessionDep,
-                  offset: Annotated[int, Query(ge=0)] = 0,
+                  offset: Offset = 0,
                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AccountChangePagination:
     """Show who changed the account, when, and what it was before and after."""
     sub = service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
@@ -217,6 +224,11 @@ async def _raw_body(request: Request) -> bytes:
 
 
 RawBody = Annotated[bytes, Depends(_raw_body)]
+# The answers of a billing change, a retry's included (the stored answer, marked as replayed).
+_REPLAYED = {"Idempotent-Replayed": {"description": "true when this is the stored answer of an earlier request "
+                                                   "with the same Idempotency-Key", "schema": {"type": "string"}}}
+CHANGED = {200: {"model": SubscriberRead, "description": "The subscriber as changed", "headers": _REPLAYED}}
+UPSERTED = {**CHANGED, 201: {"model": SubscriberRead, "description": "The subscriber created", "headers": _REPLAYED}}
 
 
 def _billing_change(request: Request, db_session: SessionDep, client: str, body: bytes, run) -> JSONResponse:  # noqa: ANN001
@@ -230,7 +242,7 @@ def _subscriber_json(db_session, sub) -> dict:  # noqa: ANN001
     return service.to_subscriber_read(db_session=db_session, sub=sub).model_dump(mode="json")
 
 
-@router.put("/v1/billing/subscribers/{customer_number}", tags=["billing"])
+@router.put("/v1/billing/subscribers/{customer_number}", tags=["billing"], responses=UPSERTED)
 def billing_upsert(customer_number: CustomerNumberPath, body: BillingSubscriberUpsert, request: Request,
                    raw: RawBody, client: BillingClient, db_session: SessionDep) -> JSONResponse:
     """Create or update a subscriber (e-mail, password or its argon2id hash, device limit)."""
@@ -250,7 +262,7 @@ def billing_get(customer_number: CustomerNumberPath, client: BillingClient, db_s
     return service.to_subscriber_read(db_session=db_session, sub=sub)
 
 
-@router.put("/v1/billing/subscribers/{customer_number}/packages", tags=["billing"])
+@router.put("/v1/billing/subscribers/{customer_number}/packages", tags=["billing"], responses=CHANGED)
 def billing_packages(customer_number: CustomerNumberPath, body: BillingPackages, request: Request,
                      raw: RawBody, client: BillingClient, db_session: SessionDep) -> JSONResponse:
     """Set the subscriber's whole set of packages with their validity dates."""
@@ -263,14 +275,14 @@ def billing_packages(customer_number: CustomerNumberPath, body: BillingPackages,
     return _billing_change(request, db_session, client, raw, run)
 
 
-@router.post("/v1/billing/subscribers/{customer_number}/suspend", tags=["billing"])
+@router.post("/v1/billing/subscribers/{customer_number}/suspend", tags=["billing"], responses=CHANGED)
 def billing_suspend(customer_number: CustomerNumberPath, body: Suspension, request: Request, raw: RawBody,
                     client: BillingClient, db_session: SessionDep) -> JSONResponse:
     """Suspend an account (unpaid invoices, fraud...) with a reason."""
     return _set_status(customer_number, "suspended", body.reason, request, raw, client, db_session)
 
 
-@router.post("/v1/billing/subscribers/{customer_number}/resume", tags=["billing"])
+@router.post("/v1/billing/subscribers/{customer_number}/resume", tags=["billing"], responses=CHANGED)
 def billing_resume(customer_number: CustomerNumberPath, request: Request, raw: RawBody, client: BillingClient,
                    db_session: SessionDep) -> JSONResponse:
     """Resume a suspended account."""

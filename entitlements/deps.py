@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from entitlements import auth, billing
 from entitlements.auth import Principal
@@ -18,18 +19,29 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def bearer_token(request: Request) -> str | None:
-    """Return the bearer token of the Authorization header, if any."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    return (value.strip() or None) if scheme.lower() == "bearer" else None
+# How the OpenAPI document shows the two kinds of caller (the headers are read below).
+SUBSCRIBER_TOKEN = HTTPBearer(scheme_name="SubscriberToken", auto_error=False,
+                              description="The access token of POST /v1/auth/login (or /v1/auth/refresh).")
+BILLING_SIGNATURE = APIKeyHeader(
+    name="X-SmartGo-Signature", scheme_name="BillingSignature", auto_error=False,
+    description="HMAC-SHA256 of the request with the billing client's secret, sent with X-SmartGo-Key-Id, "
+                "X-SmartGo-Timestamp and (for changes) Idempotency-Key; see entitlements/billing.py.")
 
 
-def current_principal(request: Request, db_session: SessionDep) -> Principal:
+def access_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(SUBSCRIBER_TOKEN)]) -> str | None:
+    """Return the access token a request carries (Authorization: Bearer), if any."""
+    return credentials.credentials if credentials else None
+
+
+AccessToken = Annotated[str | None, Depends(access_token)]
+
+
+def current_principal(db_session: SessionDep, token: AccessToken) -> Principal:
     """Return the signed-in subscriber of the request or refuse it."""
-    return auth.authenticate(db_session=db_session, access_token=bearer_token(request))
+    return auth.authenticate(db_session=db_session, access_token=token)
 
 
-async def billing_client(request: Request) -> str:
+async def billing_client(request: Request, signature: Annotated[str | None, Depends(BILLING_SIGNATURE)]) -> str:
     """Verify a billing request's signature; return the client's key id."""
     rt = request.app.state.runtime
     body = await request.body()
@@ -37,7 +49,7 @@ async def billing_client(request: Request) -> str:
     h = request.headers
     return billing.verify_request(
         keys=rt.settings.billing_key_map, cache=rt.cache, key_id=h.get("x-smartgo-key-id"),
-        timestamp=h.get("x-smartgo-timestamp"), signature_hex=h.get("x-smartgo-signature"),
+        timestamp=h.get("x-smartgo-timestamp"), signature_hex=signature,
         method=request.method, target=target, body=body, now=time.time(),
         max_skew_s=rt.settings.billing_max_skew_s, request_id=h.get("idempotency-key"))
 

@@ -133,6 +133,13 @@ class OAuthError(SmartGoError):
         super().__init__(description or error, **details)
         self.code = error
 
+    @classmethod
+    def response_schema(cls, codes: list[str] | None) -> dict[str, Any]:
+        """Return the JSON schema of the RFC 6749 error body."""
+        return {"type": "object", "required": ["error"], "properties": {
+            "error": {"type": "string"} if codes is None else {"type": "string", "enum": codes},
+            "error_description": {"type": "string"}}}
+
     def to_dict(self) -> dict[str, Any]:
         """Return the RFC 6749 error body."""
         return {"error": self.code, "error_description": self.message}

@@ -10,7 +10,7 @@ from catalog import guide
 from catalog.deps import ChannelIdPath, ProgrammeIdPath
 from catalog.schemas import ProgrammeRightsBody, ProgrammeRightsRead
 from entitlements import auth, passwords, playback, rights, service, streams
-from entitlements.deps import CurrentPrincipal, CustomerNumberPath, DeviceIdPath, bearer_token, client_address
+from entitlements.deps import AccessToken, CurrentPrincipal, CustomerNumberPath, DeviceIdPath, client_address
 from entitlements.outage import outage_door
 from entitlements.errors import InvalidCredentials
 from entitlements.schemas import (
@@ -19,6 +19,7 @@ from entitlements.schemas import (
 )
 from infra.db import DatabaseUnavailable
 from infra.deps import REQUEST_DB_TIMEOUT_S, RuntimeDep, SessionDep, require_staff
+from infra.validation import Offset
 
 router = APIRouter()
 viewer = [Depends(require_staff("viewer"))]
@@ -30,14 +31,14 @@ ProfileIdPath = Annotated[str, Path(pattern=r"^[a-f0-9]{32}$", description="prof
 
 # -- the door and the streams ---------------------------------------------------------------------
 @router.post("/v1/playback", response_model=PlaybackStart, tags=["playback"])
-def start_playback(body: PlaybackRequest, request: Request, rt: RuntimeDep) -> PlaybackStart:
+def start_playback(body: PlaybackRequest, request: Request, token: AccessToken, rt: RuntimeDep) -> PlaybackStart:
     """Ask to play content in a mode on this device: a signed URL, or 403 with the reason.
 
     While the database is away the door follows SMARTGO_PLAYBACK_OUTAGE_POLICY (entitlements/outage.py).
     """
     # The URL points where the player reached us, unless a public base URL (a CDN) is set.
     base = rt.settings.public_base_url or str(request.base_url)
-    address, token = client_address(request), bearer_token(request)
+    address = client_address(request)
     try:
         if not rt.health.is_up("database"):
             raise DatabaseUnavailable("database unavailable, retry")
@@ -171,7 +172,7 @@ def get_geo(db_session: SessionDep) -> dict:
 @router.get("/v1/admin/playback-decisions", response_model=list[PlaybackDecisionRead], dependencies=viewer,
             tags=["playback"])
 def list_decisions(db_session: SessionDep, customer_number: Annotated[str | None, Query(max_length=32)] = None,
-                   offset: Annotated[int, Query(ge=0)] = 0,
+                   offset: Offset = 0,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[PlaybackDecisionRead]:
     """Show playback decisions, newest first, for an account or all (customer care)."""
     sub_id = None

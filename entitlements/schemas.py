@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from infra.db import utc  # noqa: F401 - re-exported for the entitlements modules
-from infra.validation import NO_CONTROL
+from infra.validation import NO_CONTROL, UtcDateTime
 
 DeviceType = Literal["smart_tv", "stb", "mobile", "tablet", "web"]
 Platform = Literal["tizen", "webos", "android", "ios", "tvos", "browser", "stb"]  # streaming.device_profiles
@@ -26,12 +26,6 @@ class Strict(BaseModel):
     """Base of request bodies: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("a time needs a UTC offset, e.g. 2026-12-01T00:00:00Z")
-    return utc(value)
 
 
 # -- sign-in --------------------------------------------------------------------------------
@@ -178,7 +172,7 @@ class PackageBase(Strict):
 
 class PackageCreate(PackageBase):
     code: PackageCode
-    channels: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=2000)
+    channels: list[Annotated[str, Field(max_length=64, pattern=NO_CONTROL)]] = Field(default_factory=list, max_length=2000)
 
 
 class PackageUpdate(Strict):
@@ -190,7 +184,7 @@ class PackageUpdate(Strict):
 
 
 class PackageChannels(Strict):
-    channels: list[Annotated[str, Field(max_length=64)]] = Field(max_length=2000)
+    channels: list[Annotated[str, Field(max_length=64, pattern=NO_CONTROL)]] = Field(max_length=2000)
 
 
 class PackageRead(BaseModel):
@@ -221,10 +215,8 @@ class BillingSubscriberUpsert(Strict):
 
 class PackageGrant(Strict):
     code: PackageCode
-    valid_from: dt.datetime | None = None  # default: now
-    valid_to: dt.datetime | None = None  # default: open-ended
-
-    _aware = field_validator("valid_from", "valid_to")(_aware)
+    valid_from: UtcDateTime | None = None  # default: now
+    valid_to: UtcDateTime | None = None  # default: open-ended
 
 
 class BillingPackages(Strict):
@@ -334,8 +326,8 @@ class PlaybackRequest(Strict):
 
     content: ContentRef
     mode: Literal["live", "timeshift", "startover", "catchup", "bytime", "recording", "vod"] = "live"
-    start: dt.datetime | None = None  # by time: UTC start, and an end or a duration
-    end: dt.datetime | None = None
+    start: UtcDateTime | None = None  # by time: UTC start, and an end or a duration
+    end: UtcDateTime | None = None
     duration_s: Annotated[int, Field(ge=1, le=MAX_BYTIME_S)] | None = None
     profile_id: Id32 | None = None
     pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] | None = None
@@ -349,8 +341,6 @@ class PlaybackRequest(Strict):
             return self
         if self.start is None or (self.end is None) == (self.duration_s is None):
             raise ValueError("mode bytime takes start and either end or duration_s")
-        if self.start.tzinfo is None or (self.end is not None and self.end.tzinfo is None):
-            raise ValueError("start and end need a time zone (UTC: a trailing Z)")
         if self.end is None:
             self.end = self.start + dt.timedelta(seconds=self.duration_s)
         if not dt.timedelta(0) < self.end - self.start <= dt.timedelta(seconds=MAX_BYTIME_S):

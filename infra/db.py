@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -45,6 +45,31 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A moment in time, stored in UTC and read back aware in UTC from either database.
+
+    PostgreSQL keeps the offset (timestamptz); SQLite keeps the text of the wall clock and gives
+    back naive values, which would reach clients without their offset. Values are converted to
+    UTC on the way in, so SQLite's text is UTC, and marked UTC on the way out. A naive value is
+    refused: nobody can say whose wall clock it was. The DDL is DateTime(timezone=True)'s.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Return value in UTC; refuse a naive one."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"a naive datetime cannot be stored ({value.isoformat()}): give it a UTC offset")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Return a stored value aware, in UTC."""
+        return utc(value)
 
 
 class Base(DeclarativeBase):

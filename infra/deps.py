@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from infra import staff
@@ -50,12 +51,17 @@ def get_read_session(request: Request) -> Iterator[Session]:
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
-def _staff_key(request: Request) -> str | None:
-    key = request.headers.get("x-api-key")
-    if key is None:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        key = value.strip() if scheme.lower() == "bearer" else None
-    return key
+# The staff key as the OpenAPI document shows it (X-API-Key; a Bearer token is accepted too).
+STAFF_API_KEY = APIKeyHeader(name="X-API-Key", scheme_name="StaffApiKey", auto_error=False,
+                             description="A staff API key; `Authorization: Bearer <key>` is accepted too.")
+StaffKeyHeader = Annotated[str | None, Depends(STAFF_API_KEY)]
+
+
+def _staff_key(request: Request, header: str | None) -> str | None:
+    if header is not None:
+        return header
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
 
 
 def require_staff(min_role: str, *, own_transaction: bool = False) -> Callable[..., staff.StaffApiKey]:
@@ -66,10 +72,10 @@ def require_staff(min_role: str, *, own_transaction: bool = False) -> Callable[.
     upload never holds the embedded mode's write lock.
     """
 
-    def dependency(request: Request, db_session: SessionDep) -> staff.StaffApiKey:
-        return staff.authenticate(db_session=db_session, key=_staff_key(request), min_role=min_role)
+    def dependency(request: Request, db_session: SessionDep, header: StaffKeyHeader) -> staff.StaffApiKey:
+        return staff.authenticate(db_session=db_session, key=_staff_key(request, header), min_role=min_role)
 
-    def read_only(request: Request, db_session: ReadSessionDep) -> staff.StaffApiKey:
-        return staff.authenticate(db_session=db_session, key=_staff_key(request), min_role=min_role)
+    def read_only(request: Request, db_session: ReadSessionDep, header: StaffKeyHeader) -> staff.StaffApiKey:
+        return staff.authenticate(db_session=db_session, key=_staff_key(request, header), min_role=min_role)
 
     return read_only if own_transaction else dependency

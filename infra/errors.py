@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The shared error body in the OpenAPI document (infra/openapi.py defines it).
+ERROR_RESPONSE_REF = "#/components/schemas/ErrorResponse"
+
 
 class SmartGoError(Exception):
     """Base of every domain error; the API turns it into a JSON error with ``code``."""
@@ -19,6 +22,14 @@ class SmartGoError(Exception):
         super().__init__(message or self.code)
         self.message = message or self.code.replace("_", " ").lower()
         self.details = details
+
+    @classmethod
+    def response_schema(cls, codes: list[str] | None) -> dict[str, Any]:
+        """Return the JSON schema of the body sent for this error, its code one of codes (any if None)."""
+        if codes is None:
+            return {"$ref": ERROR_RESPONSE_REF}
+        return {"allOf": [{"$ref": ERROR_RESPONSE_REF}],
+                "properties": {"error": {"properties": {"code": {"enum": codes}}}}}
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON body sent to the client."""

@@ -34,7 +34,7 @@ def ready_responder(app) -> Callable[[str, bytes], object] | None:  # noqa: ANN0
 
 
 class SmartGoHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with two changes for an origin with encoders pushing to it.
+    """uvicorn's httptools protocol with three changes for an origin with encoders pushing to it.
 
     Half-close: ffmpeg's HTTP PUT (and other encoders) shut down their write side after the
     last chunk and then wait for the reply. Stock uvicorn treats that EOF as a disconnect and
@@ -46,6 +46,9 @@ class SmartGoHttpProtocol(HttpToolsProtocol):
     ASGI scope, task and messages for it: the playlist path is the hottest in the system.
     Anything else (other methods, conditional requests, escaped paths, pipelined requests
     behind a slow one) takes the ordinary ASGI path.
+
+    Unreadable requests: what the parser refuses is answered in the API's JSON error form
+    (`MALFORMED_REQUEST`), not uvicorn's plain text.
     """
 
     ready_answers = 0  # answered from ready bytes, in this process (for tests and metrics)
@@ -75,6 +78,14 @@ class SmartGoHttpProtocol(HttpToolsProtocol):
                     self._reply(entry)
                     return
         super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        """Answer a request the HTTP parser cannot read (a head over 64 KiB, a NUL in a header) in JSON."""
+        body = b'{"error":{"code":"MALFORMED_REQUEST","message":"the HTTP request cannot be read"}}'
+        default = b"".join(k + b": " + v + b"\r\n" for k, v in self.server_state.default_headers)
+        self.transport.write(b"HTTP/1.1 400 Bad Request\r\n" + default + b"content-type: application/json\r\n"
+                             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
+        self.transport.close()
 
     def _reply(self, entry) -> None:  # noqa: ANN001
         self._answered = True

@@ -14,10 +14,10 @@ import importlib
 from abc import ABC, abstractmethod
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, select, text
+from sqlalchemy import JSON, Index, Integer, String, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from infra.db import Base
+from infra.db import Base, UTCDateTime
 
 
 class OutboxMessage(Base):
@@ -33,15 +33,15 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(254))
     payload: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # The webhook relay: armed when written (next_at set) if the webhook wants the kind; next_at
     # is the next attempt or, while a sender holds the message, the end of its lease; it is
     # cleared once the message is delivered or given up.
     webhook_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    webhook_next_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    webhook_delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    webhook_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    webhook_next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    webhook_delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    webhook_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     webhook_error: Mapped[str | None] = mapped_column(String(500))
 
 

@@ -7,10 +7,10 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import DateTime, String, func, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from infra.db import Base
+from infra.db import Base, UTCDateTime
 from infra.errors import Forbidden, Unauthorized
 
 # Ranked: each role may do what the ones below it may. Content ops edit (editor) and publish
@@ -27,8 +27,8 @@ class StaffApiKey(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class StaffAuthRequired(Unauthorized):

@@ -9,11 +9,11 @@ import logging
 import re
 import threading
 import time
+from http import HTTPStatus
 from pathlib import Path
 
 import anyio
-
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
@@ -22,13 +22,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from infra import staff
 from infra.errors import NotFound, SmartGoError
 from infra.migrate import schema_is_current
+from infra.openapi import install_openapi
 from infra.readiness import Lifecycle
 from infra.runtime import Runtime, set_runtime
 
 log = logging.getLogger(__name__)
 
-_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
-               415: "UNSUPPORTED_MEDIA_TYPE", 401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+# Codes of the statuses Starlette and FastAPI answer themselves; any other is named after its
+# reason phrase (406 NOT_ACCEPTABLE), never a bare number.
+_HTTP_CODES = {413: "PAYLOAD_TOO_LARGE"}
+_JSON_TYPES = re.compile(r"^application/([\w.+-]+\+)?json\s*(;|$)", re.IGNORECASE)
+
+
+def http_code(status: int) -> str:
+    """Return the stable code of an HTTP status answered outside the domain errors."""
+    if status in _HTTP_CODES:
+        return _HTTP_CODES[status]
+    try:
+        return HTTPStatus(status).phrase.upper().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "HTTP_ERROR"
 
 
 def _error(status: int, code: str, message: str, details=None, headers=None) -> JSONResponse:  # noqa: ANN001
@@ -36,6 +49,17 @@ def _error(status: int, code: str, message: str, details=None, headers=None) -> 
     if details:
         body["details"] = details
     return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def refuse_nul(request: Request) -> None:
+    """Refuse a NUL in path and query parameters."""
+    # PostgreSQL refuses NUL in text and SQLite stores it: the two databases would answer differently.
+    sources = (("path", request.path_params.items()), ("query", request.query_params.multi_items()))
+    problems = [{"type": "string_pattern_mismatch", "loc": (where, name), "msg": "NUL is not allowed", "input": value}
+                for where, items in sources
+                for name, value in items if isinstance(value, str) and ("\x00" in value or "\x00" in name)]
+    if problems:
+        raise RequestValidationError(problems)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -46,7 +70,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(err.to_dict(), status_code=err.status, headers=err.headers or None)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, err: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, err: RequestValidationError) -> JSONResponse:
+        if isinstance(err.body, bytes) and not _JSON_TYPES.match(request.headers.get("content-type", "")):
+            # FastAPI reads a body as JSON only when it says it is: anything else stays bytes.
+            return _error(415, "UNSUPPORTED_MEDIA_TYPE", "the body must be JSON (Content-Type: application/json)")
         problems = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in err.errors()
@@ -56,8 +83,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, err: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(err.status_code, f"HTTP_{err.status_code}")
-        return _error(err.status_code, code, str(err.detail), headers=getattr(err, "headers", None))
+        if err.status_code == 400 and err.__cause__ is not None:
+            # FastAPI could not read the body as JSON at all (not UTF-8, nested too deep).
+            problem = {"loc": ["body"], "msg": type(err.__cause__).__name__, "type": "json_invalid"}
+            return _error(422, "MALFORMED_JSON", "the request body is not JSON we can read", {"errors": [problem]})
+        return _error(err.status_code, http_code(err.status_code), str(err.detail),
+                      headers=getattr(err, "headers", None))
 
     @app.exception_handler(DataError)
     async def _data(_: Request, err: DataError) -> JSONResponse:
@@ -239,7 +270,8 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
             await rt.bus.stop()
             probes.cancel()
 
-    api = FastAPI(title="TV Smart GO", version="0.1.0", lifespan=lifespan)
+    api = FastAPI(title="TV Smart GO", version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(refuse_nul)])
     api.state.runtime = rt
     install_error_handlers(api)
     api.include_router(catalog_router)
@@ -252,6 +284,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     api.include_router(vod_assets_router)
     api.include_router(vod_router)
     api.include_router(jobs_router)
+    install_openapi(api)
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_request_body_bytes, streamed=f"{EPG_UPLOAD_PATH}|{VOD_UPLOAD_PATH}|{IMAGE_UPLOAD_PATH}")
 
     install_demo_page(api)

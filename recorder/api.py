@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from entitlements.deps import CurrentPrincipal
 from infra.deps import SessionDep
+from infra.validation import Offset
 from recorder import series, service
 from recorder.deps import RecordingIdPath, RuleIdPath
 from recorder.schemas import (
@@ -29,7 +30,7 @@ def list_recordings(who: CurrentPrincipal, db_session: SessionDep, state: Record
                     channel: Annotated[str | None, Query(max_length=64)] = None,
                     series: Annotated[str | None, Query(max_length=200)] = None,
                     order: Literal["start", "-start", "title"] = "-start",
-                    offset: Annotated[int, Query(ge=0)] = 0,
+                    offset: Offset = 0,
                     limit: Annotated[int, Query(ge=1, le=500)] = 50) -> RecordingPage:
     """The subscriber's recordings, filtered by state, channel or series, sorted, a page at a time."""
     rows, total = service.list_recordings(db_session=db_session, subscriber_id=who.subscriber_id, state=state,

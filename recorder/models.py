@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, func, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from infra.db import Base
+from infra.db import Base, UTCDateTime
 
-Timestamp = DateTime(timezone=True)
+Timestamp = UTCDateTime()
 
 
 class StoredCopy(Base):

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from infra.validation import NO_CONTROL, UtcDateTime
+
 PadS = Annotated[int, Field(ge=0, le=3600)]
 RecordingState = Literal["scheduled", "recording", "completed", "partial", "failed"]
 
@@ -18,8 +20,8 @@ class RecordingCreate(BaseModel):
 
     programme_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
     channel_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")] | None = None
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
+    start: UtcDateTime | None = None
+    end: UtcDateTime | None = None
     pad_before_s: PadS | None = None
     pad_after_s: PadS | None = None
 
@@ -29,8 +31,6 @@ class RecordingCreate(BaseModel):
         if (self.programme_id is None) == (not by_range) or (by_range and None in (self.channel_id, self.start,
                                                                                    self.end)):
             raise ValueError("give a programme_id, or a channel_id with start and end")
-        if by_range and (self.start.tzinfo is None or self.end.tzinfo is None):
-            raise ValueError("start and end need a time zone (UTC: a trailing Z)")
         return self
 
 
@@ -74,7 +74,7 @@ class SeriesRuleCreate(BaseModel):
 
     programme_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
     channel_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")] | None = None
-    series_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    series_id: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)] | None = None
     scope: Literal["new", "all"] = "new"
     keep_at_most: Annotated[int, Field(ge=1, le=500)] | None = None
     pad_before_s: PadS | None = None

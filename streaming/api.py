@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from catalog.deps import ChannelIdPath
 from infra.deps import SessionDep, require_staff
 from streaming import service
 from streaming.playlist import format_pdt
@@ -20,7 +21,7 @@ router = APIRouter()
 
 @router.get("/v1/admin/channels/{channel_id}/timeline", response_model=TimelineRead,
             tags=["channels"], dependencies=[Depends(require_staff("viewer"))])
-def timeline(channel_id: str, db_session: SessionDep,
+def timeline(channel_id: ChannelIdPath, db_session: SessionDep,
              hours: Annotated[float, Query(gt=0, le=24 * 30)] = 1.0) -> TimelineRead:
     """Show the runs of a channel's timeline over the last hours, for operators."""
     service.channel_spec(db_session=db_session, channel_id=channel_id)
@@ -38,7 +39,7 @@ def timeline(channel_id: str, db_session: SessionDep,
 
 @router.get("/v1/admin/channels/{channel_id}/status", response_model=ChannelStatusRead,
             tags=["channels"], dependencies=[Depends(require_staff("viewer"))])
-def channel_status(channel_id: str, db_session: SessionDep) -> ChannelStatusRead:
+def channel_status(channel_id: ChannelIdPath, db_session: SessionDep) -> ChannelStatusRead:
     """Show a channel's packaging state: starting, live, degraded or down, with the reason."""
     service.channel_spec(db_session=db_session, channel_id=channel_id)
     return ChannelStatusRead(**service.channel_statuses(db_session=db_session,

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from infra.validation import NO_CONTROL
+
 
 class TimelineRunRead(BaseModel):
     first_seq: int
@@ -109,7 +111,7 @@ class UploadStart(BaseModel):
     """A large mezzanine to upload in parts."""
 
     model_config = ConfigDict(extra="forbid")
-    filename: Annotated[str, StringConstraints(min_length=1, max_length=400)]
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=NO_CONTROL)]
     size: Annotated[int, Field(gt=0, le=5 * 1024**4)]
     part_size: Annotated[int, Field(ge=5 * 1024 * 1024, le=5 * 1024**3)] | None = None
     segment_sets: Annotated[list[Literal["cmaf", "ts"]], Field(min_length=1, max_length=2)] = ["cmaf"]

@@ -15,6 +15,8 @@ from infra.deps import RuntimeDep, SessionDep, require_staff
 from infra.uploads import UploadIncomplete, receive_to_file
 from infra.runtime import run_after_commit
 from infra.staff import StaffApiKey
+from infra.validation import INT64_MAX, Offset
+from infra.openapi import raw_body
 from streaming import assets, vod
 from streaming.errors import AssetStateConflict, PayloadTooLarge
 from streaming.models import MediaAsset
@@ -58,7 +60,9 @@ def _queue_ingest(db_session, rt, asset_id: str) -> None:  # noqa: ANN001
                                                        asset_id=asset_id))
 
 
-@router.post("/v1/admin/vod/assets", response_model=AssetRead, status_code=201)
+@router.post("/v1/admin/vod/assets", response_model=AssetRead, status_code=201,
+             responses={200: {"model": AssetRead, "description": "The same file was uploaded before: its asset"}},
+             openapi_extra=raw_body("application/octet-stream", description="the mezzanine file"))
 async def upload_asset(request: Request, response: Response, rt: RuntimeDep, who: UploadingEditor,
                        filename: Annotated[str, Query(min_length=1, max_length=400)],
                        segment_sets: Annotated[str, Query(pattern="^cmaf(,ts)?$|^ts,cmaf$|^ts$")] = "cmaf") -> AssetRead:
@@ -114,7 +118,7 @@ async def upload_asset(request: Request, response: Response, rt: RuntimeDep, who
 
 @router.get("/v1/admin/vod/assets", response_model=AssetPagination, dependencies=viewer)
 def list_assets(db_session: SessionDep, state: Annotated[str | None, Query(pattern="^(" + "|".join(assets.STATES) + ")$")] = None,
-                offset: Annotated[int, Query(ge=0)] = 0,
+                offset: Offset = 0,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> AssetPagination:
     """List assets, newest first."""
     rows, total = assets.list_assets(db_session=db_session, state=state, offset=offset, limit=limit)
@@ -169,7 +173,8 @@ def label_audio(asset_id: AssetIdPath, body: AudioLabels, db_session: SessionDep
                                            labels=[a.model_dump() for a in body.audio]))
 
 
-@router.put("/v1/admin/vod/assets/{asset_id}/subtitles/{language}", response_model=AssetRead)
+@router.put("/v1/admin/vod/assets/{asset_id}/subtitles/{language}", response_model=AssetRead,
+            openapi_extra=raw_body("text/vtt", "application/x-subrip", description="an SRT or WebVTT file"))
 async def add_subtitles(asset_id: AssetIdPath, language: Annotated[Language, PathParam()], request: Request,
                         rt: RuntimeDep, _who: UploadingEditor,
                         label: Annotated[Label, Query()]) -> AssetRead:
@@ -231,9 +236,12 @@ def start_upload(body: UploadStart, request: Request, db_session: SessionDep, rt
                       expires_at=now + dt.timedelta(seconds=uploads.URL_LIFETIME_S))
 
 
-@router.put("/v1/admin/vod/uploads/{asset_id}/parts/{part}")
+@router.put("/v1/admin/vod/uploads/{asset_id}/parts/{part}", response_class=Response,
+            responses={200: {"description": "The part is stored", "headers": {"ETag": {"schema": {"type": "string"}}}}},
+            openapi_extra=raw_body("application/octet-stream", description="the part's bytes"))
 async def put_part(asset_id: AssetIdPath, part: Annotated[int, PathParam(ge=1, le=10_000)], request: Request,
-                   rt: RuntimeDep, expires: int, signature: Annotated[str, Query(pattern="^[0-9a-f]{64}$")]) -> Response:
+                   rt: RuntimeDep, expires: Annotated[int, Query(ge=0, le=INT64_MAX)],
+                   signature: Annotated[str, Query(pattern="^[0-9a-f]{64}$")]) -> Response:
     """Receive one part where the store has no presigned URLs (the local folder); the URL is its credential."""
     from streaming import uploads
 
