@@ -404,6 +404,7 @@ def _fetch(http, admin, source: dict, url: str, status: str) -> dict:  # noqa: A
     return upload_to(http, admin, source["id"], None, status)
 
 
+@pytest.mark.once  # what is fetched, not where it is kept: one pass is enough
 def test_guide_fetches_reach_internal_addresses_only_when_staff_allow_them(http, admin, rt, source, feed,  # noqa: ANN001
                                                                            other_feed, monkeypatch) -> None:  # noqa: ANN001
     handler, url = feed

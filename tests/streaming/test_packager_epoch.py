@@ -103,6 +103,7 @@ def _last_seq(http, cid: str) -> int:  # noqa: ANN001
 
 
 @pytest.mark.ffmpeg
+@pytest.mark.once  # the node's logic is the same over either lease store: one pass is enough
 def test_a_node_keeps_its_channels_through_a_lease_store_outage_and_yields_to_a_newer_epoch(
         http, admin, rt, server, monkeypatch) -> None:  # noqa: ANN001
     flaky = FlakyLeases(rt.leases)

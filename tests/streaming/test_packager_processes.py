@@ -79,6 +79,35 @@ def test_killing_a_packager_process_moves_its_channels(http, admin, settings, se
                     p.kill()
 
 
+@pytest.mark.skipif(not REAL["redis"], reason="two packager processes share leases through Redis")
+def test_a_packager_given_sigterm_lets_its_channels_go_at_once_and_exits_cleanly(http, admin, settings,
+                                                                                   server) -> None:  # noqa: ANN001
+    procs = [_packager(settings, server), _packager(settings, server)]
+    try:
+        cid = f"pt-{uuid.uuid4().hex[:8]}"
+        assert http.post("/v1/admin/channels", json=channel_body(cid, source_url="testcard:"),
+                         headers=admin).status_code == 201
+        status = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
+                          ["state"] == "live" and s, 60, "the channel live")
+        owner = next(p for p in procs if p.pid == int(status["node"].split("-")[-2]))
+        owner.send_signal(signal.SIGTERM)
+        drained = time.monotonic()
+        assert owner.wait(20) == 0
+        # Its leases were given back: the other node takes the channel within a lease round,
+        # not after a lease lifetime (SMARTGO_PACKAGER_LEASE_S=2).
+        wait_for(lambda: http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json()["node"] != status["node"],
+                 10, "the other node to take the channel")
+        assert time.monotonic() - drained < 2 + 6  # the owner's own stop (ffmpeg's SIGTERM) included
+        before = http.get(f"/v1/admin/channels/{cid}/timeline", headers=admin).json()["version"]
+        wait_for(lambda: http.get(f"/v1/admin/channels/{cid}/timeline", headers=admin).json()["version"] > before,
+                 30, "segments from the other node")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+
+
+@pytest.mark.once  # the demo is embedded whatever the pass: its own process, folder and SQLite
 def test_demo_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path) -> None:  # noqa: ANN001
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTGO_")}
