@@ -36,18 +36,22 @@ def _packager(settings, server: str) -> subprocess.Popen:  # noqa: ANN001
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def _live_on_one_of(http, admin, procs: list[subprocess.Popen], prefix: str) -> tuple[str, dict, subprocess.Popen]:  # noqa: ANN001
+    """Create a test-pattern channel and wait until one of the packager processes has it live."""
+    cid = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    assert http.post("/v1/admin/channels", json=channel_body(cid, source_url="testcard:"),
+                     headers=admin).status_code == 201
+    status = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
+                      ["state"] == "live" and s, 60, "the channel live")
+    return cid, status, next(p for p in procs if p.pid == int(status["node"].split("-")[-2]))
+
+
 @pytest.mark.skipif(not REAL["redis"], reason="two packager processes share leases through Redis; "
                     "the embedded mode runs one process (covered in test_packager.py)")
 def test_killing_a_packager_process_moves_its_channels(http, admin, settings, server) -> None:  # noqa: ANN001
     procs = [_packager(settings, server), _packager(settings, server)]
     try:
-        cid = f"pp-{uuid.uuid4().hex[:8]}"
-        assert http.post("/v1/admin/channels", json=channel_body(cid, source_url="testcard:"),
-                         headers=admin).status_code == 201
-        status = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
-                          ["state"] == "live" and s, 60, "the channel live")
-        owner_pid = int(status["node"].split("-")[-2])
-        owner = next(p for p in procs if p.pid == owner_pid)
+        cid, status, owner = _live_on_one_of(http, admin, procs, "pp")
         survivor = next(p for p in procs if p is not owner)
         seqs = lambda: http.get(f"/live/{cid}/cmaf/360p.m3u8").text.count(".m4s")  # noqa: E731
         version = lambda: http.get(f"/v1/admin/channels/{cid}/timeline", headers=admin).json()["version"]  # noqa: E731
@@ -84,12 +88,7 @@ def test_a_packager_given_sigterm_lets_its_channels_go_at_once_and_exits_cleanly
                                                                                    server) -> None:  # noqa: ANN001
     procs = [_packager(settings, server), _packager(settings, server)]
     try:
-        cid = f"pt-{uuid.uuid4().hex[:8]}"
-        assert http.post("/v1/admin/channels", json=channel_body(cid, source_url="testcard:"),
-                         headers=admin).status_code == 201
-        status = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
-                          ["state"] == "live" and s, 60, "the channel live")
-        owner = next(p for p in procs if p.pid == int(status["node"].split("-")[-2]))
+        cid, status, owner = _live_on_one_of(http, admin, procs, "pt")
         owner.send_signal(signal.SIGTERM)
         drained = time.monotonic()
         assert owner.wait(20) == 0
