@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from bench.common import ADMIN, BILLING_KEY_ID, BILLING_SECRET, machine, percentile, start_server
-from entitlements.billing import signature
+from entitlements.accounts.billing import signature
 
 PASSWORD = "bench password 1"
 DEVICE = {"type": "web", "name": "bench"}
@@ -58,7 +58,7 @@ def make_subscriber(url: str, number: str, packages: list[str] | None = None) ->
 
 def argon2_rate(seconds: float) -> float:
     """Return argon2id verifications per second on one thread per core (the baseline)."""
-    from entitlements.passwords import HASHER
+    from entitlements.accounts.passwords import HASHER
 
     stored = HASHER.hash(PASSWORD)
     end = time.monotonic() + seconds

@@ -31,7 +31,7 @@ DAY = 86400 * 1_000_000
 
 def jittered_runs(day_start_us: int, first_seq: int, disc_count: int, rng: random.Random) -> list:
     """One day of runs: a discontinuity every 30 minutes, durations jittering around 2 s."""
-    from streaming.timeline import make_run, pack_durations
+    from streaming.timeline.runs import make_run, pack_durations
 
     runs, seq, t = [], first_seq, day_start_us
     for _ in range(48):
@@ -51,7 +51,7 @@ def jittered_runs(day_start_us: int, first_seq: int, disc_count: int, rng: rando
 def write_days(rt, channels: list[str], days: range, total_days: int, t0: int) -> None:  # noqa: ANN001
     """Write the given days of every channel; each channel's whole archive is generated the same
     way every time (its own seed), so days written later line up with those written before."""
-    from streaming import service
+    from streaming.timeline import service
 
     for cid in channels:
         rng = random.Random(cid)
@@ -68,7 +68,7 @@ def index_size(rt) -> dict:  # noqa: ANN001
     """Rows, the bytes of the rows themselves, and the table with its indexes on disk (compacted)."""
     from sqlalchemy import func, select, text
 
-    from streaming.models import SegmentRun
+    from streaming.timeline.models import SegmentRun
 
     pg = rt.settings.database_url.startswith("postgresql")
     with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -86,9 +86,9 @@ def index_size(rt) -> dict:  # noqa: ANN001
 
 
 async def build_times(rt, cid: str, window, repeat: int) -> list[float]:  # noqa: ANN001
-    from streaming.origin import Origin
-    from streaming.rendering import window_gaps, window_playlist
-    from streaming.windows import ArchiveRuns
+    from streaming.origin.app import Origin
+    from streaming.origin.rendering import window_gaps, window_playlist
+    from streaming.timeline.windows import ArchiveRuns
 
     origin = Origin(rt, app=None)
     view = await origin.view(cid)
@@ -115,14 +115,14 @@ def main() -> None:
     from infra.migrate import upgrade
     from infra.runtime import build_runtime, set_runtime
     from infra.settings import get_settings
-    from streaming.windows import Window
+    from streaming.timeline.windows import Window
 
     settings = get_settings()
     upgrade(settings.database_url)
     rt = build_runtime(settings)
     set_runtime(rt)
-    from catalog import service as catalog_service
-    from catalog.schemas import ChannelCreate
+    from catalog.channels import service as catalog_service
+    from catalog.channels.schemas import ChannelCreate
 
     channels = [f"arch{i:03d}" for i in range(args.channels)]
     with rt.db.session() as s:
@@ -147,7 +147,7 @@ def main() -> None:
     with rt.db.session() as s:
         from sqlalchemy import delete
 
-        from streaming.models import SegmentRun
+        from streaming.timeline.models import SegmentRun
         s.execute(delete(SegmentRun))
     uniform = uniform_index(rt, channels, args.days, t0)
     med1, medf = statistics.median(one_day), statistics.median(full)
@@ -166,8 +166,8 @@ def main() -> None:
 
 def uniform_index(rt, channels: list[str], days: int, t0: int) -> dict:  # noqa: ANN001
     """A stable encoder's archive: one uniform run per channel (a run breaks only at a discontinuity)."""
-    from streaming import service
-    from streaming.timeline import make_run
+    from streaming.timeline import service
+    from streaming.timeline.runs import make_run
 
     for cid in channels:
         run = make_run(first_seq=0, start_us=t0, count=days * 86400 * 1_000_000 // SEG, duration_us=SEG,

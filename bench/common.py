@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from streaming.packaging import ffmpeg_exe, testcard_push_args
+from streaming.packager.arguments import ffmpeg_exe, testcard_push_args
 from tests.support.services import children  # noqa: F401 - the benches' interface
 
 ADMIN = "bench-admin-key-" + "x" * 16
@@ -91,7 +91,7 @@ def start_server(mode: str, *, workers: int = 1, wrap: list[str] = (), start_tim
     data = Path(tempfile.mkdtemp(prefix="smartgo-bench-"))
     port = free_port()
     env = {**os.environ, **mode_env(mode, data)}
-    proc = subprocess.Popen([*wrap, sys.executable, "-m", "infra.cli", "api", "--port", str(port),
+    proc = subprocess.Popen([*wrap, sys.executable, "-m", "infra.composition.cli", "api", "--port", str(port),
                              "--workers", str(workers)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=open(data / "server.log", "wb"))
     url = f"http://127.0.0.1:{port}"
@@ -155,7 +155,7 @@ class Replayer:
             await self.put(rendition, "init.mp4", self.inits[rendition])
 
     def playlist(self, start_us: int) -> bytes:
-        from streaming.playlist import format_pdt
+        from streaming.formats.hls import format_pdt
 
         self.history = (self.history + [(self.n, start_us)])[-6:]
         lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:2",
@@ -197,7 +197,7 @@ def run(coro) -> object:  # noqa: ANN001
 def start_packager(server: Server, *, cpu: str | None = None) -> subprocess.Popen:
     """Start a `smartgo packager` node pushing to server (optionally pinned with taskset)."""
     env = {**server.env, "SMARTGO_INGEST_URL": server.url, "SMARTGO_LOG_LEVEL": "WARNING"}
-    cmd = [sys.executable, "-m", "infra.cli", "packager"]
+    cmd = [sys.executable, "-m", "infra.composition.cli", "packager"]
     if cpu is not None:
         cmd = ["taskset", "-c", cpu, *cmd]
     return subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL,

@@ -59,9 +59,11 @@ def write_guide(path: Path, channels: int, days: int) -> int:
 
 def run_one(guide: str, channels: int) -> None:
     """Import one guide in this process and print its figures (the child side)."""
-    from catalog import epg, service as catalog_service
-    from catalog.epg_import import run_import
-    from catalog.schemas import ChannelCreate, EpgSourceCreate
+    from catalog.channels import service as catalog_service
+    from catalog.channels.schemas import ChannelCreate
+    from catalog.guide import service as epg
+    from catalog.guide.imports import run_import
+    from catalog.guide.schemas import EpgSourceCreate
     from infra.db import new_id
     from infra.migrate import upgrade
     from infra.runtime import build_runtime, set_runtime

@@ -20,7 +20,7 @@ from pathlib import Path
 
 PACKAGES = ("infra", "streaming", "catalog", "entitlements", "recorder", "workers")
 PUBLIC_ROOMS = {"service", "schemas", "errors", "deps", "jobs", "events"}
-COMPOSITION = {"infra.web", "infra.cli", "infra.demo", "infra.asgi", "infra.composition", "infra.wiring"}
+COMPOSITION = {"infra.composition.web", "infra.composition.cli", "infra.composition.demo", "infra.composition.asgi", "infra.composition", "infra.wiring"}
 
 
 def module_name(root: Path, path: Path) -> str:

@@ -20,7 +20,12 @@ import time
 import httpx
 
 from bench.common import (
-    children, cpu_seconds, create_sourced_channel, machine, passthrough_source, start_packager,
+    children,
+    cpu_seconds,
+    create_sourced_channel,
+    machine,
+    passthrough_source,
+    start_packager,
     start_server,
 )
 

@@ -17,7 +17,12 @@ import time
 import httpx
 
 from bench.common import (
-    ADMIN, PublishListener, create_sourced_channel, machine, passthrough_source, start_packager,
+    ADMIN,
+    PublishListener,
+    create_sourced_channel,
+    machine,
+    passthrough_source,
+    start_packager,
     start_server,
 )
 

@@ -29,7 +29,7 @@ from bench.common import ADMIN, create_channel, machine, percentile, start_serve
 
 
 def bench_decide(args: argparse.Namespace) -> dict:
-    from entitlements.decision import ActiveStream, PlaybackFacts, Rights, decide
+    from entitlements.playback.decision import ActiveStream, PlaybackFacts, Rights, decide
 
     base = PlaybackFacts(
         mode="live", content="channel:tvp1", available=True,
@@ -185,8 +185,9 @@ def bench_door(args: argparse.Namespace) -> dict:
 
 
 def bench_revoke(args: argparse.Namespace) -> dict:
-    from bench.playlist_throughput import keep_pushing
     import threading
+
+    from bench.playlist_throughput import keep_pushing
 
     srv = start_server(args.mode)
     stop = threading.Event()

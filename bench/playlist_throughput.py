@@ -105,7 +105,7 @@ def keep_pushing(url: str, channel_id: str, password: str, stop: threading.Event
 
 def signed_url(url: str, channel_id: str) -> str:
     """Sign a subscriber in and return the media playlist URL POST /v1/playback gives for channel_id."""
-    from bench.accounts import make_subscriber, PASSWORD
+    from bench.accounts import PASSWORD, make_subscriber
 
     admin = {"X-API-Key": ADMIN}
     httpx.post(f"{url}/v1/admin/packages", headers=admin, json={

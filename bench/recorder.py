@@ -34,14 +34,16 @@ import httpx
 from sqlalchemy import event, func, insert, select, text
 
 from bench.common import machine, mode_env, percentile, start_server
-from catalog import service as catalog_service
-from catalog.models import Programme
-from catalog.schemas import ChannelCreate
-from entitlements import auth, service as entitlements_service
-from entitlements.models import AuthSession, Device, Subscriber, SubscriberPackage
-from entitlements.passwords import hash_password
-from entitlements.schemas import PackageCreate
-from entitlements.tokens import AccessClaims
+from catalog.channels import service as catalog_service
+from catalog.channels.schemas import ChannelCreate
+from catalog.guide.models import Programme
+from entitlements.accounts import auth
+from entitlements.accounts.models import AuthSession, Device, Subscriber
+from entitlements.accounts.passwords import hash_password
+from entitlements.accounts.tokens import AccessClaims
+from entitlements.packages import service as entitlements_service
+from entitlements.packages.models import SubscriberPackage
+from entitlements.packages.schemas import PackageCreate
 from infra.db import new_id
 from infra.migrate import upgrade
 from infra.runtime import build_runtime, set_runtime
@@ -49,7 +51,7 @@ from infra.settings import get_settings
 from recorder import service as recorder_service
 from recorder.models import Recording, StoredCopy
 from recorder.schemas import RecordingCreate
-from streaming.models import SegmentRun, TimelinePin
+from streaming.timeline.models import SegmentRun, TimelinePin
 
 CHANNEL = "sport1"
 PASSWORD = "bench password 1"

@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bench.common import machine
-from streaming.packaging import ffmpeg_exe
+from streaming.packager.arguments import ffmpeg_exe
 
 
 def make_mezzanine(path: Path, seconds: float) -> Path:
@@ -54,10 +54,10 @@ def main() -> None:
     from infra.migrate import upgrade
     from infra.runtime import build_runtime, set_runtime
     from infra.settings import Settings
-    from streaming import assets
-    from streaming.models import MediaAsset
-    from streaming.vod_ingest import ingest_asset
-    from streaming.vod_media import parse_ladder, plan_audio, plan_ladder, probe, transcode_args
+    from streaming.vod import service as assets
+    from streaming.vod.ingest import ingest_asset
+    from streaming.vod.media import parse_ladder, plan_audio, plan_ladder, probe, transcode_args
+    from streaming.vod.models import MediaAsset
 
     work = Path(tempfile.mkdtemp(prefix="smartgo-bench-vod-"))
     extra = {"vod_ladder": opts.ladder} if opts.ladder else {}

@@ -27,10 +27,10 @@ from sqlalchemy import text
 
 from bench.common import machine, percentile, start_server
 from bench.recorder import PASSWORD, insert_rows, insert_subscribers, measure, open_runtime
-from catalog.models import Title, TitleGenre, TitlePackage, TitleText, TitleWord, WatchPosition
-from catalog.vod_search import fold, title_words, words
-from entitlements import service as entitlements_service
-from entitlements.schemas import PackageCreate
+from catalog.vod.models import Title, TitleGenre, TitlePackage, TitleText, TitleWord, WatchPosition
+from catalog.vod.search import fold, title_words, words
+from entitlements.packages import service as entitlements_service
+from entitlements.packages.schemas import PackageCreate
 
 GENRES = ["drama", "comedy", "thriller", "horror", "documentary", "animation", "family", "crime", "romance",
           "sci-fi", "fantasy", "action", "adventure", "war", "history", "music", "sport", "western", "biography",

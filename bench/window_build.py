@@ -20,16 +20,16 @@ import time
 from sqlalchemy import func, select
 
 from bench.common import machine, reset_bench_database
-from catalog import service as catalog_service
-from catalog.schemas import ChannelCreate
+from catalog.channels import service as catalog_service
+from catalog.channels.schemas import ChannelCreate
 from infra.db import Database
 from infra.migrate import upgrade
 from infra.runtime import InProcessBus, Runtime, set_runtime
 from infra.settings import Settings
-from streaming import service
-from streaming.models import SegmentRun
-from streaming.playlist import MediaPlaylistSpec, render_media
-from streaming.timeline import NewSegment, plan_append, segments_in
+from streaming.formats.hls import MediaPlaylistSpec, render_media
+from streaming.timeline import service
+from streaming.timeline.models import SegmentRun
+from streaming.timeline.runs import NewSegment, plan_append, segments_in
 
 HOUR = 3600 * 1_000_000
 NOMINAL = 1_920_000

@@ -1,1 +1,1 @@
-"""Linear channels, the EPG and the VOD catalogue."""
+"""Every description: channels, the guide and the VOD titles content ops manage."""

@@ -1,1 +1,1 @@
-"""Subscribers, devices, packages and rights (issues 4 and 5)."""
+"""Who may watch what, where and on which device: accounts, packages and rights, the playback door."""

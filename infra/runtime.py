@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from infra.bus import Bus, InProcessBus, RedisBus
 from infra.cache import Cache, InProcessCache, RedisCache
 from infra.db import AFTER_COMMIT_SINK, Database
-from infra.health import Health
-from infra.readiness import Lifecycle
-from infra.leases import InProcessLeases, Leases, RedisLeases
-from infra.settings import Settings
 from infra.errors import StorageUnavailable
+from infra.health import Health
+from infra.leases import InProcessLeases, Leases, RedisLeases
+from infra.readiness import Lifecycle
+from infra.settings import Settings
 from infra.storage import ObjectStore, S3ObjectStore, make_store
 
 log = logging.getLogger(__name__)

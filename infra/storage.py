@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import secrets
 import re
+import secrets
 import shutil
 import threading
 from abc import ABC, abstractmethod

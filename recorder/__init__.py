@@ -1,1 +1,1 @@
-"""Cloud DVR (issue 7)."""
+"""Cloud DVR: recordings as references to the timeline, series rules, stored copies."""

@@ -6,13 +6,19 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from entitlements.deps import CurrentPrincipal
+from entitlements.accounts.deps import CurrentPrincipal
 from infra.deps import SessionDep
 from infra.validation import Offset
 from recorder import series, service
 from recorder.deps import RecordingIdPath, RuleIdPath
 from recorder.schemas import (
-    Quota, RecordingCreate, RecordingPage, RecordingRead, RecordingState, SeriesRuleCreate, SeriesRuleRead,
+    Quota,
+    RecordingCreate,
+    RecordingPage,
+    RecordingRead,
+    RecordingState,
+    SeriesRuleCreate,
+    SeriesRuleRead,
     SeriesRuleUpdate,
 )
 

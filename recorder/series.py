@@ -14,11 +14,11 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from catalog import guide
-from catalog.models import Programme
-from entitlements import playback
-from entitlements.auth import Principal
-from entitlements.schemas import ContentRef
+from catalog.guide import grid as guide
+from catalog.guide.models import Programme
+from entitlements.accounts.auth import Principal
+from entitlements.playback import service as playback
+from entitlements.playback.schemas import ContentRef
 from infra.db import new_id
 from infra.errors import SmartGoError
 from infra.runtime import runtime

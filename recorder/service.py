@@ -14,16 +14,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from catalog import guide
-from entitlements import playback, rights
-from entitlements.auth import Principal
-from entitlements.schemas import ContentRef
+from catalog.guide import grid as guide
+from entitlements.accounts.auth import Principal
+from entitlements.packages import rights
+from entitlements.playback import service as playback
+from entitlements.playback.schemas import ContentRef
 from infra.db import new_id, utc
 from infra.runtime import run_after_commit, runtime
 from recorder.errors import InvalidRecordingRange, QuotaExceeded, RecordingExists, RecordingNotFound
 from recorder.models import Recording, StoredCopy
 from recorder.schemas import Quota, RecordingCreate, RecordingRead
-from streaming import retention
+from streaming.timeline import retention
 
 ACTIVE = ("scheduled", "recording", "completed", "partial")
 MAX_RANGE_S = 6 * 3600
@@ -101,7 +102,7 @@ def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate
 
 def _check_archive(db_session: Session, channel_id: str, start: dt.datetime, end: dt.datetime,
                    now: dt.datetime) -> None:
-    from catalog import service as catalog_service
+    from catalog.channels import service as catalog_service
 
     earliest = now - dt.timedelta(days=catalog_service.archive_days(db_session=db_session, channel_id=channel_id))
     if end <= earliest or start < earliest - dt.timedelta(hours=1):
@@ -209,7 +210,7 @@ def forget_copy(*, db_session: Session, copy_id: str) -> None:
 def forget_channel(*, db_session: Session, channel_id: str) -> list[str]:
     """Before a channel is deleted (its recordings and copies' rows go with it): delete its private
     copies' objects once that commits; return their ids."""
-    from streaming import copies
+    from streaming.timeline import copies
 
     ids = list(db_session.scalars(select(StoredCopy.id).where(StoredCopy.channel_id == channel_id,
                                                              StoredCopy.private_for.is_not(None))))
@@ -310,8 +311,8 @@ def finalize(*, db_session: Session, recording_id: str, now: dt.datetime) -> str
     Idempotent: a finished recording is left as it is; the whole change is one transaction, so
     a worker killed half-way leaves the recording for the next run.
     """
-    from streaming import service as streaming_service
-    from streaming.windows import missing_ranges
+    from streaming.timeline import service as streaming_service
+    from streaming.timeline.windows import missing_ranges
 
     rec = db_session.get(Recording, recording_id, with_for_update=True)
     if rec is None or rec.state not in ("scheduled", "recording"):
@@ -354,7 +355,7 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
     """Bring unfinished programme recordings of a channel in line with its guide: a moved
     programme moves its recordings, an overrunning one extends them, a cancelled one fails them.
     Called in the guide import's transaction, so the guide and the recordings change together."""
-    from catalog.models import Programme
+    from catalog.guide.models import Programme
 
     rows = db_session.execute(select(Recording, Programme).join(Programme, Programme.id == Recording.programme_id)
                               .where(Recording.channel_id == channel_id,

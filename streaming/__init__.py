@@ -1,1 +1,1 @@
-"""Live packaging, the channel timeline index and the HLS origin."""
+"""Every byte of media: received from encoders, indexed on each channel's timeline, stored, served."""

@@ -18,14 +18,18 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from infra.composition.web import create_app
 from infra.http_server import BackgroundServer
 from infra.migrate import upgrade
 from infra.runtime import Runtime, build_runtime, set_runtime
 from infra.settings import Settings
-from infra.web import create_app
 from tests.support.hls_bandwidth import check_bandwidth
 from tests.support.hls_conformance import (
-    ConformanceError, PlaylistHistory, assert_conformant, check_delta, segment_urls,
+    ConformanceError,
+    PlaylistHistory,
+    assert_conformant,
+    check_delta,
+    segment_urls,
 )
 
 ADMIN_KEY = "test-admin-key-" + "x" * 16

@@ -1,1 +1,1 @@
-"""Durable background jobs: ingest sweeps now; harvests, retention and EPG imports later."""
+"""Durable background jobs: the runner (in-process or arq), the periodic scheduler, the worker process."""

@@ -25,7 +25,8 @@ class JobSpec:
 
 def sweep_ingest(rt: Runtime) -> int:
     """Publish pending segments that are complete or past their deadline, on every channel."""
-    from streaming import ingest, service
+    from streaming.ingest import service as ingest
+    from streaming.ingest import store as service
 
     with rt.db.session(write=False) as s:
         channels = service.channels_with_pending(db_session=s)
@@ -35,7 +36,7 @@ def sweep_ingest(rt: Runtime) -> int:
 
 def purge_playback_records(rt: Runtime) -> dict[str, int]:
     """Delete playback decisions past their retention and long-ended sessions."""
-    from entitlements import playback
+    from entitlements.playback import service as playback
 
     with rt.db.session() as s:
         return playback.purge_old(db_session=s)
@@ -45,8 +46,8 @@ def run_guide_imports(rt: Runtime, max_imports: int = 5) -> list[str]:
     """Queue the guide refreshes that are due, then claim and run queued imports one by one."""
     import datetime as dt
 
-    from catalog import epg
-    from catalog.epg_import import run_import
+    from catalog.guide import service as epg
+    from catalog.guide.imports import run_import
 
     with rt.db.session() as s:
         epg.queue_due_refreshes(db_session=s, now=dt.datetime.now(dt.UTC))
@@ -65,7 +66,7 @@ def purge_archive(rt: Runtime) -> dict:
     """Delete segments that left every window (time-shift and archive) and that no recording pins."""
     from dataclasses import asdict
 
-    from streaming.retention import purge
+    from streaming.timeline.retention import purge
 
     return asdict(purge(rt))
 
@@ -147,7 +148,7 @@ def make_private_copy(rt: Runtime, copy_id: str) -> int:
     """Copy a finished recording's window into its private copy, then release its archive pin;
     return the bytes copied. Copying again after a crash is harmless: the index is written last."""
     from recorder import service
-    from streaming import copies
+    from streaming.timeline import copies
 
     with rt.db.session(write=False) as s:
         todo = service.copy_to_make(db_session=s, copy_id=copy_id)
@@ -166,7 +167,7 @@ def make_private_copy(rt: Runtime, copy_id: str) -> int:
 def delete_private_copy(rt: Runtime, copy_id: str) -> None:
     """Delete a released private copy: its objects first, then its row."""
     from recorder import service
-    from streaming import copies
+    from streaming.timeline import copies
 
     copies.delete_copy(rt, copy_id)
     with rt.db.session() as s:
@@ -185,7 +186,7 @@ def expire_recordings(rt: Runtime) -> int:
 
 def ingest_asset(rt: Runtime, asset_id: str) -> str:
     """Probe, transcode, store and index one VOD asset if it is still to do; return its state."""
-    from streaming.vod_ingest import ingest_asset as run
+    from streaming.vod.ingest import ingest_asset as run
 
     return run(rt, asset_id)
 
@@ -196,7 +197,8 @@ def reconcile_assets(rt: Runtime) -> int:
     import datetime as dt
 
     from infra.errors import ServiceUnavailable
-    from streaming import assets, uploads
+    from streaming.vod import service as assets
+    from streaming.vod import uploads
 
     now = dt.datetime.now(dt.UTC)
     with rt.db.session() as s:
@@ -222,7 +224,7 @@ def reconcile_assets(rt: Runtime) -> int:
 
 def make_slates(rt: Runtime, channel_id: str) -> list[str]:
     """Make the outage slates a channel's MPEG-TS tracks lack (streaming/slate.py)."""
-    from streaming.slate import make_slates as run
+    from streaming.packager.slate import make_slates as run
 
     return run(rt, channel_id)
 
@@ -231,9 +233,9 @@ def reconcile_slates(rt: Runtime) -> list[str]:
     """Queue slates for every enabled channel with the TS set whose slates are missing (a new
     channel, a new ladder) and could be made (not after ffmpeg failed on them); return the
     channels queued."""
-    from catalog import service as catalog_service
-    from streaming import service
-    from streaming.slate import slate_key, slate_shapes
+    from catalog.channels import service as catalog_service
+    from streaming.packager.slate import slate_key, slate_shapes
+    from streaming.timeline import service
 
     with rt.db.session(write=False) as s:
         failed = catalog_service.slate_error_ids(db_session=s)

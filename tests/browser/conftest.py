@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import channel_body
-from tests.entitlements.conftest import PASSWORD, Billing, billing, bearer, login, make_package, make_subscriber  # noqa: F401
+from tests.entitlements.conftest import (  # noqa: F401
+    PASSWORD,
+    Billing,
+    bearer,
+    billing,
+    login,
+    make_package,
+    make_subscriber,
+)
 from tests.support.ffmpeg import pushed_channel
 
 ROOT = Path(__file__).resolve().parents[2]

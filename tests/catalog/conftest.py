@@ -21,7 +21,7 @@ def staff_keys(rt) -> dict[str, dict[str, str]]:  # noqa: ANN001
 
 def make_asset(rt, state: str = "ready", duration_ms: int | None = 5_400_000) -> str:  # noqa: ANN001
     """Insert a media asset row in a given state (no transcode) and return its id."""
-    from streaming.models import MediaAsset
+    from streaming.vod.models import MediaAsset
 
     asset_id = secrets.token_hex(16)
     with rt.db.session() as s:

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from catalog.epg_fetch import FetchAllow, check_url, parse_allow, refused_address
+from catalog.guide.fetch import FetchAllow, check_url, parse_allow, refused_address
 
 
 @pytest.mark.parametrize("address", [

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from catalog.models import Programme
+from catalog.guide.models import Programme
 from tests.conftest import wait_for
-from tests.support.guide import finished, upload as upload_to
+from tests.support.guide import finished
+from tests.support.guide import upload as upload_to
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-dst-week.xml"
 FEED_CHANNELS = ("tvp1.pl", "polsat.pl", "hbo.pl", "canalplus-sport.pl")
@@ -266,21 +267,21 @@ def test_the_command_line_imports_a_file(rt, settings, source, tmp_path) -> None
     env = smartgo_env(settings)
     guide = tmp_path / "guide.xml.gz"
     guide.write_bytes(gzip.compress(SAMPLE.read_bytes()))
-    run = subprocess.run([sys.executable, "-m", "infra.cli", "epg-import", "--source", source["id"], str(guide)],
+    run = subprocess.run([sys.executable, "-m", "infra.composition.cli", "epg-import", "--source", source["id"], str(guide)],
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout)
     assert out["status"] == "succeeded" and out["report"]["programmes_read"] == 736
     assert len(guide_of(rt, source["channels"]["polsat.pl"])) > 100
-    missing = subprocess.run([sys.executable, "-m", "infra.cli", "epg-import", "--source", source["id"],
+    missing = subprocess.run([sys.executable, "-m", "infra.composition.cli", "epg-import", "--source", source["id"],
                               str(tmp_path / "nope.xml")], env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
 def _lone_import(rt, source: dict):  # noqa: ANN001, ANN202
     """Queue an import of a file not in storage, the only one left to claim (every other test's ended)."""
-    from catalog import epg
-    from catalog.models import EpgImport
+    from catalog.guide import service as epg
+    from catalog.guide.models import EpgImport
 
     with rt.db.session() as s:
         imp = epg.queue_import(db_session=s, source_id=source["id"], origin="file", object_key="epg/uploads/none")
@@ -291,7 +292,7 @@ def _lone_import(rt, source: dict):  # noqa: ANN001, ANN202
 
 
 def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, source) -> None:  # noqa: ANN001
-    from catalog import epg
+    from catalog.guide import service as epg
 
     imp = _lone_import(rt, source)
     now = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)  # after every other test's imports
@@ -301,7 +302,7 @@ def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, sourc
         assert epg.claim_next(db_session=s, now=now) is None, "claimed twice"
     with rt.db.session() as s:
         assert epg.claim_next(db_session=s, now=now + dt.timedelta(minutes=31)) == imp.id, "a dead runner's import"
-    from catalog.epg_import import run_import
+    from catalog.guide.imports import run_import
 
     assert run_import(rt, imp.id) == "failed"  # its file is not in storage: a clear failure, not a crash
     with rt.db.session(write=False) as s:
@@ -379,7 +380,7 @@ def test_programmes_at_the_ends_of_time_are_skipped_and_counted_and_the_import_e
 
 
 def test_an_import_whose_runner_dies_every_time_fails_with_a_reason(rt, source) -> None:  # noqa: ANN001
-    from catalog import epg
+    from catalog.guide import service as epg
 
     imp = _lone_import(rt, source)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=7300)  # after every other test's imports

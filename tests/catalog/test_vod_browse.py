@@ -121,7 +121,7 @@ def test_rows_follow_every_catalogue_change_at_once(http, rt, staff_keys, viewer
 
 
 def test_list_counts_at_most_count_ahead_past_its_page(http, rt, staff_keys, viewer, monkeypatch) -> None:  # noqa: ANN001
-    from catalog import vod_player
+    from catalog.vod import player as vod_player
 
     genre = _genre()
     for _ in range(5):

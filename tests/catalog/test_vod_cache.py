@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from catalog import vod_cache
-from catalog.models import TitleChange
+from catalog.vod import cache as vod_cache
+from catalog.vod.models import TitleChange
 
 
 def test_a_value_is_kept_until_a_change_or_its_ttl(rt) -> None:  # noqa: ANN001

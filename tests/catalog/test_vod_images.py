@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from catalog import vod_images
+from catalog.vod import images as vod_images
 from tests.catalog.conftest import make_title
 
 BASE = "/v1/admin/vod/titles"

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from catalog import vod
-from catalog.errors import TitleNotFound
-from catalog.models import Title, TitlePackage
+from catalog.vod import service as vod
+from catalog.vod.errors import TitleNotFound
+from catalog.vod.models import Title, TitlePackage
 from tests.catalog.conftest import make_asset
 
 NOW = dt.datetime.now(dt.UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.vod_player import is_finished
+from catalog.vod.player import is_finished
 from tests.catalog.conftest import publish_title
 from tests.entitlements.conftest import bearer, login
 

@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from catalog.vod_search import fold, parse_query, words
+from catalog.vod.search import fold, parse_query, words
 from tests.catalog.conftest import make_title, publish_title
 from tests.entitlements.conftest import bearer, login
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from entitlements.billing import signature
+from entitlements.accounts.billing import signature
 from tests.conftest import BILLING_KEY_ID, BILLING_SECRET, Client
 
 PASSWORD = "correct horse battery"

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from entitlements.decision import ActiveStream, PlaybackFacts, Rights, RightsOverride, decide
+from entitlements.playback.decision import ActiveStream, PlaybackFacts, Rights, RightsOverride, decide
 
 ALLOWED = PlaybackFacts(
     mode="live", content="channel:tvp1", available=True, rights=Rights(), granting_packages=frozenset({"start"}),

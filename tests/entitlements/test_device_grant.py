@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy import update
 
-from entitlements.auth import DEVICE_CODE_GRANT
-from entitlements.models import DeviceAuthorization
-from entitlements.tokens import sha256_hex
+from entitlements.accounts.auth import DEVICE_CODE_GRANT
+from entitlements.accounts.models import DeviceAuthorization
+from entitlements.accounts.tokens import sha256_hex
 from tests.entitlements.conftest import bearer, login
 
 

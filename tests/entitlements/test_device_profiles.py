@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 import m3u8
 import pytest
 
-from streaming import service
-from streaming.device_profiles import PROFILES, SLATE, DeviceProfile
-from streaming.models import SegmentHole
-from streaming.slate import PTS_WRAP, first_pts, make_slates
-from streaming.timeline import make_run
+from streaming.formats.device_profiles import PROFILES, SLATE, DeviceProfile
+from streaming.packager.slate import PTS_WRAP, first_pts, make_slates
+from streaming.timeline import service
+from streaming.timeline.models import SegmentHole
+from streaming.timeline.runs import make_run
 from tests.entitlements.conftest import bearer, login
 
 S = 1_000_000

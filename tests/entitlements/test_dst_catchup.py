@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import m3u8
 import pytest
 
-from streaming import service as streaming_service
-from streaming.timeline import make_run
+from streaming.timeline import service as streaming_service
+from streaming.timeline.runs import make_run
 from tests.entitlements.conftest import bearer, login
 from tests.support.guide import programme_ids, upload
 

@@ -6,9 +6,9 @@ import statistics
 import time
 import uuid
 
-from entitlements import auth
-from entitlements.rules import ThrottlePolicy
-from entitlements.throttle import LoginThrottle
+from entitlements.accounts import auth
+from entitlements.accounts.throttle import LoginThrottle
+from entitlements.packages.rules import ThrottlePolicy
 from infra.notify import outbox
 from tests.entitlements.conftest import PASSWORD, bearer, login
 

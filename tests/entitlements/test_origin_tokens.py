@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import m3u8
 import pytest
 
-from entitlements.tokens import PlaybackGrant, PlaybackTokens
-from streaming.packaging import ffmpeg_exe
+from entitlements.accounts.tokens import PlaybackGrant, PlaybackTokens
+from streaming.packager.arguments import ffmpeg_exe
 from tests.conftest import channel_body, wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.support.ffmpeg import pushed_channel

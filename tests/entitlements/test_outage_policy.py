@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from entitlements.models import PlaybackDecisionLog, PlaybackSession
-from entitlements.outage import outage_door
+from entitlements.playback.models import PlaybackDecisionLog, PlaybackSession
+from entitlements.playback.outage import outage_door
 from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.support.outages import service_away

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from entitlements import service
+from entitlements.packages import service
 
 
 def test_create_update_channels_and_delete_a_package(http, admin, rt, make_channel) -> None:  # noqa: ANN001

@@ -150,7 +150,7 @@ def test_old_decisions_and_sessions_are_purged(http, rt, household) -> None:  # 
 
     from sqlalchemy import func, select
 
-    from entitlements.models import PlaybackDecisionLog, PlaybackSession
+    from entitlements.playback.models import PlaybackDecisionLog, PlaybackSession
     from workers.jobs import JOBS
 
     start = play(http, household["phone"], household["channel"]["id"]).json()
@@ -163,7 +163,7 @@ def test_old_decisions_and_sessions_are_purged(http, rt, household) -> None:  # 
     assert count(PlaybackDecisionLog) == 1 and count(PlaybackSession) == 1
     JOBS["entitlements.purge_playback_records"].func(rt)  # nothing is old yet
     assert count(PlaybackDecisionLog) == 1
-    from entitlements import playback
+    from entitlements.playback import service as playback
 
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=rt.settings.playback_decision_retention_days + 1)
     with rt.db.session() as s:
@@ -191,8 +191,9 @@ def test_malformed_playback_requests(http, household, body, code) -> None:  # no
 def test_account_facts_are_cached_until_the_account_changes(http, rt, billing, household, make_package) -> None:  # noqa: ANN001
     from sqlalchemy import delete
 
-    from entitlements import facts as facts_module, service
-    from entitlements.models import SubscriberPackage
+    from entitlements.accounts import service
+    from entitlements.packages.models import SubscriberPackage
+    from entitlements.playback import facts as facts_module
 
     sub_id, code = household["sub"]["id"], household["package"]["code"]
 

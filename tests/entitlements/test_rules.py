@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from entitlements.billing import signature
-from entitlements.rules import PackageLimits as P
-from entitlements.rules import ThrottlePolicy, combine_limits
-from entitlements.tokens import AccessClaims, TokenKeys, new_user_code, normalize_user_code
+from entitlements.accounts.billing import signature
+from entitlements.accounts.tokens import AccessClaims, TokenKeys, new_user_code, normalize_user_code
+from entitlements.packages.rules import PackageLimits as P
+from entitlements.packages.rules import ThrottlePolicy, combine_limits
 
 
 @pytest.mark.parametrize("packages,expected", [
@@ -58,7 +58,7 @@ def test_billing_signature_covers_every_part_of_the_request() -> None:
 
 
 def test_playback_tokens_survive_key_rotation_and_refuse_tampering() -> None:
-    from entitlements.tokens import PlaybackGrant, PlaybackTokens
+    from entitlements.accounts.tokens import PlaybackGrant, PlaybackTokens
 
     grant = PlaybackGrant("ab" * 16, "cd" * 16, "ef" * 16, "channel:tvp1", "timeshift", 2_000)
     old_secret, new_secret = "old-secret-" + "o" * 16, "new-secret-" + "n" * 16

@@ -6,12 +6,17 @@ import datetime as dt
 
 import pytest
 
-from entitlements.decision import Rights
-from entitlements.errors import (
-    CatchupNotReady, InvalidMode, PlaybackWindowOutOfRange, ProgrammeEnded, ProgrammeExpired, ProgrammeNotStarted,
+from entitlements.playback.decision import Rights
+from entitlements.playback.errors import (
+    CatchupNotReady,
+    InvalidMode,
+    PlaybackWindowOutOfRange,
+    ProgrammeEnded,
+    ProgrammeExpired,
+    ProgrammeNotStarted,
     ProgrammeOnAir,
 )
-from entitlements.targets import ChannelWindowFacts, ProgrammeRef, resolve_channel, resolve_programme
+from entitlements.playback.targets import ChannelWindowFacts, ProgrammeRef, resolve_channel, resolve_programme
 
 NOW = dt.datetime(2026, 12, 1, 20, 0, tzinfo=dt.UTC)
 T = int(NOW.timestamp())

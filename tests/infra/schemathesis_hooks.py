@@ -24,7 +24,7 @@ import requests
 import schemathesis
 from requests.auth import AuthBase
 
-from entitlements.billing import signature
+from entitlements.accounts.billing import signature
 
 ENV = os.environ
 

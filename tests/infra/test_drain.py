@@ -32,7 +32,7 @@ def test_sigterm_turns_readiness_503_keeps_serving_for_the_drain_then_exits_clea
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SMARTGO_DATA_DIR": str(tmp_path), "SMARTGO_DRAIN_S": str(DRAIN_S),
            "SMARTGO_DATABASE_URL": "", "SMARTGO_REDIS_URL": "", "SMARTGO_STORAGE_URL": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "api", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "infra.composition.cli", "api", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: (r := _get(url + "/readyz")) is not None and r.status_code == 200, 60, "the API ready")

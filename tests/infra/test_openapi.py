@@ -11,10 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from catalog import vod_images
-from catalog.errors import ChannelNotFound, ImageNotFound
-from entitlements import auth, playback
-from entitlements.errors import InvalidCredentials, LoginThrottled, OAuthError, PlaybackDenied
+from catalog.channels.errors import ChannelNotFound
+from catalog.vod import images as vod_images
+from catalog.vod.errors import ImageNotFound
+from entitlements.accounts import auth
+from entitlements.accounts.errors import InvalidCredentials, LoginThrottled, OAuthError
+from entitlements.playback import service as playback
+from entitlements.playback.errors import PlaybackDenied
 from infra.errors import NotFound
 from infra.raises import code_argument, raised_errors
 from infra.validation import INT64_MAX

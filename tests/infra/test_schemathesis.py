@@ -17,9 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import httpx
+import pytest
 
 from tests.conftest import ADMIN_KEY, BILLING_KEY_ID, BILLING_SECRET
 

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from infra.composition.web import http_code
 from infra.validation import INT32_MAX
-from infra.web import http_code
 from tests.conftest import Client
 from tests.entitlements.conftest import PASSWORD, Billing, bearer, login
 

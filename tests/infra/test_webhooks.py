@@ -16,10 +16,9 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-import infra.webhooks
 from sqlalchemy import update
 
+import infra.webhooks
 from infra.db import utc
 from infra.notify import OutboxMessage, load_notifier
 from infra.settings import Settings

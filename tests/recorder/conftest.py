@@ -5,8 +5,8 @@ from tests.entitlements.conftest import billing, make_package, make_subscriber  
 
 def fill_archive(rt, channel_id: str, start_us: int, count: int, duration_us: int = 2_000_000):  # noqa: ANN001, ANN201
     """Put count segments from start_us on a channel's timeline, with 1,000 bytes on every track; return the run."""
-    from streaming import service as streaming_service
-    from streaming.timeline import make_run
+    from streaming.timeline import service as streaming_service
+    from streaming.timeline.runs import make_run
 
     run = make_run(first_seq=0, start_us=start_us, count=count, duration_us=duration_us)
     with rt.db.session() as s:

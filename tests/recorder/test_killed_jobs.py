@@ -15,8 +15,8 @@ from sqlalchemy import select
 from infra.notify import OutboxMessage
 from recorder import service
 from recorder.models import Recording, StoredCopy
-from streaming import copies
-from streaming.retention import TimelinePin
+from streaming.timeline import copies
+from streaming.timeline.retention import TimelinePin
 from tests.entitlements.conftest import bearer, login
 from tests.recorder.conftest import fill_archive
 from tests.recorder.test_recording_playback import record

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from recorder import service
 from recorder.models import StoredCopy
-from streaming import copies
-from streaming.retention import TimelinePin, purge
-from streaming.timeline import make_run
+from streaming.timeline import copies
+from streaming.timeline.retention import TimelinePin, purge
+from streaming.timeline.runs import make_run
 from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.recorder.conftest import fill_archive

@@ -10,8 +10,8 @@ import m3u8
 import pytest
 
 from recorder import service
-from streaming import service as streaming_service
-from streaming.timeline import make_run
+from streaming.timeline import service as streaming_service
+from streaming.timeline.runs import make_run
 from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.support.ffmpeg import pushed_channel

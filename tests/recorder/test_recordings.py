@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from recorder.models import StoredCopy
-from streaming.models import TimelinePin
+from streaming.timeline.models import TimelinePin
 from tests.entitlements.conftest import bearer, login
 from tests.support.guide import import_programmes, programme_ids
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from tests.entitlements.conftest import bearer, login
 from tests.conftest import wait_for
+from tests.entitlements.conftest import bearer, login
 from tests.support.guide import import_programmes, programme_ids
 
 NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from streaming import service
-from streaming.timeline import make_run
+from streaming.timeline import service
+from streaming.timeline.runs import make_run
 
 S = 1_000_000
 

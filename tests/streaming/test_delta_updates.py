@@ -7,8 +7,8 @@ from dataclasses import replace
 import m3u8
 import pytest
 
-from streaming.playlist import MediaPlaylistSpec, render_media, skipped_count
-from streaming.timeline import US, make_run
+from streaming.formats.hls import MediaPlaylistSpec, render_media, skipped_count
+from streaming.timeline.runs import US, make_run
 from tests.support.hls_conformance import PlaylistHistory, check_delta, check_media
 
 T0 = 1_700_002_800 * US

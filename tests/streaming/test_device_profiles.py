@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.device_profiles import (
-    BY_CODE, PLATFORMS, PROFILES, SLATE, STANDARD, choose_profile, parse_version, profile_of_path, segment_set_for,
+from streaming.formats.device_profiles import (
+    BY_CODE,
+    PLATFORMS,
+    PROFILES,
+    SLATE,
+    STANDARD,
+    choose_profile,
+    parse_version,
+    profile_of_path,
+    segment_set_for,
 )
-from streaming.playlist import MediaPlaylistSpec, render_media
-from streaming.rendering import outage_uri
-from streaming.service import ChannelSpec, RenditionView
-from streaming.timeline import make_run
+from streaming.formats.hls import MediaPlaylistSpec, render_media
+from streaming.origin.rendering import outage_uri
+from streaming.timeline.runs import make_run
+from streaming.timeline.service import ChannelSpec, RenditionView
 
 S = 1_000_000
 

@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy import select
 
-from streaming.keys import encrypt_segment, encrypted_length, key_source, segment_iv
-from streaming.models import ContentKey
-from streaming.packaging import ffmpeg_exe
-from streaming.playlist import MediaPlaylistSpec, render_media
+from streaming.formats.hls import MediaPlaylistSpec, render_media
+from streaming.packager.arguments import ffmpeg_exe
+from streaming.protection.keys import encrypt_segment, encrypted_length, key_source, segment_iv
+from streaming.protection.models import ContentKey
 from tests.conftest import channel_body, wait_for
 from tests.streaming.test_playlist import cmaf_init, segments_from
 from tests.support.ffmpeg import LivePush
@@ -67,7 +67,7 @@ def test_keys_are_wrapped_at_rest_and_stable(rt, make_channel) -> None:  # noqa:
     with rt.db.session(write=False) as s:
         row = s.scalar(select(ContentKey).where(ContentKey.channel_id == ch["id"], ContentKey.period == 7))
     assert first.hex() not in row.wrapped and first not in row.wrapped.encode()
-    from streaming.keys import StoredKeySource
+    from streaming.protection.keys import StoredKeySource
 
     assert StoredKeySource(rt).key_for(ch["id"], 7) == first  # another process unwraps the same key
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming.fmp4 import init_timing, segment_duration_us
-from streaming.hls_input import parse_encoder_playlist
+from streaming.formats.fmp4 import init_timing, segment_duration_us
+from streaming.formats.hls_input import parse_encoder_playlist
 
 pytestmark = pytest.mark.ffmpeg
 

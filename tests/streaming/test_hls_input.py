@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.hls_input import (
-    MAX_ENCODER_SEQUENCE, EncoderPlaylistError, EncoderSegment, EncoderSequenceError, encoder_sequence,
-    parse_encoder_playlist, parse_pdt,
+from streaming.formats.hls_input import (
+    MAX_ENCODER_SEQUENCE,
+    EncoderPlaylistError,
+    EncoderSegment,
+    EncoderSequenceError,
+    encoder_sequence,
+    parse_encoder_playlist,
+    parse_pdt,
 )
 
 US = 1_000_000

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from infra.storage import LocalObjectStore, S3ObjectStore
-from streaming.hls_input import parse_pdt
-from streaming.playlist import format_pdt
-from streaming.spool import segment_spool
+from streaming.formats.hls import format_pdt
+from streaming.formats.hls_input import parse_pdt
+from streaming.ingest.spool import segment_spool
 from tests.conftest import wait_for
 from tests.support.ffmpeg import basic_auth
 

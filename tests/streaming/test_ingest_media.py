@@ -10,7 +10,15 @@ import pytest
 
 from tests.streaming.test_ingest import Pusher
 from tests.support.bad_media import (
-    box_at, first_trun_sizes_at, make_ts, put_u32, retype, ts_noise, ts_pmt_pid, ts_without, without_trak,
+    box_at,
+    first_trun_sizes_at,
+    make_ts,
+    put_u32,
+    retype,
+    ts_noise,
+    ts_pmt_pid,
+    ts_without,
+    without_trak,
 )
 
 pytestmark = pytest.mark.ffmpeg

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.errors import DuplicateSegment, OutOfOrderSegment
-from streaming.hls_input import EncoderSegment
-from streaming.ingest_state import (
-    ABANDON_FACTOR, ChannelIngest, PendingEntry, PublishRules, TrackIngest, decide_session,
-    publish_ready, receive_init, receive_playlist, receive_segment,
+from streaming.formats.hls_input import EncoderSegment
+from streaming.ingest.errors import DuplicateSegment, OutOfOrderSegment
+from streaming.ingest.state import (
+    ABANDON_FACTOR,
+    ChannelIngest,
+    PendingEntry,
+    PublishRules,
+    TrackIngest,
+    decide_session,
+    publish_ready,
+    receive_init,
+    receive_playlist,
+    receive_segment,
 )
-from streaming.timeline import Run, make_run
+from streaming.timeline.runs import Run, make_run
 
 TRACKS = ("cmaf/360p", "cmaf/240p")
 SEG = 1_920_000

@@ -9,13 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from streaming import slate
-from streaming.errors import MediaMalformed, MediaTruncated, NotMedia, TrackMismatch, TsNoProgram
-from streaming.media_check import Expect, check_fmp4_segment, check_init, check_segment_tracks, check_ts_segment
-from streaming.packaging import ffmpeg_exe
-from streaming.vod_media import AudioOut, Rung, transcode_args, ts_remux_args
+from streaming.ingest.errors import MediaMalformed, MediaTruncated, NotMedia, TrackMismatch, TsNoProgram
+from streaming.ingest.media_check import Expect, check_fmp4_segment, check_init, check_segment_tracks, check_ts_segment
+from streaming.packager import slate
+from streaming.packager.arguments import ffmpeg_exe
+from streaming.vod.media import AudioOut, Rung, transcode_args, ts_remux_args
 from tests.support.bad_media import (
-    box_at, first_trun_sizes_at, make_ts, put_u32, retype, ts_noise, ts_pmt_pid, ts_without, without_trak,
+    box_at,
+    first_trun_sizes_at,
+    make_ts,
+    put_u32,
+    retype,
+    ts_noise,
+    ts_pmt_pid,
+    ts_without,
+    without_trak,
 )
 
 pytestmark = pytest.mark.ffmpeg

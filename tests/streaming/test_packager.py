@@ -11,8 +11,8 @@ from pathlib import Path
 import m3u8
 import pytest
 
-from streaming.packager import LEASE_PREFIX
-from streaming.packaging import ffmpeg_exe
+from streaming.packager.arguments import ffmpeg_exe
+from streaming.packager.node import LEASE_PREFIX
 from tests.conftest import channel_body, wait_for
 from tests.support.nodes import NodeThread
 

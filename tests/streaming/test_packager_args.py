@@ -7,11 +7,11 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 
-from catalog.schemas import ChannelCreate, check_source_url
-from streaming import packaging
-from streaming.packager import packager_spec, probe_args
-from streaming.packaging import AudioOut, LadderRung, PackagerSpec, packager_args, source_kind, var_stream_map
-from streaming.supervisor import SupervisorPolicy, classify_failure
+from catalog.channels.schemas import ChannelCreate, check_source_url
+from streaming.packager import arguments as packaging
+from streaming.packager.arguments import AudioOut, LadderRung, PackagerSpec, packager_args, source_kind, var_stream_map
+from streaming.packager.node import packager_spec, probe_args
+from streaming.packager.supervisor import SupervisorPolicy, classify_failure
 
 R360 = LadderRung("360p", 640, 360, 800, 96, 25.0)
 R240 = LadderRung("240p", 426, 240, 400, 64, 25.0)

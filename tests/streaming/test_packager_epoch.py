@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
-from infra.leases import LeaseStoreUnavailable, Leases
-from streaming import service
-from streaming.ingest_state import ChannelIngest, admit_epoch
-from streaming.packager import EPOCH_HEADER, LEASE_PREFIX
+from infra.leases import Leases, LeaseStoreUnavailable
+from streaming.ingest import store as service
+from streaming.ingest.state import ChannelIngest, admit_epoch
+from streaming.packager.node import EPOCH_HEADER, LEASE_PREFIX
 from tests.conftest import channel_body, wait_for
 from tests.support.nodes import NodeThread
 

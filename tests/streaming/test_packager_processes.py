@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 import os
 import signal
 import subprocess
@@ -32,7 +31,7 @@ def free_port() -> int:
 
 def _packager(settings, server: str) -> subprocess.Popen:  # noqa: ANN001
     env = smartgo_env(settings, SMARTGO_INGEST_URL=server, SMARTGO_PACKAGER_LEASE_S="2", SMARTGO_LOG_LEVEL="INFO")
-    return subprocess.Popen([sys.executable, "-m", "infra.cli", "packager"], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "infra.composition.cli", "packager"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -111,7 +110,7 @@ def test_demo_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path) -> None:  # 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTGO_")}
     env["SMARTGO_DATA_DIR"] = str(tmp_path / "demo")
-    proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "demo", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "infra.composition.cli", "demo", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

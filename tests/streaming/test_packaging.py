@@ -1,10 +1,10 @@
-"""streaming.packaging builds ffmpeg argv as data: compare it with literal lists."""
+"""streaming.packager.arguments builds ffmpeg argv as data: compare it with literal lists."""
 
 from __future__ import annotations
 
 import pytest
 
-from streaming import packaging
+from streaming.packager import arguments as packaging
 
 # Imported through the module: a bare name starting with "test" would be collected by pytest.
 push_args = packaging.testcard_push_args
@@ -129,9 +129,9 @@ def test_ffmpeg_packages_every_ladder_validation_accepts(overrides: dict, tmp_pa
     import os
     import subprocess
 
-    from catalog.models import Channel, Rendition
-    from catalog.schemas import ChannelCreate
-    from streaming.packager import packager_spec
+    from catalog.channels.models import Channel, Rendition
+    from catalog.channels.schemas import ChannelCreate
+    from streaming.packager.node import packager_spec
     from tests.conftest import channel_body
 
     body = ChannelCreate.model_validate(channel_body("edge", segment_sets=["cmaf", "ts"], **overrides))

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.playlist import (
-    MediaPlaylistSpec, VariantSpec, format_duration, format_pdt, render_master, render_media,
+from streaming.formats.hls import (
+    MediaPlaylistSpec,
+    VariantSpec,
+    format_duration,
+    format_pdt,
+    render_master,
+    render_media,
 )
-from streaming.timeline import US, make_run, pack_durations
+from streaming.timeline.runs import US, make_run, pack_durations
 from tests.support.hls_conformance import check_master, check_media
 
 T0 = 1_700_002_800 * US  # 2023-11-14T23:00:00Z

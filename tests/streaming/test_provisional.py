@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-from streaming import service
-from streaming.ingest_state import ChannelIngest, PendingEntry, TrackIngest
-from streaming.provisional import ProvisionalChannel, journal_key, provisional
-from streaming.timeline import make_run, pack_durations
+from streaming.ingest.provisional import ProvisionalChannel, journal_key, provisional
+from streaming.ingest.state import ChannelIngest, PendingEntry, TrackIngest
+from streaming.timeline import service
+from streaming.timeline.runs import make_run, pack_durations
 from tests.conftest import wait_for
 from tests.streaming.test_ingest import Pusher
 from tests.support.outages import service_away

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streaming.recent import RecentSegments
+from streaming.origin.recent import RecentSegments
 
 
 def test_the_least_recently_used_bodies_leave_first_and_the_bound_holds() -> None:

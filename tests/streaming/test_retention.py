@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from streaming import service
-from streaming.models import SegmentRun
-from streaming.retention import pin_range, purge, unpin
-from streaming.timeline import cut_run, expired_ranges, make_run, pack_durations
+from streaming.timeline import service
+from streaming.timeline.models import SegmentRun
+from streaming.timeline.retention import pin_range, purge, unpin
+from streaming.timeline.runs import cut_run, expired_ranges, make_run, pack_durations
 
 S = 1_000_000
 D = 2 * S

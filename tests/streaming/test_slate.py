@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming.packaging import ffmpeg_exe
-from streaming.slate import PTS_WRAP, first_pts, retime_ts, slate_args
+from streaming.packager.arguments import ffmpeg_exe
+from streaming.packager.slate import PTS_WRAP, first_pts, retime_ts, slate_args
 from tests.conftest import wait_for
 from tests.streaming.test_packaging import BOUNDARY_CHANNELS
 
@@ -73,9 +73,9 @@ def test_an_encrypted_channels_slate_is_sealed_with_its_periods_key(http, rt, ma
     """A slate entry sits under the channel's EXT-X-KEY like any segment, so it is sealed the same way."""
     import time
 
-    from streaming import service
-    from streaming.slate import make_slates
-    from streaming.timeline import make_run
+    from streaming.packager.slate import make_slates
+    from streaming.timeline import service
+    from streaming.timeline.runs import make_run
     from tests.streaming.test_encryption import _decrypt
 
     cid = make_channel(segment_sets=["cmaf", "ts"], segment_duration_ms=2000, encryption="aes-128",
@@ -100,7 +100,7 @@ def test_an_encrypted_channels_slate_is_sealed_with_its_periods_key(http, rt, ma
 
 
 def test_a_slate_is_cut_to_a_slot_shorter_than_a_segment(slate_clip: bytes, tmp_path: Path) -> None:
-    from streaming.slate import cut_ts
+    from streaming.packager.slate import cut_ts
 
     cut = cut_ts(slate_clip, 400_000)
     assert len(cut) < len(slate_clip) and len(cut) % 188 == 0 and first_pts(cut) == first_pts(slate_clip)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from infra.storage import LocalObjectStore, S3ObjectStore
-from streaming import service
-from streaming.spool import SegmentSpool, segment_spool
+from streaming.ingest.spool import SegmentSpool, segment_spool
+from streaming.timeline import service
 from tests.conftest import wait_for
 from tests.streaming.test_ingest import Pusher
 

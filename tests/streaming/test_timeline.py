@@ -6,9 +6,19 @@ import random
 
 import pytest
 
-from streaming.timeline import (
-    CONTIGUITY_TOLERANCE_US, HOUR_US, US, NewSegment, gap_slots, last_segments, live_gaps,
-    make_run, pack_durations, plan_append, segments_in, unpack_durations,
+from streaming.timeline.runs import (
+    CONTIGUITY_TOLERANCE_US,
+    HOUR_US,
+    US,
+    NewSegment,
+    gap_slots,
+    last_segments,
+    live_gaps,
+    make_run,
+    pack_durations,
+    plan_append,
+    segments_in,
+    unpack_durations,
 )
 
 T0 = 1_700_002_800 * US  # 2023-11-14T23:00:00Z, exactly on a UTC hour boundary
@@ -331,7 +341,7 @@ def test_live_gaps(after_end_us: int, count: int) -> None:
 
 @pytest.mark.parametrize("published_after_end", [0, 1_000_000, 7_000_000])
 def test_live_gaps_valid_until_is_exactly_the_next_change(published_after_end: int) -> None:
-    from streaming.timeline import live_gap_count, live_gaps_valid_until
+    from streaming.timeline.runs import live_gap_count, live_gaps_valid_until
 
     tail = make_run(first_seq=10, start_us=T0, count=5, duration_us=NOM)
     published = tail.end_us + published_after_end

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from streaming import assets
-from streaming.packaging import ffmpeg_exe
+from streaming.packager.arguments import ffmpeg_exe
+from streaming.vod import service as assets
 from tests.conftest import Client, wait_for
 from tests.streaming.test_vod_ingest import upload, wait_done
 from tests.support.mezzanine import make_mezzanine
@@ -153,7 +153,7 @@ def test_sidecar_bytes_that_are_not_subtitles_answer_422_and_store_nothing(http:
 
 def test_huge_sidecars_and_sidecars_for_unknown_assets_are_refused_before_the_body(http: Client, admin: dict, rt,  # noqa: ANN001
                                                                                    files: dict) -> None:
-    from streaming.subtitles import MAX_SUBTITLE_BYTES
+    from streaming.vod.subtitles import MAX_SUBTITLE_BYTES
 
     asset_id = _subtitle_target(http, admin, files)
     huge = b"1\n00:00:01,000 --> 00:00:02,000\nhi\n\n" * (MAX_SUBTITLE_BYTES // 30)

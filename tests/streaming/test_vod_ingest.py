@@ -10,8 +10,7 @@ import av
 import m3u8
 import pytest
 
-from streaming import vod
-from streaming.packaging import ffmpeg_exe
+from streaming.packager.arguments import ffmpeg_exe
 from tests.conftest import Client, wait_for
 from tests.support.mezzanine import SRT_POLISH, make_mezzanine
 

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from streaming import vod
-from streaming.subtitles import InvalidSubtitles, to_webvtt
-from streaming.vod_media import (
-    AudioOut, Probe, Rung, SourceAudio, parse_ladder, plan_audio, plan_ladder, poster_time, progress_percent,
-    transcode_args, ts_remux_args,
+from streaming.vod import index as vod
+from streaming.vod.media import (
+    AudioOut,
+    Probe,
+    Rung,
+    SourceAudio,
+    parse_ladder,
+    plan_audio,
+    plan_ladder,
+    poster_time,
+    progress_percent,
+    transcode_args,
+    ts_remux_args,
 )
+from streaming.vod.subtitles import InvalidSubtitles, to_webvtt
 
 LADDER = "720p:1280x720:2800,360p:640x360:700,1080p:1920x1080:5000"
 SOURCE = Probe(60.0, 1280, 720, 25.0, "h264", (SourceAudio(0, "pol", None, 2, "aac"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streaming import assets
+from streaming.vod import service as assets
 from tests.conftest import Client
 from tests.streaming.test_vod_ingest import wait_done
 from tests.support.mezzanine import make_mezzanine

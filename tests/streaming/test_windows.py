@@ -5,9 +5,9 @@ from __future__ import annotations
 import m3u8
 import pytest
 
-from streaming.playlist import MediaPlaylistSpec, render_media
-from streaming.timeline import make_run
-from streaming.windows import MIN_EVENT_OFFSET_S, ArchiveRuns, Window, contains, window_segments
+from streaming.formats.hls import MediaPlaylistSpec, render_media
+from streaming.timeline.runs import make_run
+from streaming.timeline.windows import MIN_EVENT_OFFSET_S, ArchiveRuns, Window, contains, window_segments
 
 T0 = 1_790_000_000  # seconds
 D = 2_000_000  # a 2 s segment

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from entitlements.billing import signature
+from entitlements.accounts.billing import signature
 from tests.conftest import wait_for
 from tests.support.services import OwnPostgres, OwnRedis, OwnS3, free_port, temp_root
 
@@ -128,7 +128,7 @@ class Process:
 
     def start(self) -> "Process":
         """Start it (again)."""
-        self.proc = subprocess.Popen([sys.executable, "-m", "infra.cli", *self.args], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "infra.composition.cli", *self.args], cwd=ROOT, env=self.env,
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
         return self
 
@@ -286,8 +286,8 @@ class FaultStack:
 
     def index_segments(self, start: float, end: float) -> list[tuple[int, float, bool, set[str]]]:
         """Return (seq, start, gap, tracks missing) of every timeline entry starting in [start, end)."""
-        from streaming import service
-        from streaming.timeline import segments_in
+        from streaming.timeline import service
+        from streaming.timeline.runs import segments_in
 
         try:
             with self._db().session(write=False) as s:
@@ -305,9 +305,9 @@ class FaultStack:
 
     def stored(self, seq: int, track: str) -> bool:
         """Tell whether storage (moto, past the proxy) holds a segment's bytes."""
-        from streaming import service
-
         import boto3
+
+        from streaming.timeline import service
 
         with self._db().session(write=False) as s:
             run = service.run_holding(db_session=s, channel_id=self.channel_id, seq=seq)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from infra import cli
+from infra.composition import cli
 from workers.jobs import JOBS, JobSpec
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from sqlalchemy import update
 
 from infra.runtime import Runtime
-from streaming import service
-from streaming.models import ChannelTimelineState
-from streaming.packaging import ffmpeg_exe
-from streaming.timeline import make_run
+from streaming.packager.arguments import ffmpeg_exe
+from streaming.timeline import service
+from streaming.timeline.models import ChannelTimelineState
+from streaming.timeline.runs import make_run
 
 S = 1_000_000
 SEGMENT_S = 6  # a 6-hour window is 3,600 entries; at 2 s it would be 10,800 objects to store first

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from streaming.packager import PackagerNode
+from streaming.packager.node import PackagerNode
 
 
 class NodeThread:

@@ -33,14 +33,14 @@ class WorkerProcess:
 
     env: dict[str, str]
     log_path: Path
-    module: str = "infra.cli"
+    module: str = "infra.composition.cli"
     args: list[str] = field(default_factory=list)
     health_port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
     def start(self) -> "WorkerProcess":
         """Start it and wait until its /readyz says it takes work."""
-        prefix = ["worker"] if self.module == "infra.cli" else []
+        prefix = ["worker"] if self.module == "infra.composition.cli" else []
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", self.module, *prefix, "--health-port",
                                       str(self.health_port), *self.args], cwd=ROOT, env=self.env,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from catalog.models import Programme
+from catalog.guide.models import Programme
 from infra.db import new_id
 from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, billing, login, make_package, make_subscriber  # noqa: F401

@@ -108,8 +108,8 @@ def test_periodic_jobs_keep_their_cadence_on_two_workers_and_across_restarts(rt,
 
 
 def _recording_due_for_finishing(db: Database, recording_id: str) -> None:
-    from catalog.models import Channel
-    from entitlements.models import Subscriber
+    from catalog.channels.models import Channel
+    from entitlements.accounts.models import Subscriber
     from recorder.models import Recording
 
     now = dt.datetime.now(dt.UTC)

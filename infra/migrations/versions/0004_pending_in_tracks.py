@@ -7,8 +7,8 @@ also keep the timing facts of their init segment, to time CMAF segments on arriv
 Revision ID: 0004
 Revises: 0003
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"

@@ -5,9 +5,8 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-01 23:16:56.956884
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0008'
 down_revision = '0007'

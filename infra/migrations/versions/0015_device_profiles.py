@@ -4,9 +4,8 @@ Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-06 20:20:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0015'
 down_revision = '0014'

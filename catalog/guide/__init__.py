@@ -1,0 +1,1 @@
+"""The guide (EPG): sources, the XMLTV reader, imports, programmes and the players' grid."""

@@ -1,0 +1,1 @@
+"""VOD titles: descriptions, texts, images, search, browse rows and watch positions."""

@@ -1,0 +1,1 @@
+"""Subscriber accounts: sign-in, devices, profiles and PIN, billing's changes."""

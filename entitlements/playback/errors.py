@@ -1,0 +1,96 @@
+"""Playback errors: why a playback, a window or a token is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable, Unauthorized
+
+
+class PlaybackDenied(Forbidden):
+    """A playback request refused for a reason the app can act on (NOT_ENTITLED, GEO_BLOCKED...).
+
+    The decision is audited whatever it is, so the refusal keeps its transaction's changes.
+    """
+
+    keeps_changes = True
+
+    def __init__(self, reason: str, message: str = "", **details: Any) -> None:
+        super().__init__(message or reason.replace("_", " ").lower(), **details)
+        self.code = reason
+
+
+class PlaybackSessionNotFound(NotFound):
+    code = "PLAYBACK_SESSION_NOT_FOUND"
+
+
+class InvalidMode(InvalidInput):
+    code = "INVALID_MODE"
+
+
+# -- refusals at the origin (entitlements/gate.py) --
+class TokenRequired(Unauthorized):
+    code = "PLAYBACK_TOKEN_REQUIRED"
+
+
+class TokenInvalid(Forbidden):
+    code = "PLAYBACK_TOKEN_INVALID"
+
+
+class TokenOutOfScope(Forbidden):
+    code = "PLAYBACK_TOKEN_SCOPE"
+
+
+class SessionRevoked(Forbidden):
+    code = "PLAYBACK_SESSION_ENDED"
+
+
+class WindowNotAllowed(Forbidden):
+    code = "RIGHTS"
+
+
+class ProgrammeNotStarted(Conflict):
+    code = "PROGRAMME_NOT_STARTED"
+
+
+class ProgrammeOnAir(Conflict):
+    """Catch-up of a programme still on air: start-over plays it."""
+
+    code = "PROGRAMME_ON_AIR"
+
+
+class ProgrammeEnded(Conflict):
+    """Start-over of a programme that has ended: catch-up plays it."""
+
+    code = "PROGRAMME_ENDED"
+
+
+class CatchupNotReady(Conflict):
+    """The programme ended moments ago and its last segment is not in yet."""
+
+    code = "CATCHUP_NOT_READY"
+
+
+class ProgrammeExpired(NotFound):
+    """The programme left the channel's archive."""
+
+    code = "PROGRAMME_EXPIRED"
+
+
+class PlaybackWindowOutOfRange(InvalidInput):
+    """A by-time window outside what the channel keeps and the rights allow."""
+
+    code = "WINDOW_OUT_OF_RANGE"
+
+
+class NothingRecorded(NotFound):
+    """The channel's archive holds nothing of the window (it was off the air)."""
+
+    code = "NOT_RECORDED"
+
+
+class StreamsUnavailable(ServiceUnavailable):
+    """Streams cannot be counted (Redis is away) and the door's outage policy is closed."""
+
+    code = "STREAMS_UNAVAILABLE"
+    dependency = "redis"

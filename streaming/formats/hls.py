@@ -1,0 +1,166 @@
+"""Rendering HLS playlists (RFC 8216) from timeline segments: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from streaming.timeline.runs import Segment
+
+# EXT-X-MAP in a media playlist without I-FRAMES-ONLY needs version 6 (RFC 8216 section 7);
+# EXT-X-GAP is from rfc8216bis and older players ignore unknown tags (section 4.1).
+HLS_VERSION_CMAF = 7
+HLS_VERSION_TS = 3
+HLS_VERSION_SKIP = 9  # a playlist holding EXT-X-SKIP (rfc8216bis 4.4.5.2)
+
+
+def format_pdt(t_us: int) -> str:
+    """Format a UTC time in µs as an EXT-X-PROGRAM-DATE-TIME value with milliseconds."""
+    secs, us = divmod(t_us, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{us // 1000:03d}Z"
+
+
+def format_duration(d_us: int) -> str:
+    """Format an EXTINF duration with microsecond precision (RFC 8216 4.3.2.1)."""
+    whole, frac = divmod(d_us, 1_000_000)
+    return f"{whole}.{frac:06d}"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPlaylistSpec:
+    """What a media playlist needs besides its segments."""
+
+    target_duration: int
+    segment_ext: str  # "m4s" or "ts"
+    uri_prefix: str  # prepended to "{seq}.{ext}", e.g. "360p/"
+    init_uri: Callable[[Segment], str | None]  # EXT-X-MAP URI for a segment, None for TS
+    playlist_type: str | None = None  # None (live), "EVENT" or "VOD"
+    endlist: bool = False
+    start_offset_s: float | None = None  # EXT-X-START TIME-OFFSET, when asked for
+    key_uri: Callable[[Segment], str | None] | None = None  # AES-128 key URI of a segment, if encrypted
+    skip_until_s: float | None = None  # CAN-SKIP-UNTIL advertised: delta updates offered (rfc8216bis)
+    delta: bool = False  # render as a Playlist Delta Update (the player sent _HLS_skip)
+    # What a gap entry plays instead (a slate, another rendition's segment), None: an EXT-X-GAP entry.
+    gap_uri: Callable[[Segment], str | None] | None = None
+
+
+def skipped_count(segments: Sequence[Segment], skip_until_s: float) -> int:
+    """Return how many leading segments a delta update replaces: those ending before the Skip Boundary.
+
+    Every segment that starts or ends within skip_until_s of the playlist's end is kept, so what
+    is listed always spans at least the boundary (rfc8216bis 6.2.5.1).
+    """
+    if not segments:
+        return 0
+    boundary = segments[-1].end_us - int(skip_until_s * 1_000_000)
+    n = 0
+    while n < len(segments) - 1 and segments[n].end_us <= boundary:
+        n += 1
+    return n
+
+
+def render_media(segments: Sequence[Segment], spec: MediaPlaylistSpec) -> str:
+    """Render a media playlist whose segment URIs are ``{prefix}{seq}.{ext}``, relative to it."""
+    first = segments[0] if segments else None
+    cmaf = spec.segment_ext == "m4s"
+    offer_skip = spec.skip_until_s is not None and not spec.endlist
+    skipped = skipped_count(segments, spec.skip_until_s) if offer_skip and spec.delta else 0
+    version = HLS_VERSION_SKIP if skipped else HLS_VERSION_CMAF if cmaf else HLS_VERSION_TS
+    out = [
+        "#EXTM3U",
+        f"#EXT-X-VERSION:{version}",
+        f"#EXT-X-TARGETDURATION:{spec.target_duration}",
+        f"#EXT-X-MEDIA-SEQUENCE:{first.seq if first else 0}",
+        f"#EXT-X-DISCONTINUITY-SEQUENCE:{first.disc_count if first else 0}",
+    ]
+    if spec.playlist_type:
+        out.append(f"#EXT-X-PLAYLIST-TYPE:{spec.playlist_type}")
+    out.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    if offer_skip:
+        out.append(f"#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL={spec.skip_until_s:.1f}")
+    if spec.start_offset_s is not None:
+        out.append(f"#EXT-X-START:TIME-OFFSET={spec.start_offset_s:.3f},PRECISE=YES")
+    if skipped:
+        # The kept segments' own EXT-X-MAP and EXT-X-KEY follow: the loop below starts with none.
+        out.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")
+    current_map: str | None = None
+    current_key: str | None = None
+    ext = spec.segment_ext
+    prefix = spec.uri_prefix
+    for seg in segments[skipped:]:
+        uri = spec.gap_uri(seg) if seg.gap and spec.gap_uri is not None else None
+        gap = seg.gap and uri is None
+        # The first segment's discontinuity is already counted in DISCONTINUITY-SEQUENCE.
+        if seg.discontinuity and seg is not first:
+            out.append("#EXT-X-DISCONTINUITY")
+        if not gap:
+            map_uri = spec.init_uri(seg)
+            if map_uri and map_uri != current_map:
+                # An EXT-X-MAP under an AES-128 key would be encrypted too (RFC 8216 4.3.2.4):
+                # init segments stay clear, so the key is lifted around the map.
+                if current_key is not None:
+                    out.append("#EXT-X-KEY:METHOD=NONE")
+                    current_key = None
+                out.append(f'#EXT-X-MAP:URI="{map_uri}"')
+                current_map = map_uri
+            key_uri = spec.key_uri(seg) if spec.key_uri else None
+            if key_uri != current_key:
+                # No IV attribute: each segment's IV is its media sequence number (RFC 8216 5.2).
+                out.append(f'#EXT-X-KEY:METHOD=AES-128,URI="{key_uri}"' if key_uri else "#EXT-X-KEY:METHOD=NONE")
+                current_key = key_uri
+        out.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(seg.start_us)}")
+        out.append(f"#EXTINF:{format_duration(seg.duration_us)},")
+        if gap:
+            out.append("#EXT-X-GAP")
+        out.append(uri or f"{prefix}{seg.seq}.{ext}")
+    if spec.endlist:
+        out.append("#EXT-X-ENDLIST")
+    out.append("")
+    return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSpec:
+    """One EXT-X-STREAM-INF entry."""
+
+    uri: str
+    bandwidth: int
+    average_bandwidth: int
+    codecs: str
+    width: int
+    height: int
+    frame_rate: float
+    audio_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AudioMediaSpec:
+    """One EXT-X-MEDIA TYPE=AUDIO entry (RFC 8216 4.3.4.1)."""
+
+    uri: str
+    group: str
+    name: str
+    language: str
+    default: bool
+
+
+def render_master(variants: Sequence[VariantSpec], audio: Sequence[AudioMediaSpec] = (), *, version: int = 6) -> str:
+    """Render a master playlist: audio renditions, then variants by falling bandwidth (version: at most
+    what the device accepts; nothing in a master needs more than 1)."""
+    out = ["#EXTM3U", f"#EXT-X-VERSION:{version}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for a in audio:
+        yes = "YES" if a.default else "NO"
+        out.append(
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{a.group}",NAME="{a.name}",LANGUAGE="{a.language}",'
+            f'DEFAULT={yes},AUTOSELECT=YES,CHANNELS="2",URI="{a.uri}"'
+        )
+    for v in sorted(variants, key=lambda v: -v.bandwidth):
+        group = f',AUDIO="{v.audio_group}"' if v.audio_group else ""
+        out.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={v.bandwidth},AVERAGE-BANDWIDTH={v.average_bandwidth},"
+            f'CODECS="{v.codecs}",RESOLUTION={v.width}x{v.height},FRAME-RATE={v.frame_rate:.3f}{group}'
+        )
+        out.append(v.uri)
+    out.append("")
+    return "\n".join(out)

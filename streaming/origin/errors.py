@@ -1,0 +1,27 @@
+"""Origin errors: what a player asked for that is not there or not allowed in this form."""
+
+from infra.errors import InvalidInput, NotFound
+
+
+class SegmentNotFound(NotFound):
+    code = "SEGMENT_NOT_FOUND"
+
+
+class WindowOutOfRange(InvalidInput):
+    code = "WINDOW_OUT_OF_RANGE"
+    status = 400
+
+
+class InvalidDeliveryDirective(InvalidInput):
+    code = "INVALID_DELIVERY_DIRECTIVE"
+    status = 400
+
+
+class KeyNotFound(NotFound):
+    code = "KEY_NOT_FOUND"
+
+
+class UnknownDeviceProfile(NotFound):
+    """A playback path naming a device profile there is none of."""
+
+    code = "UNKNOWN_DEVICE_PROFILE"

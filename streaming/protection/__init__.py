@@ -1,0 +1,1 @@
+"""Content protection: the keys channels are encrypted with, kept wrapped at rest."""

@@ -1,0 +1,1 @@
+"""The channel timeline: runs of segments, the index that stores them, windows, retention, copies."""

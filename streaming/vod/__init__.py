@@ -1,0 +1,1 @@
+"""VOD media: mezzanine uploads, probe and transcode into the ladder, the segment index, subtitles."""
