@@ -112,14 +112,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
     os.environ.update(mode_env(args.mode, Path(tempfile.mkdtemp(prefix="smartgo-bench-"))))
+    from infra.composition.wiring import build
     from infra.migrate import upgrade
-    from infra.runtime import build_runtime, set_runtime
+    from infra.runtime import set_runtime
     from infra.settings import get_settings
     from streaming.timeline.windows import Window
 
     settings = get_settings()
     upgrade(settings.database_url)
-    rt = build_runtime(settings)
+    rt = build(settings)
     set_runtime(rt)
     from catalog.channels import service as catalog_service
     from catalog.channels.schemas import ChannelCreate

@@ -64,14 +64,15 @@ def run_one(guide: str, channels: int) -> None:
     from catalog.guide import service as epg
     from catalog.guide.imports import run_import
     from catalog.guide.schemas import EpgSourceCreate
+    from infra.composition.wiring import build
     from infra.db import new_id
     from infra.migrate import upgrade
-    from infra.runtime import build_runtime, set_runtime
+    from infra.runtime import set_runtime
     from infra.settings import get_settings
 
     settings = get_settings()
     upgrade(settings.database_url)
-    rt = build_runtime(settings)
+    rt = build(settings)
     set_runtime(rt)
     with rt.db.session() as s:
         for c in range(channels):

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 from bench.common import machine, mode_env, percentile
+from infra.composition.wiring import build
 from infra.migrate import upgrade
-from infra.runtime import build_runtime, set_runtime
+from infra.runtime import set_runtime
 from infra.settings import Settings
 from tests.support.services import OwnRedis
 from tests.support.workers import PERIODIC, WorkerProcess, isolated_env, runs_since
@@ -72,7 +73,7 @@ def in_process(folder: Path, seconds: float) -> list[str]:
     """Measure the cadence on the embedded in-process runner."""
     settings = Settings(data_dir=folder)
     upgrade(settings.database_url)
-    rt = build_runtime(settings)
+    rt = build(settings)
     set_runtime(rt)
 
     async def run() -> list[str]:

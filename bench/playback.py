@@ -29,7 +29,8 @@ from bench.common import ADMIN, create_channel, machine, percentile, start_serve
 
 
 def bench_decide(args: argparse.Namespace) -> dict:
-    from entitlements.playback.decision import ActiveStream, PlaybackFacts, Rights, decide
+    from entitlements.packages.rules import Rights
+    from entitlements.playback.decision import ActiveStream, PlaybackFacts, decide
 
     base = PlaybackFacts(
         mode="live", content="channel:tvp1", available=True,

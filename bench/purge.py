@@ -40,8 +40,9 @@ def main() -> None:
                           SMARTGO_S3_SECRET_ACCESS_KEY="testing")
     from catalog.channels import service as catalog_service
     from catalog.channels.schemas import ChannelCreate
+    from infra.composition.wiring import build
     from infra.migrate import upgrade
-    from infra.runtime import build_runtime, set_runtime
+    from infra.runtime import set_runtime
     from infra.settings import get_settings
     from streaming.timeline import service
     from streaming.timeline.retention import purge
@@ -49,7 +50,7 @@ def main() -> None:
 
     settings = get_settings()
     upgrade(settings.database_url)
-    rt = build_runtime(settings)
+    rt = build(settings)
     set_runtime(rt)
     now_us = int(time.time()) * 1_000_000
     keep_s = 86400  # archive_days=1

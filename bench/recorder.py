@@ -44,9 +44,10 @@ from entitlements.accounts.tokens import AccessClaims
 from entitlements.packages import service as entitlements_service
 from entitlements.packages.models import SubscriberPackage
 from entitlements.packages.schemas import PackageCreate
+from infra.composition.wiring import build
 from infra.db import new_id
 from infra.migrate import upgrade
-from infra.runtime import build_runtime, set_runtime
+from infra.runtime import set_runtime
 from infra.settings import get_settings
 from recorder import service as recorder_service
 from recorder.models import Recording, StoredCopy
@@ -64,7 +65,7 @@ def open_runtime(env: dict[str, str]):  # noqa: ANN201
     os.environ.update({k: v for k, v in env.items() if k.startswith("SMARTGO_")})
     settings = get_settings()
     upgrade(settings.database_url)
-    rt = build_runtime(settings)
+    rt = build(settings)
     set_runtime(rt)
     return rt
 

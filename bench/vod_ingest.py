@@ -51,8 +51,9 @@ def main() -> None:
     parser.add_argument("--s3", default="", help="an S3 endpoint to store objects on (default: a local folder)")
     opts = parser.parse_args()
 
+    from infra.composition.wiring import build
     from infra.migrate import upgrade
-    from infra.runtime import build_runtime, set_runtime
+    from infra.runtime import set_runtime
     from infra.settings import Settings
     from streaming.vod import service as assets
     from streaming.vod.ingest import ingest_asset
@@ -66,7 +67,7 @@ def main() -> None:
                      s3_access_key_id="testing", s3_secret_access_key="testing")
     settings = Settings(data_dir=work / "data", **extra)
     upgrade(settings.database_url)
-    rt = build_runtime(settings)
+    rt = build(settings)
     set_runtime(rt)
     source = make_mezzanine(work / "mezzanine.mp4", opts.seconds)
     found = probe(source)

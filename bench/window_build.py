@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 from bench.common import machine, reset_bench_database
 from catalog.channels import service as catalog_service
 from catalog.channels.schemas import ChannelCreate
+from infra.bus import InProcessBus
 from infra.db import Database
 from infra.migrate import upgrade
-from infra.runtime import InProcessBus, Runtime, set_runtime
+from infra.runtime import Runtime, set_runtime
 from infra.settings import Settings
 from streaming.formats.hls import MediaPlaylistSpec, render_media
 from streaming.timeline import service

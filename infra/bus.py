@@ -15,6 +15,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+import redis
+import redis.asyncio as aredis
+
 from infra.health import Health
 
 log = logging.getLogger(__name__)
@@ -87,7 +90,6 @@ class RedisBus(Bus):
 
     def __init__(self, url: str, *, health: Health | None = None) -> None:
         super().__init__()
-        import redis
 
         self.url = url
         self.health = health or Health()
@@ -96,7 +98,6 @@ class RedisBus(Bus):
         self._next_try = 0.0
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
-        import redis
 
         if not self.health.is_up("redis") and time.monotonic() < self._next_try:
             # Known down: no call to wait on (a frozen Redis costs a timeout each), until the
@@ -120,7 +121,6 @@ class RedisBus(Bus):
                 log.warning("bus: Redis not reachable at start; listening once it is")
 
     async def _listen(self, ready: asyncio.Event) -> None:
-        import redis.asyncio as aredis
 
         pause = 0.5
         while True:

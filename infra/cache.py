@@ -10,6 +10,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
+import redis
+
 from infra.errors import ServiceUnavailable
 
 
@@ -93,7 +95,6 @@ class RedisCache(Cache):
     PREFIX = "smartgo:cache:"
 
     def __init__(self, url: str) -> None:
-        import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._errors = (redis.RedisError,)

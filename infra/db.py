@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from infra.errors import ServiceUnavailable, SmartGoError
 from infra.health import Health
@@ -294,9 +295,6 @@ class Database:
         On a connection of its own, not a pooled one: cutting a probe stuck on a frozen server
         must not empty the pool that requests use, or each of them would wait to connect anew.
         """
-        from sqlalchemy import text
-        from sqlalchemy.pool import NullPool
-
         if self._probe_engine is None:
             self._probe_engine = (self.engine if self.is_sqlite else
                                   create_engine(self.url, poolclass=NullPool, connect_args={"connect_timeout": 2}))

@@ -10,6 +10,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
+import redis
+
 from infra.errors import ServiceUnavailable
 
 
@@ -111,7 +113,6 @@ class RedisLeases(Leases):
     PREFIX = "smartgo:lease:"
 
     def __init__(self, url: str) -> None:
-        import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
         self._errors = (redis.RedisError,)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
 
 INI = Path(__file__).with_name("alembic.ini")
 
@@ -31,10 +34,6 @@ def downgrade(database_url: str, revision: str) -> None:
 
 def schema_is_current(database_url: str) -> bool:
     """Tell whether the database is at the newest migration this code knows (raises when unreachable)."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import create_engine
-
     heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
     connect_args = {} if database_url.startswith("sqlite") else {"connect_timeout": 3}
     engine = create_engine(database_url, connect_args=connect_args)

@@ -18,6 +18,7 @@ from sqlalchemy import JSON, Index, Integer, String, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from infra.db import Base, UTCDateTime
+from infra.runtime import runtime
 
 
 class OutboxMessage(Base):
@@ -57,7 +58,6 @@ class OutboxNotifier(Notifier):
     """Writes messages to the outbox table."""
 
     def send(self, *, db_session: Session, kind: str, recipient: str, payload: dict[str, Any]) -> None:
-        from infra.runtime import runtime
 
         now = dt.datetime.now(dt.UTC)
         # Armed now rather than picked by kind later: turning the webhook on does not replay

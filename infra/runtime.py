@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,7 @@ from infra.cache import Cache, InProcessCache, RedisCache
 from infra.db import AFTER_COMMIT_SINK, Database
 from infra.errors import StorageUnavailable
 from infra.health import Health
+from infra.jobs import JobQueue, JobSpec
 from infra.leases import InProcessLeases, Leases, RedisLeases
 from infra.readiness import Lifecycle
 from infra.settings import Settings
@@ -36,7 +38,8 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
     health: Health = field(default_factory=Health)
     lifecycle: Lifecycle | None = None  # set by the process that serves (api, worker, packager)
-    jobs: Any = None  # a workers.runner.JobQueue, once this process runs jobs (in-process or arq)
+    jobs: JobQueue | None = None  # set once this process runs jobs (in-process or arq)
+    job_specs: dict[str, JobSpec] = field(default_factory=dict)  # assembled by the composition
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -70,8 +73,6 @@ def build_runtime(settings: Settings) -> Runtime:
 
 def redis_probe(url: str) -> Callable[[], None]:
     """Return a probe that pings Redis with a one-second timeout."""
-    import redis
-
     client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
     return lambda: client.ping()
 

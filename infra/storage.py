@@ -8,12 +8,17 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.errors import InvalidInput, ObjectNotFound, StorageUnavailable
 
@@ -111,8 +116,6 @@ class ObjectStore(ABC):
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> int:
         """Join the parts, in order, into key; return the object's size. An ETag that does not match fails."""
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="smartgo-join-") as tmp:
             joined = Path(tmp) / "joined"
             with joined.open("wb") as out:
@@ -261,8 +264,6 @@ class S3ObjectStore(ObjectStore):
         secret_access_key: str | None = None,
         timeout_s: float = 5.0,
     ) -> None:
-        import boto3
-        from botocore.config import Config
 
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
@@ -285,7 +286,6 @@ class S3ObjectStore(ObjectStore):
         return self.prefix + check_key(key)
 
     def _translate(self, err: Exception, key: str) -> Exception:
-        from botocore.exceptions import ClientError
 
         if isinstance(err, ClientError):
             code = err.response.get("Error", {}).get("Code", "")
@@ -296,8 +296,6 @@ class S3ObjectStore(ObjectStore):
 
     def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist (for tests and first runs)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except ClientError:
@@ -411,7 +409,6 @@ class S3ObjectStore(ObjectStore):
                                    "PartNumber": part}, ExpiresIn=expires_s)
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> int:
-        from botocore.exceptions import ClientError
 
         try:
             self.client.complete_multipart_upload(

@@ -16,9 +16,7 @@ from sqlalchemy.orm import Session
 
 from catalog.guide import grid as guide
 from catalog.guide.models import Programme
-from entitlements.accounts.auth import Principal
-from entitlements.playback import service as playback
-from entitlements.playback.schemas import ContentRef
+from entitlements.accounts.schemas import Principal
 from infra.db import new_id
 from infra.errors import SmartGoError
 from infra.runtime import runtime
@@ -43,8 +41,7 @@ def create_rule(*, db_session: Session, principal: Principal, body: SeriesRuleCr
     if first is None:
         raise SeriesNotFound("no programme of the channel's guide belongs to that series",
                              channel_id=channel_id, series_id=series_id)
-    playback.check_recording(db_session=db_session, principal=principal,
-                             content=ContentRef(type="channel", id=channel_id))
+    service.check_recording(db_session=db_session, principal=principal, kind="channel", content_id=channel_id)
     if db_session.scalar(select(SeriesRule.id).where(SeriesRule.subscriber_id == principal.subscriber_id,
                                                      SeriesRule.channel_id == channel_id,
                                                      SeriesRule.series_id == series_id)):

@@ -9,25 +9,55 @@ take ``db_session`` and never commit.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from catalog.channels import service as catalog_service
+from catalog.channels.events import ChannelDeleted
 from catalog.guide import grid as guide
-from entitlements.accounts.auth import Principal
+from catalog.guide.events import GuideChanged
+from catalog.guide.models import Programme
+from entitlements.accounts import service as accounts_service
+from entitlements.accounts.schemas import Principal
 from entitlements.packages import rights
-from entitlements.playback import service as playback
-from entitlements.playback.schemas import ContentRef
 from infra.db import new_id, utc
+from infra.jobs import queue_job
+from infra.notify import load_notifier
 from infra.runtime import run_after_commit, runtime
 from recorder.errors import InvalidRecordingRange, QuotaExceeded, RecordingExists, RecordingNotFound
 from recorder.models import Recording, StoredCopy
 from recorder.schemas import Quota, RecordingCreate, RecordingRead
-from streaming.timeline import retention
+from streaming.timeline import copies, retention
+from streaming.timeline import service as streaming_service
+from streaming.timeline.windows import missing_ranges
 
 ACTIVE = ("scheduled", "recording", "completed", "partial")
 MAX_RANGE_S = 6 * 3600
+
+
+class RecordingCheck(Protocol):
+    """The playback door's check that a subscriber may record a programme or a range of a channel."""
+
+    def __call__(self, *, db_session: Session, principal: Principal, kind: str, content_id: str) -> None:
+        """Raise the door's refusal when the subscriber may not record this content."""
+
+
+_door: list[RecordingCheck] = []
+
+
+def use_recording_check(check: RecordingCheck) -> None:
+    """Install the door's recording check (the composition does, once per process)."""
+    _door[:] = [check]
+
+
+def check_recording(*, db_session: Session, principal: Principal, kind: str, content_id: str) -> None:
+    """Refuse, with the door's reasons, recording what the subscriber may not record."""
+    if not _door:
+        raise RuntimeError("the playback door's recording check is not wired (infra.composition.wiring)")
+    _door[0](db_session=db_session, principal=principal, kind=kind, content_id=content_id)
 
 
 def window_us(rec: Recording) -> tuple[int, int]:
@@ -42,7 +72,8 @@ def _hours(seconds: float) -> float:
 
 def quota(*, db_session: Session, subscriber_id: str) -> Quota:
     """Return the account's recording hours: given by its packages, used, scheduled and free."""
-    limit_s = playback.recording_hours(db_session=db_session, subscriber_id=subscriber_id) * 3600
+    sub = accounts_service.get_subscriber(db_session=db_session, subscriber_id=subscriber_id)
+    limit_s = accounts_service.account_limits(db_session=db_session, sub=sub).recording_hours * 3600
     rows = db_session.execute(
         select(Recording.state, Recording.start_at, Recording.end_at, Recording.pad_before_s, Recording.pad_after_s)
         .where(Recording.subscriber_id == subscriber_id, Recording.state.in_(ACTIVE))).all()
@@ -66,15 +97,15 @@ def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate
     if body.programme_id is not None:
         p = guide.get_programme(db_session=db_session, programme_id=body.programme_id)
         channel_id, start, end, title = p.channel_id, guide.utc(p.start_at), guide.utc(p.end_at), p.title
-        content = ContentRef(type="programme", id=p.id)
+        kind, content_id = "programme", p.id
         series_id = p.series_id
     else:
         channel_id, start, end, title = body.channel_id, body.start, body.end, f"{body.channel_id} {body.start:%Y-%m-%d %H:%M}"
-        content, series_id = ContentRef(type="channel", id=channel_id), None
+        kind, content_id, series_id = "channel", channel_id, None
         if not dt.timedelta(0) < end - start <= dt.timedelta(seconds=MAX_RANGE_S):
             raise InvalidRecordingRange(f"a range lasts more than 0 and at most {MAX_RANGE_S} seconds",
                                         max_s=MAX_RANGE_S)
-    playback.check_recording(db_session=db_session, principal=principal, content=content)
+    check_recording(db_session=db_session, principal=principal, kind=kind, content_id=content_id)
     _check_archive(db_session, channel_id, start, end, now)
     _refuse_twice(db_session, principal.subscriber_id, body.programme_id, channel_id, start, end)
     needed = (end - start).total_seconds() + pad_before + pad_after
@@ -102,7 +133,6 @@ def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate
 
 def _check_archive(db_session: Session, channel_id: str, start: dt.datetime, end: dt.datetime,
                    now: dt.datetime) -> None:
-    from catalog.channels import service as catalog_service
 
     earliest = now - dt.timedelta(days=catalog_service.archive_days(db_session=db_session, channel_id=channel_id))
     if end <= earliest or start < earliest - dt.timedelta(hours=1):
@@ -210,14 +240,17 @@ def forget_copy(*, db_session: Session, copy_id: str) -> None:
 def forget_channel(*, db_session: Session, channel_id: str) -> list[str]:
     """Before a channel is deleted (its recordings and copies' rows go with it): delete its private
     copies' objects once that commits; return their ids."""
-    from streaming.timeline import copies
-
     ids = list(db_session.scalars(select(StoredCopy.id).where(StoredCopy.channel_id == channel_id,
                                                              StoredCopy.private_for.is_not(None))))
     rt = runtime()
     if ids:
         run_after_commit(db_session, lambda: [copies.delete_copy(rt, copy_id) for copy_id in ids])
     return ids
+
+
+def drop_channel_recordings(db_session: Session, event: ChannelDeleted) -> None:
+    """Let a deleted channel's recordings and copies go (subscribed to `ChannelDeleted`)."""
+    forget_channel(db_session=db_session, channel_id=event.channel_id)
 
 
 def get_recording(*, db_session: Session, subscriber_id: str, recording_id: str) -> Recording:
@@ -311,9 +344,6 @@ def finalize(*, db_session: Session, recording_id: str, now: dt.datetime) -> str
     Idempotent: a finished recording is left as it is; the whole change is one transaction, so
     a worker killed half-way leaves the recording for the next run.
     """
-    from streaming.timeline import service as streaming_service
-    from streaming.timeline.windows import missing_ranges
-
     rec = db_session.get(Recording, recording_id, with_for_update=True)
     if rec is None or rec.state not in ("scheduled", "recording"):
         return rec.state if rec else None
@@ -341,8 +371,6 @@ def finalize(*, db_session: Session, recording_id: str, now: dt.datetime) -> str
 def announce(*, db_session: Session, rec: Recording) -> None:
     """Tell the subscriber's apps a recording finished (or failed), through the notifier's
     outbox in this transaction: the event exists exactly when the change committed."""
-    from infra.notify import load_notifier
-
     kind = "recording.failed" if rec.state == "failed" else "recording.completed"
     payload = {"recording_id": rec.id, "title": rec.title, "state": rec.state, "channel_id": rec.channel_id,
                "failure_reason": rec.failure_reason, "gaps": rec.gaps or []}
@@ -355,8 +383,6 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
     """Bring unfinished programme recordings of a channel in line with its guide: a moved
     programme moves its recordings, an overrunning one extends them, a cancelled one fails them.
     Called in the guide import's transaction, so the guide and the recordings change together."""
-    from catalog.guide.models import Programme
-
     rows = db_session.execute(select(Recording, Programme).join(Programme, Programme.id == Recording.programme_id)
                               .where(Recording.channel_id == channel_id,
                                      Recording.state.in_(("scheduled", "recording")))
@@ -381,12 +407,16 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
         changed += 1
     # New episodes on the guide: the channel's series rules record them, in a job of their own
     # once the guide is committed (thousands of rules must not hold the import's transaction).
-    from workers.jobs import queue_job
 
     rt = runtime()
     run_after_commit(db_session, lambda: queue_job(rt, "recorder.apply_series_rules",
                                                    f"recorder.series:{channel_id}:{new_id()}", channel_id=channel_id))
     return changed
+
+
+def follow_guide_change(db_session: Session, event: GuideChanged) -> None:
+    """Bring a channel's recordings in line with its changed guide (subscribed to `GuideChanged`)."""
+    follow_guide(db_session=db_session, channel_id=event.channel_id)
 
 
 def _move_copy(db_session: Session, rec: Recording) -> None:

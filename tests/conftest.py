@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy import text
 
 from infra.composition.web import create_app
+from infra.composition.wiring import build
 from infra.http_server import BackgroundServer
 from infra.migrate import upgrade
-from infra.runtime import Runtime, build_runtime, set_runtime
+from infra.runtime import Runtime, set_runtime
 from infra.settings import Settings
 from tests.support.hls_bandwidth import check_bandwidth
 from tests.support.hls_conformance import (
@@ -91,7 +92,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def rt(settings: Settings) -> Iterator[Runtime]:
     """The runtime under test, on a freshly migrated database."""
     upgrade(settings.database_url)
-    runtime = build_runtime(settings)
+    runtime = build(settings)
     set_runtime(runtime)
     yield runtime
     runtime.close()

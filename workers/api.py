@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends
 
 from infra.deps import RuntimeDep, require_staff
 from infra.runtime import Runtime
-from workers.jobs import JOBS
 from workers.schedule_store import MemoryScheduleStore, RedisScheduleStore, ScheduleStore
 from workers.scheduler import RUN_LEASE, SCHEDULER_LEASE, schedule_report
 
@@ -33,8 +32,8 @@ def periodic_jobs(rt: RuntimeDep) -> dict:
     """Show each periodic job's interval, last run start times, last error and next due time, and
     which worker schedules them."""
     store, leases = _schedule(rt)
-    names = [name for name, spec in JOBS.items() if spec.every_s]
+    names = [name for name, spec in rt.job_specs.items() if spec.every_s]
     records = store.records(names)
     holders = {RUN_LEASE + name: leases.holder(RUN_LEASE + name) for name in names}
     return {"scheduler": leases.holder(SCHEDULER_LEASE),
-            "jobs": schedule_report(JOBS.values(), records, holders, time.time())}
+            "jobs": schedule_report(rt.job_specs.values(), records, holders, time.time())}

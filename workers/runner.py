@@ -13,15 +13,15 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from infra.health import dependency_of, describe
+from infra.jobs import JobSpec
 from infra.leases import InProcessLeases
 from infra.runtime import Runtime
-from workers.jobs import JOBS, JobSpec
 from workers.schedule_store import MemoryScheduleStore
 from workers.scheduler import PeriodicScheduler
 
@@ -104,14 +104,16 @@ class JobQueue:
     the same work on every pass and it still runs once.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, enqueue: Callable[..., Awaitable[bool]]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, enqueue: Callable[..., Awaitable[bool]],
+                 names: Iterable[str]) -> None:
         self.loop = loop
+        self._names = frozenset(names)
         self._enqueue = enqueue
         self._tasks: set[asyncio.Task] = set()
 
     def enqueue(self, name: str, *, job_id: str, **kwargs: Any) -> bool:
         """Queue a registered job by name; tell whether it was queued (False: it already was)."""
-        if name not in JOBS:
+        if name not in self._names:
             raise KeyError(f"no job {name!r}")
         try:
             on_loop = asyncio.get_running_loop() is self.loop
@@ -137,11 +139,11 @@ class InProcessJobRunner:
         self._slots = asyncio.Semaphore(QUEUED_JOBS_AT_ONCE)
         # One process: nothing to elect, so its own leases and a schedule in memory.
         self.scheduler = PeriodicScheduler(rt, store=MemoryScheduleStore(), leases=InProcessLeases(),
-                                           holder=f"in-process-{os.getpid()}", specs=JOBS.values())
+                                           holder=f"in-process-{os.getpid()}", specs=rt.job_specs.values())
 
     async def start(self) -> None:
         """Take the job queue of this process and start the periodic jobs."""
-        self.rt.jobs = JobQueue(asyncio.get_running_loop(), self.enqueue)
+        self.rt.jobs = JobQueue(asyncio.get_running_loop(), self.enqueue, self.rt.job_specs)
         self.rt.extras.setdefault("periodic_scheduler", self.scheduler)  # the first runner's, for /v1/admin/jobs
         await self.scheduler.start()
 
@@ -162,7 +164,7 @@ class InProcessJobRunner:
         if job_id in self._queued:
             return False
         self._queued.add(job_id)
-        task = asyncio.create_task(self._run_with_retries(JOBS[name], kwargs, job_id))
+        task = asyncio.create_task(self._run_with_retries(self.rt.job_specs[name], kwargs, job_id))
         self._tasks.append(task)
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
         return True

@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 
+import redis
+
 from infra.errors import ServiceUnavailable
 
 RUNS_KEPT = 200  # start times kept per job: a couple of minutes of the 0.5 s sweep, days of hourly jobs
@@ -100,7 +102,6 @@ class RedisScheduleStore(ScheduleStore):
     PREFIX = "smartgo:jobs:"
 
     def __init__(self, url: str, timeout_s: float = 2.0) -> None:
-        import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self._errors = (redis.RedisError,)

@@ -26,9 +26,9 @@ from collections.abc import Iterable
 from starlette.concurrency import run_in_threadpool
 
 from infra.health import describe
+from infra.jobs import JobSpec
 from infra.leases import Leases
 from infra.runtime import Runtime
-from workers.jobs import JobSpec
 from workers.schedule_store import JobRecord, ScheduleStore
 
 log = logging.getLogger(__name__)

@@ -29,10 +29,11 @@ from typing import Any
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Retry, Worker, func
+from redis.asyncio import ConnectionPool
 
+from infra.jobs import JobSpec
 from infra.readiness import Lifecycle, serve_probes
 from infra.runtime import Runtime
-from workers.jobs import JOBS, JobSpec
 from workers.runner import JobQueue, run_queued
 from workers.schedule_store import RedisScheduleStore
 from workers.scheduler import FailureLog, PeriodicScheduler
@@ -50,14 +51,12 @@ ARQ_TIMEOUT_MARGIN_S = 60.0
 
 def arq_pool(url: str) -> ArqRedis:
     """Return arq's Redis client with connect and read timeouts (arq's own pool has no read timeout)."""
-    from redis.asyncio import ConnectionPool
-
     return ArqRedis(ConnectionPool.from_url(url, socket_timeout=REDIS_TIMEOUT_S,
                                             socket_connect_timeout=REDIS_TIMEOUT_S))
 
 
 def arq_functions(rt: Runtime) -> list[Function]:
-    """Return every job of the JOBS table as an arq function running against this runtime."""
+    """Return every job of the runtime's registry as an arq function running against it."""
 
     def wrap(spec: JobSpec):  # noqa: ANN202
         async def job(ctx: dict, **kwargs: Any) -> None:
@@ -72,7 +71,7 @@ def arq_functions(rt: Runtime) -> list[Function]:
     # No result kept: arq refuses a job id while its result exists, and the reconcile passes
     # must be able to queue the same id again as soon as a run has ended (or given up).
     return [func(wrap(spec), name=name, max_tries=spec.max_tries, keep_result=0,
-                 timeout=spec.timeout_s + ARQ_TIMEOUT_MARGIN_S) for name, spec in JOBS.items()]
+                 timeout=spec.timeout_s + ARQ_TIMEOUT_MARGIN_S) for name, spec in rt.job_specs.items()]
 
 
 def _pause_after(failures: int) -> float:
@@ -183,14 +182,14 @@ async def serve_worker(rt: Runtime, *, health_port: int = 0, drain_timeout_s: fl
     async def enqueue(name: str, *, job_id: str, **kwargs: Any) -> bool:
         return await pool.enqueue_job(name, _job_id=job_id, **kwargs) is not None
 
-    rt.jobs = JobQueue(loop, enqueue)
+    rt.jobs = JobQueue(loop, enqueue, rt.job_specs)
     holder = node_id()
     scheduler = PeriodicScheduler(rt, store=RedisScheduleStore(rt.settings.redis_url, REDIS_TIMEOUT_S),
-                                  leases=rt.leases, holder=holder, specs=JOBS.values())
+                                  leases=rt.leases, holder=holder, specs=rt.job_specs.values())
     consuming = loop.create_task(worker.main(), name="job-queue")
     await scheduler.start()
     lifecycle.started = True
-    log.info("worker %s taking jobs (%d kinds, %d periodic)", holder, len(JOBS), len(scheduler.specs))
+    log.info("worker %s taking jobs (%d kinds, %d periodic)", holder, len(rt.job_specs), len(scheduler.specs))
     try:
         await stop.wait()
         worker.allow_pick_jobs = False

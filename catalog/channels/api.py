@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from catalog.channels import service
 from catalog.channels.deps import ChannelIdPath
-from catalog.channels.schemas import ChannelCreate, ChannelPagination, ChannelRead, ChannelUpdate, IngestCredentials
-from infra.deps import RuntimeDep, SessionDep, require_staff
+from catalog.channels.schemas import ChannelCreate, ChannelPagination, ChannelRead, ChannelUpdate
+from infra.deps import SessionDep, require_staff
 from infra.validation import Offset
-from streaming.ingest import credentials as streaming_service
 
 router = APIRouter(tags=["channels"])
 viewer = [Depends(require_staff("viewer"))]
@@ -68,18 +67,3 @@ def delete_channel(channel_id: ChannelIdPath, db_session: SessionDep) -> Respons
     service.delete(db_session=db_session, channel_id=channel_id)
     return Response(status_code=204)
 
-
-@router.get("/v1/admin/channels/{channel_id}/ingest", response_model=IngestCredentials,
-            dependencies=admin)
-def ingest_credentials(channel_id: ChannelIdPath, db_session: SessionDep,
-                       rt: RuntimeDep) -> IngestCredentials:
-    """Return where and with which credentials an encoder pushes this channel."""
-    channel = service.get(db_session=db_session, channel_id=channel_id)
-    base = rt.settings.base_url
-    return IngestCredentials(
-        channel_id=channel.id,
-        url=f"{base}/ingest/{channel.id}/{{set}}/{{rendition}}/",
-        username=channel.id,
-        password=streaming_service.ingest_key(rt.settings.ingest_secret, channel.id,
-                                              channel.ingest_key_version),
-    )

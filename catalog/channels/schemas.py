@@ -212,15 +212,6 @@ class ChannelRead(BaseModel):
     updated_at: dt.datetime | None = None
 
 
-class IngestCredentials(BaseModel):
-    """Where and how an encoder pushes this channel."""
-
-    channel_id: str
-    url: str
-    username: str
-    password: str
-
-
 class ChannelPagination(BaseModel):
     items: list[ChannelRead]
     total: int

@@ -6,9 +6,17 @@ from sqlalchemy import func, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
-from catalog.channels.errors import ChannelExists, ChannelNotFound, ChannelNumberTaken, RenditionNotFound
+from catalog.channels.errors import (
+    ChannelExists,
+    ChannelNotFound,
+    ChannelNumberTaken,
+    InvalidChannel,
+    RenditionNotFound,
+)
+from catalog.channels.events import ChannelCreated, ChannelDeleted
 from catalog.channels.models import Channel, Rendition
 from catalog.channels.schemas import AudioTrackSpec, ChannelCreate, ChannelRead, ChannelUpdate, RenditionRead
+from infra import events
 from infra.runtime import notify_after_commit
 
 CHANNEL_TOPIC = "channel."
@@ -120,14 +128,12 @@ def create(*, db_session: Session, channel_in: ChannelCreate) -> Channel:
     )
     db_session.add(channel)
     db_session.flush()
-    from streaming.timeline import service as streaming_service
 
-    streaming_service.init_channel(
-        db_session=db_session, channel_id=channel.id,
-        tracks=[f"{s}/{name}" for s in channel.segment_sets
-                for name in [r.name for r in channel.renditions]
-                + [a["name"] for a in channel.audio_tracks]],
-    )
+    events.publish(db_session, ChannelCreated(
+        channel_id=channel.id,
+        tracks=tuple(f"{s}/{name}" for s in channel.segment_sets
+                     for name in [r.name for r in channel.renditions] + [a["name"] for a in channel.audio_tracks]),
+    ))
     notify_after_commit(db_session, CHANNEL_TOPIC + channel.id, {"kind": "created"})
     return channel
 
@@ -145,7 +151,6 @@ def update(*, db_session: Session, channel_id: str, channel_in: ChannelUpdate) -
         setattr(channel, key, value)
     channel.slate_error = None  # staff changed the channel: its slates are tried once more
     if channel.backup_source_url and not channel.source_url:
-        from catalog.channels.errors import InvalidChannel
 
         raise InvalidChannel("a backup source needs a primary source_url")
     db_session.flush()
@@ -155,12 +160,8 @@ def update(*, db_session: Session, channel_id: str, channel_in: ChannelUpdate) -
 
 def delete(*, db_session: Session, channel_id: str) -> None:
     """Delete a channel; its timeline goes with it and its objects are purged by retention."""
-    from recorder import service as recorder_service
-    from streaming.timeline import service as streaming_service
-
     channel = get(db_session=db_session, channel_id=channel_id)
-    streaming_service.forget_channel(db_session=db_session, channel_id=channel_id)
-    recorder_service.forget_channel(db_session=db_session, channel_id=channel_id)
+    events.publish(db_session, ChannelDeleted(channel_id=channel_id))
     db_session.delete(channel)
     db_session.flush()
     notify_after_commit(db_session, CHANNEL_TOPIC + channel_id, {"kind": "deleted"})

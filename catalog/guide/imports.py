@@ -21,9 +21,11 @@ import orjson
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 
 from catalog.channels.models import Channel
+from catalog.guide.events import GuideChanged
 from catalog.guide.fetch import FeedError, fetch, parse_allow
 from catalog.guide.models import EpgImport, EpgSource, Programme, StagedProgramme
 from catalog.guide.xmltv import MAX_PROGRAMME_S, GuideError, GuideProgramme, Rejected, read_guide, time_zone
+from infra import events
 from infra.db import new_id, utc
 from infra.errors import SmartGoError
 from infra.runtime import Runtime
@@ -243,9 +245,8 @@ def reconcile_channel(*, db_session, import_id: str, channel_id: str, source_id:
         Programme.channel_id == channel_id, Programme.start_at >= lo, Programme.start_at < hi,
         Programme.status == "scheduled", ~staged.exists()).values(status="cancelled", updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
-    from recorder import service as recorder_service  # recordings follow their programmes (recorder/)
 
-    recorder_service.follow_guide(db_session=db_session, channel_id=channel_id)
+    events.publish(db_session, GuideChanged(channel_id=channel_id))
 
 
 def _pages(db_session, import_id: str, channel_id: str, *, unmatched: bool = False):  # noqa: ANN001, ANN202

@@ -1,4 +1,8 @@
-"""The guide for players: the grid for a time range and channels, programme details with actions."""
+"""The guide for players: the grid for a time range and channels.
+
+A programme's details with what the subscriber may do with it are the playback door's answer
+(entitlements/playback/api.py).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from catalog.guide import grid as guide
-from catalog.guide.deps import ProgrammeIdPath
 from catalog.guide.errors import InvalidGuideQuery
-from catalog.guide.schemas import GuidePage, ProgrammeActions, ProgrammeDetails
+from catalog.guide.schemas import GuidePage
 from entitlements.accounts.deps import CurrentPrincipal
-from entitlements.playback import service as playback
 from infra.deps import SessionDep
 from infra.validation import Offset
 
@@ -52,10 +54,3 @@ def get_grid(request: Request, response: Response, db_session: SessionDep, who: 
     response.headers["cache-control"] = "private, max-age=60"
     return GuidePage(items=[guide.to_programme_read(p) for p in rows], total=total, offset=offset, limit=limit)
 
-
-@router.get("/v1/guide/programmes/{programme_id}", response_model=ProgrammeDetails)
-def get_programme(programme_id: ProgrammeIdPath, db_session: SessionDep, who: CurrentPrincipal) -> ProgrammeDetails:
-    """A programme, and what this subscriber may do with it now (and why not, where not)."""
-    p = guide.get_programme(db_session=db_session, programme_id=programme_id)
-    actions = playback.programme_actions(db_session=db_session, principal=who, programme_id=p.id)
-    return ProgrammeDetails(**guide.to_programme_read(p).model_dump(), actions=ProgrammeActions(**actions))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,8 +18,6 @@ XmltvChannelId = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_C
 
 def check_time_zone(name: str) -> str:
     """Accept an IANA time zone name (or UTC)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     if name.upper() == "UTC":
         return "UTC"
     try:

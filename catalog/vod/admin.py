@@ -26,8 +26,10 @@ from catalog.vod.errors import (
 )
 from catalog.vod.models import Title, TitleChange, TitleGenre, TitlePackage, TitleText
 from catalog.vod.schemas import ImageRead, PackagesIn, TextIn, TitleChangeRead, TitleCreate, TitleRead, TitleUpdate
+from entitlements.packages.models import Package
 from infra.db import utc
 from infra.runtime import run_after_commit, runtime
+from streaming.vod import store as streaming_service
 
 IMAGE_ROUTE = "/v1/vod/images/"
 _REINDEX = {"original_title", "credits"}
@@ -180,8 +182,6 @@ def set_text(*, db_session: Session, title_id: str, language: str, body: TextIn 
 def set_packages(*, db_session: Session, title_id: str, body: PackagesIn, actor: str,
                  if_match: int | None) -> Title:
     """Replace the packages that grant a title; unknown codes are refused, nothing changes."""
-    from entitlements.packages.models import Package
-
     title = vod.get_title(db_session=db_session, title_id=title_id)
     wanted = sorted(set(body.packages))
     known = set(db_session.scalars(select(Package.code).where(Package.code.in_(wanted)))) if wanted else set()
@@ -202,8 +202,6 @@ def set_packages(*, db_session: Session, title_id: str, body: PackagesIn, actor:
 def set_asset(*, db_session: Session, title_id: str, asset_id: str | None, actor: str,
               if_match: int | None) -> Title:
     """Attach a media asset to a title (None detaches it; a published title must stay playable)."""
-    from streaming.vod import store as streaming_service
-
     title = vod.get_title(db_session=db_session, title_id=title_id)
     if title.kind in vod.CONTAINERS:
         raise TitleNotPlayable(f"a {title.kind} holds other titles and plays nothing itself", title_id=title_id)
@@ -223,8 +221,6 @@ def set_asset(*, db_session: Session, title_id: str, asset_id: str | None, actor
 
 def publish(*, db_session: Session, title_id: str, actor: str) -> Title:
     """Publish a title: a movie, episode or show needs a ready asset; the first time sets published_at."""
-    from streaming.vod import store as streaming_service
-
     title = vod.get_title(db_session=db_session, title_id=title_id)
     if title.status == "published":
         return title

@@ -13,6 +13,7 @@ import io
 import re
 from dataclasses import dataclass
 
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from catalog.vod import admin as vod_admin
@@ -43,8 +44,6 @@ class Rendered:
 
 def render(data: bytes) -> Rendered:
     """Check that data is a JPEG, PNG or WebP image and make its JPEG variants; raise InvalidImage."""
-    from PIL import Image, UnidentifiedImageError
-
     if not data:
         raise InvalidImage("the image is empty (0 bytes)")
     try:

@@ -20,6 +20,7 @@ from catalog.vod.admin import image_urls
 from catalog.vod.errors import PositionNotFound, TitleNotFound, TitleNotPlayable
 from catalog.vod.models import Title, TitleGenre, TitleText, WatchPosition
 from catalog.vod.schemas import PositionIn, PositionRead, TextIn, VodCard, VodDetails, VodPage, VodRow, VodRows
+from entitlements.accounts import service as entitlements_service
 from infra.db import utc
 
 PREFERRED = ("pol", "eng")  # the card's language when the player asks for none or one we lack
@@ -153,9 +154,6 @@ def visible_title(*, db_session: Session, now: dt.datetime, title_id: str) -> tu
 def details(*, db_session: Session, now: dt.datetime, title_id: str, subscriber_id: str,
             lang: str | None) -> VodDetails:
     """Return a title's details for a subscriber: texts, children, rights, entitlement, resume point."""
-    from entitlements.accounts import service as entitlements_service
-    from entitlements.playback import facts
-
     title, chain = visible_title(db_session=db_session, now=now, title_id=title_id)
     texts = _texts(db_session, [title.id]).get(title.id, {})
     # Ids first: with most titles top-level, SQLite's statistics make parent_id look unselective.
@@ -164,7 +162,7 @@ def details(*, db_session: Session, now: dt.datetime, title_id: str, subscriber_
                                        .order_by(Title.position.is_(None), Title.position, Title.id)))
     rights = vod.effective_rights(db_session=db_session, chain=chain)
     sub = entitlements_service.get_subscriber(db_session=db_session, subscriber_id=subscriber_id)
-    held = facts.account_facts(db_session=db_session, sub=sub)[0]
+    held = {p.code for _, p in entitlements_service.active_packages(db_session=db_session, subscriber_id=sub.id, at=now)}
     entitled = sub.status == "active" and (not rights.packages or bool(rights.packages & held))
     position = db_session.get(WatchPosition, (subscriber_id, title.id))
     return VodDetails(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from catalog.channels.schemas import Strict
-from entitlements.playback.decision import DEVICE_TYPES
+from entitlements.accounts.schemas import DeviceType
 from infra.validation import NO_CONTROL, UtcDateTime
 
 TitleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", max_length=64)]
@@ -18,7 +18,6 @@ AgeRating = Literal["AL", "7", "12", "16", "18"]
 Language = Annotated[str, Field(pattern=r"^[a-z]{3}$", description="ISO 639-2 code: pol, eng")]
 Genre = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description="a genre slug: drama, sci-fi")]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
-DeviceType = Literal[DEVICE_TYPES]  # type: ignore[valid-type]
 Text = Annotated[str, Field(min_length=1, max_length=400, pattern=NO_CONTROL)]
 PackageCode = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_CONTROL)]
 Year = Annotated[int, Field(ge=1870, le=2100)]

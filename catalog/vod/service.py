@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from catalog.vod.errors import TitleNotFound
 from catalog.vod.models import Title, TitlePackage
 from infra.db import utc
+from streaming.vod import store as streaming_service
 
 KINDS = ("movie", "series", "season", "episode", "show")
 TOP_KINDS = ("movie", "series", "show")  # what players browse; seasons and episodes are inside them
@@ -125,8 +126,6 @@ def titles_using_asset(*, db_session: Session, asset_id: str) -> list[str]:
 
 def title_for_playback(*, db_session: Session, title_id: str, now: dt.datetime) -> PlayableTitle:
     """Return what the door needs to authorize playing a title; a draft is TitleNotFound."""
-    from streaming.vod import store as streaming_service
-
     title = db_session.get(Title, title_id)
     if title is None or title.status == "draft":
         raise TitleNotFound(f"no title {title_id!r}", title_id=title_id)

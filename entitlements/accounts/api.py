@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from html import escape
 from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from entitlements.accounts import auth, billing
 from entitlements.accounts import service as accounts_service
@@ -345,18 +347,12 @@ margin:.3em 0 1em;padding:.4em;font-size:1.1em}}p.msg{{padding:.6em;background:#
 @router.get("/activate", include_in_schema=False)
 def activate_page(user_code: Annotated[str, Query(max_length=16)] = "") -> Response:
     """Show the page where a subscriber types the code their TV shows."""
-    from html import escape
-
     return Response(_ACTIVATE.format(message="", code=escape(user_code)), media_type="text/html")
 
 
 @router.post("/activate", include_in_schema=False)
 async def activate_submit(request: Request) -> Response:
     """Confirm a TV's code with the subscriber's login and password."""
-    from html import escape
-
-    from starlette.concurrency import run_in_threadpool
-
     form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
     code = form.get("user_code", "")[:16]
     rt = request.app.state.runtime

@@ -7,7 +7,6 @@ refresh token revokes its family; a too-fast poll lengthens the interval) keep t
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,7 +25,7 @@ from entitlements.accounts.errors import (
     WeakPassword,
 )
 from entitlements.accounts.models import AuthSession, DeviceAuthorization, PasswordReset, RefreshToken, Subscriber
-from entitlements.accounts.schemas import DeviceCodeRequest, DeviceCodeResponse, DeviceInfo, TokenPair, utc
+from entitlements.accounts.schemas import DeviceCodeRequest, DeviceCodeResponse, DeviceInfo, Principal, TokenPair
 from entitlements.accounts.throttle import LoginThrottle
 from entitlements.accounts.tokens import (
     AccessClaims,
@@ -37,6 +36,7 @@ from entitlements.accounts.tokens import (
     sha256_hex,
 )
 from entitlements.packages.rules import ThrottlePolicy
+from infra.db import new_id, utc
 from infra.notify import load_notifier
 from infra.runtime import runtime
 
@@ -49,15 +49,6 @@ class RefreshReuse(RefreshTokenReused):
 
 class PollError(OAuthError):
     keeps_changes = True
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The signed-in subscriber behind an access token."""
-
-    subscriber_id: str
-    device_id: str
-    session_id: str
 
 
 def token_keys() -> TokenKeys:
@@ -123,7 +114,7 @@ def start_session(*, db_session: Session, subscriber_id: str, device: DeviceInfo
 
 def _open_session(db_session: Session, subscriber_id: str, device_id: str) -> TokenPair:
     now = service.now_utc()
-    session = AuthSession(id=service.new_id(), subscriber_id=subscriber_id, device_id=device_id,
+    session = AuthSession(id=new_id(), subscriber_id=subscriber_id, device_id=device_id,
                           created_at=now, expires_at=now + dt.timedelta(seconds=runtime().settings.session_max_age_s))
     db_session.add(session)
     db_session.flush()

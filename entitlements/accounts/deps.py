@@ -9,8 +9,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from entitlements.accounts import auth, billing
-from entitlements.accounts.auth import Principal
-from entitlements.accounts.schemas import CustomerNumber, PackageCode
+from entitlements.accounts.schemas import CustomerNumber, PackageCode, Principal
 from infra.deps import SessionDep
 
 

@@ -14,6 +14,7 @@ from entitlements.accounts.models import Profile, Subscriber
 from entitlements.accounts.schemas import ProfileCreate, ProfileUpdate
 from entitlements.accounts.throttle import LoginThrottle
 from entitlements.packages.rules import ThrottlePolicy
+from infra.db import new_id
 from infra.runtime import runtime
 
 # Wrong PINs: 5 tries, then 15 minutes; a 4-digit PIN must not be guessable in an evening.
@@ -38,7 +39,7 @@ def get_profile(*, db_session: Session, subscriber_id: str, profile_id: str) -> 
 
 def create_profile(*, db_session: Session, subscriber_id: str, body: ProfileCreate) -> Profile:
     """Add a profile to the account."""
-    profile = Profile(id=service.new_id(), subscriber_id=subscriber_id, name=body.name,
+    profile = Profile(id=new_id(), subscriber_id=subscriber_id, name=body.name,
                       parental_threshold=body.parental_threshold, created_at=service.now_utc())
     db_session.add(profile)
     db_session.flush()

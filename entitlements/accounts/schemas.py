@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from infra.db import utc  # noqa: F401 - re-exported for the entitlements modules
 from infra.validation import NO_CONTROL, UtcDateTime
 
 DeviceType = Literal["smart_tv", "stb", "mobile", "tablet", "web"]
@@ -246,3 +246,12 @@ class PinSet(Strict):
 
     password: Annotated[str, Field(min_length=1, max_length=1024)]
     pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in subscriber behind an access token."""
+
+    subscriber_id: str
+    device_id: str
+    session_id: str

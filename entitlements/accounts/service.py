@@ -21,6 +21,7 @@ from entitlements.accounts.errors import (
     UnknownDeviceProfile,
     WeakPassword,
 )
+from entitlements.accounts.events import AccountChanged, DeviceRemoved
 from entitlements.accounts.models import AccountChange, AuthSession, Device, Subscriber
 from entitlements.accounts.schemas import (
     ActivePackage,
@@ -30,12 +31,12 @@ from entitlements.accounts.schemas import (
     Limits,
     PackageGrant,
     SubscriberRead,
-    utc,
 )
 from entitlements.packages.errors import UnknownPackage
 from entitlements.packages.models import Package, SubscriberPackage
 from entitlements.packages.rules import PackageLimits, combine_limits
-from infra.db import new_id  # noqa: F401 - re-exported: service.new_id names every entitlements row
+from infra import events
+from infra.db import new_id, utc
 from infra.runtime import notify_after_commit, runtime
 from streaming.formats import device_profiles
 
@@ -104,11 +105,8 @@ def record_change(*, db_session: Session, sub: Subscriber, actor: str, action: s
                            before=before, after=after, at=now_utc())
     db_session.add(change)
     db_session.flush()
-    if action != "created":
-        from entitlements.playback import service as playback
-
-        # Running playback follows the change: sessions no longer allowed end now.
-        playback.recheck_account(db_session=db_session, subscriber_id=sub.id, reason=action)
+    if action != "created":  # running playback follows the change: sessions no longer allowed end now
+        events.publish(db_session, AccountChanged(subscriber_id=sub.id, reason=action))
     notify_after_commit(db_session, ACCOUNT_TOPIC + sub.id,
                         {"change_id": change.id, "subscriber_id": sub.id, "action": action,
                          "status": sub.status, "packages": [p["code"] for p in after["packages"]],
@@ -258,7 +256,6 @@ def to_device_read(device: Device, current_id: str | None = None) -> DeviceRead:
 
 def device_profile(device: Device | None):  # noqa: ANN201 - streaming.device_profiles.DeviceProfile
     """Return the profile a device's playback is shaped for: staff's choice, else its platform's."""
-
     if device is None:
         return device_profiles.choose_profile(platform=None, os_version=None)
     return device_profiles.choose_profile(platform=device.platform, os_version=device.os_version,
@@ -267,7 +264,6 @@ def device_profile(device: Device | None):  # noqa: ANN201 - streaming.device_pr
 
 def set_device_profile(*, db_session: Session, device_id: str, profile: str | None) -> Device:
     """Set (or clear, with None) the profile staff chose for a device; its next playback uses it."""
-
     device = db_session.get(Device, device_id)
     if device is None:
         raise DeviceNotFound("no such device", device_id=device_id)
@@ -315,13 +311,8 @@ def register_device(*, db_session: Session, sub: Subscriber, info: DeviceInfo | 
 
 def remove_device(*, db_session: Session, subscriber_id: str, device_id: str) -> None:
     """Remove a device and revoke every sign-in on it."""
-    from entitlements.playback import service as playback
-    from entitlements.playback import streams
-
     device = get_device(db_session=db_session, subscriber_id=subscriber_id, device_id=device_id)
-    playback.end_sessions(db_session=db_session, reason="device_removed", sessions=[
-        s for s in streams.open_sessions(db_session=db_session, subscriber_id=subscriber_id)
-        if s.device_id == device_id])
+    events.publish(db_session, DeviceRemoved(subscriber_id=subscriber_id, device_id=device_id))
     db_session.execute(delete(AuthSession).where(AuthSession.device_id == device.id))
     db_session.delete(device)
     touch(get_subscriber(db_session=db_session, subscriber_id=subscriber_id))

@@ -8,11 +8,15 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from catalog.channels import service as catalog_service
+from catalog.channels.errors import InvalidChannel
 from entitlements.packages.errors import InvalidGeoTable
+from entitlements.packages.events import CatalogueChanged
 from entitlements.packages.geo import GeoTable, parse_ranges
 from entitlements.packages.models import ChannelRights, GeoRange
+from entitlements.packages.rules import Rights
 from entitlements.packages.schemas import ChannelRightsBody, ChannelRightsRead
-from entitlements.playback.decision import Rights
+from infra import events
 from infra.runtime import notify_after_commit, runtime
 
 GEO_TOPIC = "entitlements.packages.geo"
@@ -45,9 +49,6 @@ def to_rights_read(channel_id: str, rights: Rights) -> ChannelRightsRead:
 
 def set_channel_rights(*, db_session: Session, channel_id: str, body: ChannelRightsBody) -> Rights:
     """Replace a channel's rights."""
-    from catalog.channels import service as catalog_service
-    from catalog.channels.errors import InvalidChannel
-
     channel = catalog_service.get(db_session=db_session, channel_id=channel_id)
     if body.timeshift_window_s is not None and body.timeshift_window_s > channel.timeshift_window_s:
         raise InvalidChannel(f"timeshift_window_s may be at most the channel's window, "
@@ -67,9 +68,7 @@ def set_channel_rights(*, db_session: Session, channel_id: str, body: ChannelRig
         setattr(row, key, value)
     db_session.flush()
     notify_after_commit(db_session, "channel." + channel_id, {"kind": "rights"})
-    from entitlements.playback import service as playback
-
-    playback.recheck_catalogue(db_session=db_session, reason="rights_changed", channel_ids=[channel_id])
+    events.publish(db_session, CatalogueChanged(reason="rights_changed", channel_ids=(channel_id,)))
     return channel_rights(db_session=db_session, channel_id=channel_id)
 
 

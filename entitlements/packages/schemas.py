@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from entitlements.accounts.schemas import AgeRating, DeviceType, PackageCode, Strict
-from infra.db import utc  # noqa: F401 - re-exported for the entitlements modules
 from infra.validation import NO_CONTROL
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from catalog.channels import service as catalog_service
 from entitlements.packages.errors import PackageExists, PackageInUse, PackageNotFound
+from entitlements.packages.events import CatalogueChanged
 from entitlements.packages.models import Package, PackageChannel, SubscriberPackage
 from entitlements.packages.schemas import PackageCreate, PackageRead, PackageUpdate
-from infra.db import new_id  # noqa: F401 - re-exported: service.new_id names every entitlements row
+from infra import events
 from infra.runtime import notify_after_commit
 
 PACKAGE_TOPIC = "entitlements.package."
@@ -69,8 +71,6 @@ def update_package(*, db_session: Session, code: str, package_in: PackageUpdate)
 
 def set_package_channels(*, db_session: Session, package: Package, channels: list[str]) -> None:
     """Replace the channels a package grants."""
-    from catalog.channels import service as catalog_service
-
     wanted = sorted(set(channels))
     catalog_service.require_channels(db_session=db_session, channel_ids=wanted)
     removed = sorted(set(package_channels(db_session=db_session, code=package.code)) - set(wanted))
@@ -83,11 +83,11 @@ def set_package_channels(*, db_session: Session, package: Package, channels: lis
         _recheck(db_session, reason="package_changed", channel_ids=removed)
 
 
-def _recheck(db_session: Session, **change) -> None:  # noqa: ANN003
+def _recheck(db_session: Session, reason: str, channel_ids: list[str] | None = None,
+             package_code: str | None = None) -> None:
     # Sessions running on what changed are re-decided in the same transaction as the change.
-    from entitlements.playback import service as playback
-
-    playback.recheck_catalogue(db_session=db_session, **change)
+    events.publish(db_session, CatalogueChanged(reason=reason, package_code=package_code,
+                                                channel_ids=tuple(channel_ids) if channel_ids is not None else None))
 
 
 def delete_package(*, db_session: Session, code: str) -> None:

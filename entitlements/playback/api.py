@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from catalog.channels import service as catalog_service
 from catalog.channels.deps import ChannelIdPath
 from catalog.guide import grid as guide
 from catalog.guide.deps import ProgrammeIdPath
-from catalog.guide.schemas import ProgrammeRightsBody, ProgrammeRightsRead
+from catalog.guide.schemas import ProgrammeActions, ProgrammeDetails, ProgrammeRightsBody, ProgrammeRightsRead
 from entitlements.accounts import auth, passwords, service
 from entitlements.accounts import profiles as accounts_profiles
 from entitlements.accounts.deps import AccessToken, CurrentPrincipal, CustomerNumberPath, DeviceIdPath, client_address
@@ -134,8 +135,6 @@ def set_pin(body: PinSet, who: CurrentPrincipal, db_session: SessionDep) -> Resp
             tags=["rights"])
 def get_channel_rights(channel_id: ChannelIdPath, db_session: SessionDep) -> ChannelRightsRead:
     """Show a channel's rights."""
-    from catalog.channels import service as catalog_service
-
     catalog_service.get(db_session=db_session, channel_id=channel_id)
     return packages_rights.to_rights_read(channel_id, packages_rights.channel_rights(db_session=db_session, channel_id=channel_id))
 
@@ -200,7 +199,6 @@ def list_decisions(db_session: SessionDep, customer_number: Annotated[str | None
             tags=["devices"])
 def list_device_profiles() -> list[DeviceProfileRead]:
     """List the device profiles, in the order a device is matched against them."""
-
     return [playback.to_profile_read(p) for p in device_profiles.PROFILES]
 
 
@@ -219,3 +217,11 @@ def put_device_profile(device_id: DeviceIdPath, body: DeviceProfileSet,
     """Play a device with another profile (a TV that stalls on long windows), or back to its own with null."""
     return service.to_device_read(service.set_device_profile(db_session=db_session, device_id=device_id,
                                                              profile=body.profile))
+
+
+@router.get("/v1/guide/programmes/{programme_id}", response_model=ProgrammeDetails, tags=["guide"])
+def get_programme(programme_id: ProgrammeIdPath, db_session: SessionDep, who: CurrentPrincipal) -> ProgrammeDetails:
+    """A programme, and what this subscriber may do with it now (and why not, where not)."""
+    p = guide.get_programme(db_session=db_session, programme_id=programme_id)
+    actions = playback.programme_actions(db_session=db_session, principal=who, programme_id=p.id)
+    return ProgrammeDetails(**guide.to_programme_read(p).model_dump(), actions=ProgrammeActions(**actions))

@@ -6,56 +6,11 @@ microseconds; gathering the facts (packages, rights, streams, country) is the se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
+
+from entitlements.packages.rules import Rights
 
 MODES = ("live", "timeshift", "startover", "catchup", "recording", "vod")
-DEVICE_TYPES = ("smart_tv", "stb", "mobile", "tablet", "web")
-
-
-@dataclass(frozen=True)
-class Rights:
-    """What may be done with a piece of content (a channel, later a programme or a title)."""
-
-    live: bool = True
-    timeshift: bool = True
-    timeshift_window_s: int | None = None  # None: the channel's own window
-    startover: bool = True
-    catchup: bool = True
-    catchup_days: int = 7
-    recording: bool = True
-    recording_copy: str = "shared"  # private: each recording plays from a copy of its own
-    device_types: frozenset[str] | None = None  # None: every device type
-    countries: frozenset[str] | None = None  # ISO 3166 alpha-2 allow-list; None: anywhere
-    age_rating: int | None = None  # the content's rating on the Polish scale (0 = AL, 7 ... 18)
-
-    def allows_mode(self, mode: str) -> bool:
-        """Tell whether these rights allow a playback mode."""
-        return {"live": self.live, "timeshift": self.timeshift, "startover": self.startover,
-                "catchup": self.catchup, "recording": self.recording, "vod": True}.get(mode, False)
-
-    def overridden(self, override: "RightsOverride | None") -> "Rights":
-        """Return these rights with an override's set fields applied (programme or title level)."""
-        if override is None:
-            return self
-        changes = {f.name: getattr(override, f.name) for f in fields(override)
-                   if getattr(override, f.name) is not None}
-        return replace(self, **changes)
-
-
-@dataclass(frozen=True)
-class RightsOverride:
-    """A narrower level's rights: each field that is not None replaces the wider level's."""
-
-    live: bool | None = None
-    timeshift: bool | None = None
-    timeshift_window_s: int | None = None
-    startover: bool | None = None
-    catchup: bool | None = None
-    catchup_days: int | None = None
-    recording: bool | None = None
-    device_types: frozenset[str] | None = None
-    countries: frozenset[str] | None = None
-    age_rating: int | None = None
 
 
 @dataclass(frozen=True)

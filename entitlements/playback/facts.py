@@ -11,26 +11,35 @@ import datetime as dt
 import time
 from dataclasses import dataclass, replace
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.channels import service as catalog_service
+from catalog.channels.errors import ChannelNotFound
+from catalog.guide import grid as guide
+from catalog.guide.errors import ProgrammeNotFound
+from catalog.vod import service as vod
 from entitlements.accounts import profiles as accounts_profiles
 from entitlements.accounts import service as accounts_service
-from entitlements.accounts.auth import Principal
 from entitlements.accounts.models import Subscriber
-from entitlements.accounts.schemas import Limits, utc
+from entitlements.accounts.schemas import Limits, Principal
 from entitlements.packages import rights as packages_rights
 from entitlements.packages import service as packages_service
-from entitlements.packages.models import Package
-from entitlements.packages.rules import PackageLimits, combine_limits
-from entitlements.playback.decision import ActiveStream, PlaybackFacts, Rights, RightsOverride
+from entitlements.packages.models import Package, SubscriberPackage
+from entitlements.packages.rules import PackageLimits, Rights, RightsOverride, combine_limits
+from entitlements.playback.decision import ActiveStream, PlaybackFacts
 from entitlements.playback.errors import InvalidMode, NothingRecorded, ProgrammeNotStarted, StreamsUnavailable
 from entitlements.playback.schemas import PlaybackRequest
 from entitlements.playback.streams import active_streams
 from entitlements.playback.targets import ChannelWindowFacts, ProgrammeRef, Target, resolve_channel, resolve_programme
 from infra.cache import CacheUnavailable
+from infra.db import utc
 from infra.runtime import runtime
+from recorder import service as recorder_service
 from streaming.formats import device_profiles
+from streaming.timeline import service as timeline_service
+from streaming.vod import store as vod_store
 
 FACTS_TTL_S = 30.0
 
@@ -73,8 +82,6 @@ def channel_facts(*, db_session: Session, channel_id: str) -> ChannelFacts:
     now = time.monotonic()
     if hit is not None and hit[0] > now:
         return hit[1]
-    from catalog.channels import service as catalog_service
-    from catalog.channels.errors import ChannelNotFound
 
     try:
         channel = catalog_service.get(db_session=db_session, channel_id=channel_id)
@@ -108,7 +115,6 @@ def resolve_target(*, db_session: Session, request: PlaybackRequest, subscriber_
     if request.content.type == "title":
         return _title_target(db_session, request, now)
     if request.content.type == "programme":
-        from catalog.guide import grid as guide
 
         p = guide.get_programme(db_session=db_session, programme_id=request.content.id)
         ch = channel_facts(db_session=db_session, channel_id=p.channel_id)
@@ -122,7 +128,6 @@ def resolve_target(*, db_session: Session, request: PlaybackRequest, subscriber_
         start, end = (dt.datetime.fromtimestamp(t, dt.UTC) for t in window)
     win, programmes = ch.window, []
     if request.mode == "bytime" and start is not None:
-        from catalog.guide import grid as guide
 
         win = _with_edge(db_session, win, request.content.id)
         programmes = [_programme_ref(p) for p in guide.programmes_between(
@@ -154,27 +159,19 @@ def account_limits(*, db_session: Session, sub: Subscriber, held: frozenset[str]
 
 def _programme_ref(p) -> ProgrammeRef:  # noqa: ANN001 - a catalog Programme
     """A guide programme as the door needs it: its times, its rights narrowing and its rating."""
-    from catalog.guide import grid as guide
-
     return ProgrammeRef(p.id, p.channel_id, guide.utc(p.start_at), guide.utc(p.end_at),
                         RightsOverride(**guide.programme_rights(p), age_rating=guide.age_of(p)))
 
 
 def _with_edge(db_session: Session, window: ChannelWindowFacts, channel_id: str) -> ChannelWindowFacts:
     """The channel's window facts with the end of its newest published segment (the archive's edge)."""
-    from streaming.timeline import service as streaming_service
-
-    tail = streaming_service.tail_run(db_session=db_session, channel_id=channel_id)
+    tail = timeline_service.tail_run(db_session=db_session, channel_id=channel_id)
     return replace(window, edge_us=tail.end_us if tail else None)
 
 
 def _recording_target(db_session: Session, request: PlaybackRequest, subscriber_id: str,
                       strict: bool) -> tuple[Target, ChannelFacts]:
     """A recording plays its stored window: VOD once finished, EVENT while it is recording."""
-    from catalog.guide import grid as guide
-    from catalog.guide.errors import ProgrammeNotFound
-    from recorder import service as recorder_service
-
     if request.mode != "recording":
         raise InvalidMode("a recording plays in mode recording", modes=["recording"])
     rec = recorder_service.get_recording(db_session=db_session, subscriber_id=subscriber_id,
@@ -199,13 +196,10 @@ def _recording_target(db_session: Session, request: PlaybackRequest, subscriber_
 
 def _title_target(db_session: Session, request: PlaybackRequest, now: dt.datetime) -> tuple[Target, ChannelFacts]:
     """A VOD title plays its asset: its packages, device types and age rating are the title's own."""
-    from catalog.vod import service as vod
-    from streaming.vod import store as streaming_service
-
     if request.mode != "vod":
         raise InvalidMode("a title plays in mode vod", modes=["vod"])
     title = vod.title_for_playback(db_session=db_session, title_id=request.content.id, now=now)
-    sets = streaming_service.asset_segment_sets(db_session=db_session, asset_id=title.asset_id) if title.available \
+    sets = vod_store.asset_segment_sets(db_session=db_session, asset_id=title.asset_id) if title.available \
         else ()
     facts = ChannelFacts(sets, Rights(device_types=title.device_types, age_rating=title.age_rating),
                          title.packages, ChannelWindowFacts(0, 0, None))
@@ -262,10 +256,6 @@ def account_facts(*, db_session: Session, sub: Subscriber) -> tuple[frozenset[st
     lost. An entry also ends at the next validity boundary of the account's packages. The limits
     come from the package catalogue each time, so editing a package needs no per-account work.
     """
-    import orjson
-
-    from entitlements.packages.models import SubscriberPackage
-
     cache = runtime().cache
     key, stamp = f"account-facts:{sub.id}", utc(sub.updated_at).isoformat() if sub.updated_at else ""
     raw = _cached(cache, key)

@@ -10,13 +10,19 @@ background task turns into stream keep-alives every few seconds.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from entitlements.accounts.tokens import PlaybackGrant
 from entitlements.playback.errors import SessionRevoked, TokenInvalid, TokenOutOfScope, WindowNotAllowed
+from entitlements.playback.grants import REVOKED_TOPIC, playback_tokens
+from entitlements.playback.models import PlaybackSession
+from entitlements.playback.outage import outage_door
+from entitlements.playback.streams import keep_alive
 from infra.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -28,8 +34,6 @@ class PlaybackGate:
     """Admits origin requests that carry a valid, in-scope, unrevoked playback token."""
 
     def __init__(self, rt: Runtime) -> None:
-        from entitlements.playback.outage import outage_door
-        from entitlements.playback.service import playback_tokens
 
         self.rt = rt
         self.tokens = playback_tokens()
@@ -42,8 +46,6 @@ class PlaybackGate:
 
     async def start(self) -> None:
         """Listen for revocations and start the keep-alive and reconcile loop."""
-        from entitlements.playback.service import REVOKED_TOPIC
-
         self.rt.bus.subscribe(REVOKED_TOPIC, self._on_revoked)
         try:
             await run_in_threadpool(self._reconcile)
@@ -114,7 +116,6 @@ class PlaybackGate:
                     log.exception("playback gate reconcile failed")
 
     def _flush_seen(self) -> None:
-        from entitlements.playback.streams import keep_alive
 
         seen, self.seen = self.seen, set()
         if seen:
@@ -122,12 +123,6 @@ class PlaybackGate:
 
     def _reconcile(self) -> None:
         """Add sessions ended since the last look (a lost bus message costs seconds, not more)."""
-        import datetime as dt
-
-        from sqlalchemy import select
-
-        from entitlements.playback.models import PlaybackSession
-
         since = dt.datetime.fromtimestamp(self._synced_at - 2 * SYNC_EVERY_S, dt.UTC)
         started = time.time()
         with self.rt.db.session(write=False) as s:

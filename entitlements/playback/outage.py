@@ -30,12 +30,13 @@ from collections import OrderedDict
 from pathlib import Path
 
 from entitlements.accounts import auth, service
-from entitlements.accounts.auth import Principal
+from entitlements.accounts.schemas import Principal
 from entitlements.accounts.tokens import PlaybackGrant
+from entitlements.playback.grants import playback_tokens
 from entitlements.playback.models import PlaybackDecisionLog, PlaybackSession
 from entitlements.playback.schemas import PlaybackRequest, PlaybackStart
 from entitlements.playback.targets import Target
-from infra.db import DatabaseUnavailable
+from infra.db import DatabaseUnavailable, new_id
 from infra.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,10 @@ class OutageDoor:
             raise DatabaseUnavailable("the database is unavailable and this start cannot be checked without it; "
                                       "retry") from err
         _, target, profile_part, profile_code, _ = found
-        from entitlements.playback.service import playback_tokens
 
         now = service.now_utc()
         expires = now + dt.timedelta(seconds=settings.playback_session_max_s)
-        session_id = service.new_id()
+        session_id = new_id()
         token = playback_tokens().sign(PlaybackGrant(session_id, principal.subscriber_id, principal.device_id,
                                                      target.scope, target.mode, int(expires.timestamp())))
         self._append({"session_id": session_id, "subscriber_id": principal.subscriber_id,

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from entitlements.accounts.schemas import Id32, Strict
-from infra.db import utc  # noqa: F401 - re-exported for the entitlements modules
 from infra.validation import UtcDateTime
 
 

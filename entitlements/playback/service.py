@@ -10,36 +10,30 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from catalog.guide import grid as guide
 from entitlements.accounts import service
-from entitlements.accounts.auth import Principal
+from entitlements.accounts.events import AccountChanged, DeviceRemoved
 from entitlements.accounts.models import Device, Subscriber
-from entitlements.accounts.schemas import DeviceProfileRead, utc
-from entitlements.accounts.tokens import PlaybackGrant, PlaybackTokens
+from entitlements.accounts.schemas import DeviceProfileRead, Principal
+from entitlements.accounts.tokens import PlaybackGrant
+from entitlements.packages.events import CatalogueChanged
+from entitlements.packages.models import SubscriberPackage
 from entitlements.playback.decision import Decision, PlaybackFacts, decide
 from entitlements.playback.errors import NothingRecorded, PlaybackDenied, PlaybackSessionNotFound
-from entitlements.playback.facts import gather_facts
+from entitlements.playback.facts import forget_catalogue, gather_facts
+from entitlements.playback.grants import REVOKED_TOPIC, playback_tokens
 from entitlements.playback.models import PlaybackDecisionLog, PlaybackSession
 from entitlements.playback.outage import outage_door
 from entitlements.playback.schemas import ContentRef, PlaybackRequest, PlaybackStart, StreamRead
 from entitlements.playback.streams import keep_alive, lease_key, open_sessions
 from entitlements.playback.targets import Target
+from infra.db import new_id, utc
 from infra.errors import NotFound
 from infra.runtime import notify_after_commit, run_after_commit, runtime
-
-REVOKED_TOPIC = "playback.revoked"
-
-
-def playback_tokens() -> PlaybackTokens:
-    """Return the playback-token keys of this process's settings."""
-    rt = runtime()
-    keys = rt.extras.get("playback_tokens")
-    if keys is None:
-        keys = rt.extras["playback_tokens"] = PlaybackTokens(rt.settings.secret_key,
-                                                             rt.settings.previous_secret_key_list)
-    return keys
+from streaming.timeline import service as streaming_service
 
 
 # -- streams ----------------------------------------------------------------------------------
@@ -132,7 +126,7 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     now = service.now_utc()
     expires = now + dt.timedelta(seconds=rt.settings.playback_session_max_s)
     window = target.window if request.mode == "bytime" else None
-    session = PlaybackSession(id=service.new_id(), subscriber_id=sub.id, device_id=principal.device_id,
+    session = PlaybackSession(id=new_id(), subscriber_id=sub.id, device_id=principal.device_id,
                               profile_id=request.profile_id, content=facts.content, mode=request.mode,
                               channel_id=target.channel_id or None, window_start=window[0] if window else None,
                               window_end=window[1] if window else None, created_at=now, expires_at=expires)
@@ -154,8 +148,6 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
 
 def _require_recorded(db_session: Session, target: Target) -> None:
     """Refuse a complete window the archive holds nothing of (the channel was off the air)."""
-    from streaming.timeline import service as streaming_service
-
     runs = streaming_service.runs_in_window(db_session=db_session, channel_id=target.channel_id,
                                             start_us=target.window[0] * 1_000_000, end_us=target.window[1] * 1_000_000)
     if not any(not r.gap for r in runs):
@@ -192,8 +184,6 @@ def recheck_account(*, db_session: Session, subscriber_id: str, reason: str) -> 
 
 def programme_actions(*, db_session: Session, principal: Principal, programme_id: str) -> dict:
     """Say what the subscriber may do with a programme now: watch live, start over, catch up, record."""
-    from catalog.guide import grid as guide
-
     sub = service.get_subscriber(db_session=db_session, subscriber_id=principal.subscriber_id)
     p = guide.get_programme(db_session=db_session, programme_id=programme_id)
     request = PlaybackRequest.model_construct(content=ContentRef(type="programme", id=p.id), mode="catchup",
@@ -218,9 +208,10 @@ def programme_actions(*, db_session: Session, principal: Principal, programme_id
     return {**actions, "reasons": reasons}
 
 
-def check_recording(*, db_session: Session, principal: Principal, content: ContentRef) -> None:
+def check_recording(*, db_session: Session, principal: Principal, kind: str, content_id: str) -> None:
     """Refuse, with the door's reasons, recording what the subscriber may not record (entitlement,
-    account, the channel's and programme's recording right, device)."""
+    account, the channel's and programme's recording right, device); the recorder's `RecordingCheck`."""
+    content = ContentRef(type=kind, id=content_id)
     sub = service.get_subscriber(db_session=db_session, subscriber_id=principal.subscriber_id)
     request = PlaybackRequest.model_construct(content=content, mode="catchup" if content.type == "programme" else "live",
                                               profile_id=None, pin=None, segment_set="cmaf", start=None, end=None)
@@ -235,21 +226,10 @@ def check_recording(*, db_session: Session, principal: Principal, content: Conte
         raise PlaybackDenied(decision.reason or "DENIED", **decision.details)
 
 
-def recording_hours(*, db_session: Session, subscriber_id: str) -> int:
-    """Return the recording hours the account's packages give (the rule in entitlements/rules.py)."""
-    from entitlements.playback.facts import account_facts
-
-    sub = service.get_subscriber(db_session=db_session, subscriber_id=subscriber_id)
-    return account_facts(db_session=db_session, sub=sub)[1].recording_hours
-
-
 def recheck_catalogue(*, db_session: Session, reason: str, channel_ids: list[str] | None = None,
                       package_code: str | None = None, programme_ids: list[str] | None = None) -> list[str]:
     """Re-decide the running sessions a catalogue change touches (sessions on these channels, or
     of the accounts holding this package); end those no longer allowed."""
-    from entitlements.packages.models import SubscriberPackage
-    from entitlements.playback.facts import forget_catalogue
-
     forget_catalogue()
     query = select(PlaybackSession.subscriber_id).distinct().where(
         PlaybackSession.ended_at.is_(None), PlaybackSession.expires_at > service.now_utc())
@@ -264,6 +244,24 @@ def recheck_catalogue(*, db_session: Session, reason: str, channel_ids: list[str
     for subscriber_id in sorted(db_session.scalars(query)):
         ended += recheck_account(db_session=db_session, subscriber_id=subscriber_id, reason=reason)
     return ended
+
+
+def recheck_changed_account(db_session: Session, event: AccountChanged) -> None:
+    """Re-decide an account's running sessions after its change (subscribed to `AccountChanged`)."""
+    recheck_account(db_session=db_session, subscriber_id=event.subscriber_id, reason=event.reason)
+
+
+def end_removed_device_sessions(db_session: Session, event: DeviceRemoved) -> None:
+    """End what plays on a removed device (subscribed to `DeviceRemoved`)."""
+    end_sessions(db_session=db_session, reason="device_removed", sessions=[
+        s for s in open_sessions(db_session=db_session, subscriber_id=event.subscriber_id)
+        if s.device_id == event.device_id])
+
+
+def recheck_changed_catalogue(db_session: Session, event: CatalogueChanged) -> None:
+    """Re-decide the sessions a package or rights change touches (subscribed to `CatalogueChanged`)."""
+    recheck_catalogue(db_session=db_session, reason=event.reason, package_code=event.package_code,
+                      channel_ids=list(event.channel_ids) if event.channel_ids is not None else None)
 
 
 def _without_place(facts: PlaybackFacts, **changes) -> PlaybackFacts:  # noqa: ANN003
@@ -282,8 +280,6 @@ def decisions(*, db_session: Session, subscriber_id: str | None, offset: int, li
 
 def purge_old(*, db_session: Session, now: dt.datetime | None = None) -> dict[str, int]:
     """Delete decisions past their retention and sessions long over; return how many of each."""
-    from sqlalchemy import delete
-
     now = now or service.now_utc()
     keep_days = runtime().settings.playback_decision_retention_days
     decisions_gone = db_session.execute(delete(PlaybackDecisionLog).where(

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from entitlements.playback.decision import Rights, RightsOverride
+from entitlements.packages.rules import Rights, RightsOverride
 from entitlements.playback.errors import (
     CatchupNotReady,
     InvalidMode,

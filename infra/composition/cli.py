@@ -35,7 +35,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_api(args: argparse.Namespace) -> int:
     """Run the API and origin (migrating first unless told not to)."""
-
     settings = _settings()
     if not args.no_migrate:
         from infra.migrate import upgrade
@@ -72,14 +71,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
     import os
 
-    from infra.runtime import build_runtime, set_runtime
+    from infra.composition.wiring import build
+    from infra.runtime import set_runtime
     from workers.worker import serve_worker
 
     # arq logs every job at INFO and each connection loss with a traceback; our own lines say
     # what matters (failures, and one line per outage through the health monitor).
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("arq").setLevel(logging.WARNING)
-    rt = build_runtime(settings)
+    rt = build(settings)
     set_runtime(rt)
     port = settings.health_port if args.health_port is None else args.health_port
     drain = {} if args.drain_timeout is None else {"drain_timeout_s": args.drain_timeout}
@@ -103,11 +103,12 @@ def cmd_packager(args: argparse.Namespace) -> int:
 
     import uvloop
 
+    from infra.composition.wiring import build
     from infra.readiness import Lifecycle, serve_probes
-    from infra.runtime import build_runtime, set_runtime
+    from infra.runtime import set_runtime
     from streaming.packager.node import PackagerNode
 
-    rt = build_runtime(settings)
+    rt = build(settings)
     set_runtime(rt)
     health_port = args.health_port if args.health_port is not None else settings.health_port
 
@@ -166,13 +167,14 @@ def cmd_epg_import(args: argparse.Namespace) -> int:
 
     from catalog.guide import service as epg
     from catalog.guide.imports import run_import
+    from infra.composition.wiring import build
     from infra.db import new_id
-    from infra.runtime import build_runtime, set_runtime
+    from infra.runtime import set_runtime
 
     if not Path(args.file).is_file():
         print(f"smartgo: no such file: {args.file}", file=sys.stderr)
         return 2
-    rt = build_runtime(_settings())
+    rt = build(_settings())
     set_runtime(rt)
     try:
         import_id = new_id()

@@ -228,9 +228,10 @@ def ensure_subscribers(rt) -> list[str]:  # noqa: ANN001
 def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
     """Run the whole system in one process until Ctrl-C."""
     from infra.composition.web import create_app
+    from infra.composition.wiring import build
     from infra.http_server import SmartGoServer, server_config
     from infra.migrate import upgrade
-    from infra.runtime import build_runtime, set_runtime
+    from infra.runtime import set_runtime
     from streaming.packager.node import PackagerNode
 
     if port:
@@ -239,7 +240,7 @@ def run_demo(settings, *, port: int | None = None) -> int:  # noqa: ANN001
     settings.open_playback = True
     ensure_players()
     upgrade(settings.database_url)
-    rt = build_runtime(settings)
+    rt = build(settings)
     set_runtime(rt)
     ensure_channels(rt)
     ensure_guide(rt)

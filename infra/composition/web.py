@@ -229,7 +229,8 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     from entitlements.accounts.api import router as entitlements_router
     from entitlements.playback.api import router as playback_router
     from recorder.api import router as recorder_router
-    from streaming.ingest.api import IngestEndpoint
+    from streaming.ingest.api import router as ingest_router
+    from streaming.ingest.endpoint import IngestEndpoint
     from streaming.origin.app import Origin
     from streaming.timeline.api import router as streaming_router
     from streaming.vod.api import UPLOAD_PATH as VOD_UPLOAD_PATH
@@ -278,6 +279,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     api.state.runtime = rt
     install_error_handlers(api)
     api.include_router(catalog_router)
+    api.include_router(ingest_router)
     api.include_router(streaming_router)
     api.include_router(entitlements_router)
     api.include_router(playback_router)

@@ -5,8 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from streaming.timeline.runs import Segment
+
+class PlaylistSegment(Protocol):
+    """What a media playlist needs of a segment (a timeline entry, or a VOD index entry)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def start_us(self) -> int: ...
+    @property
+    def duration_us(self) -> int: ...
+    @property
+    def discontinuity(self) -> bool: ...
+    @property
+    def gap(self) -> bool: ...
+    @property
+    def disc_count(self) -> int: ...
+
 
 # EXT-X-MAP in a media playlist without I-FRAMES-ONLY needs version 6 (RFC 8216 section 7);
 # EXT-X-GAP is from rfc8216bis and older players ignore unknown tags (section 4.1).
@@ -34,18 +51,18 @@ class MediaPlaylistSpec:
     target_duration: int
     segment_ext: str  # "m4s" or "ts"
     uri_prefix: str  # prepended to "{seq}.{ext}", e.g. "360p/"
-    init_uri: Callable[[Segment], str | None]  # EXT-X-MAP URI for a segment, None for TS
+    init_uri: Callable[[PlaylistSegment], str | None]  # EXT-X-MAP URI for a segment, None for TS
     playlist_type: str | None = None  # None (live), "EVENT" or "VOD"
     endlist: bool = False
     start_offset_s: float | None = None  # EXT-X-START TIME-OFFSET, when asked for
-    key_uri: Callable[[Segment], str | None] | None = None  # AES-128 key URI of a segment, if encrypted
+    key_uri: Callable[[PlaylistSegment], str | None] | None = None  # AES-128 key URI of a segment, if encrypted
     skip_until_s: float | None = None  # CAN-SKIP-UNTIL advertised: delta updates offered (rfc8216bis)
     delta: bool = False  # render as a Playlist Delta Update (the player sent _HLS_skip)
     # What a gap entry plays instead (a slate, another rendition's segment), None: an EXT-X-GAP entry.
-    gap_uri: Callable[[Segment], str | None] | None = None
+    gap_uri: Callable[[PlaylistSegment], str | None] | None = None
 
 
-def skipped_count(segments: Sequence[Segment], skip_until_s: float) -> int:
+def skipped_count(segments: Sequence[PlaylistSegment], skip_until_s: float) -> int:
     """Return how many leading segments a delta update replaces: those ending before the Skip Boundary.
 
     Every segment that starts or ends within skip_until_s of the playlist's end is kept, so what
@@ -60,7 +77,7 @@ def skipped_count(segments: Sequence[Segment], skip_until_s: float) -> int:
     return n
 
 
-def render_media(segments: Sequence[Segment], spec: MediaPlaylistSpec) -> str:
+def render_media(segments: Sequence[PlaylistSegment], spec: MediaPlaylistSpec) -> str:
     """Render a media playlist whose segment URIs are ``{prefix}{seq}.{ext}``, relative to it."""
     first = segments[0] if segments else None
     cmaf = spec.segment_ext == "m4s"

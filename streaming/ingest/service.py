@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from catalog.channels.errors import ChannelNotFound, RenditionNotFound
 from infra.db import DatabaseUnavailable
 from infra.runtime import Runtime, notify_after_commit, run_after_commit
 from streaming.formats import fmp4
@@ -92,7 +93,6 @@ def _check_target(rt: Runtime, spec: timeline_service.ChannelSpec, seg_set: str,
     if seg_set not in spec.segment_sets:
         raise UnknownSegmentSet(f"channel {spec.id!r} does not package the {seg_set!r} set")
     if spec.rendition(rendition) is None and spec.audio_track(rendition) is None:
-        from catalog.channels.errors import RenditionNotFound
 
         raise RenditionNotFound(f"channel {spec.id!r} has no rendition {rendition!r}")
     if not spec.enabled:
@@ -119,8 +119,6 @@ def cached_spec(rt: Runtime, channel_id: str) -> timeline_service.ChannelSpec | 
 def authorize(rt: Runtime, *, channel_id: str, password: str | None,
               spec: timeline_service.ChannelSpec | None = None) -> timeline_service.ChannelSpec:
     """Return the channel's spec if password is its ingest key; unknown channels look the same."""
-    from catalog.channels.errors import ChannelNotFound
-
     if spec is None:
         try:
             if not rt.health.is_up("database"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from catalog.channels.errors import ChannelNotFound
 from streaming.ingest.models import IngestTrack
 from streaming.ingest.state import ChannelIngest, PendingEntry, TrackIngest
 from streaming.timeline.models import ChannelTimelineState
@@ -33,7 +34,6 @@ def load_ingest(*, db_session: Session, channel_id: str) -> ChannelIngest:
     """Lock a channel's ingest rows (channel first, then its tracks) and return their state."""
     rows = db_session.connection().execute(_LOAD_INGEST, {"c": channel_id}).all()
     if not rows:
-        from catalog.channels.errors import ChannelNotFound
 
         raise ChannelNotFound(f"no channel {channel_id!r}")
     tracks = {
@@ -72,7 +72,6 @@ def take_packager_epoch(*, db_session: Session, channel_id: str) -> int:
         update(_STATE).where(_STATE.c.channel_id == channel_id)
         .values(packager_epoch=_STATE.c.packager_epoch + 1).returning(_STATE.c.packager_epoch)).first()
     if row is None:
-        from catalog.channels.errors import ChannelNotFound
 
         raise ChannelNotFound(f"no channel {channel_id!r}")
     return int(row[0])

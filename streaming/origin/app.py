@@ -17,9 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from infra.errors import NotFound, SmartGoError
+from catalog.channels.errors import RenditionNotFound
+from entitlements.playback.errors import TokenRequired
+from entitlements.playback.gate import PlaybackGate
+from infra.errors import NotFound, ObjectNotFound, SmartGoError
 from infra.raw_http import MethodNotAllowed, send_error
 from infra.runtime import Runtime
 from streaming.formats.device_profiles import DeviceProfile, profile_of_path
@@ -39,9 +43,12 @@ from streaming.origin.rendering import (
     window_gaps,
     window_playlist,
 )
+from streaming.origin.vod import VodOrigin
 from streaming.origin.window_runs import WindowRuns
+from streaming.protection.keys import encrypt_segment, key_source
 from streaming.timeline import service
 from streaming.timeline.copies import copied_key
+from streaming.timeline.models import ChannelTimelineState
 from streaming.timeline.runs import Run
 from streaming.timeline.windows import Window, contains
 
@@ -105,8 +112,6 @@ class Origin:
         self._signed: dict[tuple[str, bytes], tuple[tuple[str, bytes], object]] = {}
         self.recent = RecentSegments(rt.settings.segment_memory_mb * 1024 * 1024)
         self.windows = WindowRuns(rt)
-        from entitlements.playback.gate import PlaybackGate
-        from streaming.origin.vod import VodOrigin
 
         self.gate = PlaybackGate(rt)
         self.vod = VodOrigin(rt, self)
@@ -183,9 +188,6 @@ class Origin:
                     self._schedule_refresh(ch)
 
     def _versions(self) -> dict[str, int]:
-        from sqlalchemy import select
-
-        from streaming.timeline.models import ChannelTimelineState
 
         with self.rt.db.session(write=False) as s:
             rows = s.execute(select(ChannelTimelineState.channel_id, ChannelTimelineState.version))
@@ -305,7 +307,6 @@ class Origin:
             grant = self.gate.admit(token, window.scope if window else "channel:" + m["ch"],
                                     None if window else _query_window(scope.get("query_string", b"")))
         elif not self.rt.settings.open_playback:
-            from entitlements.playback.errors import TokenRequired
 
             raise TokenRequired("playback needs a URL from POST /v1/playback")
         profile = profile_of_path(m["prof"])
@@ -328,7 +329,6 @@ class Origin:
             return
         name = m["rend"]
         if view.spec.rendition(name) is None and view.spec.audio_track(name) is None:
-            from catalog.channels.errors import RenditionNotFound
 
             raise RenditionNotFound(f"channel {view.spec.id!r} has no rendition {name!r}")
         track = f"{seg_set}/{name}"
@@ -405,7 +405,6 @@ class Origin:
         spec = view.spec
         seal = None
         if spec.key_period_segments:
-            from streaming.protection.keys import encrypt_segment, key_source
 
             def seal(data: bytes) -> bytes:
                 key_bytes = key_source(self.rt).key_for(spec.id, seq // spec.key_period_segments)
@@ -428,7 +427,6 @@ class Origin:
                     (b"location", url.encode()), (b"cache-control", b"private, max-age=60")]})
                 await send({"type": "http.response.body", "body": b""})
                 return
-        from infra.errors import ObjectNotFound
 
         def load() -> bytes:
             data = spool.read(self.rt, key)

@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
-from streaming.origin.errors import SegmentNotFound
+from infra.errors import ObjectNotFound
+from streaming.origin.errors import KeyNotFound, SegmentNotFound
 from streaming.origin.rendering import ChannelView, window_gaps
+from streaming.packager.slate import cut_ts, retime_ts, slate_key
+from streaming.protection.keys import encrypt_segment, key_source
 from streaming.timeline.windows import Window, contains
 
 if TYPE_CHECKING:
@@ -21,8 +24,6 @@ if TYPE_CHECKING:
 async def slate_body(origin: "Origin", view: ChannelView, track: str, seq: int, window: Window | None) -> bytes:
     """Return the slate of an outage's entry, timed to its place (streaming/slate.py) and sealed
     like the channel's segments."""
-    from streaming.packager.slate import cut_ts, retime_ts, slate_key
-
     if window is not None and window.copy_id:
         runs, _ = await origin.windows.of_copy(window)
         run = next((r for r in runs if r.first_seq <= seq <= r.last_seq), None)
@@ -38,7 +39,6 @@ async def slate_body(origin: "Origin", view: ChannelView, track: str, seq: int, 
     body = origin.recent.get(remembered)
     if body is not None:
         return body
-    from infra.errors import ObjectNotFound
 
     try:
         clip = await run_in_threadpool(lambda: origin.rt.store.get(remembered[0]).data)
@@ -46,7 +46,6 @@ async def slate_body(origin: "Origin", view: ChannelView, track: str, seq: int, 
         raise SegmentNotFound("this channel has no slate yet", seq=seq) from err
     key = None
     if spec.key_period_segments:
-        from streaming.protection.keys import key_source
 
         key = await run_in_threadpool(key_source(origin.rt).key_for, spec.id, seq // spec.key_period_segments)
 
@@ -56,7 +55,6 @@ async def slate_body(origin: "Origin", view: ChannelView, track: str, seq: int, 
                           else clip, segment.start_us)
         if key is None:
             return timed
-        from streaming.protection.keys import encrypt_segment
 
         return encrypt_segment(timed, key, seq)
 
@@ -67,9 +65,6 @@ async def slate_body(origin: "Origin", view: ChannelView, track: str, seq: int, 
 
 async def key_body(origin: "Origin", view: ChannelView, period: int) -> bytes:
     """Return a content key; only an encrypted channel has keys, and none far ahead of live."""
-    from streaming.origin.errors import KeyNotFound
-    from streaming.protection.keys import key_source
-
     spec = view.spec
     live_seq = view.runs[-1].last_seq if view.runs else 0
     if not spec.key_period_segments or period > live_seq // spec.key_period_segments + 1:

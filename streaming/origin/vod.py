@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
 
+from entitlements.playback.errors import TokenRequired
 from infra.errors import NotFound
 from infra.runtime import Runtime
 from streaming.origin.errors import SegmentNotFound
@@ -95,7 +96,6 @@ class VodOrigin:
         if token is not None:
             self.origin.gate.admit(token, scope_of(asset_id), None)
         elif not self.rt.settings.open_playback:
-            from entitlements.playback.errors import TokenRequired
 
             raise TokenRequired("playback needs a URL from POST /v1/playback")
         view = await self.view(asset_id)

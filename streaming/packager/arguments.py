@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+import ffmpeg
+import ffmpeg as ff
+import imageio_ffmpeg
 
 # The two light test renditions the demo and the tests use (a 720p ladder costs too much CPU here).
 TEST_LADDER = (("360p", 640, 360, 800), ("240p", 426, 240, 400))
@@ -13,8 +18,6 @@ TEST_LADDER = (("360p", 640, 360, 800), ("240p", 426, 240, 400))
 @lru_cache
 def ffmpeg_exe() -> str:
     """Return the ffmpeg binary shipped by the imageio-ffmpeg package (never one on PATH)."""
-    import imageio_ffmpeg
-
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -115,15 +118,11 @@ def source_kind(url: str) -> str:
 
 def default_font() -> str | None:
     """Return a font file for the burnt-in clock, if the machine has one."""
-    import os
-
     return next((f for f in FONT_CANDIDATES if os.path.exists(f)), None)
 
 
 def input_stream(url: str, spec: PackagerSpec, font: str | None = None):  # noqa: ANN201
     """Return the ffmpeg-python input node(s) for a source: (video_node, [audio_nodes])."""
-    import ffmpeg
-
     kind = source_kind(url)
     timeout_us = str(INPUT_TIMEOUT_S * 1_000_000)
     if kind == "testcard":
@@ -170,8 +169,6 @@ def var_stream_map(spec: PackagerSpec) -> str:
 def packager_args(spec: PackagerSpec, *, ffmpeg: str, source_url: str, ingest_base: str,
                   headers: dict[str, str], font: str | None = None) -> list[str]:
     """Return the ffmpeg argv packaging a channel from a source into our ingest (pure)."""
-    import ffmpeg as ff
-
     video, audios = input_stream(source_url, spec, font)
     gop = round(spec.segment_s * spec.rungs[0].frame_rate)
     streams: list = []

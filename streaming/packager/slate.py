@@ -18,7 +18,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from catalog.channels import service as catalog_service
 from infra.runtime import Runtime
+from streaming.packager.arguments import ffmpeg_exe
+from streaming.timeline import service
 
 log = logging.getLogger(__name__)
 PTS_WRAP = 1 << 33  # MPEG-TS timestamps are 33 bits of a 90 kHz clock
@@ -65,10 +68,6 @@ def make_slates(rt: Runtime, channel_id: str) -> list[str]:
     the keys made. Idempotent: a slate already stored for the track's shape is kept. ffmpeg failing
     on a shape fails for good (the channel's ``slate_error`` says why, and the reconcile pass skips
     the channel until staff change it); only storage failing is retried."""
-    from catalog.channels import service as catalog_service
-    from streaming.packager.arguments import ffmpeg_exe
-    from streaming.timeline import service
-
     with rt.db.session(write=False) as s:
         spec = service.channel_spec(db_session=s, channel_id=channel_id)
     if "ts" not in spec.segment_sets:

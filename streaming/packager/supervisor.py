@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import re
 import signal
@@ -64,8 +65,6 @@ def die_with_parent() -> None:
     A packager node killed with SIGKILL must not leave its ffmpegs pushing: another node is
     about to take those channels, and two encoders must never feed one channel.
     """
-    import ctypes
-
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:  # not Linux: nothing to ask for

@@ -1,6 +1,6 @@
 """Timeline HTTP API: the staff view of a channel's timeline and status, the players' channel list.
 
-The encoder ingest endpoint is a bare ASGI app (streaming/ingest_http.py), like the origin.
+The encoder ingest endpoint is a bare ASGI app (streaming/ingest/endpoint.py), like the origin.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from catalog.channels import service as catalog_service
 from catalog.channels.deps import ChannelIdPath
 from infra.deps import SessionDep, require_staff
 from streaming.formats.hls import format_pdt
@@ -49,8 +50,6 @@ def channel_status(channel_id: ChannelIdPath, db_session: SessionDep) -> Channel
 @router.get("/v1/channels", response_model=list[PlayerChannel], tags=["players"])
 def player_channels(db_session: SessionDep) -> list[PlayerChannel]:
     """List enabled channels with their state and playlist (open until entitlements land)."""
-    from catalog.channels import service as catalog_service
-
     rows, _ = catalog_service.list_channels(db_session=db_session, enabled=True, limit=500)
     states = service.channel_statuses(db_session=db_session, channel_ids=[c.id for c in rows])
     return [PlayerChannel(id=c.id, name=c.name, number=c.number, logo_url=c.logo_url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -10,7 +11,10 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog.channels import service as catalog_service
+from catalog.channels.events import ChannelCreated, ChannelDeleted
+from streaming.formats.hls import format_pdt
 from streaming.ingest.models import IngestTrack
+from streaming.packager.models import ChannelStatus
 from streaming.timeline.models import ChannelTimelineState, SegmentHole, SegmentRun
 from streaming.timeline.runs import Run
 
@@ -134,8 +138,6 @@ class SpecCache:
 
     def get(self, channel_id: str) -> ChannelSpec | None:
         """Return a fresh cached spec, if any."""
-        import time
-
         item = self._specs.get(channel_id)
         if item is None or item[0] < time.monotonic():
             return None
@@ -148,8 +150,6 @@ class SpecCache:
 
     def put(self, spec: ChannelSpec) -> None:
         """Remember a spec just read from the database."""
-        import time
-
         self._specs[spec.id] = (time.monotonic() + self.TTL_S, spec)
 
     def forget(self, topic: str, _message: dict | None = None) -> None:
@@ -323,6 +323,16 @@ def forget_channel(*, db_session: Session, channel_id: str) -> None:
         db_session.execute(delete(model).where(model.channel_id == channel_id))
 
 
+def start_channel_timeline(db_session: Session, event: ChannelCreated) -> None:
+    """Start a new channel's timeline (subscribed to `ChannelCreated`)."""
+    init_channel(db_session=db_session, channel_id=event.channel_id, tracks=list(event.tracks))
+
+
+def drop_channel_timeline(db_session: Session, event: ChannelDeleted) -> None:
+    """Drop a deleted channel's timeline rows (subscribed to `ChannelDeleted`)."""
+    forget_channel(db_session=db_session, channel_id=event.channel_id)
+
+
 def min_target_duration(segment_duration_us: int) -> int:
     """Return the smallest TARGETDURATION a segment duration allows."""
     return math.ceil(segment_duration_us / 1_000_000)
@@ -330,9 +340,6 @@ def min_target_duration(segment_duration_us: int) -> int:
 
 def channel_statuses(*, db_session: Session, channel_ids: list[str]) -> dict[str, dict]:
     """Return the packager state and last publish time of channels, for the API."""
-    from streaming.formats.hls import format_pdt
-    from streaming.packager.models import ChannelStatus
-
     statuses = {r.channel_id: r for r in db_session.scalars(
         select(ChannelStatus).where(ChannelStatus.channel_id.in_(channel_ids))).all()}
     timelines = {r.channel_id: r for r in db_session.scalars(

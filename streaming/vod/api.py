@@ -11,8 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
+from catalog.vod import service as catalog_vod
 from infra.db import new_id
 from infra.deps import RuntimeDep, SessionDep, require_staff
+from infra.errors import InvalidInput
+from infra.jobs import queue_job
 from infra.openapi import raw_body
 from infra.runtime import run_after_commit
 from infra.staff import StaffApiKey
@@ -21,7 +24,9 @@ from infra.validation import INT64_MAX, Offset
 from streaming.ingest.errors import PayloadTooLarge
 from streaming.vod import index as vod
 from streaming.vod import service as assets
+from streaming.vod import uploads
 from streaming.vod.errors import AssetStateConflict
+from streaming.vod.ingest import delete_asset_objects
 from streaming.vod.models import MediaAsset
 from streaming.vod.schemas import (
     AssetPagination,
@@ -64,7 +69,6 @@ def to_read(row: MediaAsset, duplicate: bool = False) -> AssetRead:
 
 
 def _queue_ingest(db_session, rt, asset_id: str) -> None:  # noqa: ANN001
-    from workers.jobs import queue_job
 
     if rt.jobs is not None:  # a process without a runner leaves it to the workers' reconcile pass
         run_after_commit(db_session, lambda: queue_job(rt, "streaming.ingest_asset", f"streaming.ingest:{asset_id}",
@@ -151,9 +155,6 @@ def cancel_asset(asset_id: AssetIdPath, db_session: SessionDep, _who: Editor) ->
 @router.delete("/v1/admin/vod/assets/{asset_id}", status_code=204, dependencies=[Depends(require_staff("admin"))])
 def delete_asset(asset_id: AssetIdPath, db_session: SessionDep, rt: RuntimeDep) -> Response:
     """Delete an asset no title uses, and everything stored for it (ladder, subtitles, mezzanine)."""
-    from catalog.vod import service as catalog_vod
-    from streaming.vod.ingest import delete_asset_objects
-
     row = assets.get(db_session=db_session, asset_id=asset_id, lock=True)
     used_by = catalog_vod.titles_using_asset(db_session=db_session, asset_id=asset_id)
     if used_by:
@@ -177,7 +178,6 @@ def retry_asset(asset_id: AssetIdPath, db_session: SessionDep, rt: RuntimeDep, _
 def label_audio(asset_id: AssetIdPath, body: AudioLabels, db_session: SessionDep, _who: Editor) -> AssetRead:
     """Label the asset's audio tracks in the mezzanine's order (e.g. Polish voice-over, original)."""
     if sum(a.default for a in body.audio) > 1:
-        from infra.errors import InvalidInput
 
         raise InvalidInput("at most one audio track is the default")
     return to_read(assets.set_audio_labels(db_session=db_session, asset_id=asset_id,
@@ -233,8 +233,6 @@ async def add_subtitles(asset_id: AssetIdPath, language: Annotated[Language, Pat
 def start_upload(body: UploadStart, request: Request, db_session: SessionDep, rt: RuntimeDep,
                  who: Editor) -> UploadPlan:
     """Begin a multipart upload: one URL per part (presigned on S3), then complete it to queue the ingest."""
-    from streaming.vod import uploads
-
     plan = uploads.plan_parts(body.size, body.part_size)
     now = dt.datetime.now(dt.UTC)
     row = uploads.begin(db_session=db_session, store=rt.store, asset_id=new_id(), filename=body.filename,
@@ -254,8 +252,6 @@ async def put_part(asset_id: AssetIdPath, part: Annotated[int, PathParam(ge=1, l
                    rt: RuntimeDep, expires: Annotated[int, Query(ge=0, le=INT64_MAX)],
                    signature: Annotated[str, Query(pattern="^[0-9a-f]{64}$")]) -> Response:
     """Receive one part where the store has no presigned URLs (the local folder); the URL is its credential."""
-    from streaming.vod import uploads
-
     now = dt.datetime.now(dt.UTC)
 
     def check() -> str:
@@ -278,8 +274,6 @@ async def put_part(asset_id: AssetIdPath, part: Annotated[int, PathParam(ge=1, l
 def complete_upload(asset_id: AssetIdPath, body: UploadComplete, db_session: SessionDep, rt: RuntimeDep,
                     _who: Editor) -> AssetRead:
     """Join the uploaded parts into the mezzanine and queue its ingest."""
-    from streaming.vod import uploads
-
     row = uploads.complete(db_session=db_session, store=rt.store, asset_id=asset_id,
                            parts=[(p.part_number, p.etag) for p in body.parts], now=dt.datetime.now(dt.UTC))
     _queue_ingest(db_session, rt, asset_id)
@@ -289,7 +283,5 @@ def complete_upload(asset_id: AssetIdPath, body: UploadComplete, db_session: Ses
 @router.delete("/v1/admin/vod/uploads/{asset_id}", response_model=AssetRead)
 def abort_upload(asset_id: AssetIdPath, db_session: SessionDep, rt: RuntimeDep, _who: Editor) -> AssetRead:
     """Give up an upload: its parts are dropped and the asset is cancelled."""
-    from streaming.vod import uploads
-
     return to_read(uploads.abort(db_session=db_session, store=rt.store, asset_id=asset_id,
                                  now=dt.datetime.now(dt.UTC)))

@@ -24,6 +24,7 @@ from pathlib import Path
 from infra.errors import ObjectNotFound, ServiceUnavailable, SmartGoError
 from infra.runtime import Runtime
 from streaming.packager.arguments import ffmpeg_exe
+from streaming.packager.supervisor import die_with_parent
 from streaming.vod import index as vod
 from streaming.vod import service as assets
 from streaming.vod.media import (
@@ -192,8 +193,6 @@ def _remux_ts(index: dict, work: Path, segment_s: float) -> list[tuple[Path, str
 
 def _run_ffmpeg(rt: Runtime, asset_id: str, attempt: int, args: list[str], duration_s: float) -> None:
     """Run the transcode, reporting progress about once a second; stop it if the asset was cancelled."""
-    from streaming.packager.supervisor import die_with_parent
-
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=die_with_parent)
     stderr: deque[str] = deque(maxlen=30)

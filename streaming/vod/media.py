@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
+
 from infra.errors import InvalidInput
 
 # The largest frame H.264's levels allow (as for channel renditions).
@@ -211,8 +213,6 @@ def probe(path: Path) -> Probe:
     Beyond what the header says, every packet is demuxed (cheap, no decoding) so a truncated file
     is caught, and the first video frames are decoded so a corrupt one is.
     """
-    import av
-
     if path.stat().st_size == 0:
         raise MediaRejected("MEDIA_EMPTY", "the file is empty")
     try:
@@ -250,8 +250,6 @@ def _language(stream) -> str:  # noqa: ANN001 - an av stream
 
 def _demux_end(container, video) -> float:  # noqa: ANN001
     """Return where the video's packets end, in seconds (every packet read, none decoded)."""
-    import av
-
     end = 0.0
     try:
         for packet in container.demux(video):
@@ -265,8 +263,6 @@ def _demux_end(container, video) -> float:  # noqa: ANN001
 
 def _decode_start(path: Path, frames: int = 3) -> None:
     """Decode the first few video frames, or refuse the file as corrupt."""
-    import av
-
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             got = 0

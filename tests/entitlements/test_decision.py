@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from entitlements.playback.decision import ActiveStream, PlaybackFacts, Rights, RightsOverride, decide
+from entitlements.packages.rules import Rights, RightsOverride
+from entitlements.playback.decision import ActiveStream, PlaybackFacts, decide
 
 ALLOWED = PlaybackFacts(
     mode="live", content="channel:tvp1", available=True, rights=Rights(), granting_packages=frozenset({"start"}),

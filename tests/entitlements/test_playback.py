@@ -151,7 +151,6 @@ def test_old_decisions_and_sessions_are_purged(http, rt, household) -> None:  # 
     from sqlalchemy import func, select
 
     from entitlements.playback.models import PlaybackDecisionLog, PlaybackSession
-    from workers.jobs import JOBS
 
     start = play(http, household["phone"], household["channel"]["id"]).json()
     sub_id = household["sub"]["id"]
@@ -161,7 +160,7 @@ def test_old_decisions_and_sessions_are_purged(http, rt, household) -> None:  # 
             return s.scalar(select(func.count()).select_from(model).where(model.subscriber_id == sub_id))
 
     assert count(PlaybackDecisionLog) == 1 and count(PlaybackSession) == 1
-    JOBS["entitlements.purge_playback_records"].func(rt)  # nothing is old yet
+    rt.job_specs["entitlements.purge_playback_records"].func(rt)  # nothing is old yet
     assert count(PlaybackDecisionLog) == 1
     from entitlements.playback import service as playback
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from entitlements.playback.decision import Rights
+from entitlements.packages.rules import Rights
 from entitlements.playback.errors import (
     CatchupNotReady,
     InvalidMode,

@@ -13,15 +13,15 @@ from pathlib import Path
 from sqlalchemy import select
 
 from infra.notify import OutboxMessage
+from recorder import jobs as recorder_jobs
 from recorder import service
 from recorder.models import Recording, StoredCopy
 from streaming.timeline import copies
-from streaming.timeline.retention import TimelinePin
+from streaming.timeline.models import TimelinePin
 from tests.entitlements.conftest import bearer, login
 from tests.recorder.conftest import fill_archive
 from tests.recorder.test_recording_playback import record
 from tests.support.processes import smartgo_env
-from workers import jobs
 
 S = 1_000_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def test_a_worker_killed_mid_job_leaves_what_the_next_run_finishes(  # noqa: ANN
     assert _events(rt, rec["id"]) == ["recording.completed"]
 
     # The next run makes the whole copy.
-    jobs.make_private_copy(rt, copy.id)  # (the server's periodic pass may be making it too: harmless)
+    recorder_jobs.make_private_copy(rt, copy.id)  # (the server's periodic pass may be making it too: harmless)
     stored = set(rt.store.list(copies.copy_prefix(copy.id)))
     assert len(stored) == 7 * len(tracks) + 1 and copies.index_key(copy.id) in stored
     runs, holes = copies.load_index(rt, copy.id)
@@ -95,5 +95,5 @@ def test_a_worker_killed_mid_job_leaves_what_the_next_run_finishes(  # noqa: ANN
         made = s.get(StoredCopy, copy.id)
         assert made.copied_at is not None and made.bytes == 7 * len(tracks) * 1000
         assert s.get(TimelinePin, (f"copy:{copy.id}", cid)) is None
-    assert jobs.make_private_copy(rt, copy.id) == 0  # done: a repeated job changes nothing
+    assert recorder_jobs.make_private_copy(rt, copy.id) == 0  # done: a repeated job changes nothing
     assert _events(rt, rec["id"]) == ["recording.completed"]

@@ -10,17 +10,18 @@ import m3u8
 import pytest
 from sqlalchemy import select
 
+from recorder import jobs as recorder_jobs
 from recorder import service
 from recorder.models import StoredCopy
 from streaming.timeline import copies
-from streaming.timeline.retention import TimelinePin, purge
+from streaming.timeline.models import TimelinePin
+from streaming.timeline.retention import purge
 from streaming.timeline.runs import make_run
 from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.recorder.conftest import fill_archive
 from tests.recorder.test_recording_playback import play, record
 from tests.support.ffmpeg import pushed_channel
-from workers import jobs
 
 S = 1_000_000
 
@@ -64,7 +65,7 @@ def test_each_recording_plays_from_its_own_copy_which_goes_with_it(  # noqa: ANN
         made = [_copy_of(rt, rec["id"]) for rec in recs]
         assert made[0].id != made[1].id and {c.private_for for c in made} == {r["id"] for r in recs}
         for copy in made:
-            jobs.make_private_copy(rt, copy.id)
+            recorder_jobs.make_private_copy(rt, copy.id)
         made = [_copy_of(rt, rec["id"]) for rec in recs]
         assert all(c.copied_at is not None and c.bytes > 0 for c in made)
         with rt.db.session(write=False) as s:  # the archive is no longer held for them
@@ -91,7 +92,7 @@ def test_each_recording_plays_from_its_own_copy_which_goes_with_it(  # noqa: ANN
         # Deleting the recording frees its quota at once and its copy's storage by the job.
         assert http.delete(f"/v1/me/recordings/{recs[0]['id']}", headers=viewers[0]).status_code == 204
         assert _copy_of(rt, recs[0]["id"]) is None
-        jobs.reconcile_recordings(rt)
+        recorder_jobs.reconcile_recordings(rt)
         wait_for(lambda: not list(rt.store.list(copies.copy_prefix(made[0].id))), 10, "the copy's objects deleted")
         with rt.db.session(write=False) as s:
             assert s.get(StoredCopy, made[0].id) is None
@@ -139,11 +140,11 @@ def test_a_copy_its_recording_left_while_it_was_being_made_leaves_nothing(  # no
         # The subscriber deletes the recording, and a reconcile pass deletes the released copy
         # (nothing stored yet) and its row, before this job copies anything.
         assert http.delete(f"/v1/me/recordings/{rec['id']}", headers=viewer).status_code == 204
-        jobs.reconcile_recordings(rt_)
+        recorder_jobs.reconcile_recordings(rt_)
         return make_copy(rt_, **kwargs)
 
     monkeypatch.setattr(copies, "make_copy", deleted_meanwhile)
-    assert jobs.make_private_copy(rt, copy_id) == 0
+    assert recorder_jobs.make_private_copy(rt, copy_id) == 0
     assert list(rt.store.list(copies.copy_prefix(copy_id))) == []
     with rt.db.session(write=False) as s:
         assert s.get(StoredCopy, copy_id) is None

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from streaming.packager import jobs as packager_jobs
+from streaming.packager import slate
 from streaming.packager.arguments import ffmpeg_exe
 from streaming.packager.slate import PTS_WRAP, first_pts, retime_ts, slate_args
 from tests.conftest import wait_for
@@ -113,22 +115,21 @@ def test_a_slate_ffmpeg_cannot_make_fails_once_with_a_reason_and_is_not_queued_a
     import uuid
 
     from tests.catalog.test_channels_api import create_unchecked_channel
-    from workers import jobs
 
     cid = f"odd-{uuid.uuid4().hex[:8]}"
     # Accepted by an older release: x264 cannot encode 4:2:0 video 641 pixels wide.
     create_unchecked_channel(rt, cid, {"name": "odd", "width": 641, "height": 361}, segment_sets=["cmaf", "ts"])
-    assert jobs.make_slates(rt, cid) == []
+    assert slate.make_slates(rt, cid) == []
     channel = http.get(f"/v1/admin/channels/{cid}", headers=admin).json()
     assert "could not be made" in channel["slate_error"] and "ffmpeg exited" in channel["slate_error"], channel
     for _ in range(2):
-        assert cid not in jobs.reconcile_slates(rt)
+        assert cid not in packager_jobs.reconcile_slates(rt)
     # Staff change the channel: its slates are tried once more (and fail again, with the reason).
     assert http.patch(f"/v1/admin/channels/{cid}", json={"name": "Odd"}, headers=admin).json()["slate_error"] is None
-    assert cid in jobs.reconcile_slates(rt)
+    assert cid in packager_jobs.reconcile_slates(rt)
     wait_for(lambda: http.get(f"/v1/admin/channels/{cid}", headers=admin).json()["slate_error"], 30,
              "the slate failure recorded again")
-    assert cid not in jobs.reconcile_slates(rt)
+    assert cid not in packager_jobs.reconcile_slates(rt)
     assert not list(rt.store.list(f"slates/{cid}/"))
 
 

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from streaming.packager.arguments import ffmpeg_exe
+from streaming.vod import ingest as vod_ingest
+from streaming.vod import jobs as vod_jobs
 from streaming.vod import service as assets
 from tests.conftest import Client, wait_for
 from tests.streaming.test_vod_ingest import upload, wait_done
@@ -240,15 +242,13 @@ def _row(rt, asset_id: str):  # noqa: ANN001, ANN202
 def test_an_asset_whose_file_is_gone_fails_once_and_is_not_queued_again(http: Client, admin: dict, rt) -> None:  # noqa: ANN001
     import datetime as dt
 
-    from workers import jobs
-
     asset_id = _asset_row(rt, "queued")
-    jobs.ingest_asset(rt, asset_id)  # or the server's own reconcile pass got there first
+    vod_ingest.ingest_asset(rt, asset_id)  # or the server's own reconcile pass got there first
     wait_for(lambda: _row(rt, asset_id)[0] == "failed", 20, "the asset failed")
     state, code, attempt = _row(rt, asset_id)
     assert code == "MEZZANINE_MISSING" and attempt == 1
     for _ in range(2):
-        jobs.reconcile_assets(rt)
+        vod_jobs.reconcile_assets(rt)
         with rt.db.session(write=False) as s:
             assert asset_id not in assets.to_ingest(db_session=s, now=dt.datetime.now(dt.UTC))
     assert _row(rt, asset_id) == ("failed", "MEZZANINE_MISSING", 1)
@@ -259,19 +259,17 @@ def test_an_asset_whose_file_is_gone_fails_once_and_is_not_queued_again(http: Cl
 def test_an_asset_whose_worker_died_on_every_try_fails_with_a_reason(http: Client, admin: dict, rt) -> None:  # noqa: ANN001
     import datetime as dt
 
-    from workers import jobs
-
     # Its worker died (killed by the file, say) on its last try: the heartbeat went stale.
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=assets.STALE_AFTER_S * 3)
     asset_id = _asset_row(rt, "processing", tries=assets.MAX_TRIES, attempt=assets.MAX_TRIES, heartbeat_at=long_ago,
                           error="MemoryError: ")
     for _ in range(2):
-        jobs.reconcile_assets(rt)
+        vod_jobs.reconcile_assets(rt)
         with rt.db.session(write=False) as s:
             assert asset_id not in assets.to_ingest(db_session=s, now=dt.datetime.now(dt.UTC))
     wait_for(lambda: _row(rt, asset_id)[0] == "failed", 10, "the asset failed")
     assert _row(rt, asset_id) == ("failed", "INGEST_GAVE_UP", assets.MAX_TRIES)  # never taken again
     asset = http.get(f"/v1/admin/vod/assets/{asset_id}", headers=admin).json()
     assert f"stopped {assets.MAX_TRIES} times" in asset["error"] and "MemoryError" in asset["error"], asset
-    assert jobs.ingest_asset(rt, asset_id) == "failed"
+    assert vod_ingest.ingest_asset(rt, asset_id) == "failed"
     assert _row(rt, asset_id)[2] == assets.MAX_TRIES

@@ -15,7 +15,8 @@ import sys
 import threading
 import time
 
-from infra.runtime import build_runtime, set_runtime
+from infra.composition.wiring import build
+from infra.runtime import set_runtime
 from infra.settings import get_settings
 
 
@@ -26,7 +27,7 @@ def _pause() -> None:
 
 def main(argv: list[str]) -> None:
     """Run the job argv names up to its pause point."""
-    rt = build_runtime(get_settings())
+    rt = build(get_settings())
     set_runtime(rt)
     if argv[0] == "finalize":
         from recorder import service

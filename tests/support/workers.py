@@ -11,13 +11,13 @@ from pathlib import Path
 
 import httpx
 
+from infra.composition.jobs import job_specs
 from tests.conftest import wait_for
 from tests.support.services import free_port
-from workers.jobs import JOBS
 from workers.schedule_store import RedisScheduleStore
 
 ROOT = Path(__file__).resolve().parents[2]
-PERIODIC = {name: spec.every_s for name, spec in JOBS.items() if spec.every_s}
+PERIODIC = {name: spec.every_s for name, spec in job_specs().items() if spec.every_s}
 
 
 def isolated_env(base: dict[str, str], folder: Path, redis_url: str) -> dict[str, str]:

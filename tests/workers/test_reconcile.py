@@ -7,10 +7,10 @@ import secrets
 
 from catalog.guide.models import Programme
 from infra.db import new_id
+from recorder import jobs as recorder_jobs
 from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, billing, login, make_package, make_subscriber  # noqa: F401
 from tests.support.guide import import_programmes, programme_ids
-from workers import jobs
 
 
 def test_series_rules_record_an_episode_whose_job_was_lost(http, admin, rt, make_channel, make_package,  # noqa: ANN001
@@ -31,5 +31,5 @@ def test_series_rules_record_an_episode_whose_job_was_lost(http, admin, rt, make
     titles = lambda: sorted(r["title"] for r in http.get("/v1/me/recordings", headers=viewer).json()["items"])  # noqa: E731
     assert titles() == ["Klan 1"]
     # ...until the hourly reconcile pass queues the channel's rules again.
-    assert jobs.reconcile_series_rules(rt) >= 1
+    assert recorder_jobs.reconcile_series_rules(rt) >= 1
     wait_for(lambda: titles() == ["Klan 1", "Klan 2"], 20, "the rule to record the new episode")

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
+from infra.jobs import JobSpec
 from tests.conftest import REAL
 from workers import runner
-from workers.jobs import JOBS, JobSpec
 
 
 @pytest.mark.parametrize(("attempt", "low", "high"), [(1, 1.0, 3.0), (2, 2.0, 6.0), (3, 4.0, 12.0), (9, 30.0, 90.0)])
@@ -22,7 +22,7 @@ def test_back_off_doubles_is_jittered_and_capped(attempt: int, low: float, high:
 
 
 @pytest.fixture
-def flaky(monkeypatch):  # noqa: ANN001, ANN201
+def flaky(monkeypatch, rt):  # noqa: ANN001, ANN201
     """Register a job that fails twice, then succeeds, and one that queues it twice under one id."""
     calls: list[int] = []
     queued: list[bool] = []
@@ -38,8 +38,8 @@ def flaky(monkeypatch):  # noqa: ANN001, ANN201
     def fan_out(rt, flaky_id: str) -> None:  # noqa: ANN001
         queued.extend(rt.jobs.enqueue("test.flaky", job_id=flaky_id, n=7) for _ in range(2))
 
-    monkeypatch.setitem(JOBS, "test.flaky", JobSpec("test.flaky", flaky_job, timeout_s=10, max_tries=5))
-    monkeypatch.setitem(JOBS, "test.fan_out", JobSpec("test.fan_out", fan_out, timeout_s=10, max_tries=1))
+    monkeypatch.setitem(rt.job_specs, "test.flaky", JobSpec("test.flaky", flaky_job, timeout_s=10, max_tries=5))
+    monkeypatch.setitem(rt.job_specs, "test.fan_out", JobSpec("test.fan_out", fan_out, timeout_s=10, max_tries=1))
     monkeypatch.setattr(runner, "backoff_s", lambda attempt: 0.05 * attempt)
     return calls, queued, done
 

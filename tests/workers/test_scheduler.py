@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 import pytest
 
+from infra.composition.jobs import job_specs
+from infra.jobs import JobSpec
 from infra.leases import InProcessLeases
 from workers import runner, scheduler
-from workers.jobs import JOBS, JobSpec
 from workers.schedule_store import MemoryScheduleStore
 from workers.scheduler import PeriodicScheduler, next_due, percentile
 
@@ -129,8 +130,8 @@ def test_a_run_still_going_elsewhere_is_not_overlapped(rt) -> None:  # noqa: ANN
 
 def test_the_in_process_runner_runs_every_periodic_job_at_its_cadence(rt, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setattr(rt, "jobs", rt.jobs)  # the test server's runner has its own; put it back after
-    short = {name: spec.every_s for name, spec in JOBS.items() if spec.every_s and spec.every_s <= 2}
-    long = {name: spec.every_s for name, spec in JOBS.items() if spec.every_s and spec.every_s > 2}
+    short = {name: spec.every_s for name, spec in job_specs().items() if spec.every_s and spec.every_s <= 2}
+    long = {name: spec.every_s for name, spec in job_specs().items() if spec.every_s and spec.every_s > 2}
     assert short and long
 
     async def run() -> dict:
@@ -163,7 +164,7 @@ def test_operators_see_each_periodic_job(http, admin) -> None:  # noqa: ANN001
 
     body = wait_for(sweep_ran, 20, "the sweep to run three times")
     jobs = {j["name"]: j for j in body["jobs"]}
-    assert set(jobs) == {name for name, spec in JOBS.items() if spec.every_s}
+    assert set(jobs) == {name for name, spec in job_specs().items() if spec.every_s}
     sweep = jobs["streaming.sweep_ingest"]
     assert sweep["every_s"] == 0.5 and sweep["interval_p95_s"] <= 0.5 + SLACK_S
     assert sweep["next_due"] is not None and sweep["last_error"] is None

@@ -117,7 +117,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_segment_runs_channel_start', ['channel_id', 'start_us'], unique=True)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table('segment_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_segment_runs_channel_start')

@@ -88,8 +88,6 @@ def upgrade() -> None:
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('parental_pin_hash', sa.String(length=64), nullable=True))
 
-    
-
 
 def downgrade() -> None:
     

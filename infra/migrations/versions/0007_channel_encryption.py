@@ -26,8 +26,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('encryption', sa.String(length=16), server_default='none', nullable=False))
         batch_op.add_column(sa.Column('key_rotation_s', sa.Integer(), server_default='600', nullable=False))
 
-    
-
 
 def downgrade() -> None:
     

@@ -108,7 +108,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_playback_sessions_channel_id'), ['channel_id'], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table('playback_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_playback_sessions_channel_id'))

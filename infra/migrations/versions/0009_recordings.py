@@ -79,7 +79,6 @@ def upgrade() -> None:
         batch_op.create_index('ux_recordings_range', ['subscriber_id', 'channel_id', 'start_at', 'end_at'], unique=True, postgresql_where=sa.text('deleted_at IS NULL AND programme_id IS NULL'), sqlite_where=sa.text('deleted_at IS NULL AND programme_id IS NULL'))
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table('recordings', schema=None) as batch_op:
         batch_op.drop_index('ux_recordings_range', postgresql_where=sa.text('deleted_at IS NULL AND programme_id IS NULL'), sqlite_where=sa.text('deleted_at IS NULL AND programme_id IS NULL'))

@@ -139,7 +139,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_vod_title_words_title_id'), ['title_id'], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table('vod_title_words', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_vod_title_words_title_id'))

@@ -1,0 +1,18 @@
+"""Playback grants: the keys that sign the token in a playback URL, and the topic that revokes one."""
+
+from __future__ import annotations
+
+from entitlements.accounts.tokens import PlaybackTokens
+from infra.runtime import runtime
+
+REVOKED_TOPIC = "playback.revoked"
+
+
+def playback_tokens() -> PlaybackTokens:
+    """Return the playback-token keys of this process's settings."""
+    rt = runtime()
+    keys = rt.extras.get("playback_tokens")
+    if keys is None:
+        keys = rt.extras["playback_tokens"] = PlaybackTokens(rt.settings.secret_key,
+                                                             rt.settings.previous_secret_key_list)
+    return keys

@@ -1,0 +1,38 @@
+"""Domain events inside the transaction: a lower package announces a change, higher ones react.
+
+A package that must tell others of a change it makes (a channel created, a guide changed, an
+account's packages changed) publishes an event; the packages above that care subscribe to it, and
+every subscription is listed in one module (``infra.composition.wiring``). Handlers run at once,
+in the publisher's session and so in its transaction: what they write commits or rolls back with
+the change itself. Messages to other processes still go over the bus after commit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+E = TypeVar("E")
+Handler = Callable[[Session, Any], None]
+
+_handlers: dict[type, list[Handler]] = defaultdict(list)
+
+
+def subscribe(event_type: type[E], handler: Callable[[Session, E], None]) -> None:
+    """Call handler(db_session, event) for every event of event_type published from now on (once per handler)."""
+    if handler not in _handlers[event_type]:
+        _handlers[event_type].append(handler)
+
+
+def publish(db_session: Session, event: object) -> None:
+    """Hand event to its subscribers, in the order they subscribed, inside db_session's transaction."""
+    for handler in _handlers.get(type(event), ()):
+        handler(db_session, event)
+
+
+def subscribers(event_type: type) -> list[Handler]:
+    """Return the handlers subscribed to event_type (for tests and the architecture document)."""
+    return list(_handlers.get(event_type, ()))
