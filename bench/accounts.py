@@ -30,7 +30,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from bench.common import ADMIN, BILLING_KEY_ID, BILLING_SECRET, machine, percentile, start_server
+from bench.common import (
+    ADMIN,
+    BILLING_KEY_ID,
+    BILLING_SECRET,
+    machine,
+    percentile,
+    start_server,
+)
 from entitlements.accounts.billing import signature
 
 PASSWORD = "bench password 1"

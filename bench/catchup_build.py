@@ -86,11 +86,12 @@ def index_size(rt) -> dict:  # noqa: ANN001
 
 
 async def build_times(rt, cid: str, window, repeat: int) -> list[float]:  # noqa: ANN001
+    from entitlements.playback.gate import PlaybackGate
     from streaming.origin.app import Origin
     from streaming.origin.rendering import window_gaps, window_playlist
     from streaming.timeline.windows import ArchiveRuns
 
-    origin = Origin(rt, app=None)
+    origin = Origin(rt, app=None, gate=PlaybackGate(rt))
     view = await origin.view(cid)
     times = []
     for _ in range(repeat):
@@ -116,7 +117,7 @@ def main() -> None:
     from infra.migrate import upgrade
     from infra.runtime import set_runtime
     from infra.settings import get_settings
-    from streaming.timeline.windows import Window
+    from streaming.formats.windows import Window
 
     settings = get_settings()
     upgrade(settings.database_url)

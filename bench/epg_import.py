@@ -61,7 +61,7 @@ def run_one(guide: str, channels: int) -> None:
     """Import one guide in this process and print its figures (the child side)."""
     from catalog.channels import service as catalog_service
     from catalog.channels.schemas import ChannelCreate
-    from catalog.guide import service as epg
+    from catalog.guide import sources as epg
     from catalog.guide.imports import run_import
     from catalog.guide.schemas import EpgSourceCreate
     from infra.composition.wiring import build

@@ -17,7 +17,15 @@ import time
 
 import httpx
 
-from bench.common import Replayer, cpu_seconds, create_channel, machine, run, sample_encode, start_server
+from bench.common import (
+    Replayer,
+    cpu_seconds,
+    create_channel,
+    machine,
+    run,
+    sample_encode,
+    start_server,
+)
 
 SEGMENT_S = 1.92
 

@@ -28,7 +28,15 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import ADMIN, Replayer, create_channel, free_port, machine, sample_encode, start_server
+from bench.common import (
+    ADMIN,
+    Replayer,
+    create_channel,
+    free_port,
+    machine,
+    sample_encode,
+    start_server,
+)
 
 
 def ensure_tools() -> None:

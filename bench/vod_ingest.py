@@ -57,7 +57,13 @@ def main() -> None:
     from infra.settings import Settings
     from streaming.vod import service as assets
     from streaming.vod.ingest import ingest_asset
-    from streaming.vod.media import parse_ladder, plan_audio, plan_ladder, probe, transcode_args
+    from streaming.vod.media import (
+        parse_ladder,
+        plan_audio,
+        plan_ladder,
+        probe,
+        transcode_args,
+    )
     from streaming.vod.models import MediaAsset
 
     work = Path(tempfile.mkdtemp(prefix="smartgo-bench-vod-"))

@@ -26,8 +26,21 @@ import httpx
 from sqlalchemy import text
 
 from bench.common import machine, percentile, start_server
-from bench.recorder import PASSWORD, insert_rows, insert_subscribers, measure, open_runtime
-from catalog.vod.models import Title, TitleGenre, TitlePackage, TitleText, TitleWord, WatchPosition
+from bench.recorder import (
+    PASSWORD,
+    insert_rows,
+    insert_subscribers,
+    measure,
+    open_runtime,
+)
+from catalog.vod.models import (
+    Title,
+    TitleGenre,
+    TitlePackage,
+    TitleText,
+    TitleWord,
+    WatchPosition,
+)
 from catalog.vod.search import fold, title_words, words
 from entitlements.packages import service as entitlements_service
 from entitlements.packages.schemas import PackageCreate

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from sqlalchemy import event
@@ -23,6 +24,7 @@ from infra.settings import Settings
 from infra.storage import ObjectStore, S3ObjectStore, make_store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,11 +37,39 @@ class Runtime:
     bus: Bus
     cache: Cache = field(default_factory=InProcessCache)
     leases: Leases = field(default_factory=InProcessLeases)
-    extras: dict[str, Any] = field(default_factory=dict)
     health: Health = field(default_factory=Health)
     lifecycle: Lifecycle | None = None  # set by the process that serves (api, worker, packager)
     jobs: JobQueue | None = None  # set once this process runs jobs (in-process or arq)
     job_specs: dict[str, JobSpec] = field(default_factory=dict)  # assembled by the composition
+
+    _state: dict[type, Any] = field(default_factory=dict, repr=False)
+    _state_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def state(self, kind: type[T], make: Callable[[Runtime], T] | None = None) -> T:
+        """Return this process's one instance of kind, made on first use by make(self) (or kind(self)).
+
+        The one way packages keep per-process state on the runtime (caches, memories, the door's
+        keys): typed by its class, made once, the same for every caller in the process.
+        """
+        value = self._state.get(kind)
+        if value is None:
+            with self._state_lock:
+                value = self._state.get(kind)
+                if value is None:
+                    value = self._state[kind] = (make or kind)(self)
+        return value
+
+    def peek(self, kind: type[T]) -> T | None:
+        """Return this process's instance of kind if one was made or kept, else None."""
+        return self._state.get(kind)
+
+    def keep(self, kind: type[T], value: T | None) -> None:
+        """Keep value as this process's instance of kind (None: forget it)."""
+        with self._state_lock:
+            if value is None:
+                self._state.pop(kind, None)
+            else:
+                self._state[kind] = value
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -8,7 +8,7 @@ import logging
 from infra.jobs import JobSpec, queue_job
 from infra.runtime import Runtime
 from recorder import series, service
-from streaming.timeline import copies
+from streaming.copies import service as copies
 
 log = logging.getLogger(__name__)
 

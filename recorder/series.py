@@ -14,16 +14,25 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from catalog.guide import grid as guide
-from catalog.guide.models import Programme
+from catalog.guide import service as guide
 from entitlements.accounts.schemas import Principal
-from infra.db import new_id
+from infra.db import new_id, utc
 from infra.errors import SmartGoError
 from infra.runtime import runtime
 from recorder import service
-from recorder.errors import RecordingExists, SeriesNotFound, SeriesRuleExists, SeriesRuleNotFound
+from recorder.errors import (
+    RecordingExists,
+    SeriesNotFound,
+    SeriesRuleExists,
+    SeriesRuleNotFound,
+)
 from recorder.models import Recording, SeriesRule
-from recorder.schemas import RecordingCreate, SeriesRuleCreate, SeriesRuleRead, SeriesRuleUpdate
+from recorder.schemas import (
+    RecordingCreate,
+    SeriesRuleCreate,
+    SeriesRuleRead,
+    SeriesRuleUpdate,
+)
 
 
 def create_rule(*, db_session: Session, principal: Principal, body: SeriesRuleCreate) -> tuple[SeriesRule, int]:
@@ -35,10 +44,8 @@ def create_rule(*, db_session: Session, principal: Principal, body: SeriesRuleCr
         channel_id, series_id = p.channel_id, p.series_id
     else:
         channel_id, series_id = body.channel_id, body.series_id
-    first = db_session.scalar(select(Programme).where(Programme.channel_id == channel_id,
-                                                      Programme.series_id == series_id,
-                                                      Programme.status == "scheduled").limit(1))
-    if first is None:
+    episodes = guide.series_episodes(db_session=db_session, channel_id=channel_id, series_id=series_id, limit=1)
+    if not episodes:
         raise SeriesNotFound("no programme of the channel's guide belongs to that series",
                              channel_id=channel_id, series_id=series_id)
     service.check_recording(db_session=db_session, principal=principal, kind="channel", content_id=channel_id)
@@ -48,7 +55,7 @@ def create_rule(*, db_session: Session, principal: Principal, body: SeriesRuleCr
         raise SeriesRuleExists("this series is already being recorded", series_id=series_id)
     settings = runtime().settings
     rule = SeriesRule(id=new_id(), subscriber_id=principal.subscriber_id, channel_id=channel_id,
-                      series_id=series_id, title=first.title, scope=body.scope, keep_at_most=body.keep_at_most,
+                      series_id=series_id, title=episodes[0].title, scope=body.scope, keep_at_most=body.keep_at_most,
                       pad_before_s=body.pad_before_s if body.pad_before_s is not None else settings.catchup_pad_before_s,
                       pad_after_s=body.pad_after_s if body.pad_after_s is not None else settings.catchup_pad_after_s)
     db_session.add(rule)
@@ -60,18 +67,16 @@ def apply_rule(*, db_session: Session, rule: SeriesRule) -> int:
     """Schedule the rule's episodes it does not hold yet, then keep at most N; return how many
     episodes were skipped for lack of quota."""
     now = dt.datetime.now(dt.UTC)
-    query = select(Programme).where(Programme.channel_id == rule.channel_id, Programme.series_id == rule.series_id,
-                                    Programme.status == "scheduled").order_by(Programme.start_at)
     held = set(db_session.scalars(select(Recording.programme_id).where(
         Recording.subscriber_id == rule.subscriber_id, Recording.programme_id.is_not(None))))
     principal = Principal(rule.subscriber_id, "", "")
-    since = service.utc(rule.created_at) or now
+    since = utc(rule.created_at) or now
     skipped = 0
-    for p in db_session.scalars(query):
+    for p in guide.series_episodes(db_session=db_session, channel_id=rule.channel_id, series_id=rule.series_id):
         if p.id in held:
             continue
         # "new": what starts after the rule was made; "all": also what aired and is still kept.
-        if rule.scope == "new" and guide.utc(p.start_at) < since:
+        if rule.scope == "new" and utc(p.start_at) < since:
             continue
         try:
             with db_session.begin_nested():

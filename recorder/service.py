@@ -17,22 +17,25 @@ from sqlalchemy.orm import Session
 
 from catalog.channels import service as catalog_service
 from catalog.channels.events import ChannelDeleted
-from catalog.guide import grid as guide
+from catalog.guide import service as guide
 from catalog.guide.events import GuideChanged
-from catalog.guide.models import Programme
 from entitlements.accounts import service as accounts_service
 from entitlements.accounts.schemas import Principal
-from entitlements.packages import rights
+from entitlements.packages import service as packages_service
 from infra.db import new_id, utc
 from infra.jobs import queue_job
 from infra.notify import load_notifier
 from infra.runtime import run_after_commit, runtime
-from recorder.errors import InvalidRecordingRange, QuotaExceeded, RecordingExists, RecordingNotFound
+from recorder.errors import (
+    InvalidRecordingRange,
+    QuotaExceeded,
+    RecordingExists,
+    RecordingNotFound,
+)
 from recorder.models import Recording, StoredCopy
 from recorder.schemas import Quota, RecordingCreate, RecordingRead
-from streaming.timeline import copies, retention
-from streaming.timeline import service as streaming_service
-from streaming.timeline.windows import missing_ranges
+from streaming.copies import service as copies
+from streaming.timeline import service as timeline_service
 
 ACTIVE = ("scheduled", "recording", "completed", "partial")
 MAX_RANGE_S = 6 * 3600
@@ -96,7 +99,7 @@ def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate
     pad_after = body.pad_after_s if body.pad_after_s is not None else settings.catchup_pad_after_s
     if body.programme_id is not None:
         p = guide.get_programme(db_session=db_session, programme_id=body.programme_id)
-        channel_id, start, end, title = p.channel_id, guide.utc(p.start_at), guide.utc(p.end_at), p.title
+        channel_id, start, end, title = p.channel_id, utc(p.start_at), utc(p.end_at), p.title
         kind, content_id = "programme", p.id
         series_id = p.series_id
     else:
@@ -118,7 +121,7 @@ def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate
                     pad_before_s=pad_before, pad_after_s=pad_after,
                     state="scheduled" if start - dt.timedelta(seconds=pad_before) > now else "recording",
                     expires_at=end + dt.timedelta(days=settings.recording_retention_days), gaps=[])
-    if rights.channel_rights(db_session=db_session, channel_id=channel_id).recording_copy == "private":
+    if packages_service.channel_rights(db_session=db_session, channel_id=channel_id).recording_copy == "private":
         rec.copy_id = private_copy(db_session=db_session, rec=rec)
     else:
         rec.copy_id = shared_copy(db_session=db_session, channel_id=channel_id, window=window_us(rec))
@@ -166,7 +169,7 @@ def shared_copy(*, db_session: Session, channel_id: str, window: tuple[int, int]
             db_session.flush()
     except IntegrityError:  # another scheduler made it a moment ago
         return db_session.scalar(query)
-    retention.pin_range(db_session=db_session, owner=f"copy:{copy.id}", channel_id=channel_id,
+    timeline_service.pin_range(db_session=db_session, owner=f"copy:{copy.id}", channel_id=channel_id,
                         start_us=window[0], end_us=window[1])
     return copy.id
 
@@ -177,7 +180,7 @@ def private_copy(*, db_session: Session, rec: Recording) -> str:
     copy = StoredCopy(id=new_id(), channel_id=rec.channel_id, start_us=ws, end_us=we, private_for=rec.id)
     db_session.add(copy)
     db_session.flush()
-    retention.pin_range(db_session=db_session, owner=f"copy:{copy.id}", channel_id=rec.channel_id,
+    timeline_service.pin_range(db_session=db_session, owner=f"copy:{copy.id}", channel_id=rec.channel_id,
                         start_us=ws, end_us=we)
     return copy.id
 
@@ -218,7 +221,7 @@ def copy_made(*, db_session: Session, copy_id: str, size: int) -> bool:
     if copy is None or copy.released_at is not None:
         return False
     copy.copied_at, copy.bytes = dt.datetime.now(dt.UTC), size
-    retention.unpin(db_session=db_session, owner=f"copy:{copy_id}")
+    timeline_service.unpin(db_session=db_session, owner=f"copy:{copy_id}")
     db_session.flush()
     return True
 
@@ -292,7 +295,7 @@ def release_copy(*, db_session: Session, copy_id: str) -> bool:
     users = db_session.scalar(select(func.count()).select_from(Recording).where(Recording.copy_id == copy_id)) or 0
     if users:
         return False
-    retention.unpin(db_session=db_session, owner=f"copy:{copy_id}")
+    timeline_service.unpin(db_session=db_session, owner=f"copy:{copy_id}")
     copy = db_session.get(StoredCopy, copy_id)
     if copy is not None and copy.private_for:
         # Its objects (some may exist even if the copy was never finished) go first, by a job.
@@ -350,8 +353,7 @@ def finalize(*, db_session: Session, recording_id: str, now: dt.datetime) -> str
     ws, we = window_us(rec)
     if we > (now.timestamp() - FINALIZE_GRACE_S) * 1_000_000:
         return rec.state
-    runs = streaming_service.runs_in_window(db_session=db_session, channel_id=rec.channel_id, start_us=ws, end_us=we)
-    missing = missing_ranges(runs, ws, we)
+    missing = timeline_service.missing_in_window(db_session=db_session, channel_id=rec.channel_id, start_us=ws, end_us=we)
     rec.gaps = [[a // 1_000_000, -(-b // 1_000_000)] for a, b in missing]
     failed = bool(missing) and sum(b - a for a, b in missing) >= we - ws
     if failed:
@@ -383,13 +385,18 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
     """Bring unfinished programme recordings of a channel in line with its guide: a moved
     programme moves its recordings, an overrunning one extends them, a cancelled one fails them.
     Called in the guide import's transaction, so the guide and the recordings change together."""
-    rows = db_session.execute(select(Recording, Programme).join(Programme, Programme.id == Recording.programme_id)
-                              .where(Recording.channel_id == channel_id,
-                                     Recording.state.in_(("scheduled", "recording")))
-                              # Locked, so a recording finishing meanwhile is left as it finished.
-                              .with_for_update(of=Recording)).all()
+    recordings = list(db_session.scalars(select(Recording).where(
+        Recording.channel_id == channel_id, Recording.programme_id.is_not(None),
+        Recording.state.in_(("scheduled", "recording")))
+        # Locked, so a recording finishing meanwhile is left as it finished.
+        .with_for_update()))
+    programmes = guide.programmes_by_id(db_session=db_session,
+                                        programme_ids=sorted({r.programme_id for r in recordings}))
     changed = 0
-    for rec, programme in rows:
+    for rec in recordings:
+        programme = programmes.get(rec.programme_id)
+        if programme is None:  # gone from the guide altogether: nothing to follow
+            continue
         if programme.status != "scheduled":
             rec.state, rec.failure_reason = "failed", "the programme was cancelled"
             old, rec.copy_id = rec.copy_id, None
@@ -399,7 +406,7 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
                 release_copy(db_session=db_session, copy_id=old)
             changed += 1
             continue
-        start, end = guide.utc(programme.start_at), guide.utc(programme.end_at)
+        start, end = utc(programme.start_at), utc(programme.end_at)
         if (utc(rec.start_at), utc(rec.end_at)) == (start, end):
             continue
         rec.start_at, rec.end_at, rec.title = start, end, programme.title
@@ -426,7 +433,7 @@ def _move_copy(db_session: Session, rec: Recording) -> None:
     ws, we = window_us(rec)
     if old is not None and old.private_for:
         old.start_us, old.end_us = ws, we
-        retention.pin_range(db_session=db_session, owner=f"copy:{old.id}", channel_id=rec.channel_id,
+        timeline_service.pin_range(db_session=db_session, owner=f"copy:{old.id}", channel_id=rec.channel_id,
                             start_us=ws, end_us=we)
         return
     rec.copy_id = shared_copy(db_session=db_session, channel_id=rec.channel_id, window=(ws, we))

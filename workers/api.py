@@ -8,22 +8,28 @@ from fastapi import APIRouter, Depends
 
 from infra.deps import RuntimeDep, require_staff
 from infra.runtime import Runtime
-from workers.schedule_store import MemoryScheduleStore, RedisScheduleStore, ScheduleStore
-from workers.scheduler import RUN_LEASE, SCHEDULER_LEASE, schedule_report
+from workers.schedule_store import (
+    MemoryScheduleStore,
+    RedisScheduleStore,
+    ScheduleStore,
+)
+from workers.scheduler import (
+    RUN_LEASE,
+    SCHEDULER_LEASE,
+    PeriodicScheduler,
+    schedule_report,
+)
 
 router = APIRouter()
 
 
 def _schedule(rt: Runtime) -> tuple[ScheduleStore, object]:
     """Return the schedule store and leases of whatever runs this deployment's periodic jobs."""
-    scheduler = rt.extras.get("periodic_scheduler")  # this process runs them (embedded mode)
+    scheduler = rt.peek(PeriodicScheduler)  # this process runs them (embedded mode)
     if scheduler is not None:
         return scheduler.store, scheduler.leases
     if rt.settings.redis_url:  # the workers do, and keep their schedule in Redis
-        store = rt.extras.get("schedule_store")
-        if store is None:
-            store = rt.extras["schedule_store"] = RedisScheduleStore(rt.settings.redis_url)
-        return store, rt.leases
+        return rt.state(RedisScheduleStore, lambda rt: RedisScheduleStore(rt.settings.redis_url)), rt.leases
     return MemoryScheduleStore(), rt.leases  # nothing runs them here: nothing to show
 
 

@@ -144,15 +144,16 @@ class InProcessJobRunner:
     async def start(self) -> None:
         """Take the job queue of this process and start the periodic jobs."""
         self.rt.jobs = JobQueue(asyncio.get_running_loop(), self.enqueue, self.rt.job_specs)
-        self.rt.extras.setdefault("periodic_scheduler", self.scheduler)  # the first runner's, for /v1/admin/jobs
+        if self.rt.peek(PeriodicScheduler) is None:  # the first runner's, for /v1/admin/jobs
+            self.rt.keep(PeriodicScheduler, self.scheduler)
         await self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop the periodic jobs (waiting a little for runs going on) and cancel queued jobs."""
         if self.rt.jobs is not None and self.rt.jobs.loop is asyncio.get_running_loop():
             self.rt.jobs = None
-        if self.rt.extras.get("periodic_scheduler") is self.scheduler:
-            del self.rt.extras["periodic_scheduler"]
+        if self.rt.peek(PeriodicScheduler) is self.scheduler:
+            self.rt.keep(PeriodicScheduler, None)
         await self.scheduler.stop(wait_s=STOP_WAIT_S)
         for task in self._tasks:
             task.cancel()

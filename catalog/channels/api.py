@@ -8,7 +8,12 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from catalog.channels import service
 from catalog.channels.deps import ChannelIdPath
-from catalog.channels.schemas import ChannelCreate, ChannelPagination, ChannelRead, ChannelUpdate
+from catalog.channels.schemas import (
+    ChannelCreate,
+    ChannelPagination,
+    ChannelRead,
+    ChannelUpdate,
+)
 from infra.deps import SessionDep, require_staff
 from infra.validation import Offset
 

@@ -15,7 +15,13 @@ from catalog.channels.errors import (
 )
 from catalog.channels.events import ChannelCreated, ChannelDeleted
 from catalog.channels.models import Channel, Rendition
-from catalog.channels.schemas import AudioTrackSpec, ChannelCreate, ChannelRead, ChannelUpdate, RenditionRead
+from catalog.channels.schemas import (
+    AudioTrackSpec,
+    ChannelCreate,
+    ChannelRead,
+    ChannelUpdate,
+    RenditionRead,
+)
 from infra import events
 from infra.runtime import notify_after_commit
 
@@ -185,3 +191,28 @@ def require_channels(*, db_session: Session, channel_ids: list[str]) -> None:
     missing = sorted(set(channel_ids) - known)
     if missing:
         raise ChannelNotFound(f"no channel(s) {', '.join(missing)}", channel_ids=missing)
+
+
+def archive_spans(*, db_session: Session, channel_ids: list[str] | None = None) -> list[tuple[str, int, int]]:
+    """Return (id, time-shift window in s, archive days) of every channel (or of those given)."""
+    query = select(Channel.id, Channel.timeshift_window_s, Channel.archive_days)
+    if channel_ids is not None:
+        query = query.where(Channel.id.in_(channel_ids))
+    return [(cid, window, days) for cid, window, days in db_session.execute(query)]
+
+
+def packaged_channels(*, db_session: Session) -> dict[str, tuple]:
+    """Return what a packager runs of every enabled channel with a source, by id (one light query)."""
+    c = Channel.__table__.c
+    rows = db_session.connection().execute(
+        select(c.id, c.source_url, c.backup_source_url, c.packaging, c.segment_duration_ms, c.ingest_key_version)
+        .where(c.enabled.is_(True), c.source_url.is_not(None))).all()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def find(*, db_session: Session, channel_id: str) -> Channel | None:
+    """Return a channel with its renditions loaded, or None when there is no such channel."""
+    channel = db_session.get(Channel, channel_id)
+    if channel is not None:
+        _ = list(channel.renditions)  # loaded while the session is open
+    return channel

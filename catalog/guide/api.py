@@ -10,10 +10,16 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
-from catalog.guide import service as epg
+from catalog.guide import sources as epg
 from catalog.guide.errors import GuideTooLarge
 from catalog.guide.fetch import parse_allow
-from catalog.guide.schemas import EpgImportPagination, EpgImportRead, EpgSourceBody, EpgSourceCreate, EpgSourceRead
+from catalog.guide.schemas import (
+    EpgImportPagination,
+    EpgImportRead,
+    EpgSourceBody,
+    EpgSourceCreate,
+    EpgSourceRead,
+)
 from infra.db import new_id
 from infra.deps import RuntimeDep, SessionDep, require_staff
 from infra.openapi import raw_body

@@ -24,7 +24,14 @@ from catalog.channels.models import Channel
 from catalog.guide.events import GuideChanged
 from catalog.guide.fetch import FeedError, fetch, parse_allow
 from catalog.guide.models import EpgImport, EpgSource, Programme, StagedProgramme
-from catalog.guide.xmltv import MAX_PROGRAMME_S, GuideError, GuideProgramme, Rejected, read_guide, time_zone
+from catalog.guide.xmltv import (
+    MAX_PROGRAMME_S,
+    GuideError,
+    GuideProgramme,
+    Rejected,
+    read_guide,
+    time_zone,
+)
 from infra import events
 from infra.db import new_id, utc
 from infra.errors import SmartGoError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from catalog.guide import service as epg
+from catalog.guide import sources as epg
 from catalog.guide.imports import run_import
 from infra.jobs import JobSpec
 from infra.runtime import Runtime

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from catalog.guide import grid as guide
+from catalog.guide import service as guide
 from catalog.guide.errors import InvalidGuideQuery
 from catalog.guide.schemas import GuidePage
 from entitlements.accounts.deps import CurrentPrincipal

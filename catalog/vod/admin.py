@@ -25,11 +25,19 @@ from catalog.vod.errors import (
     UnknownPackage,
 )
 from catalog.vod.models import Title, TitleChange, TitleGenre, TitlePackage, TitleText
-from catalog.vod.schemas import ImageRead, PackagesIn, TextIn, TitleChangeRead, TitleCreate, TitleRead, TitleUpdate
-from entitlements.packages.models import Package
+from catalog.vod.schemas import (
+    ImageRead,
+    PackagesIn,
+    TextIn,
+    TitleChangeRead,
+    TitleCreate,
+    TitleRead,
+    TitleUpdate,
+)
+from entitlements.packages import service as packages_service
 from infra.db import utc
 from infra.runtime import run_after_commit, runtime
-from streaming.vod import store as streaming_service
+from streaming.vod import service as streaming_service
 
 IMAGE_ROUTE = "/v1/vod/images/"
 _REINDEX = {"original_title", "credits"}
@@ -184,7 +192,7 @@ def set_packages(*, db_session: Session, title_id: str, body: PackagesIn, actor:
     """Replace the packages that grant a title; unknown codes are refused, nothing changes."""
     title = vod.get_title(db_session=db_session, title_id=title_id)
     wanted = sorted(set(body.packages))
-    known = set(db_session.scalars(select(Package.code).where(Package.code.in_(wanted)))) if wanted else set()
+    known = packages_service.existing_codes(db_session=db_session, codes=wanted)
     if missing := [c for c in wanted if c not in known]:
         raise UnknownPackage(f"no package(s) {', '.join(missing)}", packages=missing)
     before = vod.title_packages(db_session=db_session, title_ids=[title_id]).get(title_id, [])

@@ -19,7 +19,16 @@ from catalog.vod import service as vod
 from catalog.vod.admin import image_urls
 from catalog.vod.errors import PositionNotFound, TitleNotFound, TitleNotPlayable
 from catalog.vod.models import Title, TitleGenre, TitleText, WatchPosition
-from catalog.vod.schemas import PositionIn, PositionRead, TextIn, VodCard, VodDetails, VodPage, VodRow, VodRows
+from catalog.vod.schemas import (
+    PositionIn,
+    PositionRead,
+    TextIn,
+    VodCard,
+    VodDetails,
+    VodPage,
+    VodRow,
+    VodRows,
+)
 from entitlements.accounts import service as entitlements_service
 from infra.db import utc
 

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Query, Response
 from catalog.vod import player as vod_player
 from catalog.vod import service as vod
 from catalog.vod.deps import TitleIdPath
-from catalog.vod.schemas import AgeRating, Kind, PositionIn, PositionRead, VodDetails, VodPage, VodRows
+from catalog.vod.schemas import (
+    AgeRating,
+    Kind,
+    PositionIn,
+    PositionRead,
+    VodDetails,
+    VodPage,
+    VodRows,
+)
 from entitlements.accounts.deps import CurrentPrincipal
 from infra.deps import SessionDep
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from catalog.vod.errors import TitleNotFound
 from catalog.vod.models import Title, TitlePackage
 from infra.db import utc
-from streaming.vod import store as streaming_service
+from streaming.vod import service as streaming_service
 
 KINDS = ("movie", "series", "season", "episode", "show")
 TOP_KINDS = ("movie", "series", "show")  # what players browse; seasons and episodes are inside them

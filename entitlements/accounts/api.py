@@ -42,7 +42,12 @@ from entitlements.accounts.schemas import (
     TokenPair,
 )
 from entitlements.packages import service as packages_service
-from entitlements.packages.schemas import PackageChannels, PackageCreate, PackageRead, PackageUpdate
+from entitlements.packages.schemas import (
+    PackageChannels,
+    PackageCreate,
+    PackageRead,
+    PackageUpdate,
+)
 from infra.deps import RuntimeDep, SessionDep, require_staff
 from infra.errors import InvalidInput, SmartGoError
 from infra.validation import Offset

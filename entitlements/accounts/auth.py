@@ -24,8 +24,20 @@ from entitlements.accounts.errors import (
     UserCodeNotFound,
     WeakPassword,
 )
-from entitlements.accounts.models import AuthSession, DeviceAuthorization, PasswordReset, RefreshToken, Subscriber
-from entitlements.accounts.schemas import DeviceCodeRequest, DeviceCodeResponse, DeviceInfo, Principal, TokenPair
+from entitlements.accounts.models import (
+    AuthSession,
+    DeviceAuthorization,
+    PasswordReset,
+    RefreshToken,
+    Subscriber,
+)
+from entitlements.accounts.schemas import (
+    DeviceCodeRequest,
+    DeviceCodeResponse,
+    DeviceInfo,
+    Principal,
+    TokenPair,
+)
 from entitlements.accounts.throttle import LoginThrottle
 from entitlements.accounts.tokens import (
     AccessClaims,
@@ -54,9 +66,7 @@ class PollError(OAuthError):
 def token_keys() -> TokenKeys:
     """Return the access-token keys of this process's settings."""
     rt = runtime()
-    keys = rt.extras.get("token_keys")
-    if keys is None:
-        keys = rt.extras["token_keys"] = TokenKeys(rt.settings.secret_key, rt.settings.previous_secret_key_list)
+    keys = rt.state(TokenKeys, lambda rt: TokenKeys(rt.settings.secret_key, rt.settings.previous_secret_key_list))
     return keys
 
 

@@ -9,7 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from entitlements.accounts import service
-from entitlements.accounts.errors import LoginThrottled, PinInvalid, PinLocked, PinNotSet, ProfileNotFound
+from entitlements.accounts.errors import (
+    LoginThrottled,
+    PinInvalid,
+    PinLocked,
+    PinNotSet,
+    ProfileNotFound,
+)
 from entitlements.accounts.models import Profile, Subscriber
 from entitlements.accounts.schemas import ProfileCreate, ProfileUpdate
 from entitlements.accounts.throttle import LoginThrottle

@@ -8,12 +8,23 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from catalog.channels import service as catalog_service
 from catalog.channels.deps import ChannelIdPath
-from catalog.guide import grid as guide
+from catalog.guide import service as guide
 from catalog.guide.deps import ProgrammeIdPath
-from catalog.guide.schemas import ProgrammeActions, ProgrammeDetails, ProgrammeRightsBody, ProgrammeRightsRead
+from catalog.guide.schemas import (
+    ProgrammeActions,
+    ProgrammeDetails,
+    ProgrammeRightsBody,
+    ProgrammeRightsRead,
+)
 from entitlements.accounts import auth, passwords, service
 from entitlements.accounts import profiles as accounts_profiles
-from entitlements.accounts.deps import AccessToken, CurrentPrincipal, CustomerNumberPath, DeviceIdPath, client_address
+from entitlements.accounts.deps import (
+    AccessToken,
+    CurrentPrincipal,
+    CustomerNumberPath,
+    DeviceIdPath,
+    client_address,
+)
 from entitlements.accounts.errors import InvalidCredentials
 from entitlements.accounts.schemas import (
     DeviceProfileRead,
@@ -24,12 +35,21 @@ from entitlements.accounts.schemas import (
     ProfileRead,
     ProfileUpdate,
 )
-from entitlements.packages import rights as packages_rights
-from entitlements.packages.schemas import ChannelRightsBody, ChannelRightsRead, GeoRangesBody
+from entitlements.packages import service as packages_service
+from entitlements.packages.schemas import (
+    ChannelRightsBody,
+    ChannelRightsRead,
+    GeoRangesBody,
+)
 from entitlements.playback import service as playback
 from entitlements.playback import streams
 from entitlements.playback.outage import outage_door
-from entitlements.playback.schemas import PlaybackDecisionRead, PlaybackRequest, PlaybackStart, StreamRead
+from entitlements.playback.schemas import (
+    PlaybackDecisionRead,
+    PlaybackRequest,
+    PlaybackStart,
+    StreamRead,
+)
 from infra.db import DatabaseUnavailable
 from infra.deps import REQUEST_DB_TIMEOUT_S, RuntimeDep, SessionDep, require_staff
 from infra.validation import Offset
@@ -136,14 +156,14 @@ def set_pin(body: PinSet, who: CurrentPrincipal, db_session: SessionDep) -> Resp
 def get_channel_rights(channel_id: ChannelIdPath, db_session: SessionDep) -> ChannelRightsRead:
     """Show a channel's rights."""
     catalog_service.get(db_session=db_session, channel_id=channel_id)
-    return packages_rights.to_rights_read(channel_id, packages_rights.channel_rights(db_session=db_session, channel_id=channel_id))
+    return packages_service.to_rights_read(channel_id, packages_service.channel_rights(db_session=db_session, channel_id=channel_id))
 
 
 @router.put("/v1/admin/channels/{channel_id}/rights", response_model=ChannelRightsRead, dependencies=operator,
             tags=["rights"])
 def put_channel_rights(channel_id: ChannelIdPath, body: ChannelRightsBody, db_session: SessionDep) -> ChannelRightsRead:
     """Set a channel's rights: modes, catch-up days, devices, countries, age rating."""
-    return packages_rights.to_rights_read(channel_id, packages_rights.set_channel_rights(db_session=db_session,
+    return packages_service.to_rights_read(channel_id, packages_service.set_channel_rights(db_session=db_session,
                                                                        channel_id=channel_id, body=body))
 
 
@@ -172,13 +192,13 @@ def _programme_rights_read(p) -> ProgrammeRightsRead:  # noqa: ANN001
 @router.put("/v1/admin/geo", dependencies=admin, tags=["rights"])
 def put_geo(body: GeoRangesBody, db_session: SessionDep) -> dict:
     """Replace the address-range table ("CIDR,COUNTRY" lines) that GEO_BLOCKED is judged by."""
-    return {"ranges": packages_rights.set_geo_table(db_session=db_session, csv=body.csv)}
+    return {"ranges": packages_service.set_geo_table(db_session=db_session, csv=body.csv)}
 
 
 @router.get("/v1/admin/geo", dependencies=viewer, tags=["rights"])
 def get_geo(db_session: SessionDep) -> dict:
     """Show the address-range table."""
-    return {"csv": "\n".join(f"{net},{cc}" for net, cc in packages_rights.geo_rows(db_session=db_session))}
+    return {"csv": "\n".join(f"{net},{cc}" for net, cc in packages_service.geo_rows(db_session=db_session))}
 
 
 @router.get("/v1/admin/playback-decisions", response_model=list[PlaybackDecisionRead], dependencies=viewer,

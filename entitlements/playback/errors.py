@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable, Unauthorized
+from infra.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 
 
 class PlaybackDenied(Forbidden):

@@ -17,48 +17,71 @@ from sqlalchemy.orm import Session
 
 from catalog.channels import service as catalog_service
 from catalog.channels.errors import ChannelNotFound
-from catalog.guide import grid as guide
+from catalog.guide import service as guide
 from catalog.guide.errors import ProgrammeNotFound
 from catalog.vod import service as vod
 from entitlements.accounts import profiles as accounts_profiles
 from entitlements.accounts import service as accounts_service
 from entitlements.accounts.models import Subscriber
 from entitlements.accounts.schemas import Limits, Principal
-from entitlements.packages import rights as packages_rights
 from entitlements.packages import service as packages_service
 from entitlements.packages.models import Package, SubscriberPackage
-from entitlements.packages.rules import PackageLimits, Rights, RightsOverride, combine_limits
+from entitlements.packages.rules import (
+    PackageLimits,
+    Rights,
+    RightsOverride,
+    combine_limits,
+)
 from entitlements.playback.decision import ActiveStream, PlaybackFacts
-from entitlements.playback.errors import InvalidMode, NothingRecorded, ProgrammeNotStarted, StreamsUnavailable
+from entitlements.playback.errors import (
+    InvalidMode,
+    NothingRecorded,
+    ProgrammeNotStarted,
+    StreamsUnavailable,
+)
 from entitlements.playback.schemas import PlaybackRequest
 from entitlements.playback.streams import active_streams
-from entitlements.playback.targets import ChannelWindowFacts, ProgrammeRef, Target, resolve_channel, resolve_programme
+from entitlements.playback.targets import (
+    ChannelWindowFacts,
+    ProgrammeRef,
+    Target,
+    resolve_channel,
+    resolve_programme,
+)
 from infra.cache import CacheUnavailable
 from infra.db import utc
-from infra.runtime import runtime
+from infra.runtime import Runtime, runtime
 from recorder import service as recorder_service
 from streaming.formats import device_profiles
 from streaming.timeline import service as timeline_service
-from streaming.vod import store as vod_store
+from streaming.vod import service as asset_service
 
 FACTS_TTL_S = 30.0
 
 
+class CatalogueMemory:
+    """This process's copies of catalogue facts (``rt.state(CatalogueMemory)``), cleared by every
+    channel or package change."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.memos: dict[str, dict] = {"channel_facts": {}, "package_limits": {}}
+        rt.bus.subscribe("channel.", self.clear)
+        rt.bus.subscribe(packages_service.PACKAGE_TOPIC, self.clear)
+
+    def clear(self, _topic: str = "", _message: dict | None = None) -> None:
+        """Drop every copy."""
+        for memo in self.memos.values():
+            memo.clear()
+
+
 def _memo(name: str) -> dict:
     """Return this process's copy of a kind of catalogue fact, cleared by every catalogue change."""
-    rt = runtime()
-    memo = rt.extras.get(name)
-    if memo is None:
-        memo = rt.extras[name] = {}
-        rt.bus.subscribe("channel.", lambda _t, _m: memo.clear())
-        rt.bus.subscribe(packages_service.PACKAGE_TOPIC, lambda _t, _m: memo.clear())
-    return memo
+    return runtime().state(CatalogueMemory).memos[name]
 
 
 def forget_catalogue() -> None:
     """Drop this process's copies at once (a change re-deciding sessions in its own transaction)."""
-    for name in ("channel_facts", "package_limits"):
-        runtime().extras.get(name, {}).clear()
+    runtime().state(CatalogueMemory).clear()
 
 
 @dataclass(frozen=True)
@@ -89,7 +112,7 @@ def channel_facts(*, db_session: Session, channel_id: str) -> ChannelFacts:
         window = ChannelWindowFacts(channel.timeshift_window_s, channel.archive_days, None)
     except ChannelNotFound:
         sets, window = (), ChannelWindowFacts(0, 0, None)
-    facts = ChannelFacts(sets, packages_rights.channel_rights(db_session=db_session, channel_id=channel_id),
+    facts = ChannelFacts(sets, packages_service.channel_rights(db_session=db_session, channel_id=channel_id),
                          frozenset(p.code for p in packages_service.packages_granting_channel(db_session=db_session,
                                                                                      channel_id=channel_id)),
                          window)
@@ -199,7 +222,7 @@ def _title_target(db_session: Session, request: PlaybackRequest, now: dt.datetim
     if request.mode != "vod":
         raise InvalidMode("a title plays in mode vod", modes=["vod"])
     title = vod.title_for_playback(db_session=db_session, title_id=request.content.id, now=now)
-    sets = vod_store.asset_segment_sets(db_session=db_session, asset_id=title.asset_id) if title.available \
+    sets = asset_service.asset_segment_sets(db_session=db_session, asset_id=title.asset_id) if title.available \
         else ()
     facts = ChannelFacts(sets, Rights(device_types=title.device_types, age_rating=title.age_rating),
                          title.packages, ChannelWindowFacts(0, 0, None))
@@ -241,7 +264,7 @@ def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, 
         rights=content_rights, granting_packages=ch.granting, account_status=sub.status, held_packages=held,
         device_id=principal.device_id, device_type=device_type,
         device_within_limit=position is not None and position < limits.max_devices,
-        country=packages_rights.country_of(db_session=db_session, address=address),
+        country=packages_service.country_of(db_session=db_session, address=address),
         parental_threshold=threshold, pin_ok=pin_ok,
         max_streams=max_streams, streams=streams, ended_ago_s=target.ended_ago_s, streams_counted=counted)
     return facts, target

@@ -18,7 +18,12 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from entitlements.accounts.tokens import PlaybackGrant
-from entitlements.playback.errors import SessionRevoked, TokenInvalid, TokenOutOfScope, WindowNotAllowed
+from entitlements.playback.errors import (
+    SessionRevoked,
+    TokenInvalid,
+    TokenOutOfScope,
+    WindowNotAllowed,
+)
 from entitlements.playback.grants import REVOKED_TOPIC, playback_tokens
 from entitlements.playback.models import PlaybackSession
 from entitlements.playback.outage import outage_door

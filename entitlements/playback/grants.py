@@ -11,8 +11,5 @@ REVOKED_TOPIC = "playback.revoked"
 def playback_tokens() -> PlaybackTokens:
     """Return the playback-token keys of this process's settings."""
     rt = runtime()
-    keys = rt.extras.get("playback_tokens")
-    if keys is None:
-        keys = rt.extras["playback_tokens"] = PlaybackTokens(rt.settings.secret_key,
-                                                             rt.settings.previous_secret_key_list)
-    return keys
+    return rt.state(PlaybackTokens, lambda rt: PlaybackTokens(rt.settings.secret_key,
+                                                              rt.settings.previous_secret_key_list))

@@ -141,7 +141,5 @@ class OutageDoor:
 
 def outage_door(rt: Runtime) -> OutageDoor:
     """Return this process's outage door (made on first use)."""
-    door = rt.extras.get("outage_door")
-    if door is None:
-        door = rt.extras["outage_door"] = OutageDoor(rt)
+    door = rt.state(OutageDoor)
     return door

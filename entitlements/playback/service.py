@@ -13,7 +13,7 @@ from dataclasses import replace
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from catalog.guide import grid as guide
+from catalog.guide import service as guide
 from entitlements.accounts import service
 from entitlements.accounts.events import AccountChanged, DeviceRemoved
 from entitlements.accounts.models import Device, Subscriber
@@ -22,12 +22,21 @@ from entitlements.accounts.tokens import PlaybackGrant
 from entitlements.packages.events import CatalogueChanged
 from entitlements.packages.models import SubscriberPackage
 from entitlements.playback.decision import Decision, PlaybackFacts, decide
-from entitlements.playback.errors import NothingRecorded, PlaybackDenied, PlaybackSessionNotFound
+from entitlements.playback.errors import (
+    NothingRecorded,
+    PlaybackDenied,
+    PlaybackSessionNotFound,
+)
 from entitlements.playback.facts import forget_catalogue, gather_facts
 from entitlements.playback.grants import REVOKED_TOPIC, playback_tokens
 from entitlements.playback.models import PlaybackDecisionLog, PlaybackSession
 from entitlements.playback.outage import outage_door
-from entitlements.playback.schemas import ContentRef, PlaybackRequest, PlaybackStart, StreamRead
+from entitlements.playback.schemas import (
+    ContentRef,
+    PlaybackRequest,
+    PlaybackStart,
+    StreamRead,
+)
 from entitlements.playback.streams import keep_alive, lease_key, open_sessions
 from entitlements.playback.targets import Target
 from infra.db import new_id, utc

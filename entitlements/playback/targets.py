@@ -23,7 +23,7 @@ from entitlements.playback.errors import (
     ProgrammeNotStarted,
     ProgrammeOnAir,
 )
-from streaming.timeline.windows import Window
+from streaming.formats.windows import Window
 
 CHANNEL_MODES = ("live", "timeshift", "bytime")
 # After this long a programme's tail is not waited for: the source died, the archive ends early.

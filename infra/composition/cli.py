@@ -165,7 +165,7 @@ def cmd_epg_import(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from catalog.guide import service as epg
+    from catalog.guide import sources as epg
     from catalog.guide.imports import run_import
     from infra.composition.wiring import build
     from infra.db import new_id

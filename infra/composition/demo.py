@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 log = logging.getLogger("smartgo.demo")
-WEB = Path(__file__).resolve().parent.parent / "web"
+WEB = Path(__file__).resolve().parents[2] / "web"
 
 DEMO_CHANNELS = [
     {
@@ -76,7 +76,7 @@ def ensure_guide(rt) -> int:  # noqa: ANN001
     import tempfile
     from xml.sax.saxutils import escape
 
-    from catalog.guide import service as epg
+    from catalog.guide import sources as epg
     from catalog.guide.errors import EpgSourceNotFound
     from catalog.guide.imports import run_import
     from catalog.guide.schemas import EpgSourceCreate

@@ -193,7 +193,7 @@ def pool_problem(rt: Runtime) -> str | None:
 
 
 STATIC = Path(__file__).with_name("static")
-WEB = Path(__file__).resolve().parent.parent / "web" / "node_modules"
+WEB = Path(__file__).resolve().parents[2] / "web" / "node_modules"
 # The only files the test page may load: a fixed map, nothing taken from the request path.
 VENDOR = {"hls.min.js": WEB / "hls.js" / "dist" / "hls.min.js",
           "shaka-player.compiled.js": WEB / "shaka-player" / "dist" / "shaka-player.compiled.js"}
@@ -228,6 +228,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     from catalog.vod.api import router as vod_router
     from entitlements.accounts.api import router as entitlements_router
     from entitlements.playback.api import router as playback_router
+    from entitlements.playback.gate import PlaybackGate
     from recorder.api import router as recorder_router
     from streaming.ingest.api import router as ingest_router
     from streaming.ingest.endpoint import IngestEndpoint
@@ -308,6 +309,6 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
     # Bare ASGI in front for the two hottest paths: playlists (/live/) and pushes (/ingest/).
-    origin = Origin(rt, IngestEndpoint(rt, api))
+    origin = Origin(rt, IngestEndpoint(rt, api), PlaybackGate(rt))
     api.state.origin = origin
     return origin

@@ -2,16 +2,15 @@
 
 from alembic import context
 
-from infra.db import Base, make_engine
-from infra.models import import_all_models
+from infra.composition.models import metadata
+from infra.db import make_engine
 
-import_all_models()
 config = context.config
 url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
 
 
 def run_offline() -> None:
-    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True,
+    context.configure(url=url, target_metadata=metadata(), literal_binds=True,
                       render_as_batch=url.startswith("sqlite"))
     with context.begin_transaction():
         context.run_migrations()
@@ -29,7 +28,7 @@ def run_online() -> None:
 
 
 def _run(connection) -> None:  # noqa: ANN001
-    context.configure(connection=connection, target_metadata=Base.metadata,
+    context.configure(connection=connection, target_metadata=metadata(),
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -17,7 +17,13 @@ import re
 import struct
 from dataclasses import dataclass
 
-from streaming.ingest.errors import MediaMalformed, MediaTruncated, NotMedia, TrackMismatch, TsNoProgram
+from streaming.ingest.errors import (
+    MediaMalformed,
+    MediaTruncated,
+    NotMedia,
+    TrackMismatch,
+    TsNoProgram,
+)
 
 # Every box type is four printable characters (ISO/IEC 14496-12 4.2; "©xyz" in udta aside).
 _BOX_TYPE = re.compile(rb"[\x20-\x7e\xa9]{4}")

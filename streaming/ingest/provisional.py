@@ -36,6 +36,7 @@ from infra.db import DatabaseUnavailable
 from infra.errors import ObjectNotFound
 from infra.runtime import Runtime
 from streaming.ingest import store as ingest_store
+from streaming.ingest.memory import IngestMemory
 from streaming.ingest.state import ChannelIngest, PendingEntry, TrackIngest
 from streaming.timeline import service as timeline_service
 from streaming.timeline.runs import Run
@@ -168,7 +169,7 @@ class ProvisionalTimelines:
     def _tails(self) -> dict[str, tuple[int, Run | None]]:
         # The newest run this process wrote for each channel, by the version it wrote it at
         # (kept by streaming.ingest.service for its own use).
-        return self.rt.extras.setdefault("ingest_tails", {})
+        return self.rt.state(IngestMemory).tails
 
     def carrying(self, channel_id: str) -> bool:
         """Tell whether this process carries the channel in memory now."""
@@ -320,7 +321,4 @@ class ProvisionalTimelines:
 
 def provisional(rt: Runtime) -> ProvisionalTimelines:
     """Return this process's provisional timelines (made on first use)."""
-    timelines = rt.extras.get("provisional")
-    if timelines is None:
-        timelines = rt.extras["provisional"] = ProvisionalTimelines(rt)
-    return timelines
+    return rt.state(ProvisionalTimelines)

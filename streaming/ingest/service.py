@@ -55,6 +55,7 @@ from streaming.ingest.errors import (
     UnknownSegmentSet,
     UnsupportedIngestFile,
 )
+from streaming.ingest.memory import IngestMemory
 from streaming.ingest.provisional import MemoryTxn, provisional
 from streaming.ingest.state import (
     ChannelIngest,
@@ -104,11 +105,7 @@ def _check_target(rt: Runtime, spec: timeline_service.ChannelSpec, seg_set: str,
 
 def spec_cache(rt: Runtime) -> timeline_service.SpecCache:
     """Return the process's channel spec cache, subscribing it to channel changes once."""
-    cache = rt.extras.get("spec_cache")
-    if cache is None:
-        cache = rt.extras["spec_cache"] = timeline_service.SpecCache()
-        rt.bus.subscribe("channel.", cache.forget)
-    return cache
+    return rt.state(IngestMemory).specs
 
 
 def cached_spec(rt: Runtime, channel_id: str) -> timeline_service.ChannelSpec | None:
@@ -147,7 +144,7 @@ def redundant_playlist(rt: Runtime, *, spec: timeline_service.ChannelSpec, seg_s
     """
     track = _check_target(rt, spec, seg_set, rendition, filename, size)
     return (spec.packaged and filename.lower().endswith(".m3u8")
-            and (spec.id, track) in rt.extras.get("segment_timed", ()))
+            and (spec.id, track) in rt.state(IngestMemory).segment_timed)
 
 
 def ingest_file(rt: Runtime, *, spec: timeline_service.ChannelSpec, seg_set: str, rendition: str,
@@ -171,7 +168,7 @@ def ingest_file(rt: Runtime, *, spec: timeline_service.ChannelSpec, seg_set: str
 
 def _check_epoch(rt: Runtime, channel_id: str, epoch: int | None) -> None:
     """Refuse a stale node's push before its bytes are stored, by the newest epoch this process saw."""
-    if epoch is not None and epoch < rt.extras.setdefault("packager_epochs", {}).get(channel_id, 0):
+    if epoch is not None and epoch < rt.state(IngestMemory).packager_epochs.get(channel_id, 0):
         raise StalePackager("another packager node has taken this channel", epoch=epoch)
 
 
@@ -180,7 +177,7 @@ def _admit(rt: Runtime, chan: ChannelIngest, epoch: int | None) -> None:
     if not admit_epoch(chan, epoch):
         raise StalePackager("another packager node has taken this channel", epoch=epoch,
                             current=chan.packager_epoch)
-    epochs = rt.extras.setdefault("packager_epochs", {})
+    epochs = rt.state(IngestMemory).packager_epochs
     if chan.packager_epoch > epochs.get(chan.channel_id, 0):
         epochs[chan.channel_id] = chan.packager_epoch
 
@@ -212,8 +209,9 @@ def _ingest_init(rt: Runtime, spec: timeline_service.ChannelSpec, track: str, bo
         receive_init(_track(txn.chan, track), init_hash, timing)
 
     _transact(rt, spec.id, take)
-    rt.extras.setdefault("session_hints", {}).pop((spec.id, track), None)
-    rt.extras.setdefault("segment_timed", set()).discard((spec.id, track))
+    memory = rt.state(IngestMemory)
+    memory.session_hints.pop((spec.id, track), None)
+    memory.segment_timed.discard((spec.id, track))
     return IngestResult("init")
 
 
@@ -232,7 +230,7 @@ def _ingest_segment(rt: Runtime, spec: timeline_service.ChannelSpec, track: str,
     else:
         media_check.check_ts_segment(body, _expect(spec, track))
         track_ids = frozenset()
-    hints = rt.extras.setdefault("session_hints", {})
+    hints = rt.state(IngestMemory).session_hints
     own_timing = spec.packaged and seg_set == "cmaf"
     for attempt in range(3):
         hint = hints.get((spec.id, track))
@@ -280,7 +278,7 @@ def _ingest_segment(rt: Runtime, spec: timeline_service.ChannelSpec, track: str,
         published, duration, init_timing = outcome
         hints[(spec.id, track)] = (session_no, encseq, init_timing)
         if own_timing:  # a segment that did not time itself needs its playlists again
-            timed_here = rt.extras.setdefault("segment_timed", set())
+            timed_here = rt.state(IngestMemory).segment_timed
             (timed_here.add if duration is not None else timed_here.discard)((spec.id, track))
         return IngestResult("segment", published)
     raise DuplicateSegment("could not settle the encoder session for this segment; retry")
@@ -335,7 +333,7 @@ class DbTxn:
         """Return the channel's newest run."""
         # The tail this process wrote last is still the tail while the channel's version
         # (bumped by every publish, in any process) is the one it wrote.
-        version, tail = self.rt.extras.setdefault("ingest_tails", {}).get(self.chan.channel_id, (None, None))
+        version, tail = self.rt.state(IngestMemory).tails.get(self.chan.channel_id, (None, None))
         if version != self.chan.version:
             tail = timeline_service.tail_run(db_session=self.s, channel_id=self.chan.channel_id)
         return tail
@@ -345,7 +343,7 @@ class DbTxn:
         timeline_service.write_runs(db_session=self.s, channel_id=self.chan.channel_id, runs=runs,
                            replace_first_seq=replace_first_seq)
         timeline_service.add_holes(db_session=self.s, channel_id=self.chan.channel_id, holes=holes)
-        tails = self.rt.extras.setdefault("ingest_tails", {})
+        tails = self.rt.state(IngestMemory).tails
         written = (self.chan.version, runs[-1])
         run_after_commit(self.s, lambda: tails.__setitem__(self.chan.channel_id, written))
         notify_after_commit(self.s, timeline_service.TIMELINE_TOPIC + self.chan.channel_id,

@@ -117,11 +117,8 @@ class SegmentSpool:
 
 def segment_spool(rt: Runtime) -> SegmentSpool:
     """Return this process's ingest spool (made on first use)."""
-    spool = rt.extras.get("spool")
-    if spool is None:
-        spool = rt.extras["spool"] = SegmentSpool(rt, Path(rt.settings.data_dir).resolve() / "spool",
-                                                  rt.settings.ingest_spool_mb * 1024 * 1024)
-    return spool
+    return rt.state(SegmentSpool, lambda rt: SegmentSpool(rt, Path(rt.settings.data_dir).resolve() / "spool",
+                                                          rt.settings.ingest_spool_mb * 1024 * 1024))
 
 
 def store(rt: Runtime, key: str, data: bytes, content_type: str) -> None:

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 from streaming.formats.hls_input import EncoderSegment
 from streaming.ingest.errors import DuplicateSegment, OutOfOrderSegment
-from streaming.timeline.runs import CONTIGUITY_TOLERANCE_US, NewSegment, Run, live_gap_count, plan_append
+from streaming.timeline.runs import (
+    CONTIGUITY_TOLERANCE_US,
+    NewSegment,
+    Run,
+    live_gap_count,
+    plan_append,
+)
 
 # How far back an encoder sequence number may go before it means "the encoder restarted"
 # rather than "this segment arrived late or twice".

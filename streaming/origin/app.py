@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from sqlalchemy import select
@@ -22,11 +23,12 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog.channels.errors import RenditionNotFound
 from entitlements.playback.errors import TokenRequired
-from entitlements.playback.gate import PlaybackGate
 from infra.errors import NotFound, ObjectNotFound, SmartGoError
 from infra.raw_http import MethodNotAllowed, send_error
 from infra.runtime import Runtime
+from streaming.copies.service import copied_key
 from streaming.formats.device_profiles import DeviceProfile, profile_of_path
+from streaming.formats.windows import Window
 from streaming.ingest import spool
 from streaming.ingest.provisional import provisional, run_from_json
 from streaming.origin.bodies import key_body, slate_body
@@ -47,10 +49,9 @@ from streaming.origin.vod import VodOrigin
 from streaming.origin.window_runs import WindowRuns
 from streaming.protection.keys import encrypt_segment, key_source
 from streaming.timeline import service
-from streaming.timeline.copies import copied_key
 from streaming.timeline.models import ChannelTimelineState
 from streaming.timeline.runs import Run
-from streaming.timeline.windows import Window, contains
+from streaming.timeline.windows import contains
 
 log = logging.getLogger(__name__)
 # A live URL's segments may be this much older than its window (a player behind, a slow fetch).
@@ -96,12 +97,33 @@ class FastEntry:
 FAST_MAX = 10_000
 
 
+class TokenGate(Protocol):
+    """The playback door's check of a session URL's token, in memory (entitlements.playback.gate).
+
+    The composition gives it to the origin: the door sits below the origin, and the origin knows
+    only this much of it. A grant is the door's; the origin keeps it to ask again and reads its mode.
+    """
+
+    async def start(self) -> None:
+        """Start following revocations."""
+
+    async def stop(self) -> None:
+        """Stop following revocations."""
+
+    def admit(self, token: str, scope: str, mode_window_s: float | None) -> Any:
+        """Return the grant of a token valid for scope, or raise the door's refusal."""
+
+    def still_admitted(self, grant: Any) -> bool:
+        """Tell whether a grant admitted earlier still stands (not revoked, not expired)."""
+
+
 class Origin:
     """Playlist and segment server for /live/...; everything else goes to the API app."""
 
-    def __init__(self, rt: Runtime, app) -> None:  # noqa: ANN001
+    def __init__(self, rt: Runtime, app, gate: TokenGate) -> None:  # noqa: ANN001
         self.rt = rt
         self.app = app
+        self.gate = gate
         self.views: dict[str, ChannelView] = {}
         self._loading: dict[str, asyncio.Future] = {}
         self._refreshing: set[str] = set()
@@ -113,7 +135,6 @@ class Origin:
         self.recent = RecentSegments(rt.settings.segment_memory_mb * 1024 * 1024)
         self.windows = WindowRuns(rt)
 
-        self.gate = PlaybackGate(rt)
         self.vod = VodOrigin(rt, self)
 
     # -- lifecycle ---------------------------------------------------------------

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 
 from infra.errors import ObjectNotFound
+from streaming.formats.windows import Window
 from streaming.origin.errors import KeyNotFound, SegmentNotFound
 from streaming.origin.rendering import ChannelView, window_gaps
 from streaming.packager.slate import cut_ts, retime_ts, slate_key
 from streaming.protection.keys import encrypt_segment, key_source
-from streaming.timeline.windows import Window, contains
+from streaming.timeline.windows import contains
 
 if TYPE_CHECKING:
     from streaming.origin.app import Origin

@@ -14,11 +14,24 @@ from urllib.parse import parse_qs
 
 from infra.settings import Settings
 from streaming.formats.device_profiles import SLATE, STANDARD, DeviceProfile
-from streaming.formats.hls import AudioMediaSpec, MediaPlaylistSpec, VariantSpec, render_master, render_media
+from streaming.formats.hls import (
+    AudioMediaSpec,
+    MediaPlaylistSpec,
+    VariantSpec,
+    render_master,
+    render_media,
+)
+from streaming.formats.windows import Window
 from streaming.origin.errors import InvalidDeliveryDirective, WindowOutOfRange
 from streaming.timeline import service
-from streaming.timeline.runs import Run, Segment, live_gaps, live_gaps_valid_until, segments_in
-from streaming.timeline.windows import Window, window_segments
+from streaming.timeline.runs import (
+    Run,
+    Segment,
+    live_gaps,
+    live_gaps_valid_until,
+    segments_in,
+)
+from streaming.timeline.windows import window_segments
 
 LIVE_CACHE = b"public, max-age=1"
 VOD_CACHE = b"public, max-age=300"  # a complete window's playlist never changes

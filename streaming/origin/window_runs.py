@@ -6,11 +6,12 @@ from starlette.concurrency import run_in_threadpool
 
 from infra.errors import NotFound
 from infra.runtime import Runtime
+from streaming.copies.service import load_index
+from streaming.formats.windows import Window
 from streaming.origin.rendering import ChannelView
 from streaming.timeline import service
-from streaming.timeline.copies import load_index
 from streaming.timeline.runs import Run
-from streaming.timeline.windows import ArchiveRuns, Window
+from streaming.timeline.windows import ArchiveRuns
 
 RunsAndHoles = tuple[list[Run], set[tuple[int, str]]]
 

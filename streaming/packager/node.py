@@ -24,10 +24,9 @@ import os
 import socket
 import time
 import uuid
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from catalog.channels.models import Channel
+from catalog.channels import service as channel_service
 from infra.runtime import Runtime
 from streaming.ingest import credentials as ingest_credentials
 from streaming.ingest import store as ingest_store
@@ -42,8 +41,15 @@ from streaming.packager.arguments import (
     source_problem,
 )
 from streaming.packager.models import ChannelStatus
-from streaming.packager.supervisor import ChannelState, ChannelSupervisor, SupervisorPolicy
+from streaming.packager.supervisor import (
+    ChannelState,
+    ChannelSupervisor,
+    SupervisorPolicy,
+)
 from streaming.timeline import service as timeline_service
+
+if TYPE_CHECKING:  # the row's type only: channels are read through the catalogue's service
+    from catalog.channels.models import Channel
 
 log = logging.getLogger(__name__)
 LEASE_PREFIX = "packager:channel:"
@@ -136,21 +142,15 @@ class PackagerNode:
 
     def _wanted(self) -> dict[str, tuple]:
         """Return the fingerprint of every channel a packager should run (one light query)."""
-        c = Channel.__table__.c
-        cols = (c.id, c.source_url, c.backup_source_url, c.packaging, c.segment_duration_ms,
-                c.ingest_key_version)
         with self.rt.db.session(write=False) as s:
-            rows = s.connection().execute(
-                select(*cols).where(c.enabled.is_(True), c.source_url.is_not(None))).all()
-        return {row[0]: tuple(row[1:]) for row in rows}
+            return channel_service.packaged_channels(db_session=s)
 
     def _load_channel(self, channel_id: str) -> tuple[Channel, int] | None:
         """Return the channel's row (renditions loaded) and a new packager epoch for it."""
         with self.rt.db.session() as s:
-            channel = s.get(Channel, channel_id)
+            channel = channel_service.find(db_session=s, channel_id=channel_id)
             if channel is None:
                 return None
-            _ = list(channel.renditions)  # loaded before the session closes
             return channel, ingest_store.take_packager_epoch(db_session=s, channel_id=channel_id)
 
     async def _scan(self) -> None:
@@ -255,7 +255,7 @@ class PackagerNode:
             with self.rt.db.session() as s:
                 row = s.get(ChannelStatus, channel_id)
                 if row is None:
-                    if s.get(Channel, channel_id) is None:
+                    if channel_service.find(db_session=s, channel_id=channel_id) is None:
                         return
                     row = ChannelStatus(channel_id=channel_id)
                     s.add(row)

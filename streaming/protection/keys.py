@@ -95,7 +95,5 @@ class StoredKeySource(KeySource):
 
 def key_source(rt: Runtime) -> KeySource:
     """Return this process's key source."""
-    source = rt.extras.get("key_source")
-    if source is None:
-        source = rt.extras["key_source"] = StoredKeySource(rt)
+    source = rt.state(StoredKeySource)
     return source

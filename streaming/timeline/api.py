@@ -15,7 +15,12 @@ from catalog.channels.deps import ChannelIdPath
 from infra.deps import SessionDep, require_staff
 from streaming.formats.hls import format_pdt
 from streaming.timeline import service
-from streaming.timeline.schemas import ChannelStatusRead, PlayerChannel, TimelineRead, TimelineRunRead
+from streaming.timeline.schemas import (
+    ChannelStatusRead,
+    PlayerChannel,
+    TimelineRead,
+    TimelineRunRead,
+)
 
 router = APIRouter()
 

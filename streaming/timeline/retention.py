@@ -17,12 +17,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
-from catalog.channels.models import Channel
+from catalog.channels import service as channel_service
 from infra.runtime import Runtime
 from streaming.timeline import service
-from streaming.timeline.models import ChannelTimelineState, SegmentHole, SegmentRun, TimelinePin
+from streaming.timeline.models import (
+    ChannelTimelineState,
+    SegmentHole,
+    SegmentRun,
+)
 from streaming.timeline.runs import Run, cut_run, expired_ranges
 
 DELETE_BATCH = 1000
@@ -39,30 +42,9 @@ class PurgeReport:
     runs_changed: int = 0
 
 
-def keep_us(channel: Channel) -> int:
+def keep_us(timeshift_window_s: int, archive_days: int) -> int:
     """Return how long a channel's segments are kept, in microseconds."""
-    return max(channel.timeshift_window_s, channel.archive_days * 86400) * 1_000_000
-
-
-def pins_of(*, db_session: Session, channel_id: str) -> list[tuple[int, int]]:
-    """Return the pinned ranges of a channel's timeline."""
-    return [(p.start_us, p.end_us) for p in db_session.scalars(
-        select(TimelinePin).where(TimelinePin.channel_id == channel_id))]
-
-
-def pin_range(*, db_session: Session, owner: str, channel_id: str, start_us: int, end_us: int) -> None:
-    """Keep [start_us, end_us) of a channel from retention for owner (idempotent: one pin per owner)."""
-    pin = db_session.get(TimelinePin, (owner, channel_id))
-    if pin is None:
-        db_session.add(TimelinePin(owner=owner, channel_id=channel_id, start_us=start_us, end_us=end_us))
-    else:
-        pin.start_us, pin.end_us = start_us, end_us
-    db_session.flush()
-
-
-def unpin(*, db_session: Session, owner: str) -> None:
-    """Release an owner's pins."""
-    db_session.execute(delete(TimelinePin).where(TimelinePin.owner == owner))
+    return max(timeshift_window_s, archive_days * 86400) * 1_000_000
 
 
 def purge(rt: Runtime, *, now_us: int | None = None, channel_ids: list[str] | None = None) -> PurgeReport:
@@ -70,10 +52,8 @@ def purge(rt: Runtime, *, now_us: int | None = None, channel_ids: list[str] | No
     now_us = now_us if now_us is not None else int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000)
     report = PurgeReport()
     with rt.db.session(write=False) as s:
-        query = select(Channel)
-        if channel_ids is not None:
-            query = query.where(Channel.id.in_(channel_ids))
-        channels = [(c.id, now_us - keep_us(c)) for c in s.scalars(query)]
+        channels = [(cid, now_us - keep_us(window, days))
+                    for cid, window, days in channel_service.archive_spans(db_session=s, channel_ids=channel_ids)]
     for channel_id, cutoff in channels:
         report.channels += 1
         _purge_channel(rt, channel_id, cutoff, report)
@@ -83,7 +63,7 @@ def purge(rt: Runtime, *, now_us: int | None = None, channel_ids: list[str] | No
 def _purge_channel(rt: Runtime, channel_id: str, cutoff_us: int, report: PurgeReport) -> None:
     with rt.db.session(write=False) as s:
         spec = service.channel_spec(db_session=s, channel_id=channel_id)
-        pins = pins_of(db_session=s, channel_id=channel_id)
+        pins = service.pins_of(db_session=s, channel_id=channel_id)
         runs = [service.to_run(r) for r in s.scalars(
             select(SegmentRun).where(SegmentRun.channel_id == channel_id, SegmentRun.start_us < cutoff_us)
             .order_by(SegmentRun.start_us))]

@@ -15,8 +15,14 @@ from catalog.channels.events import ChannelCreated, ChannelDeleted
 from streaming.formats.hls import format_pdt
 from streaming.ingest.models import IngestTrack
 from streaming.packager.models import ChannelStatus
-from streaming.timeline.models import ChannelTimelineState, SegmentHole, SegmentRun
+from streaming.timeline.models import (
+    ChannelTimelineState,
+    SegmentHole,
+    SegmentRun,
+    TimelinePin,
+)
 from streaming.timeline.runs import Run
+from streaming.timeline.windows import missing_ranges
 
 TIMELINE_TOPIC = "timeline."
 SEGMENT_EXT = {"cmaf": "m4s", "ts": "ts"}
@@ -361,3 +367,30 @@ def channel_statuses(*, db_session: Session, channel_ids: list[str]) -> dict[str
             "updated_at": format_pdt(st.updated_us) if st else None,
         }
     return out
+
+
+def pins_of(*, db_session: Session, channel_id: str) -> list[tuple[int, int]]:
+    """Return the pinned ranges of a channel's timeline."""
+    return [(p.start_us, p.end_us) for p in db_session.scalars(
+        select(TimelinePin).where(TimelinePin.channel_id == channel_id))]
+
+
+def pin_range(*, db_session: Session, owner: str, channel_id: str, start_us: int, end_us: int) -> None:
+    """Keep [start_us, end_us) of a channel from retention for owner (idempotent: one pin per owner)."""
+    pin = db_session.get(TimelinePin, (owner, channel_id))
+    if pin is None:
+        db_session.add(TimelinePin(owner=owner, channel_id=channel_id, start_us=start_us, end_us=end_us))
+    else:
+        pin.start_us, pin.end_us = start_us, end_us
+    db_session.flush()
+
+
+def unpin(*, db_session: Session, owner: str) -> None:
+    """Release an owner's pins."""
+    db_session.execute(delete(TimelinePin).where(TimelinePin.owner == owner))
+
+
+def missing_in_window(*, db_session: Session, channel_id: str, start_us: int, end_us: int) -> list[tuple[int, int]]:
+    """Return the ranges of [start_us, end_us) that the channel's archive does not hold."""
+    return missing_ranges(runs_in_window(db_session=db_session, channel_id=channel_id, start_us=start_us,
+                                         end_us=end_us), start_us, end_us)

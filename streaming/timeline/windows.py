@@ -13,42 +13,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
+from streaming.formats.windows import Window
 from streaming.timeline.runs import Run, Segment, segments_in
 
 KINDS = {"vod": "VOD", "event": "EVENT", "live": None}
 MIN_EVENT_OFFSET_S = 0.001
-
-
-@dataclass(frozen=True)
-class Window:
-    """A window asked for in a path: /window/{channel}/{start}/{end}/{kind}-{offset}/..."""
-
-    channel_id: str
-    start_s: int
-    end_s: int
-    kind: str
-    offset_s: int
-    copy_id: str | None = None  # played from a private copy (streaming/copies.py), not the archive
-
-    @property
-    def scope(self) -> str:
-        """The playback-token scope that grants this window (entitlements/targets.py)."""
-        own = f":copy-{self.copy_id}" if self.copy_id else ""
-        return f"window:{self.channel_id}:{self.start_s}:{self.end_s}:{self.kind}-{self.offset_s}{own}"
-
-    @property
-    def path(self) -> str:
-        """The path prefix of the window's playlists, as the origin's route reads it."""
-        own = f"/copy-{self.copy_id}" if self.copy_id else ""
-        return f"window/{self.channel_id}/{self.start_s}/{self.end_s}/{self.kind}-{self.offset_s}{own}"
-
-    @property
-    def start_us(self) -> int:
-        return self.start_s * 1_000_000
-
-    @property
-    def end_us(self) -> int:
-        return self.end_s * 1_000_000
 
 
 @dataclass(frozen=True)

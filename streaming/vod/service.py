@@ -2,7 +2,8 @@
 
 Services take ``db_session`` and never commit. The database is the truth of what ingest should
 do: a queued asset is transcoded, one whose worker stopped sending heartbeats is queued again,
-so a lost job or a killed worker costs one reconcile pass (workers/jobs.py).
+so a lost job or a killed worker costs one reconcile pass (streaming/vod/jobs.py).
+Other packages ask of an asset only its state and segment sets (`asset_state`, `asset_segment_sets`).
 """
 
 from __future__ import annotations
@@ -239,3 +240,20 @@ def set_audio_labels(*, db_session: Session, asset_id: str, labels: list[dict]) 
     notify_after_commit(db_session, ASSET_TOPIC + asset_id, {"kind": "audio"})
     return row
 
+
+def asset_state(*, db_session: Session, asset_id: str) -> tuple[str, int | None] | None:
+    """Return a VOD asset's state and duration in ms (None: no such asset); "ready" plays."""
+    row = db_session.execute(select(MediaAsset.state, MediaAsset.duration_ms)
+                             .where(MediaAsset.id == asset_id)).first()
+    return (row[0], row[1]) if row else None
+
+
+def asset_segment_sets(*, db_session: Session, asset_id: str) -> tuple[str, ...]:
+    """Return the segment sets a ready VOD asset holds (none when it is not ready).
+
+    Read from the sets ingest was asked for (a ready asset has made them all), not from the
+    index: the playback door asks on every request, and a film's index is tens of kilobytes.
+    """
+    row = db_session.execute(select(MediaAsset.state, MediaAsset.segment_sets)
+                             .where(MediaAsset.id == asset_id)).first()
+    return tuple(row[1]) if row is not None and row[0] == "ready" else ()

@@ -8,7 +8,11 @@ import secrets
 import pytest
 
 from infra import staff
-from tests.entitlements.conftest import billing, make_package, make_subscriber  # noqa: F401
+from tests.entitlements.conftest import (  # noqa: F401
+    billing,
+    make_package,
+    make_subscriber,
+)
 
 
 @pytest.fixture(scope="session")

@@ -280,7 +280,7 @@ def test_the_command_line_imports_a_file(rt, settings, source, tmp_path) -> None
 
 def _lone_import(rt, source: dict):  # noqa: ANN001, ANN202
     """Queue an import of a file not in storage, the only one left to claim (every other test's ended)."""
-    from catalog.guide import service as epg
+    from catalog.guide import sources as epg
     from catalog.guide.models import EpgImport
 
     with rt.db.session() as s:
@@ -292,7 +292,7 @@ def _lone_import(rt, source: dict):  # noqa: ANN001, ANN202
 
 
 def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, source) -> None:  # noqa: ANN001
-    from catalog.guide import service as epg
+    from catalog.guide import sources as epg
 
     imp = _lone_import(rt, source)
     now = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)  # after every other test's imports
@@ -380,7 +380,7 @@ def test_programmes_at_the_ends_of_time_are_skipped_and_counted_and_the_import_e
 
 
 def test_an_import_whose_runner_dies_every_time_fails_with_a_reason(rt, source) -> None:  # noqa: ANN001
-    from catalog.guide import service as epg
+    from catalog.guide import sources as epg
 
     imp = _lone_import(rt, source)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=7300)  # after every other test's imports

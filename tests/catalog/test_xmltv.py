@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from catalog.guide.xmltv import GuideError, GuideProgramme, Rejected, episode_numbers, parse_time, read_guide
+from catalog.guide.xmltv import (
+    GuideError,
+    GuideProgramme,
+    Rejected,
+    episode_numbers,
+    parse_time,
+    read_guide,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-dst-week.xml"  # ../shared/epg, copied
 WARSAW = ZoneInfo("Europe/Warsaw")

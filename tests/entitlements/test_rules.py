@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from entitlements.accounts.billing import signature
-from entitlements.accounts.tokens import AccessClaims, TokenKeys, new_user_code, normalize_user_code
+from entitlements.accounts.tokens import (
+    AccessClaims,
+    TokenKeys,
+    new_user_code,
+    normalize_user_code,
+)
 from entitlements.packages.rules import PackageLimits as P
 from entitlements.packages.rules import ThrottlePolicy, combine_limits
 

@@ -16,7 +16,12 @@ from entitlements.playback.errors import (
     ProgrammeNotStarted,
     ProgrammeOnAir,
 )
-from entitlements.playback.targets import ChannelWindowFacts, ProgrammeRef, resolve_channel, resolve_programme
+from entitlements.playback.targets import (
+    ChannelWindowFacts,
+    ProgrammeRef,
+    resolve_channel,
+    resolve_programme,
+)
 
 NOW = dt.datetime(2026, 12, 1, 20, 0, tzinfo=dt.UTC)
 T = int(NOW.timestamp())

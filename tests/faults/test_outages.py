@@ -15,7 +15,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.fault_stack import SEGMENT_S, FaultStack, OutageReport, measure_outage
+from tests.support.fault_stack import (
+    SEGMENT_S,
+    FaultStack,
+    OutageReport,
+    measure_outage,
+)
 
 pytestmark = pytest.mark.faults
 OUTAGE_S = 8.0  # the issue: "In CI an outage lasts about 8 s"

@@ -6,18 +6,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from infra.db import Base
+from infra.composition.models import metadata
 from infra.migrate import downgrade, upgrade
-from infra.models import import_all_models
 
 
 def test_upgrade_matches_models_and_downgrade_empties(tmp_path) -> None:  # noqa: ANN001
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url)
-    import_all_models()
     engine = create_engine(url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), metadata())
     assert diff == []
     assert {"channels", "segment_runs", "ingest_tracks"} <= set(inspect(engine).get_table_names())
     downgrade(url, "base")
@@ -26,7 +24,6 @@ def test_upgrade_matches_models_and_downgrade_empties(tmp_path) -> None:  # noqa
 
 
 def test_the_database_under_test_is_at_head(rt) -> None:  # noqa: ANN001
-    import_all_models()
     with rt.db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), metadata())
     assert diff == []

@@ -22,7 +22,15 @@ import infra.webhooks
 from infra.db import utc
 from infra.notify import OutboxMessage, load_notifier
 from infra.settings import Settings
-from infra.webhooks import MAX_ATTEMPTS, backoff_s, claim_due, deliver_webhooks, record_result, sign, verify
+from infra.webhooks import (
+    MAX_ATTEMPTS,
+    backoff_s,
+    claim_due,
+    deliver_webhooks,
+    record_result,
+    sign,
+    verify,
+)
 from tests.conftest import wait_for
 
 SECRET = "whsec-" + "k" * 20

@@ -1,6 +1,10 @@
 """The recorder tests sign subscribers in like the entitlement tests do."""
 
-from tests.entitlements.conftest import billing, make_package, make_subscriber  # noqa: F401
+from tests.entitlements.conftest import (  # noqa: F401
+    billing,
+    make_package,
+    make_subscriber,
+)
 
 
 def fill_archive(rt, channel_id: str, start_us: int, count: int, duration_us: int = 2_000_000):  # noqa: ANN001, ANN201

@@ -16,7 +16,7 @@ from infra.notify import OutboxMessage
 from recorder import jobs as recorder_jobs
 from recorder import service
 from recorder.models import Recording, StoredCopy
-from streaming.timeline import copies
+from streaming.copies import service as copies
 from streaming.timeline.models import TimelinePin
 from tests.entitlements.conftest import bearer, login
 from tests.recorder.conftest import fill_archive

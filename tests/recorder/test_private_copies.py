@@ -13,7 +13,7 @@ from sqlalchemy import select
 from recorder import jobs as recorder_jobs
 from recorder import service
 from recorder.models import StoredCopy
-from streaming.timeline import copies
+from streaming.copies import service as copies
 from streaming.timeline.models import TimelinePin
 from streaming.timeline.retention import purge
 from streaming.timeline.runs import make_run

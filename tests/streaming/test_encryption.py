@@ -14,7 +14,12 @@ from sqlalchemy import select
 
 from streaming.formats.hls import MediaPlaylistSpec, render_media
 from streaming.packager.arguments import ffmpeg_exe
-from streaming.protection.keys import encrypt_segment, encrypted_length, key_source, segment_iv
+from streaming.protection.keys import (
+    encrypt_segment,
+    encrypted_length,
+    key_source,
+    segment_iv,
+)
 from streaming.protection.models import ContentKey
 from tests.conftest import channel_body, wait_for
 from tests.streaming.test_playlist import cmaf_init, segments_from

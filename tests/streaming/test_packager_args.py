@@ -9,7 +9,14 @@ from pydantic import ValidationError
 
 from catalog.channels.schemas import ChannelCreate, check_source_url
 from streaming.packager import arguments as packaging
-from streaming.packager.arguments import AudioOut, LadderRung, PackagerSpec, packager_args, source_kind, var_stream_map
+from streaming.packager.arguments import (
+    AudioOut,
+    LadderRung,
+    PackagerSpec,
+    packager_args,
+    source_kind,
+    var_stream_map,
+)
 from streaming.packager.node import packager_spec, probe_args
 from streaming.packager.supervisor import SupervisorPolicy, classify_failure
 

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from streaming.timeline import service
 from streaming.timeline.models import SegmentRun
-from streaming.timeline.retention import pin_range, purge, unpin
+from streaming.timeline.retention import purge
 from streaming.timeline.runs import cut_run, expired_ranges, make_run, pack_durations
+from streaming.timeline.service import pin_range, unpin
 
 S = 1_000_000
 D = 2 * S

@@ -6,8 +6,14 @@ import m3u8
 import pytest
 
 from streaming.formats.hls import MediaPlaylistSpec, render_media
+from streaming.formats.windows import Window
 from streaming.timeline.runs import make_run
-from streaming.timeline.windows import MIN_EVENT_OFFSET_S, ArchiveRuns, Window, contains, window_segments
+from streaming.timeline.windows import (
+    MIN_EVENT_OFFSET_S,
+    ArchiveRuns,
+    contains,
+    window_segments,
+)
 
 T0 = 1_790_000_000  # seconds
 D = 2_000_000  # a 2 s segment

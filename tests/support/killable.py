@@ -42,7 +42,7 @@ def main(argv: list[str]) -> None:
         with rt.db.session() as s:
             service.finalize(db_session=s, recording_id=argv[1], now=dt.datetime.fromisoformat(argv[2]))
     elif argv[0] == "copy":
-        from streaming.timeline import copies
+        from streaming.copies import service as copies
 
         copy, copied, lock = rt.store.copy, [], threading.Lock()
 

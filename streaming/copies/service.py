@@ -16,9 +16,10 @@ from dataclasses import asdict
 
 from infra.errors import ObjectNotFound
 from infra.runtime import Runtime
+from streaming.formats.windows import Window
 from streaming.timeline import service
 from streaming.timeline.runs import Run, Segment, segments_in
-from streaming.timeline.windows import Window, contains
+from streaming.timeline.windows import contains
 
 COPY_THREADS = 8
 
