@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
 
 from catalog.vod import cache as vod_cache
@@ -209,11 +211,7 @@ def save_position(*, db_session: Session, now: dt.datetime, subscriber_id: str, 
     values = dict(position_s=min(body.position_s, duration) if duration else body.position_s,
                   duration_s=duration, finished=is_finished(body.position_s, duration, body.finished),
                   device_id=device_id, updated_at=now)
-    dialect = db_session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # One statement, so two devices reporting at once never collide on the primary key.
     upsert = insert(WatchPosition).values(subscriber_id=subscriber_id, title_id=title_id, **values)
     db_session.execute(upsert.on_conflict_do_update(index_elements=["subscriber_id", "title_id"], set_=values))

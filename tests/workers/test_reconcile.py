@@ -9,13 +9,7 @@ from catalog.guide.models import Programme
 from infra.db import new_id
 from recorder import jobs as recorder_jobs
 from tests.conftest import wait_for
-from tests.entitlements.conftest import (  # noqa: F401
-    bearer,
-    billing,
-    login,
-    make_package,
-    make_subscriber,
-)
+from tests.entitlements.conftest import bearer, login
 from tests.support.guide import import_programmes, programme_ids
 
 
