@@ -1,6 +1,6 @@
 """Cost of checking pushed media (issue 19) next to hashing the same bytes with sha256.
 
-Every segment and init segment pushed to ingest is checked by streaming/media_check.py before
+Every segment and init segment pushed to ingest is checked by streaming/ingest/media_check.py before
 it is stored. This times the checks on real ffmpeg output (our packager's two-rendition CMAF
 test pattern, and the same pattern as MPEG-TS) against sha256 of the same bytes, in one run;
 docs/benchmarks.md puts them beside the API CPU a push costs (bench.ingest_cpu).

@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.playback door --mode distributed --seconds 15
     .venv/bin/python -m bench.playback revoke --mode distributed --runs 20
 
-decide: `entitlements.decision.decide` on prepared facts (warm: nothing to fetch), one thread,
+decide: `entitlements.playback.decision.decide` on prepared facts (warm: nothing to fetch), one thread,
 for a mix of allowed and denied requests.
 door: wrk keeps 8 connections calling POST /v1/playback, turning through 8 signed-in players
 (each on its own account and device, so each call hands its previous stream over) against one

@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.vod_search --mode distributed --titles 50000
 
 T titles are bulk-inserted behind a `smartgo api` process (Core INSERTs; the search words folded
-by `catalog.vod_search.title_words`, as a write through the API folds them): movies, series and
+by `catalog.vod.search.title_words`, as a write through the API folds them): movies, series and
 shows, Polish and English titles and synopses drawn from a synthetic Polish-looking vocabulary
 (Zipf-distributed, with diacritics), 1 to 3 of 24 genres, 4 people each, 90% published over
 three years, the rest drafts or not yet available. One signed-in subscriber with 30 titles

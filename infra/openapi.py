@@ -48,7 +48,7 @@ ERROR_SCHEMA = {
         },
     }},
 }
-# What the layers in front of the endpoints answer (infra/web.py), by status.
+# What the layers in front of the endpoints answer (infra/composition/web.py), by status.
 VALIDATION = ("VALIDATION_ERROR", InvalidInput.code)  # INVALID_INPUT: a value the database refused
 MALFORMED = "MALFORMED_JSON"
 NOT_FOUND = "NOT_FOUND"
@@ -85,7 +85,7 @@ def route_errors(route: APIRoute) -> Raised:
 
 
 def _front_codes(route: APIRoute, method: str) -> dict[int, set[str]]:
-    """The codes infra/web.py answers for this route whatever its endpoint does."""
+    """The codes infra/composition/web.py answers for this route whatever its endpoint does."""
     codes: dict[int, set[str]] = {
         422: set(VALIDATION),  # parameters (and a NUL anywhere in the URL)
         503: {c.code for c in subclasses(ServiceUnavailable)},

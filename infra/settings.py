@@ -53,10 +53,10 @@ class Settings(BaseSettings):
     epg_max_bytes: int = Field(512 * 1024 * 1024, ge=1024)  # a guide larger than this (unpacked) fails
     epg_fetch_timeout_s: float = Field(60.0, gt=0)
     # Internal networks (CIDR) and host names guide fetches may reach, comma-separated; loopback,
-    # private and link-local addresses are refused otherwise (catalog/epg_fetch.py).
+    # private and link-local addresses are refused otherwise (catalog/guide/fetch.py).
     epg_fetch_allow: str = ""
     max_ingest_object_bytes: int = Field(32 * 1024 * 1024, gt=0)
-    # While storage is away, pushed segments wait in {data_dir}/spool up to this size (streaming/spool.py).
+    # While storage is away, pushed segments wait in {data_dir}/spool up to this size (streaming/ingest/spool.py).
     ingest_spool_mb: int = Field(1024, ge=0)
     storage_timeout_s: float = Field(5.0, gt=0)
     # Every wait on PostgreSQL is bounded (infra/db.py): connecting, a statement (server side; a
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     device_code_ttl_s: int = Field(600, ge=60, le=3600)
     device_code_interval_s: int = Field(5, ge=1, le=60)
     password_reset_ttl_s: int = Field(3600, ge=300, le=86400)
-    # The login throttle (entitlements/rules.py): per account, free attempts, then a delay that
+    # The login throttle (entitlements/packages/rules.py): per account, free attempts, then a delay that
     # doubles from login_delay_s up to login_max_delay_s, and a lock of login_lock_s after
     # login_lock_after attempts within login_lock_s; per address, a lock after that many failures.
     login_free_attempts: int = Field(3, ge=1, le=100)
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     default_stream_limit: int = Field(2, ge=1, le=100)  # concurrent streams when no package sets it
     playback_session_max_s: int = Field(12 * 3600, ge=600, le=7 * 86400)  # a playback URL's life
     playback_decision_retention_days: int = Field(90, ge=1, le=3650)
-    # What the door does while the database or Redis is away (entitlements/outage.py): "closed"
+    # What the door does while the database or Redis is away (entitlements/playback/outage.py): "closed"
     # refuses starts that need them (503); "open" admits a start that passes every check it can
     # still make, including a decision this process made for the same request within the grace.
     playback_outage_policy: Literal["closed", "open"] = "closed"
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     webhook_kinds: str = "recording."  # comma-separated prefixes of the message kinds sent
     max_request_body_bytes: int = Field(1024 * 1024, ge=1024)
-    # VOD ingest (streaming/vod_ingest.py): the ladder (rungs taller than the source are dropped),
+    # VOD ingest (streaming/vod/ingest.py): the ladder (rungs taller than the source are dropped),
     # segment length (a whole number of AAC frames at 48 kHz and of frames at 25 fps), x264 preset.
     vod_ladder: str = "1080p:1920x1080:5000,720p:1280x720:2800,480p:854x480:1200,360p:640x360:700"
     vod_segment_s: float = Field(3.84, ge=1.0, le=10.0)

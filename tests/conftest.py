@@ -70,7 +70,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         "live_window_s": 20.0,
         # Every test logs in from 127.0.0.1: the per-address lock is tested on its own.
         "login_address_failures": 1_000_000,
-        # Most tests exercise the origin alone; tests/entitlements/test_origin_tokens.py turns it off.
+        # Most tests exercise the origin alone; tests/entitlements/playback/test_gate.py turns it off.
         "open_playback": True,
         # Light VOD ladder (a 1080p ladder costs too much CPU here); rungs taller than a source are dropped.
         "vod_ladder": "360p:640x360:700,240p:426x240:300",

@@ -38,7 +38,7 @@ class Channel(Base):
     # key every key_rotation_s.
     encryption: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
     key_rotation_s: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
-    # Why ffmpeg could not make the channel's outage slates (streaming/slate.py); they are not tried again.
+    # Why ffmpeg could not make the channel's outage slates (streaming/packager/slate.py); they are not tried again.
     slate_error: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(

@@ -79,7 +79,7 @@ SOURCE_SCHEMES = ("udp", "srt", "rtmp", "rtmps", "http", "https", "file", "testc
 
 
 def check_source_url(url: str | None) -> str | None:
-    """Accept the source kinds the packager can pull (see streaming/packaging.py)."""
+    """Accept the source kinds the packager can pull (see streaming/packager/arguments.py)."""
     if url is None:
         return None
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""

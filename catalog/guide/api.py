@@ -31,7 +31,7 @@ viewer = [Depends(require_staff("viewer"))]
 operator = [Depends(require_staff("operator"))]
 SourceIdPath = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 ImportIdPath = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
-UPLOAD_PATH = r"^/v1/admin/epg/sources/[^/]+/imports$"  # streams its body itself (see infra/web.py)
+UPLOAD_PATH = r"^/v1/admin/epg/sources/[^/]+/imports$"  # streams its body itself (see infra/composition/web.py)
 
 
 @router.get("/v1/admin/epg/sources", response_model=list[EpgSourceRead], dependencies=viewer)

@@ -23,7 +23,7 @@ MAX_TEXT = 4000
 # larger than this is refused rather than held (text is handed over as it comes, whatever its size).
 MAX_TOKEN = 4 * 1024 * 1024
 FEED = 1 << 16
-SERIES_ID_LENGTH = 200  # catalog.models.Programme.series_id
+SERIES_ID_LENGTH = 200  # catalog.guide.models.Programme.series_id
 # Times outside these years are placeholders or typos (0001, 9999), and near the ends of what a
 # datetime holds, moving them to UTC overflows; offsets beyond 14 hours exist nowhere.
 FIRST_YEAR, LAST_YEAR = 1970, 2199

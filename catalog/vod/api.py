@@ -39,7 +39,7 @@ Publisher = Annotated[StaffApiKey, Depends(require_staff("publisher"))]
 Admin = Annotated[StaffApiKey, Depends(require_staff("admin"))]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 ImageKind = Literal["poster", "backdrop"]
-# Streams its body itself, with its own limit (see infra/web.py BodyLimit).
+# Streams its body itself, with its own limit (see infra/composition/web.py BodyLimit).
 IMAGE_UPLOAD_PATH = r"^/v1/admin/vod/titles/[^/]+/images/[^/]+$"
 
 

@@ -74,7 +74,7 @@ class TitleWord(Base):
     """A folded word of a title's texts (lower case, no diacritics), for search on any database."""
 
     __tablename__ = "vod_title_words"
-    # Search reads the best field first: title words, then people, then synopses (catalog/vod_search.py).
+    # Search reads the best field first: title words, then people, then synopses (catalog/vod/search.py).
     __table_args__ = (Index("ix_vod_title_words_field", "weight", "word", "title_id"),)
 
     # "C" collation on PostgreSQL: a prefix range (word >= 'zol' AND word < 'zom') uses the index.

@@ -2,7 +2,7 @@
 
 Every read filters with vod.visible_query at the current time, so nothing here needs a job to
 open or close a window; the browse rows every subscriber shares are the one thing kept
-(catalog/vod_cache.py: until the next catalogue change, at most 30 s). Cards are built from two
+(catalog/vod/cache.py: until the next catalogue change, at most 30 s). Cards are built from two
 queries per page (titles, then their texts).
 """
 

@@ -24,7 +24,7 @@ SUBSCRIBER_TOKEN = HTTPBearer(scheme_name="SubscriberToken", auto_error=False,
 BILLING_SIGNATURE = APIKeyHeader(
     name="X-SmartGo-Signature", scheme_name="BillingSignature", auto_error=False,
     description="HMAC-SHA256 of the request with the billing client's secret, sent with X-SmartGo-Key-Id, "
-                "X-SmartGo-Timestamp and (for changes) Idempotency-Key; see entitlements/billing.py.")
+                "X-SmartGo-Timestamp and (for changes) Idempotency-Key; see entitlements/accounts/billing.py.")
 
 
 def access_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(SUBSCRIBER_TOKEN)]) -> str | None:

@@ -102,7 +102,7 @@ class DeviceRead(BaseModel):
     model: str | None
     platform: str | None = None
     os_version: str | None = None
-    device_profile: str = "standard"  # what playback is shaped for (streaming/device_profiles.py)
+    device_profile: str = "standard"  # what playback is shaped for (streaming/formats/device_profiles.py)
     profile_set_by_staff: bool = False
     created_at: dt.datetime
     last_seen_at: dt.datetime
@@ -135,7 +135,7 @@ class DeviceProfileRead(BaseModel):
 
 
 class Limits(BaseModel):
-    """The account's limits after combining its active packages (see entitlements/rules.py)."""
+    """The account's limits after combining its active packages (see entitlements/packages/rules.py)."""
 
     max_devices: int
     max_streams: int | None

@@ -115,7 +115,7 @@ def record_change(*, db_session: Session, sub: Subscriber, actor: str, action: s
 
 
 def touch(sub: Subscriber) -> None:
-    """Mark the account changed: cached facts about it (entitlements/playback.py) stop being used."""
+    """Mark the account changed: cached facts about it (entitlements/playback/service.py) stop being used."""
     sub.updated_at = now_utc()
 
 
@@ -254,7 +254,7 @@ def to_device_read(device: Device, current_id: str | None = None) -> DeviceRead:
                       current=device.id == current_id)
 
 
-def device_profile(device: Device | None):  # noqa: ANN201 - streaming.device_profiles.DeviceProfile
+def device_profile(device: Device | None):  # noqa: ANN201 - streaming.formats.device_profiles.DeviceProfile
     """Return the profile a device's playback is shaped for: staff's choice, else its platform's."""
     if device is None:
         return device_profiles.choose_profile(platform=None, os_version=None)

@@ -19,7 +19,7 @@ class Package(Base):
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(8))  # base | addon
-    # None: this package says nothing about that limit (see entitlements/rules.py).
+    # None: this package says nothing about that limit (see entitlements/packages/rules.py).
     max_devices: Mapped[int | None] = mapped_column(Integer)
     max_streams: Mapped[int | None] = mapped_column(Integer)
     recording_hours: Mapped[int | None] = mapped_column(Integer)

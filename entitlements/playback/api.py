@@ -68,7 +68,7 @@ ProfileIdPath = Annotated[str, Path(pattern=r"^[a-f0-9]{32}$", description="prof
 def start_playback(body: PlaybackRequest, request: Request, token: AccessToken, rt: RuntimeDep) -> PlaybackStart:
     """Ask to play content in a mode on this device: a signed URL, or 403 with the reason.
 
-    While the database is away the door follows SMARTGO_PLAYBACK_OUTAGE_POLICY (entitlements/outage.py).
+    While the database is away the door follows SMARTGO_PLAYBACK_OUTAGE_POLICY (entitlements/playback/outage.py).
     """
     # The URL points where the player reached us, unless a public base URL (a CDN) is set.
     base = rt.settings.public_base_url or str(request.base_url)

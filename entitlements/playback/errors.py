@@ -35,7 +35,7 @@ class InvalidMode(InvalidInput):
     code = "INVALID_MODE"
 
 
-# -- refusals at the origin (entitlements/gate.py) --
+# -- refusals at the origin (entitlements/playback/gate.py) --
 class TokenRequired(Unauthorized):
     code = "PLAYBACK_TOKEN_REQUIRED"
 

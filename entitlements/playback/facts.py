@@ -173,7 +173,7 @@ def package_limits(*, db_session: Session) -> dict[str, PackageLimits]:
 
 
 def account_limits(*, db_session: Session, sub: Subscriber, held: frozenset[str]) -> Limits:
-    """Return the limits of an account holding these packages (the rule in entitlements/rules.py)."""
+    """Return the limits of an account holding these packages (the rule in entitlements/packages/rules.py)."""
     catalogue = package_limits(db_session=db_session)
     combined = combine_limits(catalogue[c] for c in sorted(held) if c in catalogue)
     return Limits(max_devices=sub.device_limit or combined["max_devices"] or runtime().settings.default_device_limit,

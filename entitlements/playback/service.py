@@ -90,7 +90,7 @@ def heartbeat(*, db_session: Session, subscriber_id: str, session_id: str) -> No
     keep_alive([session_id])
 
 
-def to_profile_read(p) -> DeviceProfileRead:  # noqa: ANN001 - a streaming.device_profiles.DeviceProfile
+def to_profile_read(p) -> DeviceProfileRead:  # noqa: ANN001 - a streaming.formats.device_profiles.DeviceProfile
     """Return the API view of a device profile."""
     low, high = ".".join(map(str, p.min_version)), ".".join(map(str, p.below_version or ()))
     versions = " and ".join(([f">= {low}"] if low else []) + ([f"< {high}"] if high else [])) or "any"
@@ -127,7 +127,7 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     if target.kind == "vod" and target.window is not None and target.copy_id is None:
         # (A private copy plays from its own index: the archive may have purged the originals.)
         _require_recorded(db_session, target)
-    if not facts.streams_counted:  # Redis away and the outage policy open (entitlements/outage.py)
+    if not facts.streams_counted:  # Redis away and the outage policy open (entitlements/playback/outage.py)
         decision = replace(decision, reason="STREAMS_UNCOUNTED")
     if decision.replaces:
         old = db_session.get(PlaybackSession, decision.replaces)

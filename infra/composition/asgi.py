@@ -1,4 +1,4 @@
-"""The ASGI application object servers import (``infra.asgi:app``)."""
+"""The ASGI application object servers import (``infra.composition.asgi:app``)."""
 
 from infra.composition.web import create_app
 from infra.composition.wiring import build

@@ -2,7 +2,7 @@
 
 Encoder playlists are an input, never what players get: we read them only to learn each
 segment's duration, wall-clock time and discontinuities (RFC 8216 section 4.3). What the
-segments themselves must be is streaming/media_check.py's business.
+segments themselves must be is streaming/ingest/media_check.py's business.
 """
 
 from __future__ import annotations

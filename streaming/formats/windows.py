@@ -18,11 +18,11 @@ class Window:
     end_s: int
     kind: str
     offset_s: int
-    copy_id: str | None = None  # played from a private copy (streaming/copies.py), not the archive
+    copy_id: str | None = None  # played from a private copy (streaming/copies/service.py), not the archive
 
     @property
     def scope(self) -> str:
-        """The playback-token scope that grants this window (entitlements/targets.py)."""
+        """The playback-token scope that grants this window (entitlements/playback/targets.py)."""
         own = f":copy-{self.copy_id}" if self.copy_id else ""
         return f"window:{self.channel_id}:{self.start_s}:{self.end_s}:{self.kind}-{self.offset_s}{own}"
 

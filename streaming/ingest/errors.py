@@ -25,7 +25,7 @@ class UnsupportedIngestFile(InvalidInput):
 class NotMedia(InvalidInput):
     """Bytes that are not the kind of media their file name says (an HTML page, zeros, nothing).
 
-    The base of every media refusal (streaming/media_check.py): each is a 422, and nothing of
+    The base of every media refusal (streaming/ingest/media_check.py): each is a 422, and nothing of
     the file is stored or published.
     """
 

@@ -2,7 +2,7 @@
 
 Every pushed segment and init segment passes here before anything is stored, so a file that
 players would choke on (cut uploads, lying box sizes, sync bytes around noise, a rendition
-without its video) is refused with a code of its own (streaming/errors.py) and never reaches
+without its video) is refused with a code of its own (streaming/ingest/errors.py) and never reaches
 the store or the timeline. Everything here is a pure function of the bytes and of what the
 rendition declares (``Expect``); it reads only headers and sample tables, never sample data,
 so a push pays a fraction of what hashing the segment costs (docs/benchmarks.md, issue 19).

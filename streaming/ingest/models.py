@@ -24,11 +24,11 @@ class IngestTrack(Base):
     # sequence number right after it means a restart, not a late segment.
     init_since_segment: Mapped[bool] = mapped_column(Boolean, default=False)
     # What the encoder's last playlist announced, and stored segments waiting to publish
-    # (their JSON forms are in streaming/ingest_state.py): a handful of entries each.
+    # (their JSON forms are in streaming/ingest/state.py): a handful of entries each.
     announced: Mapped[list] = mapped_column(JSON, default=list)
     pending: Mapped[list] = mapped_column(JSON, default=list)
     # [[track_id, timescale, default sample duration, handler], ...] of the current init
-    # segment: what times a CMAF segment from its own boxes (streaming/fmp4.py).
+    # segment: what times a CMAF segment from its own boxes (streaming/formats/fmp4.py).
     init_timing: Mapped[list] = mapped_column(JSON, default=list)
     pending_n: Mapped[int] = mapped_column(Integer, default=0, index=True)
     peak_bps: Mapped[int] = mapped_column(Integer, default=0)

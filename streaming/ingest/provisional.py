@@ -4,7 +4,7 @@ An outage of the database must not be a hole in every channel: live viewers have
 segments during the outage, because RFC 8216 6.2.1 forbids filling a gap players were already
 shown. So when a push finds the database unreachable, the ingest process carries on with the
 channel's ingest state in its own memory (the state it wrote last, which it keeps for this):
-the same pure functions (``streaming.ingest_state``) decide sessions, timing and what publishes;
+the same pure functions (``streaming.ingest.state``) decide sessions, timing and what publishes;
 the bytes are stored as always; what publishes goes to every origin over the bus, which adds it
 to their in-memory views; and a journal object in storage (``journal/{channel}/provisional.json``:
 the runs, holes and ingest state since the outage began) describes it all. When the database

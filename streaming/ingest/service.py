@@ -8,14 +8,14 @@ enters the timeline before its bytes are stored.
 
 Every write transaction here is the same three steps: lock and load the channel's ingest
 state (``ingest_store.load_ingest``: two statements), apply the pushed file with the pure
-functions of ``streaming.ingest_state``, write back what changed. The push path is the
+functions of ``streaming.ingest.state``, write back what changed. The push path is the
 busiest writer in the system (every track of every channel, every segment duration), so it
 uses Core statements, not ORM objects.
 
 While the database is away the same three steps run on the channel's state in this process's
-memory (``streaming.provisional``): ``_transact`` picks where, and the index catches up when
+memory (``streaming.ingest.provisional``): ``_transact`` picks where, and the index catches up when
 the database is back. While storage is away the bytes wait in a spool on local disk
-(``streaming.spool``) and everything else goes on as usual.
+(``streaming.ingest.spool``) and everything else goes on as usual.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ from streaming.timeline.runs import Run
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # A push waits at most this long on each database call: past it, the database counts as away
-# and the channel goes on from memory (streaming/provisional.py) instead of stalling the encoder.
+# and the channel goes on from memory (streaming/ingest/provisional.py) instead of stalling the encoder.
 INGEST_DB_TIMEOUT_S = 1.0
 
 
@@ -138,7 +138,7 @@ def redundant_playlist(rt: Runtime, *, spec: timeline_service.ChannelSpec, seg_s
                        filename: str, size: int) -> bool:
     """Tell whether a pushed file is a playlist ingest can acknowledge without reading it.
 
-    Our own packager's CMAF segments are timed from their own boxes (streaming/fmp4.py), so
+    Our own packager's CMAF segments are timed from their own boxes (streaming/formats/fmp4.py), so
     once this process has timed a track's segments that way, the track's playlists add
     nothing. Any other process, or any doubt, takes the full path, which is always right.
     """
@@ -183,7 +183,7 @@ def _admit(rt: Runtime, chan: ChannelIngest, epoch: int | None) -> None:
 
 
 def _track(chan: ChannelIngest, track: str) -> TrackIngest:
-    # Rows are created with the channel (streaming.service.init_channel).
+    # Rows are created with the channel (streaming.timeline.service.init_channel).
     state = chan.tracks.get(track)
     if state is None:
         raise UnknownSegmentSet(f"channel {chan.channel_id!r} does not package track {track!r}")
@@ -224,7 +224,7 @@ def _ingest_segment(rt: Runtime, spec: timeline_service.ChannelSpec, track: str,
         raise SequenceOutOfRange(str(err)) from err
     if encseq is None:
         raise InvalidIngestPath(f"segment name {filename!r} carries no sequence number")
-    # Nothing that is not whole, consistent media is stored (streaming/media_check.py).
+    # Nothing that is not whole, consistent media is stored (streaming/ingest/media_check.py).
     if seg_set == "cmaf":
         track_ids = media_check.check_fmp4_segment(body)
     else:
@@ -355,7 +355,7 @@ Txn = DbTxn | MemoryTxn
 
 def _transact(rt: Runtime, channel_id: str, take: Callable[[Txn], T]) -> T:
     """Run take on the channel's ingest state in one transaction: in the database, or, while the
-    database is away, in this process's memory (streaming/provisional.py). take may run twice (a
+    database is away, in this process's memory (streaming/ingest/provisional.py). take may run twice (a
     database that fails mid-way): it changes nothing outside the transaction but idempotent deletes."""
     timelines = provisional(rt)
     err: DatabaseUnavailable | None = None

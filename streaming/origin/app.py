@@ -166,7 +166,7 @@ class Origin:
             return
         published = message.get("provisional")
         if published is not None:
-            # Published while the database is away (streaming/provisional.py): the message
+            # Published while the database is away (streaming/ingest/provisional.py): the message
             # carries the runs themselves, as there is no index to read them from.
             self.views[ch] = _extended(view, published, message["version"])
         else:

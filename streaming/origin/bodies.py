@@ -1,6 +1,6 @@
 """Bodies the origin makes rather than reads as stored: content keys and retimed outage slates.
 
-Kept apart from streaming/origin.py (routing, playlists, stored segments); each function returns
+Kept apart from streaming/origin/app.py (routing, playlists, stored segments); each function returns
 the bytes, the origin sends them.
 """
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 async def slate_body(origin: "Origin", view: ChannelView, track: str, seq: int, window: Window | None) -> bytes:
-    """Return the slate of an outage's entry, timed to its place (streaming/slate.py) and sealed
+    """Return the slate of an outage's entry, timed to its place (streaming/packager/slate.py) and sealed
     like the channel's segments."""
     if window is not None and window.copy_id:
         runs, _ = await origin.windows.of_copy(window)

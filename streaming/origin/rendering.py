@@ -1,6 +1,6 @@
 """Rendering playlists from a channel's view: live and time-shift, windows, the master.
 
-Pure of I/O: the origin (streaming/origin.py) loads the view and the runs, and sends the bytes;
+Pure of I/O: the origin (streaming/origin/app.py) loads the view and the runs, and sends the bytes;
 rendered playlists are kept in the view until the next one replaces it.
 """
 
@@ -167,7 +167,7 @@ def window_playlist(view: ChannelView, track: str, window: Window, runs: list[Ru
                     gaps: list[Segment], *, delta: bool = False,
                     profile: DeviceProfile = STANDARD) -> tuple[bytes, bytes, bytes]:
     """Render a window's media playlist (start-over, catch-up, by time), shaped for a device profile;
-    return it, its ETag and its Cache-Control (see streaming/windows.py). A growing (EVENT) one
+    return it, its ETag and its Cache-Control (see streaming/timeline/windows.py). A growing (EVENT) one
     offers delta updates."""
     planned = window_segments(window, runs, holes, track, gaps)
     segments, start_offset = planned.segments, planned.start_offset_s

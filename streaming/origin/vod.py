@@ -52,7 +52,7 @@ def scope_of(asset_id: str) -> str:
 
 
 class VodOrigin:
-    """Serves VOD playlists and segments for the origin (streaming/origin.py)."""
+    """Serves VOD playlists and segments for the origin (streaming/origin/app.py)."""
 
     def __init__(self, rt: Runtime, origin) -> None:  # noqa: ANN001 - the Origin, for its object path
         self.rt, self.origin = rt, origin

@@ -1,12 +1,12 @@
 """Slates: what players that cannot skip an EXT-X-GAP entry are shown while a channel is off the air.
 
 Older TV players fetch a gap entry's URI and stop on its 404, so their device profile (see
-streaming/device_profiles.py) gets a real MPEG-TS segment instead: colour bars and silence made
+streaming/formats/device_profiles.py) gets a real MPEG-TS segment instead: colour bars and silence made
 once per channel track by ffmpeg (``make_slates``, a worker job) and stored beside its segments.
 The origin serves the one stored clip for every slate entry, its timestamps moved to the
 entry's place on the wall clock (``retime_ts``), so consecutive slate entries play as one
 continuous stream: the outage opens a discontinuity and the channel's return closes it
-(streaming/timeline.py), and nothing between them needs one.
+(streaming/timeline/runs.py), and nothing between them needs one.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ PACKET = 188
 FFMPEG_TIMEOUT_S = 60
 
 
-def slate_shapes(spec) -> dict[str, dict]:  # noqa: ANN001 - a streaming.service.ChannelSpec
+def slate_shapes(spec) -> dict[str, dict]:  # noqa: ANN001 - a streaming.timeline.service.ChannelSpec
     """Return each TS track's slate shape (size, rate, audio, length), by track name."""
     shapes = {r.name: dict(width=r.width, height=r.height, frame_rate=r.frame_rate, audio=not spec.audio)
               for r in spec.renditions}
@@ -37,7 +37,7 @@ def slate_shapes(spec) -> dict[str, dict]:  # noqa: ANN001 - a streaming.service
     return {name: {**shape, "duration_s": spec.segment_duration_us / 1_000_000} for name, shape in shapes.items()}
 
 
-def slate_key(spec, name: str) -> str:  # noqa: ANN001 - a streaming.service.ChannelSpec
+def slate_key(spec, name: str) -> str:  # noqa: ANN001 - a streaming.timeline.service.ChannelSpec
     """Return where a track's slate clip is stored: named by its shape, so a new ladder needs new slates."""
     shape = slate_shapes(spec)[name]
     digest = hashlib.blake2b(repr(sorted(shape.items())).encode(), digest_size=6).hexdigest()

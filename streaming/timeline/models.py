@@ -18,7 +18,7 @@ from infra.db import Base
 
 
 class SegmentRun(Base):
-    """A run of contiguous segments of a channel's timeline (see streaming/timeline.py)."""
+    """A run of contiguous segments of a channel's timeline (see streaming/timeline/runs.py)."""
 
     __tablename__ = "segment_runs"
     __table_args__ = (

@@ -46,7 +46,7 @@ viewer = [Depends(require_staff("viewer"))]
 Editor = Annotated[StaffApiKey, Depends(require_staff("editor"))]
 UploadingEditor = Annotated[StaffApiKey, Depends(require_staff("editor", own_transaction=True))]
 AssetIdPath = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$", description="asset id")]
-# Routes that stream their body themselves (see infra/web.py BodyLimit).
+# Routes that stream their body themselves (see infra/composition/web.py BodyLimit).
 UPLOAD_PATH = r"^/v1/admin/vod/(assets(/[0-9a-f]{32}/subtitles/[a-z]{3})?|uploads/[0-9a-f]{32}/parts/\d+)$"
 
 

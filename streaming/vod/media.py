@@ -91,7 +91,7 @@ class AudioOut:
 
 def parse_ladder(text: str) -> tuple[Rung, ...]:
     """Parse ``name:WIDTHxHEIGHT:KBPS,...`` (SMARTGO_VOD_LADDER), tallest first; refuse rungs x264
-    cannot encode (the bounds channel renditions have, catalog/schemas.py)."""
+    cannot encode (the bounds channel renditions have, catalog/channels/schemas.py)."""
     rungs = []
     for item in (i.strip() for i in text.split(",") if i.strip()):
         try:

@@ -71,7 +71,7 @@ def encrypted_channel(http, admin, server):  # noqa: ANN001, ANN201
 @pytest.fixture(scope="session")
 def vod_title(http, admin, tmp_path_factory) -> dict:  # noqa: ANN001
     """A published title on a mezzanine with Polish and English audio and Polish subtitles, ingested."""
-    from tests.streaming.test_vod_ingest import upload, wait_done
+    from tests.streaming.vod.test_ingest import upload, wait_done
     from tests.support.mezzanine import SRT_POLISH, make_mezzanine
 
     path = make_mezzanine(tmp_path_factory.mktemp("vod") / "browser.mp4", seconds=12.0)

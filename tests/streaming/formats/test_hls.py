@@ -1,4 +1,4 @@
-"""Exact-text tests of streaming.playlist, with every rendered playlist run through the RFC 8216 checker."""
+"""Exact-text tests of streaming.formats.hls, with every rendered playlist run through the RFC 8216 checker."""
 
 from __future__ import annotations
 

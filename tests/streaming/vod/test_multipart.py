@@ -10,7 +10,7 @@ import pytest
 
 from streaming.vod import service as assets
 from tests.conftest import Client
-from tests.streaming.test_vod_ingest import wait_done
+from tests.streaming.vod.test_ingest import wait_done
 from tests.support.mezzanine import make_mezzanine
 
 pytestmark = pytest.mark.ffmpeg

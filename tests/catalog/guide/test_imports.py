@@ -17,7 +17,7 @@ from tests.conftest import wait_for
 from tests.support.guide import finished
 from tests.support.guide import upload as upload_to
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-dst-week.xml"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample-dst-week.xml"
 FEED_CHANNELS = ("tvp1.pl", "polsat.pl", "hbo.pl", "canalplus-sport.pl")
 UTC = dt.UTC
 

@@ -21,7 +21,7 @@ from streaming.timeline.runs import make_run
 from tests.entitlements.conftest import bearer, login
 from tests.support.guide import programme_ids, upload
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-dst-week.xml"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample-dst-week.xml"
 DST_NIGHT = dt.datetime(2026, 10, 25, tzinfo=dt.UTC)
 SEGMENT_US = 2_000_000
 

@@ -13,7 +13,7 @@ from streaming.packager import slate
 from streaming.packager.arguments import ffmpeg_exe
 from streaming.packager.slate import PTS_WRAP, first_pts, retime_ts, slate_args
 from tests.conftest import wait_for
-from tests.streaming.test_packaging import BOUNDARY_CHANNELS
+from tests.streaming.packager.test_arguments import BOUNDARY_CHANNELS
 
 S = 1_000_000
 
@@ -78,7 +78,7 @@ def test_an_encrypted_channels_slate_is_sealed_with_its_periods_key(http, rt, ma
     from streaming.packager.slate import make_slates
     from streaming.timeline import service
     from streaming.timeline.runs import make_run
-    from tests.streaming.test_encryption import _decrypt
+    from tests.streaming.protection.test_encryption import _decrypt
 
     cid = make_channel(segment_sets=["cmaf", "ts"], segment_duration_ms=2000, encryption="aes-128",
                        key_rotation_s=60)["id"]
@@ -114,7 +114,7 @@ def test_a_slate_is_cut_to_a_slot_shorter_than_a_segment(slate_clip: bytes, tmp_
 def test_a_slate_ffmpeg_cannot_make_fails_once_with_a_reason_and_is_not_queued_again(http, admin, rt) -> None:  # noqa: ANN001
     import uuid
 
-    from tests.catalog.test_channels_api import create_unchecked_channel
+    from tests.catalog.channels.test_api import create_unchecked_channel
 
     cid = f"odd-{uuid.uuid4().hex[:8]}"
     # Accepted by an older release: x264 cannot encode 4:2:0 video 641 pixels wide.

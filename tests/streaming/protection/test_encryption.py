@@ -22,7 +22,7 @@ from streaming.protection.keys import (
 )
 from streaming.protection.models import ContentKey
 from tests.conftest import channel_body, wait_for
-from tests.streaming.test_playlist import cmaf_init, segments_from
+from tests.streaming.formats.test_hls import cmaf_init, segments_from
 from tests.support.ffmpeg import LivePush
 from tests.support.hls_conformance import check_media
 

@@ -1,4 +1,4 @@
-"""Table-driven tests of streaming.hls_input: encoder playlists and sequence numbers."""
+"""Table-driven tests of streaming.formats.hls_input: encoder playlists and sequence numbers."""
 
 from __future__ import annotations
 

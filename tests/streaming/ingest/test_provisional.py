@@ -15,7 +15,7 @@ from streaming.ingest.state import ChannelIngest, PendingEntry, TrackIngest
 from streaming.timeline import service
 from streaming.timeline.runs import make_run, pack_durations
 from tests.conftest import wait_for
-from tests.streaming.test_ingest import Pusher
+from tests.streaming.ingest.test_ingest import Pusher
 from tests.support.outages import service_away
 
 pytestmark = pytest.mark.ffmpeg

@@ -16,7 +16,7 @@ from streaming.vod import ingest as vod_ingest
 from streaming.vod import jobs as vod_jobs
 from streaming.vod import service as assets
 from tests.conftest import Client, wait_for
-from tests.streaming.test_vod_ingest import upload, wait_done
+from tests.streaming.vod.test_ingest import upload, wait_done
 from tests.support.mezzanine import make_mezzanine
 
 pytestmark = pytest.mark.ffmpeg

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.streaming.test_ingest import Pusher
+from tests.streaming.ingest.test_ingest import Pusher
 from tests.support.bad_media import (
     box_at,
     first_trun_sizes_at,

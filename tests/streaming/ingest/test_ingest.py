@@ -207,7 +207,7 @@ def test_storage_outage_past_the_spool_gives_503_and_nothing_half_published(http
     pusher.init()
     pusher.segment(0)
     before = pusher.timeline(admin)
-    monkeypatch.setattr(segment_spool(rt), "max_bytes", 0)  # the spool is full (tests/streaming/test_spool.py)
+    monkeypatch.setattr(segment_spool(rt), "max_bytes", 0)  # the spool is full (tests/streaming/ingest/test_spool.py)
     healthy = rt.store
     if isinstance(healthy, S3ObjectStore):
         broken = S3ObjectStore(healthy.bucket, endpoint_url="http://127.0.0.1:9", timeout_s=0.5)

@@ -106,7 +106,7 @@ def test_ladder_is_the_two_light_renditions() -> None:
     assert packaging.TEST_LADDER == (("360p", 640, 360, 800), ("240p", 426, 240, 400))
 
 
-# The edges of what channel validation accepts (catalog/schemas.py), each packaged for real.
+# The edges of what channel validation accepts (catalog/channels/schemas.py), each packaged for real.
 BOUNDARY_CHANNELS = [
     {"segment_duration_ms": 500, "renditions": [
         {"name": "tiny", "width": 16, "height": 16, "video_bitrate_kbps": 50, "audio_bitrate_kbps": 0,

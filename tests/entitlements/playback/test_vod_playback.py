@@ -10,9 +10,6 @@ import pytest
 
 from streaming.packager.arguments import ffmpeg_exe
 from tests.entitlements.conftest import PASSWORD, bearer, login
-from tests.streaming.test_vod_ingest import (
-    ingested,  # noqa: F401 - the module's ingested title
-)
 
 pytestmark = pytest.mark.ffmpeg
 TV = {"type": "smart_tv", "name": "TV", "model": "Tizen 7"}

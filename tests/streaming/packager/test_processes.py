@@ -18,7 +18,7 @@ from tests.conftest import REAL, channel_body, wait_for
 from tests.support.processes import smartgo_env
 
 pytestmark = pytest.mark.ffmpeg
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:

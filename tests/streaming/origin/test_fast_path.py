@@ -9,7 +9,7 @@ import pytest
 
 from infra.http_server import SmartGoHttpProtocol
 from tests.conftest import wait_for
-from tests.streaming.test_ingest import Pusher
+from tests.streaming.ingest.test_ingest import Pusher
 
 pytestmark = pytest.mark.ffmpeg
 

@@ -18,7 +18,7 @@ from catalog.guide.xmltv import (
     read_guide,
 )
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-dst-week.xml"  # ../shared/epg, copied
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample-dst-week.xml"  # ../shared/epg, copied
 WARSAW = ZoneInfo("Europe/Warsaw")
 UTC = dt.UTC
 
