@@ -15,7 +15,8 @@ from urllib.parse import parse_qs
 from infra.settings import Settings
 from streaming.formats.device_profiles import SLATE, STANDARD, DeviceProfile
 from streaming.formats.hls import AudioMediaSpec, MediaPlaylistSpec, VariantSpec, render_master, render_media
-from streaming.origin.errors import InvalidDeliveryDirective, WindowOutOfRange
+from entitlements.playback.errors import PlaybackWindowOutOfRange
+from streaming.origin.errors import InvalidDeliveryDirective
 from streaming.timeline import service
 from streaming.timeline.runs import Run, Segment, live_gaps, live_gaps_valid_until, segments_in
 from streaming.timeline.windows import Window, window_segments
@@ -65,10 +66,10 @@ def window_us(view: ChannelView, query: bytes, live_window_s: float) -> int:
     try:
         window = float(values[0])
     except ValueError as err:
-        raise WindowOutOfRange("window must be a number of seconds") from err
+        raise PlaybackWindowOutOfRange("window must be a number of seconds") from err
     limit = max(view.spec.timeshift_window_s, live_window_s)
     if not 0 < window <= limit:
-        raise WindowOutOfRange(f"window must be between 0 and {limit} seconds", limit_s=limit)
+        raise PlaybackWindowOutOfRange(f"window must be between 0 and {limit} seconds", limit_s=limit)
     return int(window * 1_000_000)
 
 
