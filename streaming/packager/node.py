@@ -30,13 +30,13 @@ from sqlalchemy import select
 from catalog.channels.models import Channel
 from infra.runtime import Runtime
 from streaming.ingest import credentials as ingest_credentials
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.ingest import store as ingest_store
 from streaming.packager.arguments import (
     AudioOut,
     LadderRung,
     PackagerSpec,
     default_font,
-    ffmpeg_exe,
     packager_args,
     source_kind,
     source_problem,

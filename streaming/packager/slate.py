@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import subprocess
 import tempfile
 from pathlib import Path
 
 from infra.runtime import Runtime
+from streaming import ffmpeg
 
 log = logging.getLogger(__name__)
 PTS_WRAP = 1 << 33  # MPEG-TS timestamps are 33 bits of a 90 kHz clock
@@ -66,7 +66,6 @@ def make_slates(rt: Runtime, channel_id: str) -> list[str]:
     on a shape fails for good (the channel's ``slate_error`` says why, and the reconcile pass skips
     the channel until staff change it); only storage failing is retried."""
     from catalog.channels import service as catalog_service
-    from streaming.packager.arguments import ffmpeg_exe
     from streaming.timeline import service
 
     with rt.db.session(write=False) as s:
@@ -80,7 +79,7 @@ def make_slates(rt: Runtime, channel_id: str) -> list[str]:
             if rt.store.exists(key):
                 continue
             out = Path(tmp) / f"{name}.ts"
-            problem = run_slate_ffmpeg(slate_args(ffmpeg=ffmpeg_exe(), out=str(out), **shape))
+            problem = run_slate_ffmpeg(slate_args(ffmpeg=ffmpeg.ffmpeg_exe(), out=str(out), **shape))
             if problem is not None:
                 message = f"the slate of track {name} could not be made: {problem}"
                 with rt.db.session() as s:
@@ -95,11 +94,9 @@ def make_slates(rt: Runtime, channel_id: str) -> list[str]:
 def run_slate_ffmpeg(args: list[str]) -> str | None:
     """Run ffmpeg making a slate; return why it failed (its last words), or None."""
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=FFMPEG_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return f"ffmpeg took longer than {FFMPEG_TIMEOUT_S} s"
-    if proc.returncode != 0:
-        return f"ffmpeg exited with {proc.returncode}: {proc.stderr.strip()[-600:]}"
+        ffmpeg.run(args, timeout_s=FFMPEG_TIMEOUT_S)
+    except ffmpeg.FFmpegFailed as err:
+        return str(err)
     return None
 
 

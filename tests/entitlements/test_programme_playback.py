@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import m3u8
 import pytest
 
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.support.ffmpeg import pushed_channel

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy import select
 
 from streaming.formats.hls import MediaPlaylistSpec, render_media
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.protection.keys import encrypt_segment, encrypted_length, key_source, segment_iv
 from streaming.protection.models import ContentKey
 from tests.conftest import channel_body, wait_for

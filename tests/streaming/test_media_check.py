@@ -12,7 +12,7 @@ import pytest
 from streaming.ingest.errors import MediaMalformed, MediaTruncated, NotMedia, TrackMismatch, TsNoProgram
 from streaming.ingest.media_check import Expect, check_fmp4_segment, check_init, check_segment_tracks, check_ts_segment
 from streaming.packager import slate
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.vod.media import AudioOut, Rung, transcode_args, ts_remux_args
 from tests.support.bad_media import (
     box_at,

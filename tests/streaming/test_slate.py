@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.packager.slate import PTS_WRAP, first_pts, retime_ts, slate_args
 from tests.conftest import wait_for
 from tests.streaming.test_packaging import BOUNDARY_CHANNELS

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.vod import service as assets
 from tests.conftest import Client, wait_for
 from tests.streaming.test_vod_ingest import upload, wait_done
