@@ -17,7 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from streaming.packager.arguments import ffmpeg_exe, testcard_push_args
+from streaming.ffmpeg import ffmpeg_exe
+from streaming.packager.arguments import testcard_push_args
 from tests.support.services import children  # noqa: F401 - the benches' interface
 
 ADMIN = "bench-admin-key-" + "x" * 16

@@ -25,7 +25,8 @@ import time
 import httpx
 
 from bench.common import ROOT, create_channel, machine, percentile, start_server
-from streaming.packager.arguments import ffmpeg_exe, testcard_push_args
+from streaming.ffmpeg import ffmpeg_exe
+from streaming.packager.arguments import testcard_push_args
 
 HOLD_BACK_TARGET_DURATIONS = 3  # hls.js liveSyncDurationCount, and RFC 8216's default HOLD-BACK
 

@@ -21,13 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import machine, sample_encode
-from streaming.ingest.media_check import (
-    Expect,
-    check_fmp4_segment,
-    check_init,
-    check_ts_segment,
-)
-from streaming.packager.arguments import ffmpeg_exe, testcard_push_args
+from streaming.ffmpeg import ffmpeg_exe
+from streaming.ingest.media_check import Expect, check_fmp4_segment, check_init, check_ts_segment
+from streaming.packager.arguments import testcard_push_args
 
 MUXED = Expect(video=True, audio=True)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bench.common import machine
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 
 
 def make_mezzanine(path: Path, seconds: float) -> Path:

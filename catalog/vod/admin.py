@@ -15,14 +15,13 @@ from sqlalchemy.orm import Session
 from catalog.vod import search as vod_search
 from catalog.vod import service as vod
 from catalog.vod.errors import (
-    AssetNotFound,
     InvalidParent,
     InvalidWindow,
     TitleExists,
     TitleNotFound,
     TitleNotPlayable,
     TitleVersionMismatch,
-    UnknownPackage,
+    UnknownAsset,
 )
 from catalog.vod.models import Title, TitleChange, TitleGenre, TitlePackage, TitleText
 from catalog.vod.schemas import (
@@ -35,6 +34,7 @@ from catalog.vod.schemas import (
     TitleUpdate,
 )
 from entitlements.packages import service as packages_service
+from entitlements.packages.errors import UnknownPackage
 from infra.db import utc
 from infra.runtime import run_after_commit, runtime
 from streaming.vod import service as streaming_service
@@ -214,7 +214,7 @@ def set_asset(*, db_session: Session, title_id: str, asset_id: str | None, actor
     if title.kind in vod.CONTAINERS:
         raise TitleNotPlayable(f"a {title.kind} holds other titles and plays nothing itself", title_id=title_id)
     if asset_id is not None and streaming_service.asset_state(db_session=db_session, asset_id=asset_id) is None:
-        raise AssetNotFound(f"no media asset {asset_id!r}", asset_id=asset_id)
+        raise UnknownAsset(f"no media asset {asset_id!r}", asset_id=asset_id)
     if asset_id == title.asset_id:
         return title
     if asset_id is None and title.status == "published":

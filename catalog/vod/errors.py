@@ -32,12 +32,10 @@ class InvalidParent(InvalidInput):
     code = "INVALID_PARENT"
 
 
-class UnknownPackage(InvalidInput):
-    code = "UNKNOWN_PACKAGE"
+class UnknownAsset(InvalidInput):
+    """A request body names a media asset there is none of (a path naming one is ASSET_NOT_FOUND, 404)."""
 
-
-class AssetNotFound(InvalidInput):
-    code = "ASSET_NOT_FOUND"
+    code = "UNKNOWN_ASSET"
 
 
 class InvalidImage(InvalidInput):

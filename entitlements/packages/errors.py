@@ -10,7 +10,7 @@ class PackageNotFound(NotFound):
 
 
 class UnknownPackage(InvalidInput):
-    """A billing request names a package code the catalogue does not have."""
+    """A request body names a package code the catalogue does not have."""
 
     code = "UNKNOWN_PACKAGE"
 

@@ -85,9 +85,10 @@ class ProgrammeExpired(NotFound):
 
 
 class PlaybackWindowOutOfRange(InvalidInput):
-    """A by-time window outside what the channel keeps and the rights allow."""
+    """A window (by-time playback, or a playlist's ``?window=``) outside what the channel keeps and the rights allow."""
 
     code = "WINDOW_OUT_OF_RANGE"
+    status = 400  # as the origin has always answered a playlist's ?window= (docs/epg.md)
 
 
 class NothingRecorded(NotFound):

@@ -123,7 +123,7 @@ def ensure_vod(rt) -> None:  # noqa: ANN001
     from catalog.vod.errors import TitleNotFound
     from catalog.vod.schemas import TextIn, TitleCreate
     from infra.db import new_id
-    from streaming.packager.arguments import ffmpeg_exe
+    from streaming import ffmpeg
     from streaming.vod import index as vod
     from streaming.vod import service as assets
     from streaming.vod.subtitles import to_webvtt
@@ -137,13 +137,13 @@ def ensure_vod(rt) -> None:  # noqa: ANN001
     asset_id = new_id()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "film.mp4"
-        subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-                        "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=30",
-                        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30",
-                        "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration=30",
-                        "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-preset", "ultrafast",
-                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-metadata:s:a:0", "language=pol",
-                        "-metadata:s:a:1", "language=eng", str(path)], check=True, timeout=120)
+        ffmpeg.run([ffmpeg.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=30",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30",
+                    "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration=30",
+                    "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-metadata:s:a:0", "language=pol",
+                    "-metadata:s:a:1", "language=eng", str(path)], timeout_s=120)
         rt.store.put_file(assets.source_key(asset_id), path)
     text, cues = to_webvtt(DEMO_SRT.encode())
     rt.store.put(vod.subtitle_key(asset_id, "subs-pol"), text.encode(), "text/vtt")

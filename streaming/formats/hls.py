@@ -1,4 +1,5 @@
-"""Rendering HLS playlists (RFC 8216) from timeline segments: pure functions, no I/O."""
+"""The one HLS playlist writer (RFC 8216): live and window playlists from timeline segments, VOD
+playlists from an asset's index, master playlists for both. Pure functions, no I/O."""
 
 from __future__ import annotations
 
@@ -30,6 +31,55 @@ class PlaylistSegment(Protocol):
 HLS_VERSION_CMAF = 7
 HLS_VERSION_TS = 3
 HLS_VERSION_SKIP = 9  # a playlist holding EXT-X-SKIP (rfc8216bis 4.4.5.2)
+
+
+# RFC 8216 4.2 and 4.3: attributes whose value is a quoted-string. Every other attribute we write is
+# an enumerated-string (TYPE, DEFAULT, AUTOSELECT, FORCED, METHOD, PRECISE: never quoted), a decimal
+# (BANDWIDTH, SKIPPED-SEGMENTS), a decimal-floating-point (FRAME-RATE, TIME-OFFSET, CAN-SKIP-UNTIL)
+# or a decimal-resolution (RESOLUTION), all written bare.
+QUOTED_ATTRIBUTES = frozenset({
+    "URI", "CODECS", "NAME", "GROUP-ID", "LANGUAGE", "ASSOC-LANGUAGE", "CHANNELS", "AUDIO", "VIDEO", "SUBTITLES",
+    "CLOSED-CAPTIONS", "INSTREAM-ID", "CHARACTERISTICS", "KEYFORMAT", "KEYFORMATVERSIONS", "DATA-ID", "VALUE",
+})
+
+
+def quoted_string(value: str) -> str:
+    """Return a quoted-string (RFC 8216 4.2): no double quote, carriage return or line feed inside."""
+    return '"' + value.replace('"', "'").replace("\n", " ").replace("\r", " ") + '"'
+
+
+def attribute_list(pairs: Sequence[tuple[str, object]]) -> str:
+    """Return an attribute list, each value quoted or bare as RFC 8216 types its attribute (None: left out)."""
+    out = []
+    for name, value in pairs:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "YES" if value else "NO"
+        else:
+            text = quoted_string(str(value)) if name in QUOTED_ATTRIBUTES else str(value)
+        out.append(f"{name}={text}")
+    return ",".join(out)
+
+
+def tag(name: str, *pairs: tuple[str, object]) -> str:
+    """Return a playlist tag line with an attribute list: ``#NAME:A=1,B="x"``."""
+    return f"#{name}:{attribute_list(pairs)}"
+
+
+def media_header(*, version: int, target_duration: int, media_sequence: int = 0,
+                 discontinuity_sequence: int | None = None, playlist_type: str | None = None,
+                 independent: bool = True) -> list[str]:
+    """Return the lines that open a media playlist, in the order every playlist of ours writes them."""
+    out = ["#EXTM3U", f"#EXT-X-VERSION:{version}", f"#EXT-X-TARGETDURATION:{target_duration}",
+           f"#EXT-X-MEDIA-SEQUENCE:{media_sequence}"]
+    if discontinuity_sequence is not None:
+        out.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}")
+    if playlist_type:
+        out.append(f"#EXT-X-PLAYLIST-TYPE:{playlist_type}")
+    if independent:
+        out.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    return out
 
 
 def format_pdt(t_us: int) -> str:
@@ -84,23 +134,16 @@ def render_media(segments: Sequence[PlaylistSegment], spec: MediaPlaylistSpec) -
     offer_skip = spec.skip_until_s is not None and not spec.endlist
     skipped = skipped_count(segments, spec.skip_until_s) if offer_skip and spec.delta else 0
     version = HLS_VERSION_SKIP if skipped else HLS_VERSION_CMAF if cmaf else HLS_VERSION_TS
-    out = [
-        "#EXTM3U",
-        f"#EXT-X-VERSION:{version}",
-        f"#EXT-X-TARGETDURATION:{spec.target_duration}",
-        f"#EXT-X-MEDIA-SEQUENCE:{first.seq if first else 0}",
-        f"#EXT-X-DISCONTINUITY-SEQUENCE:{first.disc_count if first else 0}",
-    ]
-    if spec.playlist_type:
-        out.append(f"#EXT-X-PLAYLIST-TYPE:{spec.playlist_type}")
-    out.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    out = media_header(version=version, target_duration=spec.target_duration,
+                       media_sequence=first.seq if first else 0,
+                       discontinuity_sequence=first.disc_count if first else 0, playlist_type=spec.playlist_type)
     if offer_skip:
-        out.append(f"#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL={spec.skip_until_s:.1f}")
+        out.append(tag("EXT-X-SERVER-CONTROL", ("CAN-SKIP-UNTIL", f"{spec.skip_until_s:.1f}")))
     if spec.start_offset_s is not None:
-        out.append(f"#EXT-X-START:TIME-OFFSET={spec.start_offset_s:.3f},PRECISE=YES")
+        out.append(tag("EXT-X-START", ("TIME-OFFSET", f"{spec.start_offset_s:.3f}"), ("PRECISE", True)))
     if skipped:
         # The kept segments' own EXT-X-MAP and EXT-X-KEY follow: the loop below starts with none.
-        out.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")
+        out.append(tag("EXT-X-SKIP", ("SKIPPED-SEGMENTS", skipped)))
     current_map: str | None = None
     current_key: str | None = None
     ext = spec.segment_ext
@@ -117,14 +160,15 @@ def render_media(segments: Sequence[PlaylistSegment], spec: MediaPlaylistSpec) -
                 # An EXT-X-MAP under an AES-128 key would be encrypted too (RFC 8216 4.3.2.4):
                 # init segments stay clear, so the key is lifted around the map.
                 if current_key is not None:
-                    out.append("#EXT-X-KEY:METHOD=NONE")
+                    out.append(tag("EXT-X-KEY", ("METHOD", "NONE")))
                     current_key = None
-                out.append(f'#EXT-X-MAP:URI="{map_uri}"')
+                out.append(tag("EXT-X-MAP", ("URI", map_uri)))
                 current_map = map_uri
             key_uri = spec.key_uri(seg) if spec.key_uri else None
             if key_uri != current_key:
                 # No IV attribute: each segment's IV is its media sequence number (RFC 8216 5.2).
-                out.append(f'#EXT-X-KEY:METHOD=AES-128,URI="{key_uri}"' if key_uri else "#EXT-X-KEY:METHOD=NONE")
+                out.append(tag("EXT-X-KEY", ("METHOD", "AES-128"), ("URI", key_uri)) if key_uri
+                           else tag("EXT-X-KEY", ("METHOD", "NONE")))
                 current_key = key_uri
         out.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(seg.start_us)}")
         out.append(f"#EXTINF:{format_duration(seg.duration_us)},")
@@ -149,6 +193,7 @@ class VariantSpec:
     height: int
     frame_rate: float
     audio_group: str | None = None
+    subtitles_group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,24 +205,78 @@ class AudioMediaSpec:
     name: str
     language: str
     default: bool
+    channels: int = 2
 
 
-def render_master(variants: Sequence[VariantSpec], audio: Sequence[AudioMediaSpec] = (), *, version: int = 6) -> str:
-    """Render a master playlist: audio renditions, then variants by falling bandwidth (version: at most
-    what the device accepts; nothing in a master needs more than 1)."""
+@dataclass(frozen=True, slots=True)
+class SubtitlesMediaSpec:
+    """One EXT-X-MEDIA TYPE=SUBTITLES entry (RFC 8216 4.3.4.1): never chosen unless asked for."""
+
+    uri: str
+    group: str
+    name: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class IFrameVariantSpec:
+    """One EXT-X-I-FRAME-STREAM-INF entry (RFC 8216 4.3.4.3)."""
+
+    uri: str
+    bandwidth: int
+    codecs: str
+    width: int
+    height: int
+
+
+def render_master(variants: Sequence[VariantSpec], audio: Sequence[AudioMediaSpec] = (), *, version: int = 6,
+                  subtitles: Sequence[SubtitlesMediaSpec] = (), iframes: Sequence[IFrameVariantSpec] = ()) -> str:
+    """Render a master playlist: audio and subtitle renditions, variants by falling bandwidth, then I-frame
+    variants as given (version: at most what the device accepts; nothing in a master needs more than 1)."""
     out = ["#EXTM3U", f"#EXT-X-VERSION:{version}", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for a in audio:
-        yes = "YES" if a.default else "NO"
-        out.append(
-            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{a.group}",NAME="{a.name}",LANGUAGE="{a.language}",'
-            f'DEFAULT={yes},AUTOSELECT=YES,CHANNELS="2",URI="{a.uri}"'
-        )
+        out.append(tag("EXT-X-MEDIA", ("TYPE", "AUDIO"), ("GROUP-ID", a.group), ("NAME", a.name),
+                       ("LANGUAGE", a.language), ("DEFAULT", a.default), ("AUTOSELECT", True),
+                       ("CHANNELS", a.channels), ("URI", a.uri)))
+    for s in subtitles:
+        out.append(tag("EXT-X-MEDIA", ("TYPE", "SUBTITLES"), ("GROUP-ID", s.group), ("NAME", s.name),
+                       ("LANGUAGE", s.language), ("DEFAULT", False), ("AUTOSELECT", True), ("FORCED", False),
+                       ("URI", s.uri)))
     for v in sorted(variants, key=lambda v: -v.bandwidth):
-        group = f',AUDIO="{v.audio_group}"' if v.audio_group else ""
-        out.append(
-            f"#EXT-X-STREAM-INF:BANDWIDTH={v.bandwidth},AVERAGE-BANDWIDTH={v.average_bandwidth},"
-            f'CODECS="{v.codecs}",RESOLUTION={v.width}x{v.height},FRAME-RATE={v.frame_rate:.3f}{group}'
-        )
+        out.append(tag("EXT-X-STREAM-INF", ("BANDWIDTH", v.bandwidth), ("AVERAGE-BANDWIDTH", v.average_bandwidth),
+                       ("CODECS", v.codecs), ("RESOLUTION", f"{v.width}x{v.height}"),
+                       ("FRAME-RATE", f"{v.frame_rate:.3f}"), ("AUDIO", v.audio_group),
+                       ("SUBTITLES", v.subtitles_group)))
         out.append(v.uri)
+    for i in iframes:
+        out.append(tag("EXT-X-I-FRAME-STREAM-INF", ("BANDWIDTH", i.bandwidth), ("CODECS", i.codecs),
+                       ("RESOLUTION", f"{i.width}x{i.height}"), ("URI", i.uri)))
     out.append("")
+    return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class VodEntry:
+    """One segment of a VOD media playlist: its length, URI and, for an I-frame, its byte range."""
+
+    duration_us: int
+    uri: str
+    byterange: tuple[int, int] | None = None  # (offset, length)
+
+
+def render_vod_playlist(entries: Sequence[VodEntry], *, version: int, target_duration: int,
+                     map_uri: str | None = None, iframes_only: bool = False, independent: bool = True) -> str:
+    """Render a complete VOD media playlist (PLAYLIST-TYPE VOD, ENDLIST) of the entries, in order."""
+    out = media_header(version=version, target_duration=target_duration, playlist_type="VOD",
+                       independent=independent)
+    if iframes_only:
+        out.append("#EXT-X-I-FRAMES-ONLY")
+    if map_uri is not None:
+        out.append(tag("EXT-X-MAP", ("URI", map_uri)))
+    for e in entries:
+        out.append(f"#EXTINF:{format_duration(e.duration_us)},")
+        if e.byterange is not None:
+            out.append(f"#EXT-X-BYTERANGE:{e.byterange[1]}@{e.byterange[0]}")
+        out.append(e.uri)
+    out += ["#EXT-X-ENDLIST", ""]
     return "\n".join(out)

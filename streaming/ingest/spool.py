@@ -27,7 +27,7 @@ FLUSH_EVERY_S = 1.0
 
 
 class SpoolFull(StorageUnavailable):
-    code = "STORAGE_UNAVAILABLE"
+    """Storage is away and the spool that waits for it is full: still STORAGE_UNAVAILABLE to the encoder."""
 
 
 class SegmentSpool:

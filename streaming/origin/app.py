@@ -32,7 +32,7 @@ from streaming.formats.windows import Window
 from streaming.ingest import spool
 from streaming.ingest.provisional import provisional, run_from_json
 from streaming.origin.bodies import key_body, slate_body
-from streaming.origin.errors import SegmentNotFound, UnknownDeviceProfile
+from streaming.origin.errors import DeviceProfileNotFound, SegmentNotFound
 from streaming.origin.recent import RecentSegments
 from streaming.origin.rendering import (
     FOREVER_US,
@@ -332,7 +332,7 @@ class Origin:
             raise TokenRequired("playback needs a URL from POST /v1/playback")
         profile = profile_of_path(m["prof"])
         if profile is None:
-            raise UnknownDeviceProfile(f"no device profile {m['prof'][4:]!r}")
+            raise DeviceProfileNotFound(f"no device profile {m['prof'][4:]!r}")
         view = await self.view(window.channel_id if window else m["ch"])
         seg_set = m["set"]
         if seg_set not in view.spec.segment_sets:

@@ -7,11 +7,6 @@ class SegmentNotFound(NotFound):
     code = "SEGMENT_NOT_FOUND"
 
 
-class WindowOutOfRange(InvalidInput):
-    code = "WINDOW_OUT_OF_RANGE"
-    status = 400
-
-
 class InvalidDeliveryDirective(InvalidInput):
     code = "INVALID_DELIVERY_DIRECTIVE"
     status = 400
@@ -21,7 +16,7 @@ class KeyNotFound(NotFound):
     code = "KEY_NOT_FOUND"
 
 
-class UnknownDeviceProfile(NotFound):
-    """A playback path naming a device profile there is none of."""
+class DeviceProfileNotFound(NotFound):
+    """A playback path naming a device profile there is none of (a body naming one is UNKNOWN_DEVICE_PROFILE, 422)."""
 
-    code = "UNKNOWN_DEVICE_PROFILE"
+    code = "DEVICE_PROFILE_NOT_FOUND"

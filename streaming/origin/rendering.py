@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs
 
+from entitlements.playback.errors import PlaybackWindowOutOfRange
 from infra.settings import Settings
 from streaming.formats.device_profiles import SLATE, STANDARD, DeviceProfile
 from streaming.formats.hls import (
@@ -22,7 +23,7 @@ from streaming.formats.hls import (
     render_media,
 )
 from streaming.formats.windows import Window
-from streaming.origin.errors import InvalidDeliveryDirective, WindowOutOfRange
+from streaming.origin.errors import InvalidDeliveryDirective
 from streaming.timeline import service
 from streaming.timeline.runs import (
     Run,
@@ -78,10 +79,10 @@ def window_us(view: ChannelView, query: bytes, live_window_s: float) -> int:
     try:
         window = float(values[0])
     except ValueError as err:
-        raise WindowOutOfRange("window must be a number of seconds") from err
+        raise PlaybackWindowOutOfRange("window must be a number of seconds") from err
     limit = max(view.spec.timeshift_window_s, live_window_s)
     if not 0 < window <= limit:
-        raise WindowOutOfRange(f"window must be between 0 and {limit} seconds", limit_s=limit)
+        raise PlaybackWindowOutOfRange(f"window must be between 0 and {limit} seconds", limit_s=limit)
     return int(window * 1_000_000)
 
 

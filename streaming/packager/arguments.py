@@ -5,20 +5,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import ffmpeg
 import ffmpeg as ff
-import imageio_ffmpeg
 
 # The two light test renditions the demo and the tests use (a 720p ladder costs too much CPU here).
 TEST_LADDER = (("360p", 640, 360, 800), ("240p", 426, 240, 400))
-
-
-@lru_cache
-def ffmpeg_exe() -> str:
-    """Return the ffmpeg binary shipped by the imageio-ffmpeg package (never one on PATH)."""
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def testcard_push_args(*, ffmpeg: str, base_url: str, segment_s: float, realtime: bool,

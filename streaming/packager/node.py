@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from catalog.channels import service as channel_service
 from infra.runtime import Runtime
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.ingest import credentials as ingest_credentials
 from streaming.ingest import store as ingest_store
 from streaming.packager.arguments import (
@@ -35,7 +36,6 @@ from streaming.packager.arguments import (
     LadderRung,
     PackagerSpec,
     default_font,
-    ffmpeg_exe,
     packager_args,
     source_kind,
     source_problem,

@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import subprocess
 import tempfile
 from pathlib import Path
 
 from catalog.channels import service as catalog_service
 from infra.runtime import Runtime
-from streaming.packager.arguments import ffmpeg_exe
+from streaming import ffmpeg
 from streaming.timeline import service
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ def make_slates(rt: Runtime, channel_id: str) -> list[str]:
             if rt.store.exists(key):
                 continue
             out = Path(tmp) / f"{name}.ts"
-            problem = run_slate_ffmpeg(slate_args(ffmpeg=ffmpeg_exe(), out=str(out), **shape))
+            problem = run_slate_ffmpeg(slate_args(ffmpeg=ffmpeg.ffmpeg_exe(), out=str(out), **shape))
             if problem is not None:
                 message = f"the slate of track {name} could not be made: {problem}"
                 with rt.db.session() as s:
@@ -94,11 +93,9 @@ def make_slates(rt: Runtime, channel_id: str) -> list[str]:
 def run_slate_ffmpeg(args: list[str]) -> str | None:
     """Run ffmpeg making a slate; return why it failed (its last words), or None."""
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=FFMPEG_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return f"ffmpeg took longer than {FFMPEG_TIMEOUT_S} s"
-    if proc.returncode != 0:
-        return f"ffmpeg exited with {proc.returncode}: {proc.stderr.strip()[-600:]}"
+        ffmpeg.run(args, timeout_s=FFMPEG_TIMEOUT_S)
+    except ffmpeg.FFmpegFailed as err:
+        return str(err)
     return None
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import re
 import signal
@@ -21,6 +20,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from streaming import ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +58,6 @@ class ChannelState:
     current_source: str = "primary"
     last_segment_at: float | None = None
     history: deque = field(default_factory=lambda: deque(maxlen=20))
-
-
-def die_with_parent() -> None:
-    """In the forked child: ask Linux to kill it when its parent dies (PR_SET_PDEATHSIG).
-
-    A packager node killed with SIGKILL must not leave its ffmpegs pushing: another node is
-    about to take those channels, and two encoders must never feed one channel.
-    """
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:  # not Linux: nothing to ask for
-        pass
 
 
 def classify_failure(stderr_tail: str, returncode: int | None) -> str:
@@ -209,9 +198,8 @@ class ChannelSupervisor:
         self._set("starting" if self.status.state in ("starting", "stopped") else self.status.state,
                   self.status.reason)
         args = self.args_for(source)
-        self._proc = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent)
+        # Dies with this node (ffmpeg.die_with_parent): a SIGKILLed node leaves no encoder pushing.
+        self._proc = await ffmpeg.start_async(args)
         tail: deque[str] = deque(maxlen=30)
         self._warning = None
         reader = asyncio.create_task(self._read_stderr(self._proc, tail))
@@ -305,17 +293,11 @@ class ChannelSupervisor:
             await asyncio.sleep(self.policy.primary_probe_every_s)
             if self.status.current_source != "backup":
                 return
-            proc = await asyncio.create_subprocess_exec(
-                *self.probe_args_for(self.sources["primary"]), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
             try:
-                ok = await asyncio.wait_for(proc.wait(), timeout=15) == 0
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-                ok = False
-            if ok:
-                log.info("channel %s: primary source is back; switching", self.channel_id)
-                self._switch_to_primary = True
-                await self._terminate()
-                return
+                await ffmpeg.run_async(self.probe_args_for(self.sources["primary"]), timeout_s=15)
+            except (ffmpeg.FFmpegFailed, OSError):  # still away (or ffmpeg cannot start): ask again later
+                continue
+            log.info("channel %s: primary source is back; switching", self.channel_id)
+            self._switch_to_primary = True
+            await self._terminate()
+            return

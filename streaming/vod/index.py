@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streaming.formats.fmp4 import first_sample_range
-from streaming.formats.hls import format_duration
+from streaming.formats.hls import (
+    AudioMediaSpec,
+    IFrameVariantSpec,
+    SubtitlesMediaSpec,
+    VariantSpec,
+    VodEntry,
+    render_master,
+    render_vod_playlist,
+)
 from streaming.formats.hls_input import parse_encoder_playlist
 from streaming.vod.media import AudioOut, Rung
 
@@ -172,51 +180,32 @@ def language_tag(language: str) -> str:
     return BCP47.get(language, language)
 
 
-def _attr(value: str) -> str:
-    """Quote a playlist attribute value (RFC 8216 4.2: no double quote or line break inside)."""
-    return '"' + value.replace('"', "'").replace("\n", " ").replace("\r", " ") + '"'
-
-
 def render_vod_master(index: dict, labels: list[AudioLabel], subtitles: list[dict], seg_set: str = "cmaf") -> str:
     """Render the master playlist of a segment set: audio and subtitle renditions, variants, I-frame variants."""
-    out = ["#EXTM3U", f"#EXT-X-VERSION:{7 if seg_set == 'cmaf' else 4}", "#EXT-X-INDEPENDENT-SEGMENTS"]
     index = {**index, "video": [track_in(index, seg_set, t) for t in index["video"]],
              "audio": [track_in(index, seg_set, t) for t in index["audio"]]}
-    for t, a in zip(index["audio"], labels):
-        out.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME={_attr(a.label)},'
-                   f'LANGUAGE={_attr(language_tag(a.language))},'
-                   f'DEFAULT={"YES" if a.default else "NO"},AUTOSELECT=YES,CHANNELS="{t["channels"]}",'
-                   f'URI="{t["name"]}.m3u8"')
-    for s in subtitles:
-        out.append(f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME={_attr(s["label"])},'
-                   f'LANGUAGE={_attr(language_tag(s["language"]))},DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,'
-                   f'URI="{s["name"]}.m3u8"')
+    audio = [AudioMediaSpec(uri=f'{t["name"]}.m3u8', group="aud", name=a.label, language=language_tag(a.language),
+                            default=a.default, channels=t["channels"]) for t, a in zip(index["audio"], labels)]
+    subs = [SubtitlesMediaSpec(uri=f'{s["name"]}.m3u8', group="subs", name=s["label"],
+                               language=language_tag(s["language"])) for s in subtitles]
     audio_peak = max((t["bandwidth"] for t in index["audio"]), default=0)
     audio_avg = max((t["average_bandwidth"] for t in index["audio"]), default=0)
     audio_codec = ",mp4a.40.2" if index["audio"] else ""
-    groups = (',AUDIO="aud"' if index["audio"] else "") + (',SUBTITLES="subs"' if subtitles else "")
-    for v in sorted(index["video"], key=lambda v: -v["bandwidth"]):
-        out.append(f'#EXT-X-STREAM-INF:BANDWIDTH={v["bandwidth"] + audio_peak},'
-                   f'AVERAGE-BANDWIDTH={v["average_bandwidth"] + audio_avg},CODECS="{v["codecs"]}{audio_codec}",'
-                   f'RESOLUTION={v["width"]}x{v["height"]},FRAME-RATE={v["frame_rate"]:.3f}{groups}')
-        out.append(f'{v["name"]}.m3u8')
-    for v in sorted(index["video"], key=lambda v: -v["bandwidth"]):
-        if v.get("iframes"):
-            out.append(f'#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={_iframe_bandwidth(v)},CODECS="{v["codecs"]}",'
-                       f'RESOLUTION={v["width"]}x{v["height"]},URI="{v["name"]}-iframes.m3u8"')
-    out.append("")
-    return "\n".join(out)
+    by_bandwidth = sorted(index["video"], key=lambda v: -v["bandwidth"])
+    variants = [VariantSpec(uri=f'{v["name"]}.m3u8', bandwidth=v["bandwidth"] + audio_peak,
+                            average_bandwidth=v["average_bandwidth"] + audio_avg, codecs=v["codecs"] + audio_codec,
+                            width=v["width"], height=v["height"], frame_rate=v["frame_rate"],
+                            audio_group="aud" if index["audio"] else None,
+                            subtitles_group="subs" if subtitles else None) for v in by_bandwidth]
+    iframes = [IFrameVariantSpec(uri=f'{v["name"]}-iframes.m3u8', bandwidth=_iframe_bandwidth(v), codecs=v["codecs"],
+                                 width=v["width"], height=v["height"]) for v in by_bandwidth if v.get("iframes")]
+    return render_master(variants, audio, version=7 if seg_set == "cmaf" else 4, subtitles=subs, iframes=iframes)
 
 
 def _iframe_bandwidth(video: dict) -> int:
     """Peak bit rate of the I-frame track: the largest keyframe over its segment's duration."""
     return max(math.ceil(length * 8 * 1_000_000 / d)
                for (_, length), d in zip(video["iframes"], video["durations_us"]))
-
-
-def _header(target_s: int, extra: list[str] = (), version: int = 7) -> list[str]:  # noqa: B006
-    return ["#EXTM3U", f"#EXT-X-VERSION:{version}", f"#EXT-X-TARGETDURATION:{target_s}", "#EXT-X-MEDIA-SEQUENCE:0",
-            "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", *extra]
 
 
 def target_duration(durations_us: list[int]) -> int:
@@ -228,30 +217,25 @@ def render_vod_media(track: dict, seg_set: str = "cmaf") -> str:
     """Render a track's media playlist (segment URIs relative: ``{track}/{n}.m4s`` or ``.ts``)."""
     name = track["name"]
     cmaf = seg_set == "cmaf"
-    out = _header(target_duration(track["durations_us"]), [f'#EXT-X-MAP:URI="{name}/init.mp4"'] if cmaf else [],
-                  version=7 if cmaf else 3)
-    for n, d in enumerate(track["durations_us"]):
-        out += [f"#EXTINF:{format_duration(d)},", f"{name}/{n}.{EXT[seg_set]}"]
-    out += ["#EXT-X-ENDLIST", ""]
-    return "\n".join(out)
+    entries = [VodEntry(d, f"{name}/{n}.{EXT[seg_set]}") for n, d in enumerate(track["durations_us"])]
+    return render_vod_playlist(entries, version=7 if cmaf else 3,
+                               target_duration=target_duration(track["durations_us"]),
+                               map_uri=f"{name}/init.mp4" if cmaf else None)
 
 
 def render_iframes(track: dict) -> str:
     """Render a video track's I-frame playlist: each segment's keyframe as a byte range (RFC 8216 4.3.3.6)."""
     name = track["name"]
-    out = _header(target_duration(track["durations_us"]), ["#EXT-X-I-FRAMES-ONLY", f'#EXT-X-MAP:URI="{name}/init.mp4"'])
-    for n, ((offset, length), d) in enumerate(zip(track["iframes"], track["durations_us"])):
-        out += [f"#EXTINF:{format_duration(d)},", f"#EXT-X-BYTERANGE:{length}@{offset}", f"{name}/{n}.m4s"]
-    out += ["#EXT-X-ENDLIST", ""]
-    return "\n".join(out)
+    entries = [VodEntry(d, f"{name}/{n}.m4s", byterange)
+               for n, (byterange, d) in enumerate(zip(track["iframes"], track["durations_us"]))]
+    return render_vod_playlist(entries, version=7, target_duration=target_duration(track["durations_us"]),
+                               map_uri=f"{name}/init.mp4", iframes_only=True)
 
 
 def render_subtitles(subtitle: dict, duration_us: int) -> str:
     """Render a subtitle track's playlist: the whole WebVTT file as one segment of the title's length."""
-    out = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{math.ceil(duration_us / 1_000_000)}",
-           "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD",
-           f"#EXTINF:{format_duration(duration_us)},", f'{subtitle["name"]}/0.vtt', "#EXT-X-ENDLIST", ""]
-    return "\n".join(out)
+    return render_vod_playlist([VodEntry(duration_us, f'{subtitle["name"]}/0.vtt')], version=7,
+                               target_duration=math.ceil(duration_us / 1_000_000), independent=False)
 
 
 def etag(body: bytes) -> bytes:

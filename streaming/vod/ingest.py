@@ -10,6 +10,7 @@ queues again once its heartbeat is stale.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -23,8 +24,7 @@ from pathlib import Path
 
 from infra.errors import ObjectNotFound, ServiceUnavailable, SmartGoError
 from infra.runtime import Runtime
-from streaming.packager.arguments import ffmpeg_exe
-from streaming.packager.supervisor import die_with_parent
+from streaming import ffmpeg
 from streaming.vod import index as vod
 from streaming.vod import service as assets
 from streaming.vod.media import (
@@ -150,21 +150,18 @@ def _transcode(rt: Runtime, asset_id: str, attempt: int, source: Path, found, la
     audio = plan_audio(found, labels)
     out = work / "out"
     out.mkdir()
-    ffmpeg = ffmpeg_exe()
+    exe = ffmpeg.ffmpeg_exe()
     poster = work / "poster.jpg"
     # The poster frame is one fast-seek decode: taken while the ladder encodes, not after it.
-    poster_proc = subprocess.Popen(poster_args(ffmpeg=ffmpeg, source=str(source), at_s=poster_time(found.duration_s),
-                                               out=str(poster)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    args = transcode_args(ffmpeg=ffmpeg, source=str(source), out_dir=str(out), rungs=rungs, audio=audio,
+    poster_proc = ffmpeg.start(poster_args(ffmpeg=exe, source=str(source), at_s=poster_time(found.duration_s),
+                                           out=str(poster)))
+    args = transcode_args(ffmpeg=exe, source=str(source), out_dir=str(out), rungs=rungs, audio=audio,
                           segment_s=settings.vod_segment_s, frame_rate=found.frame_rate, preset=settings.vod_preset)
     try:
         _run_ffmpeg(rt, asset_id, attempt, args, found.duration_s)
     finally:
-        try:
-            poster_proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            poster_proc.kill()
-            poster_proc.communicate()
+        with contextlib.suppress(ffmpeg.FFmpegFailed):  # a title without a poster still plays
+            ffmpeg.wait(poster_proc, timeout_s=60)
     index, files = vod.build_index(out, rungs=rungs, audio=audio, segment_s=settings.vod_segment_s,
                                    frame_rate=found.frame_rate)
     if poster.is_file() and poster.stat().st_size:
@@ -175,16 +172,17 @@ def _transcode(rt: Runtime, asset_id: str, attempt: int, source: Path, found, la
 
 def _remux_ts(index: dict, work: Path, segment_s: float) -> list[tuple[Path, str]]:
     """Repackage every CMAF track as MPEG-TS (a copy per track, several at once); return the files."""
-    ffmpeg = ffmpeg_exe()
+    exe = ffmpeg.ffmpeg_exe()
 
     def remux(name: str) -> None:
         out = work / "ts" / name
         out.mkdir(parents=True)
-        args = ts_remux_args(ffmpeg=ffmpeg, playlist=str(work / "out" / name / "index.m3u8"), out_dir=str(out),
+        args = ts_remux_args(ffmpeg=exe, playlist=str(work / "out" / name / "index.m3u8"), out_dir=str(out),
                              segment_s=segment_s)
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
-        if proc.returncode != 0:
-            raise TranscodeFailed(f"the MPEG-TS remux of {name} failed: {proc.stderr.strip()[-600:]}")
+        try:
+            ffmpeg.run(args, timeout_s=600)
+        except ffmpeg.FFmpegFailed as err:
+            raise TranscodeFailed(f"the MPEG-TS remux of {name} failed: {err.stderr_tail or err}") from err
 
     with ThreadPoolExecutor(4, thread_name_prefix="vod-ts") as pool:
         list(pool.map(remux, [t["name"] for t in index["video"] + index["audio"]]))
@@ -193,8 +191,7 @@ def _remux_ts(index: dict, work: Path, segment_s: float) -> list[tuple[Path, str
 
 def _run_ffmpeg(rt: Runtime, asset_id: str, attempt: int, args: list[str], duration_s: float) -> None:
     """Run the transcode, reporting progress about once a second; stop it if the asset was cancelled."""
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=die_with_parent)
+    proc = ffmpeg.start(args, stdout=subprocess.PIPE, text=True)
     stderr: deque[str] = deque(maxlen=30)
     reader = threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True)
     reader.start()

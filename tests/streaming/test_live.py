@@ -11,7 +11,7 @@ import av
 import m3u8
 import pytest
 
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from tests.conftest import channel_body, wait_for
 from tests.support.ffmpeg import LivePush
 

@@ -9,7 +9,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from streaming.packager.arguments import ffmpeg_exe, testcard_push_args
+from streaming.ffmpeg import ffmpeg_exe
+from streaming.packager.arguments import testcard_push_args
 
 
 def make_sample_hls(out_dir: Path, *, seconds: float = 8.0, segment_s: float = 1.92) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from infra.runtime import Runtime
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.timeline import service
 from streaming.timeline.models import ChannelTimelineState
 from streaming.timeline.runs import make_run

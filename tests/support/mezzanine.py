@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 
 SRT_POLISH = (
     "1\r\n00:00:00,500 --> 00:00:03,000\r\nŻółw idzie do szkoły\r\n\r\n"

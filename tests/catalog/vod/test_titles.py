@@ -136,7 +136,8 @@ def test_what_cannot_be_published_or_sold_changes_nothing(http, rt, staff_keys, 
     url = f"{BASE}/{title['id']}"
     none = http.post(f"{url}/publish", headers=publisher)
     assert none.status_code == 409 and code(none) == "TITLE_NOT_PLAYABLE"
-    assert code(http.put(f"{url}/asset", json={"asset_id": "f" * 32}, headers=editor)) == "ASSET_NOT_FOUND"
+    unknown_asset = http.put(f"{url}/asset", json={"asset_id": "f" * 32}, headers=editor)
+    assert unknown_asset.status_code == 422 and code(unknown_asset) == "UNKNOWN_ASSET"
     http.put(f"{url}/asset", json={"asset_id": make_asset(rt, state="processing")}, headers=editor)
     busy = http.post(f"{url}/publish", headers=publisher)
     assert busy.status_code == 409 and busy.json()["error"]["details"]["asset_state"] == "processing"

@@ -177,7 +177,7 @@ def test_a_ts_only_device_is_told_a_cmaf_only_channel_is_not_available(http, mak
 
 def test_an_unknown_profile_in_a_playlist_path_is_a_clear_error(http, archive) -> None:  # noqa: ANN001
     resp = http.get(f"/live/{archive['channel']}/dev-nope/cmaf/master.m3u8")
-    assert resp.status_code == 404 and resp.json()["error"]["code"] == "UNKNOWN_DEVICE_PROFILE"
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "DEVICE_PROFILE_NOT_FOUND"
     assert http.get(f"/live/{archive['channel']}/cmaf/360p/slate-5.ts").json()["error"]["code"] == "SEGMENT_NOT_FOUND"
     bad = http.get(f"/live/{archive['channel']}/ts/360p/slate-5.ts")
     assert bad.status_code == 404 and bad.json()["error"]["code"] == "SEGMENT_NOT_FOUND"

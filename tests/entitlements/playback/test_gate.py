@@ -11,7 +11,7 @@ import m3u8
 import pytest
 
 from entitlements.accounts.tokens import PlaybackGrant, PlaybackTokens
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from tests.conftest import channel_body, wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.support.ffmpeg import pushed_channel

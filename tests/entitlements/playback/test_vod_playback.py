@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from tests.entitlements.conftest import PASSWORD, bearer, login
 
 pytestmark = pytest.mark.ffmpeg

@@ -11,6 +11,7 @@ from streaming.formats.hls import (
     format_pdt,
     render_master,
     render_media,
+    tag,
 )
 from streaming.timeline.runs import US, make_run, pack_durations
 from tests.support.hls_conformance import check_master, check_media
@@ -258,3 +259,23 @@ def test_render_master_sorts_by_bandwidth_descending() -> None:
         "RESOLUTION=426x240,FRAME-RATE=25.000\n240p.m3u8\n"
     )
     assert check_master(text, base_url="http://origin.test/live/ch1/cmaf.m3u8") == []
+
+
+@pytest.mark.parametrize("name, pairs, line", [
+    # quoted-string attributes (RFC 8216 4.2), a double quote or line break inside made harmless
+    ("EXT-X-MEDIA", (("TYPE", "AUDIO"), ("GROUP-ID", "aud"), ("NAME", 'Say "hi"\r\n'), ("LANGUAGE", "pl"),
+                     ("DEFAULT", True), ("AUTOSELECT", False), ("CHANNELS", 2), ("URI", "a.m3u8")),
+     "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"Say 'hi'  \",LANGUAGE=\"pl\",DEFAULT=YES,AUTOSELECT=NO,"
+     "CHANNELS=\"2\",URI=\"a.m3u8\""),
+    # decimal-integer, quoted CODECS, decimal-resolution, decimal-floating-point; None left out
+    ("EXT-X-STREAM-INF", (("BANDWIDTH", 900000), ("CODECS", "avc1.64001e,mp4a.40.2"), ("RESOLUTION", "640x360"),
+                          ("FRAME-RATE", "25.000"), ("AUDIO", None)),
+     '#EXT-X-STREAM-INF:BANDWIDTH=900000,CODECS="avc1.64001e,mp4a.40.2",RESOLUTION=640x360,FRAME-RATE=25.000'),
+    # enumerated-string METHOD bare, URI quoted
+    ("EXT-X-KEY", (("METHOD", "AES-128"), ("URI", "/keys/1")), '#EXT-X-KEY:METHOD=AES-128,URI="/keys/1"'),
+    ("EXT-X-START", (("TIME-OFFSET", "-12.500"), ("PRECISE", True)), "#EXT-X-START:TIME-OFFSET=-12.500,PRECISE=YES"),
+    ("EXT-X-I-FRAME-STREAM-INF", (("BANDWIDTH", 1), ("CODECS", "avc1"), ("URI", "360p-iframes.m3u8")),
+     '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,CODECS="avc1",URI="360p-iframes.m3u8"'),
+])
+def test_attributes_are_quoted_as_rfc_8216_types_them(name, pairs, line) -> None:  # noqa: ANN001
+    assert tag(name, *pairs) == line

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.ingest.errors import (
     MediaMalformed,
     MediaTruncated,
@@ -24,7 +25,6 @@ from streaming.ingest.media_check import (
     check_ts_segment,
 )
 from streaming.packager import slate
-from streaming.packager.arguments import ffmpeg_exe
 from streaming.vod.media import AudioOut, Rung, transcode_args, ts_remux_args
 from tests.support.bad_media import (
     box_at,

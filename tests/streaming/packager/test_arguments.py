@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.packager import arguments as packaging
 
 # Imported through the module: a bare name starting with "test" would be collected by pytest.
@@ -138,7 +139,7 @@ def test_ffmpeg_packages_every_ladder_validation_accepts(overrides: dict, tmp_pa
     channel = Channel(id=body.id, segment_duration_ms=body.segment_duration_ms, packaging=body.packaging,
                       segment_sets=body.segment_sets, audio_tracks=[a.model_dump() for a in body.audio_tracks],
                       renditions=[Rendition(position=i, **r.model_dump()) for i, r in enumerate(body.renditions)])
-    args = packaging.packager_args(packager_spec(channel), ffmpeg=packaging.ffmpeg_exe(), source_url="testcard:",
+    args = packaging.packager_args(packager_spec(channel), ffmpeg=ffmpeg_exe(), source_url="testcard:",
                                    ingest_base=str(tmp_path), headers={})
     # A fifth of a second of the test card instead of an endless one, written to a folder.
     args = [a + ":duration=0.2" if a.startswith(("testsrc2=", "sine=")) else a for a in args]

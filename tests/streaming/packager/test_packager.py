@@ -11,7 +11,7 @@ from pathlib import Path
 import m3u8
 import pytest
 
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.packager.node import LEASE_PREFIX
 from tests.conftest import channel_body, wait_for
 from tests.support.nodes import NodeThread

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from catalog.channels.schemas import ChannelCreate, check_source_url
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.packager import arguments as packaging
 from streaming.packager.arguments import (
     AudioOut,
@@ -330,7 +331,7 @@ def test_channel_create_refuses(over: dict, message: str) -> None:
     ("https://host/live.m3u8", ["-rw_timeout", TIMEOUT, "-i", "https://host/live.m3u8", "-t", "2", "-f", "null", "-"]),
 ])
 def test_probe_args(url: str, tail: list[str]) -> None:
-    assert probe_args(url) == [packaging.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", *tail]
+    assert probe_args(url) == [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", *tail]
 
 
 def test_probe_args_refuses_unknown_source() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.packager import jobs as packager_jobs
 from streaming.packager import slate
-from streaming.packager.arguments import ffmpeg_exe
 from streaming.packager.slate import PTS_WRAP, first_pts, retime_ts, slate_args
 from tests.conftest import wait_for
 from tests.streaming.packager.test_arguments import BOUNDARY_CHANNELS

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy import select
 
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.formats.hls import MediaPlaylistSpec, render_media
-from streaming.packager.arguments import ffmpeg_exe
 from streaming.protection.keys import (
     encrypt_segment,
     encrypted_length,

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from streaming.vod import ingest as vod_ingest
 from streaming.vod import jobs as vod_jobs
 from streaming.vod import service as assets

@@ -10,7 +10,7 @@ import av
 import m3u8
 import pytest
 
-from streaming.packager.arguments import ffmpeg_exe
+from streaming.ffmpeg import ffmpeg_exe
 from tests.conftest import Client, wait_for
 from tests.support.mezzanine import SRT_POLISH, make_mezzanine
 
