@@ -9,6 +9,8 @@ constructors, as far as names can be resolved without running anything:
   their class (``rt.store`` of a ``Runtime``); a method is followed in its class and in every
   project subclass that overrides it, since any of them may be the one called;
 - a function passed to another (``run_in_threadpool(render, data)``) counts as called;
+- ``events.publish(db_session, Event(...))`` calls every handler subscribed to the event, and a
+  ``Provided`` function calls what the composition provided (both wired before this runs);
 - an error caught around a call (and not raised again) is not the call's caller's.
 
 It over-approximates (a branch never taken still counts) and cannot see through values of
@@ -30,6 +32,7 @@ import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from infra import events
 from infra.errors import SmartGoError
 
 PROJECT_PACKAGES = ("infra", "catalog", "streaming", "entitlements", "recorder", "workers")
@@ -257,7 +260,15 @@ def _visit(node: ast.AST, scope: dict[str, Any], found: Raised, caught: tuple[ty
         return
     if isinstance(node, ast.Call):
         for target in _resolve(node.func, scope):
-            if isinstance(target, type) and issubclass(target, SmartGoError):
+            if isinstance(target, events.Provided):  # what the composition provides is what is called
+                if target.implementation is not None:
+                    found.merge(raised_errors(target.implementation), caught)
+            elif target is events.publish and len(node.args) == 2 and isinstance(node.args[1], ast.Call):
+                # An event's handlers run in the publisher's call: what they raise, it raises.
+                for event_type in _resolve(node.args[1].func, scope):
+                    for handler in events.subscribers(event_type) if isinstance(event_type, type) else ():
+                        found.merge(raised_errors(handler), caught)
+            elif isinstance(target, type) and issubclass(target, SmartGoError):
                 if not issubclass(target, caught):
                     found.add(target, _literal_code(target, node))
             elif isinstance(target, (type, types.FunctionType, types.MethodType)):

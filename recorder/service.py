@@ -23,6 +23,7 @@ from entitlements.accounts import service as accounts_service
 from entitlements.accounts.schemas import Principal
 from entitlements.packages import service as packages_service
 from infra.db import new_id, utc
+from infra.events import Provided
 from infra.jobs import queue_job
 from infra.notify import load_notifier
 from infra.runtime import run_after_commit, runtime
@@ -48,19 +49,8 @@ class RecordingCheck(Protocol):
         """Raise the door's refusal when the subscriber may not record this content."""
 
 
-_door: list[RecordingCheck] = []
-
-
-def use_recording_check(check: RecordingCheck) -> None:
-    """Install the door's recording check (the composition does, once per process)."""
-    _door[:] = [check]
-
-
-def check_recording(*, db_session: Session, principal: Principal, kind: str, content_id: str) -> None:
-    """Refuse, with the door's reasons, recording what the subscriber may not record."""
-    if not _door:
-        raise RuntimeError("the playback door's recording check is not wired (infra.composition.wiring)")
-    _door[0](db_session=db_session, principal=principal, kind=kind, content_id=content_id)
+# Refuses, with the door's reasons, recording what the subscriber may not record.
+check_recording: Provided[RecordingCheck] = Provided("the playback door's recording check")
 
 
 def window_us(rec: Recording) -> tuple[int, int]:

@@ -10,3 +10,10 @@ class GuideChanged:
     """An import changed a channel's programmes (added, moved or cancelled some)."""
 
     channel_id: str
+
+
+@dataclass(frozen=True)
+class ProgrammeRightsChanged:
+    """Staff changed a programme's rights overrides: sessions playing it are decided again."""
+
+    programme_id: str

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 
 from catalog.channels.models import Channel
 from catalog.guide.errors import ProgrammeNotFound
+from catalog.guide.events import ProgrammeRightsChanged
 from catalog.guide.models import Programme
 from catalog.guide.schemas import ProgrammeRead
+from infra import events
 from infra.db import utc
 
 PROGRAMME_RIGHTS = ("catchup", "startover", "recording")
@@ -49,6 +51,7 @@ def set_programme_rights(*, db_session: Session, programme_id: str, rights: dict
             staff[key] = value
     programme.staff_rights, programme.updated_at = staff, dt.datetime.now(dt.UTC)
     db_session.flush()
+    events.publish(db_session, ProgrammeRightsChanged(programme_id=programme.id))
     return programme
 
 

@@ -7,21 +7,19 @@ from html import escape
 from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from entitlements.accounts import auth, billing
-from entitlements.accounts import service as accounts_service
+from entitlements.accounts import auth, billing, passwords, profiles, service
 from entitlements.accounts.deps import (
     BillingClient,
     CurrentPrincipal,
     CustomerNumberPath,
     DeviceIdPath,
-    PackageCodePath,
     client_address,
 )
-from entitlements.accounts.errors import OAuthError
+from entitlements.accounts.errors import InvalidCredentials, OAuthError
 from entitlements.accounts.schemas import (
     AccountChangePagination,
     AccountChangeRead,
@@ -31,11 +29,17 @@ from entitlements.accounts.schemas import (
     DeviceApproval,
     DeviceCodeRequest,
     DeviceCodeResponse,
+    DeviceProfileRead,
+    DeviceProfileSet,
     DeviceRead,
     DeviceRename,
     LoginRequest,
     PasswordResetConfirm,
     PasswordResetRequest,
+    PinSet,
+    ProfileCreate,
+    ProfileRead,
+    ProfileUpdate,
     RefreshRequest,
     SubscriberRead,
     Suspension,
@@ -43,18 +47,18 @@ from entitlements.accounts.schemas import (
 )
 from entitlements.packages import service as packages_service
 from entitlements.packages.schemas import (
-    PackageChannels,
-    PackageCreate,
     PackageRead,
-    PackageUpdate,
 )
 from infra.deps import RuntimeDep, SessionDep, require_staff
 from infra.errors import InvalidInput, SmartGoError
 from infra.validation import Offset
+from streaming.formats import device_profiles
 
 router = APIRouter()
 viewer = [Depends(require_staff("viewer"))]
+operator = [Depends(require_staff("operator"))]
 admin = [Depends(require_staff("admin"))]
+ProfileIdPath = Annotated[str, Path(pattern=r"^[a-f0-9]{32}$", description="profile id")]
 
 
 # -- sign-in ----------------------------------------------------------------------------------
@@ -149,80 +153,34 @@ def device_approve(body: DeviceApproval, who: CurrentPrincipal, db_session: Sess
 @router.get("/v1/me", response_model=AccountRead, tags=["account"])
 def me(who: CurrentPrincipal, db_session: SessionDep) -> AccountRead:
     """Show the account: status, active packages, combined limits."""
-    sub = accounts_service.get_subscriber(db_session=db_session, subscriber_id=who.subscriber_id)
-    active = accounts_service.active_packages(db_session=db_session, subscriber_id=sub.id)
+    sub = service.get_subscriber(db_session=db_session, subscriber_id=who.subscriber_id)
+    active = service.active_packages(db_session=db_session, subscriber_id=sub.id)
     return AccountRead(id=sub.id, customer_number=sub.customer_number, email=sub.email, status=sub.status,
-                       status_reason=sub.status_reason, packages=[accounts_service.to_active(g, p) for g, p in active],
-                       limits=accounts_service.account_limits(db_session=db_session, sub=sub),
-                       devices=len(accounts_service.list_devices(db_session=db_session, subscriber_id=sub.id)))
+                       status_reason=sub.status_reason, packages=[service.to_active(g, p) for g, p in active],
+                       limits=service.account_limits(db_session=db_session, sub=sub),
+                       devices=len(service.list_devices(db_session=db_session, subscriber_id=sub.id)))
 
 
 @router.get("/v1/me/devices", response_model=list[DeviceRead], tags=["account"])
 def my_devices(who: CurrentPrincipal, db_session: SessionDep) -> list[DeviceRead]:
     """List the account's devices."""
-    return [accounts_service.to_device_read(d, who.device_id)
-            for d in accounts_service.list_devices(db_session=db_session, subscriber_id=who.subscriber_id)]
+    return [service.to_device_read(d, who.device_id)
+            for d in service.list_devices(db_session=db_session, subscriber_id=who.subscriber_id)]
 
 
 @router.patch("/v1/me/devices/{device_id}", response_model=DeviceRead, tags=["account"])
 def rename_device(device_id: DeviceIdPath, body: DeviceRename, who: CurrentPrincipal,
                   db_session: SessionDep) -> DeviceRead:
     """Rename a device."""
-    device = accounts_service.get_device(db_session=db_session, subscriber_id=who.subscriber_id, device_id=device_id)
+    device = service.get_device(db_session=db_session, subscriber_id=who.subscriber_id, device_id=device_id)
     device.name = body.name
-    return accounts_service.to_device_read(device, who.device_id)
+    return service.to_device_read(device, who.device_id)
 
 
 @router.delete("/v1/me/devices/{device_id}", status_code=204, tags=["account"])
 def remove_device(device_id: DeviceIdPath, who: CurrentPrincipal, db_session: SessionDep) -> Response:
     """Remove a device; its sign-ins stop working at once."""
-    accounts_service.remove_device(db_session=db_session, subscriber_id=who.subscriber_id, device_id=device_id)
-    return Response(status_code=204)
-
-
-# -- packages (staff) ----------------------------------------------------------------------------
-@router.get("/v1/admin/packages", response_model=list[PackageRead], dependencies=viewer, tags=["packages"])
-def list_packages(db_session: SessionDep) -> list[PackageRead]:
-    """List the package catalogue."""
-    return [packages_service.to_package_read(db_session=db_session, package=p)
-            for p in packages_service.list_packages(db_session=db_session)]
-
-
-@router.post("/v1/admin/packages", response_model=PackageRead, status_code=201, dependencies=admin,
-             tags=["packages"])
-def create_package(body: PackageCreate, db_session: SessionDep) -> PackageRead:
-    """Create a package with its limits and channels."""
-    package = packages_service.create_package(db_session=db_session, package_in=body)
-    return packages_service.to_package_read(db_session=db_session, package=package)
-
-
-@router.get("/v1/admin/packages/{code}", response_model=PackageRead, dependencies=viewer, tags=["packages"])
-def get_package(code: PackageCodePath, db_session: SessionDep) -> PackageRead:
-    """Show a package."""
-    return packages_service.to_package_read(db_session=db_session, package=packages_service.get_package(db_session=db_session,
-                                                                                     code=code))
-
-
-@router.patch("/v1/admin/packages/{code}", response_model=PackageRead, dependencies=admin, tags=["packages"])
-def update_package(code: PackageCodePath, body: PackageUpdate, db_session: SessionDep) -> PackageRead:
-    """Change a package's name, kind or limits."""
-    package = packages_service.update_package(db_session=db_session, code=code, package_in=body)
-    return packages_service.to_package_read(db_session=db_session, package=package)
-
-
-@router.put("/v1/admin/packages/{code}/channels", response_model=PackageRead, dependencies=admin,
-            tags=["packages"])
-def set_package_channels(code: PackageCodePath, body: PackageChannels, db_session: SessionDep) -> PackageRead:
-    """Replace the channels a package grants."""
-    package = packages_service.get_package(db_session=db_session, code=code)
-    packages_service.set_package_channels(db_session=db_session, package=package, channels=body.channels)
-    return packages_service.to_package_read(db_session=db_session, package=package)
-
-
-@router.delete("/v1/admin/packages/{code}", status_code=204, dependencies=admin, tags=["packages"])
-def delete_package(code: PackageCodePath, db_session: SessionDep) -> Response:
-    """Delete a package that no subscriber holds."""
-    packages_service.delete_package(db_session=db_session, code=code)
+    service.remove_device(db_session=db_session, subscriber_id=who.subscriber_id, device_id=device_id)
     return Response(status_code=204)
 
 
@@ -230,8 +188,8 @@ def delete_package(code: PackageCodePath, db_session: SessionDep) -> Response:
             tags=["subscribers"])
 def staff_subscriber(customer_number: CustomerNumberPath, db_session: SessionDep) -> SubscriberRead:
     """Show a subscriber (customer care)."""
-    sub = accounts_service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
-    return accounts_service.to_subscriber_read(db_session=db_session, sub=sub)
+    sub = service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
+    return service.to_subscriber_read(db_session=db_session, sub=sub)
 
 
 @router.get("/v1/admin/subscribers/{customer_number}/changes", response_model=AccountChangePagination,
@@ -240,8 +198,8 @@ def staff_changes(customer_number: CustomerNumberPath, db_session: SessionDep,
                   offset: Offset = 0,
                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AccountChangePagination:
     """Show who changed the account, when, and what it was before and after."""
-    sub = accounts_service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
-    rows, total = accounts_service.list_changes(db_session=db_session, subscriber_id=sub.id, offset=offset, limit=limit)
+    sub = service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
+    rows, total = service.list_changes(db_session=db_session, subscriber_id=sub.id, offset=offset, limit=limit)
     return AccountChangePagination(items=[AccountChangeRead.model_validate(r, from_attributes=True)
                                           for r in rows], total=total)
 
@@ -267,7 +225,7 @@ def _billing_change(request: Request, db_session: SessionDep, client: str, body:
 
 
 def _subscriber_json(db_session, sub) -> dict:  # noqa: ANN001
-    return accounts_service.to_subscriber_read(db_session=db_session, sub=sub).model_dump(mode="json")
+    return service.to_subscriber_read(db_session=db_session, sub=sub).model_dump(mode="json")
 
 
 @router.put("/v1/billing/subscribers/{customer_number}", tags=["billing"], responses=UPSERTED)
@@ -275,7 +233,7 @@ def billing_upsert(customer_number: CustomerNumberPath, body: BillingSubscriberU
                    raw: RawBody, client: BillingClient, db_session: SessionDep) -> JSONResponse:
     """Create or update a subscriber (e-mail, password or its argon2id hash, device limit)."""
     def run() -> tuple[int, dict]:
-        sub, created = accounts_service.upsert_subscriber(db_session=db_session, customer_number=customer_number,
+        sub, created = service.upsert_subscriber(db_session=db_session, customer_number=customer_number,
                                                  body=body, actor=f"billing:{client}",
                                                  request_id=request.headers.get("idempotency-key"))
         return (201 if created else 200), _subscriber_json(db_session, sub)
@@ -286,8 +244,8 @@ def billing_upsert(customer_number: CustomerNumberPath, body: BillingSubscriberU
 @router.get("/v1/billing/subscribers/{customer_number}", response_model=SubscriberRead, tags=["billing"])
 def billing_get(customer_number: CustomerNumberPath, client: BillingClient, db_session: SessionDep) -> SubscriberRead:
     """Show a subscriber as billing set it."""
-    sub = accounts_service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
-    return accounts_service.to_subscriber_read(db_session=db_session, sub=sub)
+    sub = service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
+    return service.to_subscriber_read(db_session=db_session, sub=sub)
 
 
 @router.put("/v1/billing/subscribers/{customer_number}/packages", tags=["billing"], responses=CHANGED)
@@ -295,8 +253,8 @@ def billing_packages(customer_number: CustomerNumberPath, body: BillingPackages,
                      raw: RawBody, client: BillingClient, db_session: SessionDep) -> JSONResponse:
     """Set the subscriber's whole set of packages with their validity dates."""
     def run() -> tuple[int, dict]:
-        sub = accounts_service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
-        accounts_service.set_packages(db_session=db_session, sub=sub, grants=body.packages, actor=f"billing:{client}",
+        sub = service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
+        service.set_packages(db_session=db_session, sub=sub, grants=body.packages, actor=f"billing:{client}",
                              request_id=request.headers.get("idempotency-key"))
         return 200, _subscriber_json(db_session, sub)
 
@@ -322,8 +280,8 @@ def billing_resume(customer_number: CustomerNumberPath, request: Request, raw: R
 def _set_status(customer_number: str, status: str, reason: str | None, request: Request, raw: bytes,
                 client: str, db_session) -> JSONResponse:  # noqa: ANN001
     def run() -> tuple[int, dict]:
-        sub = accounts_service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
-        accounts_service.set_status(db_session=db_session, sub=sub, status=status, reason=reason,
+        sub = service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
+        service.set_status(db_session=db_session, sub=sub, status=status, reason=reason,
                            actor=f"billing:{client}", request_id=request.headers.get("idempotency-key"))
         return 200, _subscriber_json(db_session, sub)
 
@@ -377,3 +335,71 @@ async def activate_submit(request: Request) -> Response:
         message, status = f"{err.message} ({err.code})", err.status
     return Response(_ACTIVATE.format(message=f"<p class=msg>{escape(message)}</p>", code=escape(code)),
                     media_type="text/html", status_code=status)
+
+
+# -- profiles and the PIN ----------------------------------------------------------------------
+def _profile_read(p) -> ProfileRead:  # noqa: ANN001
+    return ProfileRead(id=p.id, name=p.name, parental_threshold=p.parental_threshold)
+
+
+@router.get("/v1/me/profiles", response_model=list[ProfileRead], tags=["account"])
+def list_profiles(who: CurrentPrincipal, db_session: SessionDep) -> list[ProfileRead]:
+    """List the household's profiles."""
+    return [_profile_read(p) for p in profiles.list_profiles(db_session=db_session, subscriber_id=who.subscriber_id)]
+
+
+@router.post("/v1/me/profiles", response_model=ProfileRead, status_code=201, tags=["account"])
+def create_profile(body: ProfileCreate, who: CurrentPrincipal, db_session: SessionDep) -> ProfileRead:
+    """Add a profile (a child's, with a parental threshold)."""
+    return _profile_read(profiles.create_profile(db_session=db_session, subscriber_id=who.subscriber_id, body=body))
+
+
+@router.patch("/v1/me/profiles/{profile_id}", response_model=ProfileRead, tags=["account"])
+def update_profile(profile_id: ProfileIdPath, body: ProfileUpdate, who: CurrentPrincipal,
+                   db_session: SessionDep) -> ProfileRead:
+    """Rename a profile or change its threshold (loosening it needs the PIN)."""
+    sub = service.get_subscriber(db_session=db_session, subscriber_id=who.subscriber_id)
+    return _profile_read(profiles.update_profile(db_session=db_session, sub=sub, profile_id=profile_id, body=body))
+
+
+@router.delete("/v1/me/profiles/{profile_id}", status_code=204, tags=["account"])
+def delete_profile(profile_id: ProfileIdPath, who: CurrentPrincipal, db_session: SessionDep) -> Response:
+    """Remove a profile."""
+    db_session.delete(profiles.get_profile(db_session=db_session, subscriber_id=who.subscriber_id,
+                                         profile_id=profile_id))
+    return Response(status_code=204)
+
+
+@router.put("/v1/me/pin", status_code=204, tags=["account"])
+def set_pin(body: PinSet, who: CurrentPrincipal, db_session: SessionDep) -> Response:
+    """Set the household's parental PIN (with the account password)."""
+    sub = service.get_subscriber(db_session=db_session, subscriber_id=who.subscriber_id)
+    if not passwords.verify_password(sub.password_hash, body.password):
+        raise InvalidCredentials("wrong password")
+    profiles.set_pin(db_session=db_session, sub=sub, pin=body.pin)
+    return Response(status_code=204)
+
+
+# -- staff: device profiles ------------------------------------------------------------------------
+@router.get("/v1/admin/device-profiles", response_model=list[DeviceProfileRead], dependencies=viewer,
+            tags=["devices"])
+def list_device_profiles() -> list[DeviceProfileRead]:
+    """List the device profiles, in the order a device is matched against them."""
+    return [service.to_profile_read(p) for p in device_profiles.PROFILES]
+
+
+@router.get("/v1/admin/subscribers/{customer_number}/devices", response_model=list[DeviceRead],
+            dependencies=viewer, tags=["devices"])
+def staff_devices(customer_number: CustomerNumberPath, db_session: SessionDep) -> list[DeviceRead]:
+    """List a subscriber's devices with the profile each plays with (customer care)."""
+    sub = service.get_by_customer_number(db_session=db_session, customer_number=customer_number)
+    return [service.to_device_read(d) for d in service.list_devices(db_session=db_session, subscriber_id=sub.id)]
+
+
+@router.put("/v1/admin/devices/{device_id}/profile", response_model=DeviceRead, dependencies=operator,
+            tags=["devices"])
+def put_device_profile(device_id: DeviceIdPath, body: DeviceProfileSet,
+                       db_session: SessionDep) -> DeviceRead:
+    """Play a device with another profile (a TV that stalls on long windows), or back to its own with null."""
+    return service.to_device_read(service.set_device_profile(db_session=db_session, device_id=device_id,
+                                                             profile=body.profile))

@@ -27,6 +27,7 @@ from entitlements.accounts.schemas import (
     ActivePackage,
     BillingSubscriberUpsert,
     DeviceInfo,
+    DeviceProfileRead,
     DeviceRead,
     Limits,
     PackageGrant,
@@ -319,3 +320,12 @@ def remove_device(*, db_session: Session, subscriber_id: str, device_id: str) ->
     db_session.flush()
     notify_after_commit(db_session, ACCOUNT_TOPIC + subscriber_id,
                         {"subscriber_id": subscriber_id, "action": "device_removed", "device_id": device_id})
+
+
+def to_profile_read(p) -> DeviceProfileRead:  # noqa: ANN001 - a streaming.formats.device_profiles.DeviceProfile
+    """Return the API view of a device profile."""
+    low, high = ".".join(map(str, p.min_version)), ".".join(map(str, p.below_version or ()))
+    versions = " and ".join(([f">= {low}"] if low else []) + ([f"< {high}"] if high else [])) or "any"
+    return DeviceProfileRead(code=p.code, label=p.label, platform=p.platform, versions=versions,
+                             segment_set=p.segment_set, max_window_s=p.max_window_s, hls_version=p.hls_version,
+                             outage=p.outage, honours_start=p.honours_start, delta_updates=p.delta_updates)

@@ -14,10 +14,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from catalog.guide import service as guide
+from catalog.guide.events import ProgrammeRightsChanged
 from entitlements.accounts import service
 from entitlements.accounts.events import AccountChanged, DeviceRemoved
 from entitlements.accounts.models import Device, Subscriber
-from entitlements.accounts.schemas import DeviceProfileRead, Principal
+from entitlements.accounts.schemas import Principal
 from entitlements.accounts.tokens import PlaybackGrant
 from entitlements.packages.events import CatalogueChanged
 from entitlements.packages.models import SubscriberPackage
@@ -88,15 +89,6 @@ def heartbeat(*, db_session: Session, subscriber_id: str, session_id: str) -> No
     if session.ended_at is not None or utc(session.expires_at) <= service.now_utc():
         raise PlaybackDenied("SESSION_ENDED", f"this playback session ended ({session.end_reason or 'expired'})")
     keep_alive([session_id])
-
-
-def to_profile_read(p) -> DeviceProfileRead:  # noqa: ANN001 - a streaming.formats.device_profiles.DeviceProfile
-    """Return the API view of a device profile."""
-    low, high = ".".join(map(str, p.min_version)), ".".join(map(str, p.below_version or ()))
-    versions = " and ".join(([f">= {low}"] if low else []) + ([f"< {high}"] if high else [])) or "any"
-    return DeviceProfileRead(code=p.code, label=p.label, platform=p.platform, versions=versions,
-                             segment_set=p.segment_set, max_window_s=p.max_window_s, hls_version=p.hls_version,
-                             outage=p.outage, honours_start=p.honours_start, delta_updates=p.delta_updates)
 
 
 # -- deciding ---------------------------------------------------------------------------------
@@ -297,3 +289,8 @@ def purge_old(*, db_session: Session, now: dt.datetime | None = None) -> dict[st
     sessions_gone = db_session.execute(delete(PlaybackSession).where(
         PlaybackSession.expires_at < now - dt.timedelta(days=1))).rowcount or 0
     return {"decisions": decisions_gone, "sessions": sessions_gone}
+
+
+def recheck_programme(db_session: Session, event: ProgrammeRightsChanged) -> None:
+    """Re-decide the sessions playing a programme whose rights changed (subscribed to `ProgrammeRightsChanged`)."""
+    recheck_catalogue(db_session=db_session, reason="rights_changed", programme_ids=[event.programme_id])

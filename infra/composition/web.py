@@ -227,6 +227,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     from catalog.vod.api import IMAGE_UPLOAD_PATH
     from catalog.vod.api import router as vod_router
     from entitlements.accounts.api import router as entitlements_router
+    from entitlements.packages.api import router as packages_router
     from entitlements.playback.api import router as playback_router
     from entitlements.playback.gate import PlaybackGate
     from recorder.api import router as recorder_router
@@ -280,6 +281,7 @@ def create_app(rt: Runtime, *, run_jobs: bool | None = None):  # noqa: ANN201
     api.state.runtime = rt
     install_error_handlers(api)
     api.include_router(catalog_router)
+    api.include_router(packages_router)
     api.include_router(ingest_router)
     api.include_router(streaming_router)
     api.include_router(entitlements_router)

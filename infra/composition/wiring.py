@@ -7,7 +7,7 @@ packages above react here. Reading this module tells who reacts to what.
 from __future__ import annotations
 
 from catalog.channels.events import ChannelCreated, ChannelDeleted
-from catalog.guide.events import GuideChanged
+from catalog.guide.events import GuideChanged, ProgrammeRightsChanged
 from entitlements.accounts.events import AccountChanged, DeviceRemoved
 from entitlements.packages.events import CatalogueChanged
 from entitlements.playback import service as playback_service
@@ -31,8 +31,9 @@ def wire_events() -> None:
     events.subscribe(AccountChanged, playback_service.recheck_changed_account)
     events.subscribe(DeviceRemoved, playback_service.end_removed_device_sessions)
     events.subscribe(CatalogueChanged, playback_service.recheck_changed_catalogue)
+    events.subscribe(ProgrammeRightsChanged, playback_service.recheck_programme)
     # The recorder asks the door, above it, whether a subscriber may record.
-    recorder_service.use_recording_check(playback_service.check_recording)
+    recorder_service.check_recording.provide(playback_service.check_recording)
 
 
 def assemble(rt: Runtime) -> Runtime:
