@@ -182,7 +182,7 @@ def account_limits(*, db_session: Session, sub: Subscriber, held: frozenset[str]
 
 def _programme_ref(p) -> ProgrammeRef:  # noqa: ANN001 - a catalog Programme
     """A guide programme as the door needs it: its times, its rights narrowing and its rating."""
-    return ProgrammeRef(p.id, p.channel_id, guide.utc(p.start_at), guide.utc(p.end_at),
+    return ProgrammeRef(p.id, p.channel_id, utc(p.start_at), utc(p.end_at),
                         RightsOverride(**guide.programme_rights(p), age_rating=guide.age_of(p)))
 
 
@@ -200,7 +200,7 @@ def _recording_target(db_session: Session, request: PlaybackRequest, subscriber_
     rec = recorder_service.get_recording(db_session=db_session, subscriber_id=subscriber_id,
                                          recording_id=request.content.id)
     if strict and rec.state == "scheduled":
-        raise ProgrammeNotStarted("the recording has not started", starts_at=guide.utc(rec.start_at).isoformat())
+        raise ProgrammeNotStarted("the recording has not started", starts_at=utc(rec.start_at).isoformat())
     if strict and rec.state == "failed":
         raise NothingRecorded(rec.failure_reason or "nothing was recorded", recording_id=rec.id)
     override = None

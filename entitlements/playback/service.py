@@ -192,7 +192,7 @@ def programme_actions(*, db_session: Session, principal: Principal, programme_id
     facts, _ = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request, address="",
                             strict=False)
     now = service.now_utc()
-    start, end = guide.utc(p.start_at), guide.utc(p.end_at)
+    start, end = utc(p.start_at), utc(p.end_at)
     archive_end = end + dt.timedelta(days=facts.rights.catchup_days)
     timing = {"live": start <= now < end, "startover": start <= now < end, "catchup": end <= now < archive_end,
               "recording": now < archive_end}

@@ -12,7 +12,7 @@ from entitlements.accounts.events import AccountChanged, DeviceRemoved
 from entitlements.packages.events import CatalogueChanged
 from entitlements.playback import service as playback_service
 from infra import events
-from infra.composition.jobs import job_specs
+from infra.composition import jobs
 from infra.runtime import Runtime, build_runtime
 from infra.settings import Settings
 from recorder import service as recorder_service
@@ -39,7 +39,7 @@ def wire_events() -> None:
 def assemble(rt: Runtime) -> Runtime:
     """Wire the packages together and give rt the job registry; return rt."""
     wire_events()
-    rt.job_specs = job_specs()
+    rt.job_specs = jobs.job_specs()
     return rt
 
 

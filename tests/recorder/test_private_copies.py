@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from recorder import jobs as recorder_jobs
 from recorder import service
-from recorder.models import StoredCopy
+from recorder.models import Recording, StoredCopy
 from streaming.copies import service as copies
 from streaming.timeline.models import TimelinePin
 from streaming.timeline.retention import purge
@@ -36,7 +36,7 @@ def test_a_copy_index_reads_back_as_it_was_written() -> None:
 
 def _copy_of(rt, recording_id: str) -> StoredCopy:  # noqa: ANN001
     with rt.db.session(write=False) as s:
-        rec = s.get(service.Recording, recording_id)
+        rec = s.get(Recording, recording_id)
         copy = s.get(StoredCopy, rec.copy_id) if rec.copy_id else None
         s.expunge_all()
         return copy
@@ -113,7 +113,7 @@ def test_a_private_copy_holds_the_archive_until_it_is_made(http, admin, rt, make
     assert copy.private_for == rec["id"] and copy.copied_at is None
     with rt.db.session(write=False) as s:
         pin = s.get(TimelinePin, (f"copy:{copy.id}", cid))
-        assert (pin.start_us, pin.end_us) == service.window_us(s.get(service.Recording, rec["id"]))
+        assert (pin.start_us, pin.end_us) == service.window_us(s.get(Recording, rec["id"]))
     # Nothing to copy before the recording finishes.
     with rt.db.session(write=False) as s:
         assert copy.id not in service.copies_to_make(db_session=s)

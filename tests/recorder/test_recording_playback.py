@@ -10,6 +10,7 @@ import m3u8
 import pytest
 
 from recorder import service
+from recorder.models import Recording, StoredCopy
 from streaming.timeline import service as streaming_service
 from streaming.timeline.runs import make_run
 from tests.conftest import wait_for
@@ -82,13 +83,13 @@ def test_finishing_says_partial_with_its_gaps_or_failed(http, rt, make_channel, 
     nothing = record(http, viewer, channel_id=cid, start=at(t0 + 120 * S), end=at(t0 + 180 * S)).json()
     now = dt.datetime.now(dt.UTC)
     with rt.db.session() as s:
-        empty_copy = s.get(service.Recording, nothing["id"]).copy_id
+        empty_copy = s.get(Recording, nothing["id"]).copy_id
         assert service.finalize(db_session=s, recording_id=partial["id"], now=now) == "partial"
         assert service.finalize(db_session=s, recording_id=nothing["id"], now=now) == "failed"
         assert service.finalize(db_session=s, recording_id=partial["id"], now=now) == "partial"  # idempotent
     with rt.db.session(write=False) as s:  # a failed recording holds no copy, so no pin on the archive
-        assert s.get(service.Recording, nothing["id"]).copy_id is None
-        assert s.get(service.StoredCopy, empty_copy) is None
+        assert s.get(Recording, nothing["id"]).copy_id is None
+        assert s.get(StoredCopy, empty_copy) is None
     got = http.get(f"/v1/me/recordings/{partial['id']}", headers=viewer).json()
     gap_start, gap_end = (dt.datetime.fromisoformat(x).timestamp() for x in got["gaps"][0])
     assert (gap_start, gap_end) == (t0 / S + 20, t0 / S + 30), got["gaps"]

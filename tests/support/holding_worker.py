@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from infra.composition import cli, wiring
+from infra.composition import cli
+from infra.composition import jobs as registry
 from infra.jobs import JobSpec
 
 
@@ -28,8 +29,8 @@ def hold(rt, marker: str) -> str:  # noqa: ANN001
     return marker
 
 
-_every_job = wiring.job_specs
-wiring.job_specs = lambda: {**_every_job(), "test.hold": JobSpec("test.hold", hold, timeout_s=90, max_tries=1)}
+_every_job = registry.job_specs
+registry.job_specs = lambda: {**_every_job(), "test.hold": JobSpec("test.hold", hold, timeout_s=90, max_tries=1)}
 
 if __name__ == "__main__":
     raise SystemExit(cli.main(["worker", *sys.argv[1:]]))
