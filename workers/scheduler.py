@@ -12,7 +12,7 @@ hourly) and operators see what ran.
 
 arq's cron could not do this: it fires at most once a second, its schedule only sets the
 second (a 10-minute job ran every minute), and its fixed job ids kept a finished cron's
-in-progress key for 60 s, so 0.5-2 s jobs ran about once a minute (issue 19).
+in-progress key for 60 s, so 0.5-2 s jobs ran about once a minute.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ players would choke on (cut uploads, lying box sizes, sync bytes around noise, a
 without its video) is refused with a code of its own (streaming/ingest/errors.py) and never reaches
 the store or the timeline. Everything here is a pure function of the bytes and of what the
 rendition declares (``Expect``); it reads only headers and sample tables, never sample data,
-so a push pays a fraction of what hashing the segment costs (docs/benchmarks.md, issue 19).
+so a push pays a fraction of what hashing the segment costs (docs/benchmarks.md).
 
 Box layout: ISO/IEC 14496-12 (ISOBMFF) and ISO/IEC 23000-19 (CMAF); transport stream:
 ISO/IEC 13818-1 (PAT, PMT, PES).
