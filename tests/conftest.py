@@ -42,6 +42,20 @@ REAL = {
 }
 
 
+# The longest modules, slowest first (--durations): xdist hands modules out in collection order,
+# so these start first instead of one of them running alone at the end of a pass.
+SLOW_FIRST = ("test_schemathesis.py", "test_packager.py", "test_epg_import.py", "test_live.py",
+              "test_packager_epoch.py", "test_programme_playback.py", "test_recording_playback.py",
+              "test_origin_tokens.py", "test_packager_processes.py", "test_private_copies.py",
+              "test_vod_bad_input.py", "test_xmltv.py", "test_worker_process.py", "test_matrix.py")
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
+    """Put the slowest modules first (a stable sort: each module's tests keep their order)."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_report_header(config) -> str:  # noqa: ANN001
     used = [k for k, v in REAL.items() if v]
     return "smartgo services: " + (", ".join(f"{k}={REAL[k]}" for k in used) if used else "embedded")
@@ -57,8 +71,52 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _slot() -> int:
+    """Return this process's slot: SMARTGO_TEST_SLOT (a pass running beside another) plus the xdist worker number."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # gw0, gw1, ...; unset without xdist
+    return int(os.environ.get("SMARTGO_TEST_SLOT", "0")) + int(worker.removeprefix("gw"))
+
+
+def _own_database(url: str, slot: int) -> str:
+    """Return the URL of this slot's database: the given one in slot 0, else ``<name>_<slot>`` beside it, created."""
+    if slot == 0:
+        return url
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    given = make_url(url)
+    name = f"{given.database}_{slot}"
+    plain = given.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return given.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    """Drop a slot's own database once its session is over (FORCE: a test's process may still hold it)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    own = make_url(url)
+    plain = make_url(REAL["database"]).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)')
+
+
+def _own_redis(url: str, slot: int) -> str:
+    """Return the URL of this slot's Redis database: the given index plus the slot (keys and queues apart)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    index = int(parts.path.strip("/") or 0) + slot
+    if index > 15:
+        raise pytest.UsageError(f"{url} with slot {slot} needs Redis database {index}; there are 16 (0-15)")
+    return urlunsplit(parts._replace(path=f"/{index}"))
+
+
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings for this run: real services where their URLs are given, embedded otherwise."""
     data = tmp_path_factory.mktemp("smartgo")
     env: dict[str, object] = {
@@ -76,16 +134,21 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         "vod_ladder": "360p:640x360:700,240p:426x240:300",
         "vod_segment_s": 1.92,
     }
+    # Each xdist worker (and each pass run beside another) gets a database and a Redis index of its own.
+    slot = _slot()
     if REAL["database"]:
-        _reset_postgres(REAL["database"])
-        env["database_url"] = REAL["database"]
+        url = _own_database(REAL["database"], slot)
+        _reset_postgres(url)
+        env["database_url"] = url
     if REAL["redis"]:
-        env["redis_url"] = REAL["redis"]
+        env["redis_url"] = _own_redis(REAL["redis"], slot)
     if REAL["s3"]:
         env.update(storage_url=f"s3://smartgo-test-{uuid.uuid4().hex[:8]}/objects",
                    s3_endpoint_url=REAL["s3"], s3_access_key_id="testing",
                    s3_secret_access_key="testing")
-    return Settings(**env)
+    yield Settings(**env)
+    if REAL["database"] and slot:
+        _drop_database(str(env["database_url"]))
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,14 @@ def assert_plays(result: dict, *, seek: bool = True) -> None:
         assert landed["later"] > landed["landed"], f"playback stopped after the seek: {landed}"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
+    """Keep the tests of the six-hour channel on one xdist worker (--dist loadgroup): it costs minutes to build."""
+    for item in items:
+        if "long_channel" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("long_window"))
+
+
 @pytest.fixture(scope="session")
 def live_channel(http, admin, server):  # noqa: ANN001, ANN201
     """A channel pushed live by ffmpeg (360p and 240p), with about 27 s of time-shift already recorded."""

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from infra.health import Health
 from infra.leases import Leases, LeaseStoreUnavailable
 from streaming.ingest import store as service
 from streaming.ingest.state import ChannelIngest, admit_epoch
@@ -108,6 +109,9 @@ def test_a_node_keeps_its_channels_through_a_lease_store_outage_and_yields_to_a_
         http, admin, rt, server, monkeypatch) -> None:  # noqa: ANN001
     flaky = FlakyLeases(rt.leases)
     monkeypatch.setattr(rt, "leases", flaky)
+    # The outage is told to a health monitor of the test's own: the session's would say Redis is
+    # away for every later test on this worker (nothing probes a Redis the embedded mode lacks).
+    monkeypatch.setattr(rt, "health", Health())
     cid = f"ep-{uuid.uuid4().hex[:8]}"
     a = NodeThread(rt, server, "node-a-" + cid).start()
     b = None
