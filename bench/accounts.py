@@ -29,6 +29,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import redis
 
 from bench.common import (
     ADMIN,
@@ -39,6 +40,8 @@ from bench.common import (
     start_server,
 )
 from entitlements.accounts.billing import signature
+from entitlements.accounts.passwords import HASHER
+from infra.settings import Settings
 
 PASSWORD = "bench password 1"
 DEVICE = {"type": "web", "name": "bench"}
@@ -65,7 +68,6 @@ def make_subscriber(url: str, number: str, packages: list[str] | None = None) ->
 
 def argon2_rate(seconds: float) -> float:
     """Return argon2id verifications per second on one thread per core (the baseline)."""
-    from entitlements.accounts.passwords import HASHER
 
     stored = HASHER.hash(PASSWORD)
     end = time.monotonic() + seconds
@@ -130,7 +132,6 @@ def bench_logins(args: argparse.Namespace) -> dict:
 
 
 def bench_guessing(args: argparse.Namespace) -> dict:
-    from infra.settings import Settings
 
     default = Settings(data_dir="/tmp")
     k = args.scale
@@ -182,7 +183,6 @@ def bench_guessing(args: argparse.Namespace) -> dict:
 
 
 def bench_events(args: argparse.Namespace) -> dict:
-    import redis
 
     srv = start_server("distributed")
     received: dict[str, float] = {}

@@ -22,7 +22,23 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import delete, func, select, text
+
 from bench.common import machine, mode_env
+from catalog.channels import service as catalog_service
+from catalog.channels.schemas import ChannelCreate
+from entitlements.playback.gate import PlaybackGate
+from infra.composition.wiring import build
+from infra.migrate import upgrade
+from infra.runtime import set_runtime
+from infra.settings import get_settings
+from streaming.formats.windows import Window
+from streaming.origin.app import Origin
+from streaming.origin.rendering import window_gaps, window_playlist
+from streaming.timeline import service
+from streaming.timeline.models import SegmentRun
+from streaming.timeline.runs import make_run, pack_durations
+from streaming.timeline.windows import ArchiveRuns
 
 SEG = 2_000_000
 HALF_HOUR = 1800 * 1_000_000
@@ -31,7 +47,6 @@ DAY = 86400 * 1_000_000
 
 def jittered_runs(day_start_us: int, first_seq: int, disc_count: int, rng: random.Random) -> list:
     """One day of runs: a discontinuity every 30 minutes, durations jittering around 2 s."""
-    from streaming.timeline.runs import make_run, pack_durations
 
     runs, seq, t = [], first_seq, day_start_us
     for _ in range(48):
@@ -51,7 +66,6 @@ def jittered_runs(day_start_us: int, first_seq: int, disc_count: int, rng: rando
 def write_days(rt, channels: list[str], days: range, total_days: int, t0: int) -> None:  # noqa: ANN001
     """Write the given days of every channel; each channel's whole archive is generated the same
     way every time (its own seed), so days written later line up with those written before."""
-    from streaming.timeline import service
 
     for cid in channels:
         rng = random.Random(cid)
@@ -66,9 +80,7 @@ def write_days(rt, channels: list[str], days: range, total_days: int, t0: int) -
 
 def index_size(rt) -> dict:  # noqa: ANN001
     """Rows, the bytes of the rows themselves, and the table with its indexes on disk (compacted)."""
-    from sqlalchemy import func, select, text
 
-    from streaming.timeline.models import SegmentRun
 
     pg = rt.settings.database_url.startswith("postgresql")
     with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -86,10 +98,6 @@ def index_size(rt) -> dict:  # noqa: ANN001
 
 
 async def build_times(rt, cid: str, window, repeat: int) -> list[float]:  # noqa: ANN001
-    from entitlements.playback.gate import PlaybackGate
-    from streaming.origin.app import Origin
-    from streaming.origin.rendering import window_gaps, window_playlist
-    from streaming.timeline.windows import ArchiveRuns
 
     origin = Origin(rt, app=None, gate=PlaybackGate(rt))
     view = await origin.view(cid)
@@ -113,18 +121,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
     os.environ.update(mode_env(args.mode, Path(tempfile.mkdtemp(prefix="smartgo-bench-"))))
-    from infra.composition.wiring import build
-    from infra.migrate import upgrade
-    from infra.runtime import set_runtime
-    from infra.settings import get_settings
-    from streaming.formats.windows import Window
 
     settings = get_settings()
     upgrade(settings.database_url)
     rt = build(settings)
     set_runtime(rt)
-    from catalog.channels import service as catalog_service
-    from catalog.channels.schemas import ChannelCreate
 
     channels = [f"arch{i:03d}" for i in range(args.channels)]
     with rt.db.session() as s:
@@ -147,9 +148,7 @@ def main() -> None:
     full = asyncio.run(build_times(rt, target, window, args.repeat))
     size_full = index_size(rt)
     with rt.db.session() as s:
-        from sqlalchemy import delete
 
-        from streaming.timeline.models import SegmentRun
         s.execute(delete(SegmentRun))
     uniform = uniform_index(rt, channels, args.days, t0)
     med1, medf = statistics.median(one_day), statistics.median(full)
@@ -168,8 +167,6 @@ def main() -> None:
 
 def uniform_index(rt, channels: list[str], days: int, t0: int) -> dict:  # noqa: ANN001
     """A stable encoder's archive: one uniform run per channel (a run breaks only at a discontinuity)."""
-    from streaming.timeline import service
-    from streaming.timeline.runs import make_run
 
     for cid in channels:
         run = make_run(first_seq=0, start_us=t0, count=days * 86400 * 1_000_000 // SEG, duration_us=SEG,

@@ -11,13 +11,18 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
+import redis
+import uvloop
 
 from streaming.ffmpeg import ffmpeg_exe
+from streaming.formats.hls import format_pdt
 from streaming.packager.arguments import testcard_push_args
 from tests.support.services import children  # noqa: F401 - the benches' interface
 
@@ -63,7 +68,6 @@ def mode_env(mode: str, data_dir: Path) -> dict[str, str]:
 
 def reset_bench_database() -> str:
     """Recreate the smartgo_bench database on the local PostgreSQL and return its URL."""
-    import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS smartgo_bench WITH (FORCE)")
@@ -156,7 +160,6 @@ class Replayer:
             await self.put(rendition, "init.mp4", self.inits[rendition])
 
     def playlist(self, start_us: int) -> bytes:
-        from streaming.formats.hls import format_pdt
 
         self.history = (self.history + [(self.n, start_us)])[-6:]
         lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:2",
@@ -188,7 +191,6 @@ def percentile(values: list[float], p: float) -> float:
 def run(coro) -> object:  # noqa: ANN001
     """Run a coroutine with uvloop when available."""
     try:
-        import uvloop
 
         return uvloop.run(coro)
     except ImportError:
@@ -255,9 +257,7 @@ class PublishListener:
     """Records the wall time of every timeline publish, per channel, from the Redis bus."""
 
     def __init__(self, redis_url: str = "redis://127.0.0.1:6379/3") -> None:
-        import threading
 
-        import redis
 
         self.times: dict[str, list[float]] = {}
         self._pubsub = redis.Redis.from_url(redis_url).pubsub()

@@ -27,6 +27,16 @@ import time
 from pathlib import Path
 
 from bench.common import machine, mode_env
+from catalog.channels import service as catalog_service
+from catalog.channels.schemas import ChannelCreate
+from catalog.guide import sources as epg
+from catalog.guide.imports import run_import
+from catalog.guide.schemas import EpgSourceCreate
+from infra.composition.wiring import build
+from infra.db import new_id
+from infra.migrate import upgrade
+from infra.runtime import set_runtime
+from infra.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,16 +69,6 @@ def write_guide(path: Path, channels: int, days: int) -> int:
 
 def run_one(guide: str, channels: int) -> None:
     """Import one guide in this process and print its figures (the child side)."""
-    from catalog.channels import service as catalog_service
-    from catalog.channels.schemas import ChannelCreate
-    from catalog.guide import sources as epg
-    from catalog.guide.imports import run_import
-    from catalog.guide.schemas import EpgSourceCreate
-    from infra.composition.wiring import build
-    from infra.db import new_id
-    from infra.migrate import upgrade
-    from infra.runtime import set_runtime
-    from infra.settings import get_settings
 
     settings = get_settings()
     upgrade(settings.database_url)

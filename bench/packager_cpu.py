@@ -20,7 +20,6 @@ import time
 import httpx
 
 from bench.common import (
-    children,
     cpu_seconds,
     create_sourced_channel,
     machine,
@@ -28,6 +27,7 @@ from bench.common import (
     start_packager,
     start_server,
 )
+from tests.support.services import children
 
 
 def sample(api_pid: int, node_pid: int, seconds: float) -> tuple[float, float, float]:

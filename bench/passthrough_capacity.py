@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import time
 
 import httpx
@@ -43,7 +44,6 @@ def on_time(times: list[float], start: float, end: float) -> tuple[bool, float, 
 def run_step(n: int, window: float, cpu: str) -> dict:
     server = start_server("distributed")
     # Pin the API too: everything we run shares the one core.
-    import subprocess
 
     subprocess.run(["taskset", "-a", "-p", "-c", cpu, str(server.proc.pid)], check=True,
                    capture_output=True)

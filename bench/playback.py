@@ -19,18 +19,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import statistics
+import subprocess
+import tempfile
+import threading
 import time
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import httpx
 
 from bench.accounts import PASSWORD, make_subscriber, signed
 from bench.common import ADMIN, create_channel, machine, percentile, start_server
+from bench.playlist_throughput import ensure_tools, keep_pushing
+from entitlements.packages.rules import Rights
+from entitlements.playback.decision import ActiveStream, PlaybackFacts, decide
 
 
 def bench_decide(args: argparse.Namespace) -> dict:
-    from entitlements.packages.rules import Rights
-    from entitlements.playback.decision import ActiveStream, PlaybackFacts, decide
 
     base = PlaybackFacts(
         mode="live", content="channel:tvp1", available=True,
@@ -40,7 +47,6 @@ def bench_decide(args: argparse.Namespace) -> dict:
         held_packages=frozenset({"comfort", "hbo"}), device_id="d1", device_type="mobile",
         device_within_limit=True, country="PL", parental_threshold=18, pin_ok=False, max_streams=3,
         streams=(ActiveStream("s1", "d2", "channel:tvn"), ActiveStream("s2", "d1", "channel:tvp2")))
-    from dataclasses import replace
 
     mix = [base, replace(base, held_packages=frozenset({"sports"})), replace(base, country="DE"),
            replace(base, parental_threshold=12), replace(base, mode="timeshift"),
@@ -107,8 +113,6 @@ end
 
 def wrk_run(url: str, seconds: int, connections: int, script: str | None = None) -> dict:
     """Run wrk with latency percentiles; refuse a run with error responses."""
-    import re
-    import subprocess
 
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", url]
     if script:
@@ -131,10 +135,7 @@ def wrk_run(url: str, seconds: int, connections: int, script: str | None = None)
 
 
 def bench_door_wrk(args: argparse.Namespace) -> dict:
-    import statistics
-    import tempfile
 
-    from bench.playlist_throughput import ensure_tools
 
     ensure_tools()
     srv = start_server(args.mode)
@@ -176,7 +177,6 @@ def bench_door(args: argparse.Namespace) -> dict:
             lat_door += lat
     finally:
         srv.stop()
-    import statistics
 
     door, fixed = statistics.median(rounds["door"]), statistics.median(rounds["fixed"])
     return {"bench": "door", "mode": args.mode, "players": args.players, "rounds": rounds,
@@ -186,9 +186,7 @@ def bench_door(args: argparse.Namespace) -> dict:
 
 
 def bench_revoke(args: argparse.Namespace) -> dict:
-    import threading
 
-    from bench.playlist_throughput import keep_pushing
 
     srv = start_server(args.mode)
     stop = threading.Event()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import statistics
@@ -25,9 +26,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
+from bench.accounts import PASSWORD, make_subscriber
 from bench.common import (
     ADMIN,
     Replayer,
@@ -75,7 +78,6 @@ def cpu_seconds(pid: int | None) -> float:
     """Return the CPU time (user + system) a process has used so far."""
     if pid is None:
         return 0.0
-    import os
 
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -113,7 +115,6 @@ def keep_pushing(url: str, channel_id: str, password: str, stop: threading.Event
 
 def signed_url(url: str, channel_id: str) -> str:
     """Sign a subscriber in and return the media playlist URL POST /v1/playback gives for channel_id."""
-    from bench.accounts import PASSWORD, make_subscriber
 
     admin = {"X-API-Key": ADMIN}
     httpx.post(f"{url}/v1/admin/packages", headers=admin, json={
@@ -125,7 +126,6 @@ def signed_url(url: str, channel_id: str) -> str:
     start = httpx.post(f"{url}/v1/playback", headers={"Authorization": f"Bearer {tokens['access_token']}"},
                        json={"content": {"type": "channel", "id": channel_id}}, timeout=120)
     start.raise_for_status()
-    from urllib.parse import urlsplit
 
     return url + urlsplit(start.json()["url"]).path.replace("master.m3u8", "360p.m3u8")
 

@@ -21,6 +21,15 @@ import time
 from pathlib import Path
 
 from bench.common import machine, mode_env
+from catalog.channels import service as catalog_service
+from catalog.channels.schemas import ChannelCreate
+from infra.composition.wiring import build
+from infra.migrate import upgrade
+from infra.runtime import set_runtime
+from infra.settings import get_settings
+from streaming.timeline import service
+from streaming.timeline.retention import purge
+from streaming.timeline.runs import make_run
 
 SEG = 2_000_000
 
@@ -38,15 +47,6 @@ def main() -> None:
         os.environ.update(SMARTGO_STORAGE_URL=f"s3://smartgo-bench-{int(time.time())}/objects",
                           SMARTGO_S3_ENDPOINT_URL=args.s3, SMARTGO_S3_ACCESS_KEY_ID="testing",
                           SMARTGO_S3_SECRET_ACCESS_KEY="testing")
-    from catalog.channels import service as catalog_service
-    from catalog.channels.schemas import ChannelCreate
-    from infra.composition.wiring import build
-    from infra.migrate import upgrade
-    from infra.runtime import set_runtime
-    from infra.settings import get_settings
-    from streaming.timeline import service
-    from streaming.timeline.retention import purge
-    from streaming.timeline.runs import make_run
 
     settings = get_settings()
     upgrade(settings.database_url)

@@ -27,7 +27,21 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bench.common import machine
+from infra.composition.wiring import build
+from infra.migrate import upgrade
+from infra.runtime import set_runtime
+from infra.settings import Settings
 from streaming.ffmpeg import ffmpeg_exe
+from streaming.vod import service as assets
+from streaming.vod.ingest import ingest_asset
+from streaming.vod.media import (
+    parse_ladder,
+    plan_audio,
+    plan_ladder,
+    probe,
+    transcode_args,
+)
+from streaming.vod.models import MediaAsset
 
 
 def make_mezzanine(path: Path, seconds: float) -> Path:
@@ -51,20 +65,6 @@ def main() -> None:
     parser.add_argument("--s3", default="", help="an S3 endpoint to store objects on (default: a local folder)")
     opts = parser.parse_args()
 
-    from infra.composition.wiring import build
-    from infra.migrate import upgrade
-    from infra.runtime import set_runtime
-    from infra.settings import Settings
-    from streaming.vod import service as assets
-    from streaming.vod.ingest import ingest_asset
-    from streaming.vod.media import (
-        parse_ladder,
-        plan_audio,
-        plan_ladder,
-        probe,
-        transcode_args,
-    )
-    from streaming.vod.models import MediaAsset
 
     work = Path(tempfile.mkdtemp(prefix="smartgo-bench-vod-"))
     extra = {"vod_ladder": opts.ladder} if opts.ladder else {}

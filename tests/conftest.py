@@ -8,52 +8,43 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from infra.composition.web import create_app
 from infra.composition.wiring import build
+from infra.db import make_engine
 from infra.http_server import BackgroundServer
 from infra.migrate import upgrade
 from infra.runtime import Runtime, set_runtime
 from infra.settings import Settings
-from tests.support.hls_bandwidth import check_bandwidth
-from tests.support.hls_conformance import (
-    ConformanceError,
-    PlaylistHistory,
-    assert_conformant,
-    check_delta,
-    segment_urls,
-)
-
-ADMIN_KEY = "test-admin-key-" + "x" * 16
-BILLING_KEY_ID, BILLING_SECRET = "test-billing", secrets.token_hex(16)
-REAL = {
-    "database": os.environ.get("SMARTGO_TEST_DATABASE_URL", ""),
-    "redis": os.environ.get("SMARTGO_TEST_REDIS_URL", ""),
-    "s3": os.environ.get("SMARTGO_TEST_S3_ENDPOINT", ""),
-}
-
+from tests.support.channels import channel_body
+from tests.support.ffmpeg import make_sample_hls
+from tests.support.http import Client
+from tests.support.run import ADMIN_KEY, BILLING_KEY_ID, BILLING_SECRET, REAL
 
 # The longest modules, slowest first (--durations): xdist hands modules out in collection order,
 # so these start first instead of one of them running alone at the end of a pass.
-SLOW_FIRST = ("test_schemathesis.py", "test_packager.py", "test_epg_import.py", "test_live.py",
-              "test_packager_epoch.py", "test_programme_playback.py", "test_recording_playback.py",
-              "test_origin_tokens.py", "test_packager_processes.py", "test_private_copies.py",
-              "test_vod_bad_input.py", "test_xmltv.py", "test_worker_process.py", "test_matrix.py")
+SLOW_FIRST = ("infra/test_schemathesis.py", "streaming/packager/test_packager.py", "catalog/guide/test_imports.py",
+              "streaming/test_live.py", "streaming/packager/test_epoch.py",
+              "entitlements/playback/test_programme_playback.py", "recorder/test_recording_playback.py",
+              "entitlements/playback/test_gate.py", "streaming/packager/test_processes.py",
+              "recorder/test_private_copies.py", "streaming/vod/test_bad_input.py", "catalog/guide/test_xmltv.py",
+              "workers/test_worker_process.py", "browser/test_matrix.py")
 
 
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
     """Put the slowest modules first (a stable sort: each module's tests keep their order)."""
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    tests = Path(__file__).resolve().parent
+    items.sort(key=lambda item: rank.get(item.path.relative_to(tests).as_posix(), len(rank)))
 
 
 def pytest_report_header(config) -> str:  # noqa: ANN001
@@ -62,7 +53,6 @@ def pytest_report_header(config) -> str:  # noqa: ANN001
 
 
 def _reset_postgres(url: str) -> None:
-    from infra.db import make_engine
 
     engine = make_engine(url if "+psycopg" in url else url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
@@ -81,8 +71,6 @@ def _own_database(url: str, slot: int) -> str:
     """Return the URL of this slot's database: the given one in slot 0, else ``<name>_<slot>`` beside it, created."""
     if slot == 0:
         return url
-    import psycopg
-    from sqlalchemy.engine import make_url
 
     given = make_url(url)
     name = f"{given.database}_{slot}"
@@ -95,8 +83,6 @@ def _own_database(url: str, slot: int) -> str:
 
 def _drop_database(url: str) -> None:
     """Drop a slot's own database once its session is over (FORCE: a test's process may still hold it)."""
-    import psycopg
-    from sqlalchemy.engine import make_url
 
     own = make_url(url)
     plain = make_url(REAL["database"]).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -106,7 +92,6 @@ def _drop_database(url: str) -> None:
 
 def _own_redis(url: str, slot: int) -> str:
     """Return the URL of this slot's Redis database: the given index plus the slot (keys and queues apart)."""
-    from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
     index = int(parts.path.strip("/") or 0) + slot
@@ -169,71 +154,6 @@ def server(rt: Runtime) -> Iterator[str]:
     srv.stop()
 
 
-class Client(httpx.Client):
-    """An HTTP client that checks every playlist it fetches against RFC 8216: each 200 answered as
-    an HLS playlist, whether a test asked through ``playlist`` or a plain ``get``."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__(base_url=base_url, timeout=20)
-        self.history = PlaylistHistory()
-        self._checking = False
-
-    def get(self, url, **kwargs) -> httpx.Response:  # noqa: ANN001, ANN003
-        """GET, and hold a playlist in the answer to the conformance rules (its delta, its BANDWIDTH)."""
-        resp = super().get(url, **kwargs)
-        if (resp.status_code == 200 and not self._checking
-                and resp.headers.get("content-type", "").startswith("application/vnd.apple.mpegurl")):
-            self._checking = True  # the checks' own requests are not checked again
-            try:
-                self._check(str(url), resp, kwargs)
-            finally:
-                self._checking = False
-        return resp
-
-    def _check(self, path: str, resp: httpx.Response, kwargs: dict) -> None:
-        url = str(resp.request.url)
-        assert_conformant(url, resp.text, self.history)
-        if "CAN-SKIP-UNTIL=" in resp.text and "_HLS_skip" not in url:
-            self._check_delta(path, resp.text, kwargs)
-        if "#EXT-X-STREAM-INF" in resp.text:
-            violations = check_bandwidth(url, resp.text, self._size_of, lambda u: super(Client, self).get(u).text)
-            if violations:
-                raise ConformanceError(url, violations, resp.text)
-
-    def playlist(self, path: str, *, resolve: bool = False, **kwargs) -> httpx.Response:  # noqa: ANN003
-        """GET a playlist, assert 200 (conformance is checked by get) and, with resolve, that every URI serves."""
-        resp = self.get(path, **kwargs)
-        assert resp.status_code == 200, resp.text
-        if resolve:
-            url = str(resp.request.url)
-            for target in segment_urls(resp.text, url):
-                head = self.head(target)
-                assert head.status_code == 200, f"{target} -> {head.status_code}"
-        return resp
-
-    def _size_of(self, url: str) -> int | None:
-        """Return a segment's size in bytes, or None when the store holds none (a synthetic timeline)."""
-        head = self.head(url)
-        return int(head.headers["content-length"]) if head.status_code == 200 else None
-
-    def _check_delta(self, path: str, full: str, kwargs: dict) -> None:
-        """Fetch the delta update of a playlist that offers one and hold it to the full playlist."""
-        # httpx replaces a query in the path with params: carry it over.
-        bare, _, query = path.partition("?")
-        params = {**dict(parse_qsl(query)), **dict(kwargs.get("params") or {}), "_HLS_skip": "YES"}
-        for _ in range(3):  # a segment published between the two requests: fetch both again
-            resp = self.get(bare, **{**kwargs, "params": params})
-            assert resp.status_code == 200, resp.text
-            violations = check_delta(full, resp.text)
-            if not violations:
-                return
-            again = self.get(path, **kwargs).text
-            if again == full:
-                break
-            full = again
-        raise ConformanceError(str(resp.request.url), violations, resp.text)
-
-
 @pytest.fixture(scope="session")
 def http(server: str) -> Iterator[Client]:
     """A client of the running server."""
@@ -245,22 +165,6 @@ def http(server: str) -> Iterator[Client]:
 def admin() -> dict[str, str]:
     """Headers of the bootstrap admin key."""
     return {"X-API-Key": ADMIN_KEY}
-
-
-def channel_body(channel_id: str, **overrides) -> dict:  # noqa: ANN003
-    """Return a valid channel creation body with the 360p/240p test ladder."""
-    body = {
-        "id": channel_id,
-        "name": f"Channel {channel_id}",
-        "segment_duration_ms": 1920,
-        "timeshift_window_s": 3600,
-        "renditions": [
-            {"name": "360p", "width": 640, "height": 360, "video_bitrate_kbps": 800},
-            {"name": "240p", "width": 426, "height": 240, "video_bitrate_kbps": 400},
-        ],
-    }
-    body.update(overrides)
-    return body
 
 
 @pytest.fixture
@@ -277,21 +181,8 @@ def make_channel(http: Client, admin: dict[str, str]) -> Callable[..., dict]:
     return make
 
 
-def wait_for(predicate: Callable[[], object], timeout_s: float, what: str) -> object:
-    """Poll predicate until it returns something truthy or the deadline passes."""
-    end = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="session")
 def sample_hls(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A short real two-rendition CMAF encode on disk, to push by hand in ingest tests."""
-    from tests.support.ffmpeg import make_sample_hls
 
     return make_sample_hls(tmp_path_factory.mktemp("sample") / "hls", seconds=8.0)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import channel_body
 from tests.entitlements.conftest import (  # noqa: F401
     PASSWORD,
     Billing,
@@ -22,7 +21,11 @@ from tests.entitlements.conftest import (  # noqa: F401
     make_package,
     make_subscriber,
 )
+from tests.streaming.vod.test_ingest import upload, wait_done
+from tests.support.channels import channel_body
 from tests.support.ffmpeg import pushed_channel
+from tests.support.guide import import_programmes, programme_ids
+from tests.support.mezzanine import SRT_POLISH, make_mezzanine
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("play.mjs")
@@ -79,8 +82,6 @@ def encrypted_channel(http, admin, server):  # noqa: ANN001, ANN201
 @pytest.fixture(scope="session")
 def vod_title(http, admin, tmp_path_factory) -> dict:  # noqa: ANN001
     """A published title on a mezzanine with Polish and English audio and Polish subtitles, ingested."""
-    from tests.streaming.vod.test_ingest import upload, wait_done
-    from tests.support.mezzanine import SRT_POLISH, make_mezzanine
 
     path = make_mezzanine(tmp_path_factory.mktemp("vod") / "browser.mp4", seconds=12.0)
     asset = upload(http, admin, path).json()
@@ -118,7 +119,6 @@ def household(http, admin, live_channel, encrypted_channel, vod_title):  # noqa:
     _publish_title(http, admin, locked_title, vod_title["asset"], "Zamknięty")
     assert http.put(f"/v1/admin/vod/titles/{locked_title}/packages", json={"packages": [addon]},
                     headers=admin).status_code == 200
-    from tests.support.guide import import_programmes, programme_ids
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     import_programmes(http, admin, locked, [(now - dt.timedelta(minutes=30), now - dt.timedelta(minutes=5), "Past", {}),

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.conftest import PASSWORD, assert_plays, new_subscriber, play
-from tests.conftest import wait_for
+from tests.support.guide import import_programmes, programme_ids
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 PLAYERS = ["hls", "shaka"]
@@ -33,7 +34,6 @@ class Case:
 
 
 def _programme(http, admin, channel: str, headers: dict, start: dt.datetime, end: dt.datetime, title: str) -> str:  # noqa: ANN001
-    from tests.support.guide import import_programmes, programme_ids
 
     import_programmes(http, admin, channel, [(start, end, title, {})])
     return programme_ids(http, headers, channel, start - dt.timedelta(minutes=1), end + dt.timedelta(minutes=1))[title]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import uuid
 
 import pytest
 
 from infra import staff
+from streaming.vod.models import MediaAsset
 from tests.entitlements.conftest import (  # noqa: F401
     billing,
     make_package,
@@ -25,7 +27,6 @@ def staff_keys(rt) -> dict[str, dict[str, str]]:  # noqa: ANN001
 
 def make_asset(rt, state: str = "ready", duration_ms: int | None = 5_400_000) -> str:  # noqa: ANN001
     """Insert a media asset row in a given state (no transcode) and return its id."""
-    from streaming.vod.models import MediaAsset
 
     asset_id = secrets.token_hex(16)
     with rt.db.session() as s:
@@ -36,7 +37,6 @@ def make_asset(rt, state: str = "ready", duration_ms: int | None = 5_400_000) ->
 
 def title_body(**overrides) -> dict:  # noqa: ANN003
     """Return a valid movie creation body with a unique id and Polish and English texts."""
-    import uuid
 
     body = {"id": f"t-{uuid.uuid4().hex[:12]}", "kind": "movie", "year": 2020, "genres": ["drama"],
             "texts": {"pol": {"title": "Film testowy", "synopsis": "Opis."},

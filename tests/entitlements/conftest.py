@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from entitlements.accounts.billing import signature
-from tests.conftest import BILLING_KEY_ID, BILLING_SECRET, Client
+from tests.support.http import Client
+from tests.support.run import BILLING_KEY_ID, BILLING_SECRET
 
 PASSWORD = "correct horse battery"
 PHONE = {"type": "mobile", "name": "Anna's phone", "model": "Pixel 9"}

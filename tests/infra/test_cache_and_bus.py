@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
 
-from tests.conftest import wait_for
+from tests.support.waiting import wait_for
 
 
 def test_cache_get_set_expire_add_incr_delete(rt) -> None:  # noqa: ANN001
@@ -34,7 +35,6 @@ def test_cache_incr_is_atomic_across_threads(rt) -> None:  # noqa: ANN001
 
 
 def test_bus_delivers_published_messages_to_subscribers(rt, server) -> None:  # noqa: ANN001
-    import asyncio
 
     got: list[tuple[str, dict]] = []
     topic = f"test.{uuid.uuid4().hex}"

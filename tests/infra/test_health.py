@@ -13,6 +13,7 @@ from infra.db import DatabaseBusy, DatabaseUnavailable
 from infra.errors import StorageUnavailable
 from infra.health import REMIND_EVERY_S, Health, dependency_of
 from infra.readiness import Lifecycle
+from tests.support.waiting import wait_for
 
 
 class Clock:
@@ -129,7 +130,6 @@ def test_readiness_is_503_only_for_local_faults() -> None:
 
 
 def test_the_api_answers_liveness_and_readiness_with_each_service_state(http, rt) -> None:  # noqa: ANN001
-    from tests.conftest import wait_for
 
     assert http.get("/healthz").json()["status"] == "ok"
     wait_for(lambda: set(http.get("/readyz").json()["dependencies"]) >= {"database", "storage"}, 10,

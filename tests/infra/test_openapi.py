@@ -21,7 +21,7 @@ from entitlements.playback.errors import PlaybackDenied
 from infra.errors import NotFound
 from infra.raises import code_argument, raised_errors
 from infra.validation import INT64_MAX
-from tests.conftest import Client
+from tests.support.http import Client
 
 ERROR_REF = "#/components/schemas/ErrorResponse"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, BILLING_KEY_ID, BILLING_SECRET
+from tests.support.run import ADMIN_KEY, BILLING_KEY_ID, BILLING_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

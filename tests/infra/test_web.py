@@ -10,8 +10,8 @@ import pytest
 
 from infra.composition.web import http_code
 from infra.validation import INT32_MAX
-from tests.conftest import Client
 from tests.entitlements.conftest import PASSWORD, Billing, bearer, login
+from tests.support.http import Client
 
 
 @pytest.fixture(scope="module")

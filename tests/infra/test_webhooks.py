@@ -31,7 +31,7 @@ from infra.webhooks import (
     sign,
     verify,
 )
-from tests.conftest import wait_for
+from tests.support.waiting import wait_for
 
 SECRET = "whsec-" + "k" * 20
 AHEAD = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)

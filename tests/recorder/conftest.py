@@ -1,5 +1,7 @@
 """The recorder tests sign subscribers in like the entitlement tests do."""
 
+from streaming.timeline import service as streaming_service
+from streaming.timeline.runs import make_run
 from tests.entitlements.conftest import (  # noqa: F401
     billing,
     make_package,
@@ -9,8 +11,6 @@ from tests.entitlements.conftest import (  # noqa: F401
 
 def fill_archive(rt, channel_id: str, start_us: int, count: int, duration_us: int = 2_000_000):  # noqa: ANN001, ANN201
     """Put count segments from start_us on a channel's timeline, with 1,000 bytes on every track; return the run."""
-    from streaming.timeline import service as streaming_service
-    from streaming.timeline.runs import make_run
 
     run = make_run(first_seq=0, start_us=start_us, count=count, duration_us=duration_us)
     with rt.db.session() as s:

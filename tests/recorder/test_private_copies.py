@@ -17,11 +17,11 @@ from streaming.copies import service as copies
 from streaming.timeline.models import TimelinePin
 from streaming.timeline.retention import purge
 from streaming.timeline.runs import make_run
-from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.recorder.conftest import fill_archive
 from tests.recorder.test_recording_playback import play, record
 from tests.support.ffmpeg import pushed_channel
+from tests.support.waiting import wait_for
 
 S = 1_000_000
 

@@ -9,13 +9,14 @@ from urllib.parse import urlsplit
 import m3u8
 import pytest
 
+from infra.notify import outbox
 from recorder import service
 from recorder.models import Recording, StoredCopy
 from streaming.timeline import service as streaming_service
 from streaming.timeline.runs import make_run
-from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.support.ffmpeg import pushed_channel
+from tests.support.waiting import wait_for
 
 S = 1_000_000
 SEGMENT_S = 1.92
@@ -93,7 +94,6 @@ def test_finishing_says_partial_with_its_gaps_or_failed(http, rt, make_channel, 
     got = http.get(f"/v1/me/recordings/{partial['id']}", headers=viewer).json()
     gap_start, gap_end = (dt.datetime.fromisoformat(x).timestamp() for x in got["gaps"][0])
     assert (gap_start, gap_end) == (t0 / S + 20, t0 / S + 30), got["gaps"]
-    from infra.notify import outbox
 
     with rt.db.session(write=False) as s:
         events = {(m.kind, m.payload["recording_id"], m.payload["state"]) for m in outbox(db_session=s)

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from recorder.models import StoredCopy
+from recorder import service
+from recorder.models import Recording, StoredCopy
 from streaming.timeline.models import TimelinePin
 from tests.entitlements.conftest import bearer, login
 from tests.support.guide import import_programmes, programme_ids
@@ -155,8 +156,6 @@ def test_recordings_follow_their_programmes_on_the_guide(http, admin, rt, guide)
 
 
 def test_recordings_past_their_retention_are_deleted_and_their_copy_released(http, rt, guide) -> None:  # noqa: ANN001
-    from recorder import service
-    from recorder.models import Recording
 
     a = guide["viewers"][0]
     rec = record(http, a, programme_id=guide["ids"]["Wczoraj"]).json()

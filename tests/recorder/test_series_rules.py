@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.support.guide import import_programmes, programme_ids
+from tests.support.waiting import wait_for
 
 NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
 

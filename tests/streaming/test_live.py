@@ -11,9 +11,11 @@ import av
 import m3u8
 import pytest
 
+from infra.storage import S3ObjectStore
 from streaming.ffmpeg import ffmpeg_exe
-from tests.conftest import channel_body, wait_for
+from tests.support.channels import channel_body
 from tests.support.ffmpeg import LivePush
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 
@@ -144,7 +146,6 @@ def test_outage_keeps_the_window_moving_then_recovers_with_a_discontinuity(http,
 
 
 def test_segments_can_be_delivered_by_redirect_to_storage(http, live, rt) -> None:  # noqa: ANN001
-    from infra.storage import S3ObjectStore
 
     text = http.playlist(f"/live/{live['id']}/cmaf/360p.m3u8").text
     seg_path = f"/live/{live['id']}/cmaf/{m3u8.loads(text).segments[-1].uri}"

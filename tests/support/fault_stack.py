@@ -24,11 +24,15 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
 import httpx
 
 from entitlements.accounts.billing import signature
-from tests.conftest import wait_for
+from infra.db import Database
+from streaming.timeline import service
+from streaming.timeline.runs import segments_in
 from tests.support.services import OwnPostgres, OwnRedis, OwnS3, free_port, temp_root
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "fault-admin-key-" + "x" * 16
@@ -278,7 +282,6 @@ class FaultStack:
 
     # -- the archive, read from the index and the store themselves ---------------------------
     def _db(self):  # noqa: ANN202
-        from infra.db import Database
 
         if not hasattr(self, "_database"):
             self._database = Database(self.pg.url)
@@ -286,8 +289,6 @@ class FaultStack:
 
     def index_segments(self, start: float, end: float) -> list[tuple[int, float, bool, set[str]]]:
         """Return (seq, start, gap, tracks missing) of every timeline entry starting in [start, end)."""
-        from streaming.timeline import service
-        from streaming.timeline.runs import segments_in
 
         try:
             with self._db().session(write=False) as s:
@@ -305,9 +306,7 @@ class FaultStack:
 
     def stored(self, seq: int, track: str) -> bool:
         """Tell whether storage (moto, past the proxy) holds a segment's bytes."""
-        import boto3
 
-        from streaming.timeline import service
 
         with self._db().session(write=False) as s:
             run = service.run_holding(db_session=s, channel_id=self.channel_id, seq=seq)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from streaming.ffmpeg import ffmpeg_exe
 from streaming.packager.arguments import testcard_push_args
+from tests.support.channels import channel_body
+from tests.support.waiting import wait_for
 
 
 def make_sample_hls(out_dir: Path, *, seconds: float = 8.0, segment_s: float = 1.92) -> Path:
@@ -67,7 +69,6 @@ class LivePush:
 def pushed_channel(http, admin: dict, server: str, prefix: str, *, segments: int = 3,  # noqa: ANN001
                    timeout_s: float = 40, **overrides) -> Iterator[str]:  # noqa: ANN003
     """Create a channel, keep ffmpeg pushing it live, and yield its id once it has segments."""
-    from tests.conftest import channel_body, wait_for
 
     cid = f"{prefix}-{uuid.uuid4().hex[:8]}"
     assert http.post("/v1/admin/channels", json=channel_body(cid, **overrides), headers=admin).status_code == 201

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from xml.sax.saxutils import escape, quoteattr
 
-from tests.conftest import wait_for
+from tests.support.waiting import wait_for
 
 
 def xmltv(channel: str, programmes: list[tuple[dt.datetime, dt.datetime, str, dict]]) -> bytes:

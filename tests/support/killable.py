@@ -18,6 +18,8 @@ import time
 from infra.composition.wiring import build
 from infra.runtime import set_runtime
 from infra.settings import get_settings
+from recorder import service
+from streaming.copies import service as copies
 
 
 def _pause() -> None:
@@ -30,7 +32,6 @@ def main(argv: list[str]) -> None:
     rt = build(get_settings())
     set_runtime(rt)
     if argv[0] == "finalize":
-        from recorder import service
 
         announce = service.announce
 
@@ -42,7 +43,6 @@ def main(argv: list[str]) -> None:
         with rt.db.session() as s:
             service.finalize(db_session=s, recording_id=argv[1], now=dt.datetime.fromisoformat(argv[2]))
     elif argv[0] == "copy":
-        from streaming.copies import service as copies
 
         copy, copied, lock = rt.store.copy, [], threading.Lock()
 

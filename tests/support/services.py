@@ -21,6 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
+
 
 def free_port() -> int:
     """Return a free TCP port on loopback."""
@@ -146,7 +148,6 @@ class OwnPostgres(Service):
             stderr=open(self.data.parent / "postgres.log", "ab"))
         _wait_port(self.port, 30, "postgres", self.proc)
         end = time.monotonic() + 30
-        import psycopg
 
         while True:
             try:

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 
 from infra.composition.jobs import job_specs
-from tests.conftest import wait_for
 from tests.support.services import free_port
+from tests.support.waiting import wait_for
 from workers.schedule_store import RedisScheduleStore
 
 ROOT = Path(__file__).resolve().parents[2]

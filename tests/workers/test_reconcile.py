@@ -8,9 +8,9 @@ import secrets
 from catalog.guide.models import Programme
 from infra.db import new_id
 from recorder import jobs as recorder_jobs
-from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.support.guide import import_programmes, programme_ids
+from tests.support.waiting import wait_for
 
 
 def test_series_rules_record_an_episode_whose_job_was_lost(http, admin, rt, make_channel, make_package,  # noqa: ANN001

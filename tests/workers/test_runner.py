@@ -9,10 +9,13 @@ import time
 import uuid
 
 import pytest
+from arq.worker import Worker
 
+from infra.errors import StorageUnavailable
+from infra.health import Health
 from infra.jobs import JobSpec
-from tests.conftest import REAL
-from workers import runner
+from tests.support.run import REAL
+from workers import runner, worker
 
 
 @pytest.mark.parametrize(("attempt", "low", "high"), [(1, 1.0, 3.0), (2, 2.0, 6.0), (3, 4.0, 12.0), (9, 30.0, 90.0)])
@@ -70,9 +73,7 @@ def test_in_process_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky,
 
 @pytest.mark.skipif(not REAL["redis"], reason="arq runs on Redis (the embedded mode runs jobs in-process)")
 def test_on_arq_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky, monkeypatch) -> None:  # noqa: ANN001
-    from arq.worker import Worker
 
-    from workers import worker
 
     calls, queued, done = flaky
     monkeypatch.setattr(rt, "jobs", rt.jobs)
@@ -107,8 +108,6 @@ def test_on_arq_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky, mon
 def test_an_outage_is_waited_out_within_a_try_and_told_once(rt, monkeypatch, caplog) -> None:  # noqa: ANN001
     """A job failing because storage is down is tried again with back-off without spending its
     tries (it has one), and the outage is one line of the health monitor, no traceback."""
-    from infra.errors import StorageUnavailable
-    from infra.health import Health
 
     calls: list[float] = []
 

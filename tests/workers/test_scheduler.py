@@ -14,6 +14,7 @@ import pytest
 from infra.composition.jobs import job_specs
 from infra.jobs import JobSpec
 from infra.leases import InProcessLeases
+from tests.support.waiting import wait_for
 from workers import runner, scheduler
 from workers.schedule_store import MemoryScheduleStore
 from workers.scheduler import PeriodicScheduler, next_due, percentile
@@ -155,7 +156,6 @@ def test_the_in_process_runner_runs_every_periodic_job_at_its_cadence(rt, monkey
 
 
 def test_operators_see_each_periodic_job(http, admin) -> None:  # noqa: ANN001
-    from tests.conftest import wait_for
 
     def sweep_ran() -> dict | None:
         body = http.get("/v1/admin/jobs", headers=admin).json()

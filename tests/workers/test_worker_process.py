@@ -12,11 +12,15 @@ import time
 import pytest
 import redis
 
+from catalog.channels.models import Channel
+from entitlements.accounts.models import Subscriber
 from infra.db import Database, new_id
 from infra.migrate import upgrade
-from tests.conftest import REAL, wait_for
+from recorder.models import Recording
 from tests.support.processes import smartgo_env
+from tests.support.run import REAL
 from tests.support.services import OwnRedis
+from tests.support.waiting import wait_for
 from tests.support.workers import PERIODIC, WorkerProcess, isolated_env, runs_since
 from workers.schedule_store import RedisScheduleStore
 from workers.scheduler import RUN_LEASE, SCHEDULER_LEASE, percentile
@@ -108,9 +112,6 @@ def test_periodic_jobs_keep_their_cadence_on_two_workers_and_across_restarts(rt,
 
 
 def _recording_due_for_finishing(db: Database, recording_id: str) -> None:
-    from catalog.channels.models import Channel
-    from entitlements.accounts.models import Subscriber
-    from recorder.models import Recording
 
     now = dt.datetime.now(dt.UTC)
     channel_id, subscriber_id = f"ch-{new_id()[:8]}", new_id()
@@ -124,7 +125,6 @@ def _recording_due_for_finishing(db: Database, recording_id: str) -> None:
 
 
 def _recording_state(db: Database, recording_id: str) -> str:
-    from recorder.models import Recording
 
     with db.session(write=False) as s:
         return s.get(Recording, recording_id).state

@@ -6,8 +6,10 @@ import uuid
 
 import pytest
 
+from catalog.channels import service
+from catalog.channels.schemas import ChannelCreate, RenditionSpec
 from infra import staff
-from tests.conftest import channel_body
+from tests.support.channels import channel_body
 
 
 def _id() -> str:
@@ -139,8 +141,6 @@ def test_a_ladder_at_two_frame_rates_is_refused(http, admin) -> None:  # noqa: A
 
 def create_unchecked_channel(rt, channel_id: str, rendition: dict, **overrides) -> None:  # noqa: ANN001, ANN003
     """Record a channel as an older release accepted it, past today's rendition checks."""
-    from catalog.channels import service
-    from catalog.channels.schemas import ChannelCreate, RenditionSpec
 
     checked = ChannelCreate.model_validate(channel_body(channel_id, **overrides)).model_dump()
     unchecked = RenditionSpec.model_construct(**{**RenditionSpec(name="x", width=640, height=360,

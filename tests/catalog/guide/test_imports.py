@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import http.server
+import json
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -12,10 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from catalog.guide.models import Programme
-from tests.conftest import wait_for
+from catalog.guide import sources as epg
+from catalog.guide.imports import run_import
+from catalog.guide.models import EpgImport, Programme
 from tests.support.guide import finished
 from tests.support.guide import upload as upload_to
+from tests.support.processes import smartgo_env
+from tests.support.waiting import wait_for
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample-dst-week.xml"
 FEED_CHANNELS = ("tvp1.pl", "polsat.pl", "hbo.pl", "canalplus-sport.pl")
@@ -258,11 +264,7 @@ def test_bad_sources_and_unknown_ids(http, admin, source) -> None:  # noqa: ANN0
 
 
 def test_the_command_line_imports_a_file(rt, settings, source, tmp_path) -> None:  # noqa: ANN001
-    import json
-    import subprocess
-    import sys
 
-    from tests.support.processes import smartgo_env
 
     env = smartgo_env(settings)
     guide = tmp_path / "guide.xml.gz"
@@ -280,8 +282,6 @@ def test_the_command_line_imports_a_file(rt, settings, source, tmp_path) -> None
 
 def _lone_import(rt, source: dict):  # noqa: ANN001, ANN202
     """Queue an import of a file not in storage, the only one left to claim (every other test's ended)."""
-    from catalog.guide import sources as epg
-    from catalog.guide.models import EpgImport
 
     with rt.db.session() as s:
         imp = epg.queue_import(db_session=s, source_id=source["id"], origin="file", object_key="epg/uploads/none")
@@ -292,7 +292,6 @@ def _lone_import(rt, source: dict):  # noqa: ANN001, ANN202
 
 
 def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, source) -> None:  # noqa: ANN001
-    from catalog.guide import sources as epg
 
     imp = _lone_import(rt, source)
     now = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)  # after every other test's imports
@@ -302,7 +301,6 @@ def test_an_import_is_claimed_once_and_again_only_when_its_runner_died(rt, sourc
         assert epg.claim_next(db_session=s, now=now) is None, "claimed twice"
     with rt.db.session() as s:
         assert epg.claim_next(db_session=s, now=now + dt.timedelta(minutes=31)) == imp.id, "a dead runner's import"
-    from catalog.guide.imports import run_import
 
     assert run_import(rt, imp.id) == "failed"  # its file is not in storage: a clear failure, not a crash
     with rt.db.session(write=False) as s:
@@ -380,7 +378,6 @@ def test_programmes_at_the_ends_of_time_are_skipped_and_counted_and_the_import_e
 
 
 def test_an_import_whose_runner_dies_every_time_fails_with_a_reason(rt, source) -> None:  # noqa: ANN001
-    from catalog.guide import sources as epg
 
     imp = _lone_import(rt, source)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=7300)  # after every other test's imports

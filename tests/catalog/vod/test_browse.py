@@ -7,9 +7,10 @@ import uuid
 
 import pytest
 
+from catalog.vod import player as vod_player
 from tests.catalog.conftest import make_title, publish_title
-from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
+from tests.support.waiting import wait_for
 
 ADMIN = "/v1/admin/vod/titles"
 
@@ -121,7 +122,6 @@ def test_rows_follow_every_catalogue_change_at_once(http, rt, staff_keys, viewer
 
 
 def test_list_counts_at_most_count_ahead_past_its_page(http, rt, staff_keys, viewer, monkeypatch) -> None:  # noqa: ANN001
-    from catalog.vod import player as vod_player
 
     genre = _genre()
     for _ in range(5):

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 
+from entitlements.accounts.passwords import hash_password
 from entitlements.accounts.service import ACCOUNT_TOPIC
 from tests.entitlements.conftest import Billing, bearer, login
 
@@ -31,7 +32,6 @@ def test_create_update_and_read_a_subscriber(billing, http) -> None:  # noqa: AN
 
 
 def test_a_password_hash_from_self_care_is_taken_as_it_is(billing, http) -> None:  # noqa: ANN001
-    from entitlements.accounts.passwords import hash_password
 
     number = _number()
     resp = billing.send("PUT", f"/v1/billing/subscribers/{number}", {"password_hash": hash_password("from portal 1")})

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from entitlements.accounts.auth import DEVICE_CODE_GRANT
 from entitlements.accounts.models import DeviceAuthorization
 from entitlements.accounts.tokens import sha256_hex
-from tests.entitlements.conftest import bearer, login
+from tests.entitlements.conftest import PASSWORD, bearer, login
 
 
 def _poll(http, device_code: str, *, form: bool = True):  # noqa: ANN001, ANN202
@@ -83,7 +83,6 @@ def test_expired_denied_and_unknown_codes(http, rt, make_subscriber) -> None:  #
 
 
 def test_a_tv_code_can_be_confirmed_on_the_sign_in_page(http, rt, make_subscriber) -> None:  # noqa: ANN001
-    from tests.entitlements.conftest import PASSWORD
 
     sub = make_subscriber()
     code = http.post("/v1/auth/device/code").json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from entitlements.accounts import auth
 from entitlements.accounts.throttle import LoginThrottle
@@ -101,7 +102,6 @@ def test_repeated_failures_slow_down_then_lock_the_account(http, make_subscriber
 
 def test_account_lock_holds_under_parallel_guessing(rt, make_subscriber) -> None:  # noqa: ANN001
     """At most lock_after passwords are checked however many guesses arrive at once."""
-    from concurrent.futures import ThreadPoolExecutor
 
     policy = ThrottlePolicy(free_attempts=100, lock_after=5, window_s=60, lock_s=60)
     throttle = LoginThrottle(rt.cache)

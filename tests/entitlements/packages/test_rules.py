@@ -7,6 +7,8 @@ import pytest
 from entitlements.accounts.billing import signature
 from entitlements.accounts.tokens import (
     AccessClaims,
+    PlaybackGrant,
+    PlaybackTokens,
     TokenKeys,
     new_user_code,
     normalize_user_code,
@@ -63,7 +65,6 @@ def test_billing_signature_covers_every_part_of_the_request() -> None:
 
 
 def test_playback_tokens_survive_key_rotation_and_refuse_tampering() -> None:
-    from entitlements.accounts.tokens import PlaybackGrant, PlaybackTokens
 
     grant = PlaybackGrant("ab" * 16, "cd" * 16, "ef" * 16, "channel:tvp1", "timeshift", 2_000)
     old_secret, new_secret = "old-secret-" + "o" * 16, "new-secret-" + "n" * 16

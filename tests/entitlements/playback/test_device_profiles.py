@@ -4,6 +4,7 @@ shapes the playlists it gets (segment set, window, HLS version, outages, where p
 from __future__ import annotations
 
 import time
+import uuid
 from urllib.parse import urlsplit
 
 import m3u8
@@ -15,6 +16,7 @@ from streaming.timeline import service
 from streaming.timeline.models import SegmentHole
 from streaming.timeline.runs import make_run
 from tests.entitlements.conftest import bearer, login
+from tests.support.channels import channel_body
 
 S = 1_000_000
 HISTORY_S = 3 * 3600
@@ -26,9 +28,7 @@ ASKED_WINDOW_S = 10_800
 def archive(rt, http, admin):  # noqa: ANN001, ANN201
     """A CMAF+TS channel with three hours of history: an outage near the live edge and one segment
     the 360p track lacks; its slates made; a package granting it."""
-    import uuid
 
-    from tests.conftest import channel_body
 
     cid = f"ch-{uuid.uuid4().hex[:10]}"
     resp = http.post("/v1/admin/channels", headers=admin, json=channel_body(

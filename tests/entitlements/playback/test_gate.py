@@ -12,9 +12,10 @@ import pytest
 
 from entitlements.accounts.tokens import PlaybackGrant, PlaybackTokens
 from streaming.ffmpeg import ffmpeg_exe
-from tests.conftest import channel_body, wait_for
 from tests.entitlements.conftest import bearer, login
+from tests.support.channels import channel_body
 from tests.support.ffmpeg import pushed_channel
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 

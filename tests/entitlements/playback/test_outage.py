@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from entitlements.playback.models import PlaybackDecisionLog, PlaybackSession
 from entitlements.playback.outage import outage_door
-from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.support.outages import service_away
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
 
+import pytest
+from sqlalchemy import delete, func, select
+
+from entitlements.accounts import service
+from entitlements.packages.models import SubscriberPackage
+from entitlements.playback import facts as facts_module
+from entitlements.playback import service as playback
+from entitlements.playback.models import PlaybackDecisionLog, PlaybackSession
 from tests.entitlements.conftest import PASSWORD, bearer, login
 
 TV = {"type": "smart_tv", "name": "TV", "model": "Tizen 7"}
@@ -146,11 +154,8 @@ def test_a_package_change_ends_running_sessions_and_every_decision_is_audited(ht
 
 
 def test_old_decisions_and_sessions_are_purged(http, rt, household) -> None:  # noqa: ANN001
-    import datetime as dt
 
-    from sqlalchemy import func, select
 
-    from entitlements.playback.models import PlaybackDecisionLog, PlaybackSession
 
     start = play(http, household["phone"], household["channel"]["id"]).json()
     sub_id = household["sub"]["id"]
@@ -162,7 +167,6 @@ def test_old_decisions_and_sessions_are_purged(http, rt, household) -> None:  # 
     assert count(PlaybackDecisionLog) == 1 and count(PlaybackSession) == 1
     rt.job_specs["entitlements.purge_playback_records"].func(rt)  # nothing is old yet
     assert count(PlaybackDecisionLog) == 1
-    from entitlements.playback import service as playback
 
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=rt.settings.playback_decision_retention_days + 1)
     with rt.db.session() as s:
@@ -188,11 +192,7 @@ def test_malformed_playback_requests(http, household, body, code) -> None:  # no
 
 
 def test_account_facts_are_cached_until_the_account_changes(http, rt, billing, household, make_package) -> None:  # noqa: ANN001
-    from sqlalchemy import delete
 
-    from entitlements.accounts import service
-    from entitlements.packages.models import SubscriberPackage
-    from entitlements.playback import facts as facts_module
 
     sub_id, code = household["sub"]["id"], household["package"]["code"]
 

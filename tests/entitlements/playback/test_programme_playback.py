@@ -11,10 +11,10 @@ import m3u8
 import pytest
 
 from streaming.ffmpeg import ffmpeg_exe
-from tests.conftest import wait_for
 from tests.entitlements.conftest import bearer, login
 from tests.support.ffmpeg import pushed_channel
 from tests.support.guide import import_programmes, programme_ids
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 SEGMENT_S = 1.92

@@ -11,8 +11,8 @@ from infra.storage import LocalObjectStore, S3ObjectStore
 from streaming.formats.hls import format_pdt
 from streaming.formats.hls_input import parse_pdt
 from streaming.ingest.spool import segment_spool
-from tests.conftest import wait_for
 from tests.support.ffmpeg import basic_auth
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 

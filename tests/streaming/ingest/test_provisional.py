@@ -14,9 +14,9 @@ from streaming.ingest.provisional import ProvisionalChannel, journal_key, provis
 from streaming.ingest.state import ChannelIngest, PendingEntry, TrackIngest
 from streaming.timeline import service
 from streaming.timeline.runs import make_run, pack_durations
-from tests.conftest import wait_for
 from tests.streaming.ingest.test_ingest import Pusher
 from tests.support.outages import service_away
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 

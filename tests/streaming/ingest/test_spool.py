@@ -7,8 +7,8 @@ import pytest
 from infra.storage import LocalObjectStore, S3ObjectStore
 from streaming.ingest.spool import SegmentSpool, segment_spool
 from streaming.timeline import service
-from tests.conftest import wait_for
 from tests.streaming.ingest.test_ingest import Pusher
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 

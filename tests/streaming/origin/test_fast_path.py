@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 import pytest
 
 from infra.http_server import SmartGoHttpProtocol
-from tests.conftest import wait_for
 from tests.streaming.ingest.test_ingest import Pusher
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 

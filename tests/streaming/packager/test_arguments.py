@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
+from catalog.channels.models import Channel, Rendition
+from catalog.channels.schemas import ChannelCreate
 from streaming.ffmpeg import ffmpeg_exe
 from streaming.packager import arguments as packaging
+from streaming.packager.node import packager_spec
+from tests.support.channels import channel_body
 
 # Imported through the module: a bare name starting with "test" would be collected by pytest.
 push_args = packaging.testcard_push_args
@@ -127,13 +134,7 @@ BOUNDARY_CHANNELS = [
 @pytest.mark.ffmpeg
 @pytest.mark.parametrize("overrides", BOUNDARY_CHANNELS, ids=["smallest-fastest", "largest-slowest", "demuxed-audio"])
 def test_ffmpeg_packages_every_ladder_validation_accepts(overrides: dict, tmp_path) -> None:  # noqa: ANN001
-    import os
-    import subprocess
 
-    from catalog.channels.models import Channel, Rendition
-    from catalog.channels.schemas import ChannelCreate
-    from streaming.packager.node import packager_spec
-    from tests.conftest import channel_body
 
     body = ChannelCreate.model_validate(channel_body("edge", segment_sets=["cmaf", "ts"], **overrides))
     channel = Channel(id=body.id, segment_duration_ms=body.segment_duration_ms, packaging=body.packaging,

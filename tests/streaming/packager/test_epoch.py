@@ -14,8 +14,9 @@ from infra.leases import Leases, LeaseStoreUnavailable
 from streaming.ingest import store as service
 from streaming.ingest.state import ChannelIngest, admit_epoch
 from streaming.packager.node import EPOCH_HEADER, LEASE_PREFIX
-from tests.conftest import channel_body, wait_for
+from tests.support.channels import channel_body
 from tests.support.nodes import NodeThread
+from tests.support.waiting import wait_for
 
 
 @pytest.mark.parametrize(("stored", "pushed", "admitted", "after"), [

@@ -13,8 +13,9 @@ import pytest
 
 from streaming.ffmpeg import ffmpeg_exe
 from streaming.packager.node import LEASE_PREFIX
-from tests.conftest import channel_body, wait_for
+from tests.support.channels import channel_body
 from tests.support.nodes import NodeThread
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 AUDIO = [{"name": "pol", "language": "pol", "label": "Polski", "default": True},

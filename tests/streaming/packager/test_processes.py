@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,15 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REAL, channel_body, wait_for
+from tests.support.channels import channel_body
 from tests.support.processes import smartgo_env
+from tests.support.run import REAL
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:
-    import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,13 @@ import pytest
 from streaming.ffmpeg import ffmpeg_exe
 from streaming.packager import jobs as packager_jobs
 from streaming.packager import slate
-from streaming.packager.slate import PTS_WRAP, first_pts, retime_ts, slate_args
-from tests.conftest import wait_for
+from streaming.packager.slate import PTS_WRAP, cut_ts, first_pts, make_slates, retime_ts, slate_args
+from streaming.timeline import service
+from streaming.timeline.runs import make_run
+from tests.catalog.channels.test_api import create_unchecked_channel
 from tests.streaming.packager.test_arguments import BOUNDARY_CHANNELS
+from tests.streaming.protection.test_encryption import _decrypt
+from tests.support.waiting import wait_for
 
 S = 1_000_000
 
@@ -73,12 +79,7 @@ def test_retiming_refuses_what_is_not_mpeg_ts() -> None:
 
 def test_an_encrypted_channels_slate_is_sealed_with_its_periods_key(http, rt, make_channel) -> None:  # noqa: ANN001
     """A slate entry sits under the channel's EXT-X-KEY like any segment, so it is sealed the same way."""
-    import time
 
-    from streaming.packager.slate import make_slates
-    from streaming.timeline import service
-    from streaming.timeline.runs import make_run
-    from tests.streaming.protection.test_encryption import _decrypt
 
     cid = make_channel(segment_sets=["cmaf", "ts"], segment_duration_ms=2000, encryption="aes-128",
                        key_rotation_s=60)["id"]
@@ -102,7 +103,6 @@ def test_an_encrypted_channels_slate_is_sealed_with_its_periods_key(http, rt, ma
 
 
 def test_a_slate_is_cut_to_a_slot_shorter_than_a_segment(slate_clip: bytes, tmp_path: Path) -> None:
-    from streaming.packager.slate import cut_ts
 
     cut = cut_ts(slate_clip, 400_000)
     assert len(cut) < len(slate_clip) and len(cut) % 188 == 0 and first_pts(cut) == first_pts(slate_clip)
@@ -112,9 +112,7 @@ def test_a_slate_is_cut_to_a_slot_shorter_than_a_segment(slate_clip: bytes, tmp_
 
 
 def test_a_slate_ffmpeg_cannot_make_fails_once_with_a_reason_and_is_not_queued_again(http, admin, rt) -> None:  # noqa: ANN001
-    import uuid
 
-    from tests.catalog.channels.test_api import create_unchecked_channel
 
     cid = f"odd-{uuid.uuid4().hex[:8]}"
     # Accepted by an older release: x264 cannot encode 4:2:0 video 641 pixels wide.

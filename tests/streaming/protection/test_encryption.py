@@ -15,16 +15,18 @@ from sqlalchemy import select
 from streaming.ffmpeg import ffmpeg_exe
 from streaming.formats.hls import MediaPlaylistSpec, render_media
 from streaming.protection.keys import (
+    StoredKeySource,
     encrypt_segment,
     encrypted_length,
     key_source,
     segment_iv,
 )
 from streaming.protection.models import ContentKey
-from tests.conftest import channel_body, wait_for
 from tests.streaming.formats.test_hls import cmaf_init, segments_from
+from tests.support.channels import channel_body
 from tests.support.ffmpeg import LivePush
 from tests.support.hls_conformance import check_media
+from tests.support.waiting import wait_for
 
 
 def _decrypt(data: bytes, key: bytes, seq: int) -> bytes:
@@ -72,7 +74,6 @@ def test_keys_are_wrapped_at_rest_and_stable(rt, make_channel) -> None:  # noqa:
     with rt.db.session(write=False) as s:
         row = s.scalar(select(ContentKey).where(ContentKey.channel_id == ch["id"], ContentKey.period == 7))
     assert first.hex() not in row.wrapped and first not in row.wrapped.encode()
-    from streaming.protection.keys import StoredKeySource
 
     assert StoredKeySource(rt).key_for(ch["id"], 7) == first  # another process unwraps the same key
 

@@ -13,7 +13,9 @@ from streaming.timeline.runs import (
     NewSegment,
     gap_slots,
     last_segments,
+    live_gap_count,
     live_gaps,
+    live_gaps_valid_until,
     make_run,
     pack_durations,
     plan_append,
@@ -341,7 +343,6 @@ def test_live_gaps(after_end_us: int, count: int) -> None:
 
 @pytest.mark.parametrize("published_after_end", [0, 1_000_000, 7_000_000])
 def test_live_gaps_valid_until_is_exactly_the_next_change(published_after_end: int) -> None:
-    from streaming.timeline.runs import live_gap_count, live_gaps_valid_until
 
     tail = make_run(first_seq=10, start_us=T0, count=5, duration_us=NOM)
     published = tail.end_us + published_after_end

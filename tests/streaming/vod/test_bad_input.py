@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import socket
 import subprocess
@@ -11,13 +12,18 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from infra import staff
+from infra.db import new_id
+from infra.runtime import runtime
 from streaming.ffmpeg import ffmpeg_exe
 from streaming.vod import ingest as vod_ingest
 from streaming.vod import jobs as vod_jobs
 from streaming.vod import service as assets
-from tests.conftest import Client, wait_for
+from streaming.vod.subtitles import MAX_SUBTITLE_BYTES
 from tests.streaming.vod.test_ingest import upload, wait_done
+from tests.support.http import Client
 from tests.support.mezzanine import make_mezzanine
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 
@@ -155,7 +161,6 @@ def test_sidecar_bytes_that_are_not_subtitles_answer_422_and_store_nothing(http:
 
 def test_huge_sidecars_and_sidecars_for_unknown_assets_are_refused_before_the_body(http: Client, admin: dict, rt,  # noqa: ANN001
                                                                                    files: dict) -> None:
-    from streaming.vod.subtitles import MAX_SUBTITLE_BYTES
 
     asset_id = _subtitle_target(http, admin, files)
     huge = b"1\n00:00:01,000 --> 00:00:02,000\nhi\n\n" * (MAX_SUBTITLE_BYTES // 30)
@@ -181,7 +186,6 @@ def _subtitle_target(http: Client, admin: dict, files: dict) -> str:
 
 
 def test_content_ops_roles(http: Client, admin: dict, files: dict) -> None:
-    from infra import staff
 
     keys = {}
     with http_runtime() as s:
@@ -195,7 +199,6 @@ def test_content_ops_roles(http: Client, admin: dict, files: dict) -> None:
 
 def http_runtime():  # noqa: ANN201
     """A write session on the runtime under test."""
-    from infra.runtime import runtime
 
     return runtime().db.session()
 
@@ -220,9 +223,7 @@ def test_an_asset_is_deleted_with_everything_stored_unless_a_title_uses_it(http:
 
 def _asset_row(rt, state: str, **values) -> str:  # noqa: ANN001, ANN003
     """Record an asset as an upload would (with no mezzanine stored); return its id."""
-    import datetime as dt
 
-    from infra.db import new_id
 
     asset_id = new_id()
     with rt.db.session() as s:
@@ -240,7 +241,6 @@ def _row(rt, asset_id: str):  # noqa: ANN001, ANN202
 
 
 def test_an_asset_whose_file_is_gone_fails_once_and_is_not_queued_again(http: Client, admin: dict, rt) -> None:  # noqa: ANN001
-    import datetime as dt
 
     asset_id = _asset_row(rt, "queued")
     vod_ingest.ingest_asset(rt, asset_id)  # or the server's own reconcile pass got there first
@@ -257,7 +257,6 @@ def test_an_asset_whose_file_is_gone_fails_once_and_is_not_queued_again(http: Cl
 
 
 def test_an_asset_whose_worker_died_on_every_try_fails_with_a_reason(http: Client, admin: dict, rt) -> None:  # noqa: ANN001
-    import datetime as dt
 
     # Its worker died (killed by the file, say) on its last try: the heartbeat went stale.
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=assets.STALE_AFTER_S * 3)

@@ -11,8 +11,9 @@ import m3u8
 import pytest
 
 from streaming.ffmpeg import ffmpeg_exe
-from tests.conftest import Client, wait_for
+from tests.support.http import Client
 from tests.support.mezzanine import SRT_POLISH, make_mezzanine
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ffmpeg
 DONE = ("ready", "failed", "cancelled")

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from streaming.vod import service as assets
-from tests.conftest import Client
 from tests.streaming.vod.test_ingest import wait_done
+from tests.support.http import Client
 from tests.support.mezzanine import make_mezzanine
 
 pytestmark = pytest.mark.ffmpeg
