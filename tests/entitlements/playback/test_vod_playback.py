@@ -10,6 +10,7 @@ import pytest
 
 from streaming.ffmpeg import ffmpeg_exe
 from tests.entitlements.conftest import PASSWORD, bearer, login
+from tests.streaming.vod.test_ingest import ingested  # noqa: F401 - the module's ingested title
 
 pytestmark = pytest.mark.ffmpeg
 TV = {"type": "smart_tv", "name": "TV", "model": "Tizen 7"}
