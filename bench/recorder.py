@@ -149,10 +149,10 @@ def cpu_s(pid: int) -> float:
 
 
 # -- schedule ---------------------------------------------------------------------------------------
-def access_tokens(people: list[tuple[str, str, str]]) -> list[str]:
+def access_tokens(rt, people: list[tuple[str, str, str]]) -> list[str]:  # noqa: ANN001
     """Sign an access token for each (subscriber, device, sign-in), as login would."""
     now = int(time.time())
-    return [auth.token_keys().sign(AccessClaims(s, d, a, now + 86400), now) for s, d, a in people]
+    return [auth.token_keys(rt).sign(AccessClaims(s, d, a, now + 86400), now) for s, d, a in people]
 
 
 def service_scheduler(rt, programme_id: str) -> Callable[[str], None]:  # noqa: ANN001
@@ -160,9 +160,9 @@ def service_scheduler(rt, programme_id: str) -> Callable[[str], None]:  # noqa: 
 
     def schedule(token: str) -> None:
         with rt.db.session() as s:
-            who = auth.authenticate(db_session=s, access_token=token)
+            who = auth.authenticate(rt, db_session=s, access_token=token)
             body = RecordingCreate(programme_id=programme_id)
-            recorder_service.to_read(recorder_service.schedule(db_session=s, principal=who, body=body))
+            recorder_service.to_read(recorder_service.schedule(rt, db_session=s, principal=who, body=body))
 
     return schedule
 
@@ -221,7 +221,7 @@ def bench_schedule(args: argparse.Namespace) -> dict:
         insert_programmes(rt, [(programme, CHANNEL, start, start + dt.timedelta(hours=2), "Mecz: Polska - Hiszpania",
                                 None)])
         people = insert_subscribers(rt, n, package, "S")
-        tokens = access_tokens(people)
+        tokens = access_tokens(rt, people)
         schedule = http_scheduler(srv.url, programme) if srv else service_scheduler(rt, programme)
         worker = srv.proc.pid if srv else os.getpid()  # the process whose CPU a schedule costs
         statements = itertools.count()

@@ -34,6 +34,11 @@ def subscribe(event_type: type[E], handler: Callable[[Session, E], None]) -> Non
         _handlers[event_type].append(handler)
 
 
+def unsubscribe_all() -> None:
+    """Forget every subscription (the wiring starts again from nothing, bound to a new runtime)."""
+    _handlers.clear()
+
+
 def publish(db_session: Session, event: object) -> None:
     """Hand event to its subscribers, in the order they subscribed, inside db_session's transaction."""
     for handler in _handlers.get(type(event), ()):

@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Index, Integer, String, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from infra.db import Base, UTCDateTime
-from infra.runtime import runtime
+from infra.settings import Settings
 
 
 class OutboxMessage(Base):
@@ -57,21 +57,25 @@ class Notifier(ABC):
 class OutboxNotifier(Notifier):
     """Writes messages to the outbox table."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
     def send(self, *, db_session: Session, kind: str, recipient: str, payload: dict[str, Any]) -> None:
 
         now = dt.datetime.now(dt.UTC)
         # Armed now rather than picked by kind later: turning the webhook on does not replay
         # the whole history of the outbox to the receiver.
-        next_at = now if runtime().settings.webhook_wants(kind) else None
+        next_at = now if self.settings.webhook_wants(kind) else None
         db_session.add(OutboxMessage(kind=kind, recipient=recipient, payload=payload, created_at=now,
                                      webhook_next_at=next_at))
         db_session.flush()
 
 
-def load_notifier(spec: str) -> Notifier:
-    """Return the notifier a setting names: "outbox" or "package.module:Class"."""
+def load_notifier(settings: Settings) -> Notifier:
+    """Return the notifier settings name (SMARTGO_NOTIFIER): "outbox" or "package.module:Class"."""
+    spec = settings.notifier
     if spec == "outbox":
-        return OutboxNotifier()
+        return OutboxNotifier(settings)
     module, _, name = spec.partition(":")
     if not module or not name:
         raise ValueError(f"SMARTGO_NOTIFIER must be 'outbox' or 'package.module:Class' (got {spec!r})")

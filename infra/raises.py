@@ -89,6 +89,8 @@ _RAISED: dict[Callable, Raised] = {}
 def raised_errors(func: Callable) -> Raised:
     """Return the domain errors func can raise: those it builds and those of the project code it calls."""
     func = inspect.unwrap(func)
+    while isinstance(func, functools.partial):  # a handler the wiring bound to the runtime
+        func = func.func
     try:
         cached = _RAISED.get(func)
     except TypeError:  # not hashable

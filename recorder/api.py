@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from entitlements.accounts.deps import CurrentPrincipal
-from infra.deps import SessionDep
+from infra.deps import RuntimeDep, SessionDep
 from infra.validation import Offset
 from recorder import series, service
 from recorder.deps import RecordingIdPath, RuleIdPath
@@ -26,9 +26,9 @@ router = APIRouter(tags=["recordings"])
 
 
 @router.post("/v1/me/recordings", response_model=RecordingRead, status_code=201)
-def schedule(body: RecordingCreate, who: CurrentPrincipal, db_session: SessionDep) -> RecordingRead:
+def schedule(body: RecordingCreate, who: CurrentPrincipal, db_session: SessionDep, rt: RuntimeDep) -> RecordingRead:
     """Record a programme (future, on air, or aired and still in the archive) or a time range on a channel."""
-    return service.to_read(service.schedule(db_session=db_session, principal=who, body=body))
+    return service.to_read(service.schedule(rt, db_session=db_session, principal=who, body=body))
 
 
 @router.get("/v1/me/recordings", response_model=RecordingPage)
@@ -48,9 +48,9 @@ def list_recordings(who: CurrentPrincipal, db_session: SessionDep, state: Record
 
 
 @router.get("/v1/me/recordings/quota", response_model=Quota)
-def get_quota(who: CurrentPrincipal, db_session: SessionDep) -> Quota:
+def get_quota(who: CurrentPrincipal, db_session: SessionDep, rt: RuntimeDep) -> Quota:
     """Recording hours: given by the packages, used, scheduled and free."""
-    return service.quota(db_session=db_session, subscriber_id=who.subscriber_id)
+    return service.quota(rt, db_session=db_session, subscriber_id=who.subscriber_id)
 
 
 @router.get("/v1/me/recordings/{recording_id}", response_model=RecordingRead)
@@ -75,17 +75,19 @@ def list_rules(who: CurrentPrincipal, db_session: SessionDep) -> list[SeriesRule
 
 
 @router.post("/v1/me/series-rules", response_model=SeriesRuleRead, status_code=201)
-def create_rule(body: SeriesRuleCreate, who: CurrentPrincipal, db_session: SessionDep) -> SeriesRuleRead:
+def create_rule(body: SeriesRuleCreate, who: CurrentPrincipal, db_session: SessionDep,
+                rt: RuntimeDep) -> SeriesRuleRead:
     """Record a series (the one a programme belongs to): new episodes only or all, keeping at most N."""
-    rule, skipped = series.create_rule(db_session=db_session, principal=who, body=body)
+    rule, skipped = series.create_rule(rt, db_session=db_session, principal=who, body=body)
     return series.to_read(db_session=db_session, rule=rule, skipped=skipped)
 
 
 @router.patch("/v1/me/series-rules/{rule_id}", response_model=SeriesRuleRead)
 def update_rule(rule_id: RuleIdPath, body: SeriesRuleUpdate, who: CurrentPrincipal,
-                db_session: SessionDep) -> SeriesRuleRead:
+                db_session: SessionDep, rt: RuntimeDep) -> SeriesRuleRead:
     """Change a series rule's scope, limit or padding."""
-    rule = series.update_rule(db_session=db_session, subscriber_id=who.subscriber_id, rule_id=rule_id, body=body)
+    rule = series.update_rule(rt, db_session=db_session, subscriber_id=who.subscriber_id, rule_id=rule_id,
+                              body=body)
     return series.to_read(db_session=db_session, rule=rule)
 
 

@@ -41,7 +41,7 @@ def apply_series_rules(rt: Runtime, channel_id: str) -> int:
     for rule_id in rule_ids:
         try:
             with rt.db.session() as s:
-                series.apply_rule_by_id(db_session=s, rule_id=rule_id)
+                series.apply_rule_by_id(rt, db_session=s, rule_id=rule_id)
         except Exception:
             log.exception("series rule %s failed", rule_id)
             failed.append(rule_id)
@@ -63,7 +63,7 @@ def reconcile_series_rules(rt: Runtime) -> int:
 def finalize_recording(rt: Runtime, recording_id: str) -> str | None:
     """Finish a recording whose window is over (completed, partial or failed), in one transaction."""
     with rt.db.session() as s:
-        return service.finalize(db_session=s, recording_id=recording_id, now=dt.datetime.now(dt.UTC))
+        return service.finalize(rt, db_session=s, recording_id=recording_id, now=dt.datetime.now(dt.UTC))
 
 
 def make_private_copy(rt: Runtime, copy_id: str) -> int:

@@ -18,7 +18,7 @@ from catalog.guide import service as guide
 from entitlements.accounts.schemas import Principal
 from infra.db import new_id, utc
 from infra.errors import SmartGoError
-from infra.runtime import runtime
+from infra.runtime import Runtime
 from recorder import service
 from recorder.errors import (
     RecordingExists,
@@ -35,7 +35,8 @@ from recorder.schemas import (
 )
 
 
-def create_rule(*, db_session: Session, principal: Principal, body: SeriesRuleCreate) -> tuple[SeriesRule, int]:
+def create_rule(rt: Runtime, *, db_session: Session, principal: Principal,
+                body: SeriesRuleCreate) -> tuple[SeriesRule, int]:
     """Make a series rule and record what it matches now; return it and the episodes skipped for quota."""
     if body.programme_id is not None:
         p = guide.get_programme(db_session=db_session, programme_id=body.programme_id)
@@ -48,22 +49,22 @@ def create_rule(*, db_session: Session, principal: Principal, body: SeriesRuleCr
     if not episodes:
         raise SeriesNotFound("no programme of the channel's guide belongs to that series",
                              channel_id=channel_id, series_id=series_id)
-    service.check_recording(db_session=db_session, principal=principal, kind="channel", content_id=channel_id)
+    service.check_recording(rt, db_session=db_session, principal=principal, kind="channel", content_id=channel_id)
     if db_session.scalar(select(SeriesRule.id).where(SeriesRule.subscriber_id == principal.subscriber_id,
                                                      SeriesRule.channel_id == channel_id,
                                                      SeriesRule.series_id == series_id)):
         raise SeriesRuleExists("this series is already being recorded", series_id=series_id)
-    settings = runtime().settings
+    settings = rt.settings
     rule = SeriesRule(id=new_id(), subscriber_id=principal.subscriber_id, channel_id=channel_id,
                       series_id=series_id, title=episodes[0].title, scope=body.scope, keep_at_most=body.keep_at_most,
                       pad_before_s=body.pad_before_s if body.pad_before_s is not None else settings.catchup_pad_before_s,
                       pad_after_s=body.pad_after_s if body.pad_after_s is not None else settings.catchup_pad_after_s)
     db_session.add(rule)
     db_session.flush()
-    return rule, apply_rule(db_session=db_session, rule=rule)
+    return rule, apply_rule(rt, db_session=db_session, rule=rule)
 
 
-def apply_rule(*, db_session: Session, rule: SeriesRule) -> int:
+def apply_rule(rt: Runtime, *, db_session: Session, rule: SeriesRule) -> int:
     """Schedule the rule's episodes it does not hold yet, then keep at most N; return how many
     episodes were skipped for lack of quota."""
     now = dt.datetime.now(dt.UTC)
@@ -80,7 +81,7 @@ def apply_rule(*, db_session: Session, rule: SeriesRule) -> int:
             continue
         try:
             with db_session.begin_nested():
-                rec = service.schedule(db_session=db_session, principal=principal, body=RecordingCreate(
+                rec = service.schedule(rt, db_session=db_session, principal=principal, body=RecordingCreate(
                     programme_id=p.id, pad_before_s=rule.pad_before_s, pad_after_s=rule.pad_after_s))
                 rec.series_rule_id = rule.id
                 db_session.flush()
@@ -116,10 +117,10 @@ def channels_with_rules(*, db_session: Session) -> list[str]:
     return list(db_session.scalars(select(SeriesRule.channel_id).distinct().order_by(SeriesRule.channel_id)))
 
 
-def apply_rule_by_id(*, db_session: Session, rule_id: str) -> int:
+def apply_rule_by_id(rt: Runtime, *, db_session: Session, rule_id: str) -> int:
     """Apply a series rule if it still exists; return how many episodes were skipped for quota."""
     rule = db_session.get(SeriesRule, rule_id)
-    return apply_rule(db_session=db_session, rule=rule) if rule is not None else 0
+    return apply_rule(rt, db_session=db_session, rule=rule) if rule is not None else 0
 
 
 def get_rule(*, db_session: Session, subscriber_id: str, rule_id: str) -> SeriesRule:
@@ -136,14 +137,15 @@ def list_rules(*, db_session: Session, subscriber_id: str) -> list[SeriesRule]:
                                    .order_by(SeriesRule.created_at, SeriesRule.id)))
 
 
-def update_rule(*, db_session: Session, subscriber_id: str, rule_id: str, body: SeriesRuleUpdate) -> SeriesRule:
+def update_rule(rt: Runtime, *, db_session: Session, subscriber_id: str, rule_id: str,
+                body: SeriesRuleUpdate) -> SeriesRule:
     """Change a rule's scope, limit or padding (future episodes get the new padding)."""
     rule = get_rule(db_session=db_session, subscriber_id=subscriber_id, rule_id=rule_id)
     for key, value in body.model_dump(exclude_unset=True).items():
         if value is not None or key == "keep_at_most":
             setattr(rule, key, value)
     db_session.flush()
-    apply_rule(db_session=db_session, rule=rule)
+    apply_rule(rt, db_session=db_session, rule=rule)
     return rule
 
 

@@ -26,7 +26,7 @@ from infra.db import new_id, utc
 from infra.events import Provided
 from infra.jobs import queue_job
 from infra.notify import load_notifier
-from infra.runtime import run_after_commit, runtime
+from infra.runtime import Runtime, run_after_commit
 from recorder.errors import (
     InvalidRecordingRange,
     QuotaExceeded,
@@ -45,7 +45,8 @@ MAX_RANGE_S = 6 * 3600
 class RecordingCheck(Protocol):
     """The playback door's check that a subscriber may record a programme or a range of a channel."""
 
-    def __call__(self, *, db_session: Session, principal: Principal, kind: str, content_id: str) -> None:
+    def __call__(self, rt: Runtime, *, db_session: Session, principal: Principal, kind: str,
+                 content_id: str) -> None:
         """Raise the door's refusal when the subscriber may not record this content."""
 
 
@@ -63,10 +64,10 @@ def _hours(seconds: float) -> float:
     return round(seconds / 3600, 2)
 
 
-def quota(*, db_session: Session, subscriber_id: str) -> Quota:
+def quota(rt: Runtime, *, db_session: Session, subscriber_id: str) -> Quota:
     """Return the account's recording hours: given by its packages, used, scheduled and free."""
     sub = accounts_service.get_subscriber(db_session=db_session, subscriber_id=subscriber_id)
-    limit_s = accounts_service.account_limits(db_session=db_session, sub=sub).recording_hours * 3600
+    limit_s = accounts_service.account_limits(rt, db_session=db_session, sub=sub).recording_hours * 3600
     rows = db_session.execute(
         select(Recording.state, Recording.start_at, Recording.end_at, Recording.pad_before_s, Recording.pad_after_s)
         .where(Recording.subscriber_id == subscriber_id, Recording.state.in_(ACTIVE))).all()
@@ -81,9 +82,9 @@ def quota(*, db_session: Session, subscriber_id: str) -> Quota:
                  free_hours=_hours(max(0.0, limit_s - used - scheduled)))
 
 
-def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate) -> Recording:
+def schedule(rt: Runtime, *, db_session: Session, principal: Principal, body: RecordingCreate) -> Recording:
     """Schedule a recording of a programme (future, on air, or aired and still in catch-up) or of a range."""
-    settings = runtime().settings
+    settings = rt.settings
     now = dt.datetime.now(dt.UTC)
     pad_before = body.pad_before_s if body.pad_before_s is not None else settings.catchup_pad_before_s
     pad_after = body.pad_after_s if body.pad_after_s is not None else settings.catchup_pad_after_s
@@ -98,11 +99,11 @@ def schedule(*, db_session: Session, principal: Principal, body: RecordingCreate
         if not dt.timedelta(0) < end - start <= dt.timedelta(seconds=MAX_RANGE_S):
             raise InvalidRecordingRange(f"a range lasts more than 0 and at most {MAX_RANGE_S} seconds",
                                         max_s=MAX_RANGE_S)
-    check_recording(db_session=db_session, principal=principal, kind=kind, content_id=content_id)
+    check_recording(rt, db_session=db_session, principal=principal, kind=kind, content_id=content_id)
     _check_archive(db_session, channel_id, start, end, now)
     _refuse_twice(db_session, principal.subscriber_id, body.programme_id, channel_id, start, end)
     needed = (end - start).total_seconds() + pad_before + pad_after
-    q = quota(db_session=db_session, subscriber_id=principal.subscriber_id)
+    q = quota(rt, db_session=db_session, subscriber_id=principal.subscriber_id)
     if needed > q.free_hours * 3600 + 1:
         raise QuotaExceeded("not enough recording hours left", used_hours=q.used_hours,
                             scheduled_hours=q.scheduled_hours, free_hours=q.free_hours, needed_hours=_hours(needed))
@@ -230,20 +231,19 @@ def forget_copy(*, db_session: Session, copy_id: str) -> None:
         db_session.flush()
 
 
-def forget_channel(*, db_session: Session, channel_id: str) -> list[str]:
+def forget_channel(rt: Runtime, *, db_session: Session, channel_id: str) -> list[str]:
     """Before a channel is deleted (its recordings and copies' rows go with it): delete its private
     copies' objects once that commits; return their ids."""
     ids = list(db_session.scalars(select(StoredCopy.id).where(StoredCopy.channel_id == channel_id,
                                                              StoredCopy.private_for.is_not(None))))
-    rt = runtime()
     if ids:
         run_after_commit(db_session, lambda: [copies.delete_copy(rt, copy_id) for copy_id in ids])
     return ids
 
 
-def drop_channel_recordings(db_session: Session, event: ChannelDeleted) -> None:
+def drop_channel_recordings(rt: Runtime, db_session: Session, event: ChannelDeleted) -> None:
     """Let a deleted channel's recordings and copies go (subscribed to `ChannelDeleted`)."""
-    forget_channel(db_session=db_session, channel_id=event.channel_id)
+    forget_channel(rt, db_session=db_session, channel_id=event.channel_id)
 
 
 def get_recording(*, db_session: Session, subscriber_id: str, recording_id: str) -> Recording:
@@ -331,7 +331,7 @@ def finalize_due(*, db_session: Session, now: dt.datetime, limit: int = 500) -> 
     return [rid for rid, end, after in rows if utc(end) + dt.timedelta(seconds=after) <= due]
 
 
-def finalize(*, db_session: Session, recording_id: str, now: dt.datetime) -> str | None:
+def finalize(rt: Runtime, *, db_session: Session, recording_id: str, now: dt.datetime) -> str | None:
     """Finish a recording whose window is over: completed, partial (saying where) or failed.
 
     Idempotent: a finished recording is left as it is; the whole change is one transaction, so
@@ -354,24 +354,24 @@ def finalize(*, db_session: Session, recording_id: str, now: dt.datetime) -> str
     rec.completed_at = now
     old, rec.copy_id = (rec.copy_id, None) if failed else (None, rec.copy_id)
     db_session.flush()
-    announce(db_session=db_session, rec=rec)
+    announce(rt, db_session=db_session, rec=rec)
     if old:  # nothing to keep: the copy (and its pin) go unless another recording holds it
         release_copy(db_session=db_session, copy_id=old)
     return rec.state
 
 
-def announce(*, db_session: Session, rec: Recording) -> None:
+def announce(rt: Runtime, *, db_session: Session, rec: Recording) -> None:
     """Tell the subscriber's apps a recording finished (or failed), through the notifier's
     outbox in this transaction: the event exists exactly when the change committed."""
     kind = "recording.failed" if rec.state == "failed" else "recording.completed"
     payload = {"recording_id": rec.id, "title": rec.title, "state": rec.state, "channel_id": rec.channel_id,
                "failure_reason": rec.failure_reason, "gaps": rec.gaps or []}
-    load_notifier(runtime().settings.notifier).send(db_session=db_session, kind=kind, recipient=rec.subscriber_id,
+    load_notifier(rt.settings).send(db_session=db_session, kind=kind, recipient=rec.subscriber_id,
                                                      payload=payload)
 
 
 # -- following the guide --------------------------------------------------------------------------
-def follow_guide(*, db_session: Session, channel_id: str) -> int:
+def follow_guide(rt: Runtime, *, db_session: Session, channel_id: str) -> int:
     """Bring unfinished programme recordings of a channel in line with its guide: a moved
     programme moves its recordings, an overrunning one extends them, a cancelled one fails them.
     Called in the guide import's transaction, so the guide and the recordings change together."""
@@ -391,7 +391,7 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
             rec.state, rec.failure_reason = "failed", "the programme was cancelled"
             old, rec.copy_id = rec.copy_id, None
             db_session.flush()
-            announce(db_session=db_session, rec=rec)
+            announce(rt, db_session=db_session, rec=rec)
             if old:
                 release_copy(db_session=db_session, copy_id=old)
             changed += 1
@@ -405,15 +405,14 @@ def follow_guide(*, db_session: Session, channel_id: str) -> int:
     # New episodes on the guide: the channel's series rules record them, in a job of their own
     # once the guide is committed (thousands of rules must not hold the import's transaction).
 
-    rt = runtime()
     run_after_commit(db_session, lambda: queue_job(rt, "recorder.apply_series_rules",
                                                    f"recorder.series:{channel_id}:{new_id()}", channel_id=channel_id))
     return changed
 
 
-def follow_guide_change(db_session: Session, event: GuideChanged) -> None:
+def follow_guide_change(rt: Runtime, db_session: Session, event: GuideChanged) -> None:
     """Bring a channel's recordings in line with its changed guide (subscribed to `GuideChanged`)."""
-    follow_guide(db_session=db_session, channel_id=event.channel_id)
+    follow_guide(rt, db_session=db_session, channel_id=event.channel_id)
 
 
 def _move_copy(db_session: Session, rec: Recording) -> None:

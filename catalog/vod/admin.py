@@ -36,7 +36,7 @@ from catalog.vod.schemas import (
 from entitlements.packages import service as packages_service
 from entitlements.packages.errors import UnknownPackage
 from infra.db import utc
-from infra.runtime import run_after_commit, runtime
+from infra.runtime import Runtime, run_after_commit
 from streaming.vod import service as streaming_service
 
 IMAGE_ROUTE = "/v1/vod/images/"
@@ -263,7 +263,7 @@ def unpublish(*, db_session: Session, title_id: str, actor: str) -> Title:
     return title
 
 
-def delete_title(*, db_session: Session, title_id: str, actor: str) -> None:
+def delete_title(rt: Runtime, *, db_session: Session, title_id: str, actor: str) -> None:
     """Delete a title and what is below it; their image objects go once the deletion is committed."""
     title = vod.get_title(db_session=db_session, title_id=title_id)
     doomed, frontier = [title], [title.id]
@@ -278,7 +278,7 @@ def delete_title(*, db_session: Session, title_id: str, actor: str) -> None:
     db_session.execute(delete(Title).where(Title.id.in_([t.id for t in doomed])))
     db_session.flush()
     if keys:
-        run_after_commit(db_session, lambda: runtime().store.delete_many(keys))
+        run_after_commit(db_session, lambda: rt.store.delete_many(keys))
 
 
 def list_titles(*, db_session: Session, kind: str | None, status: str | None, parent_id: str | None,

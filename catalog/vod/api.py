@@ -132,9 +132,9 @@ def unpublish(title_id: TitleIdPath, who: Publisher, db_session: SessionDep) -> 
 
 
 @router.delete(PREFIX + "/{title_id}", status_code=204)
-def delete_title(title_id: TitleIdPath, who: Admin, db_session: SessionDep) -> Response:
+def delete_title(title_id: TitleIdPath, who: Admin, db_session: SessionDep, rt: RuntimeDep) -> Response:
     """Delete a title with its seasons and episodes; its history stays."""
-    vod_admin.delete_title(db_session=db_session, title_id=title_id, actor=vod_admin.actor_of(who))
+    vod_admin.delete_title(rt, db_session=db_session, title_id=title_id, actor=vod_admin.actor_of(who))
     return Response(status_code=204)
 
 
@@ -170,12 +170,12 @@ async def put_image(title_id: TitleIdPath, kind: ImageKind, request: Request, rt
             raise ImageTooLarge(f"an image may be {cap} bytes at most", limit=cap)
         data.append(chunk)
     rendered = await run_in_threadpool(vod_images.render, b"".join(data))
-    keys = await run_in_threadpool(lambda: vod_images.store(title_id=title_id, kind=kind, rendered=rendered))
+    keys = await run_in_threadpool(lambda: vod_images.store(rt, title_id=title_id, kind=kind, rendered=rendered))
 
     def save() -> Response:
         try:
             with rt.db.session() as s:
-                title = vod_images.record_image(db_session=s, title_id=title_id, kind=kind, rendered=rendered,
+                title = vod_images.record_image(rt, db_session=s, title_id=title_id, kind=kind, rendered=rendered,
                                                 keys=keys, actor=vod_admin.actor_of(who), if_match=expected)
                 return _read(s, title)
         except Exception:
@@ -186,10 +186,10 @@ async def put_image(title_id: TitleIdPath, kind: ImageKind, request: Request, rt
 
 
 @router.delete(PREFIX + "/{title_id}/images/{kind}", response_model=TitleRead)
-def delete_image(title_id: TitleIdPath, kind: ImageKind, who: Editor, db_session: SessionDep,
+def delete_image(title_id: TitleIdPath, kind: ImageKind, who: Editor, db_session: SessionDep, rt: RuntimeDep,
                  expected: IfMatch) -> Response:
     """Remove a title's poster or backdrop (its objects go once that is committed)."""
-    return _read(db_session, vod_images.record_image(db_session=db_session, title_id=title_id, kind=kind,
+    return _read(db_session, vod_images.record_image(rt, db_session=db_session, title_id=title_id, kind=kind,
                                                      rendered=None, keys=None, actor=vod_admin.actor_of(who),
                                                      if_match=expected))
 

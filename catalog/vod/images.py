@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from catalog.vod import admin as vod_admin
 from catalog.vod import service as vod
 from catalog.vod.errors import ImageNotFound, InvalidImage
-from infra.runtime import run_after_commit, runtime
+from infra.runtime import Runtime, run_after_commit
 
 KINDS = ("poster", "backdrop")
 WIDTHS = (320, 640, 1280)
@@ -75,9 +75,9 @@ def _keys(title_id: str, kind: str, rendered: Rendered) -> dict[str, str]:
     return {name.split(".")[0]: base + name for name in rendered.objects}
 
 
-def store(*, title_id: str, kind: str, rendered: Rendered) -> dict[str, str]:
+def store(rt: Runtime, *, title_id: str, kind: str, rendered: Rendered) -> dict[str, str]:
     """Write an image's objects; on a storage failure delete those written and re-raise."""
-    store_, keys, written = runtime().store, _keys(title_id, kind, rendered), []
+    store_, keys, written = rt.store, _keys(title_id, kind, rendered), []
     try:
         for name, (data, content_type) in rendered.objects.items():
             key = keys[name.split(".")[0]]
@@ -89,7 +89,7 @@ def store(*, title_id: str, kind: str, rendered: Rendered) -> dict[str, str]:
     return keys
 
 
-def record_image(*, db_session: Session, title_id: str, kind: str, rendered: Rendered | None,
+def record_image(rt: Runtime, *, db_session: Session, title_id: str, kind: str, rendered: Rendered | None,
                  keys: dict[str, str] | None, actor: str, if_match: int | None):  # noqa: ANN201
     """Point a title's image of a kind at new objects (None removes it); drop the old ones after commit."""
     title = vod.get_title(db_session=db_session, title_id=title_id)
@@ -108,7 +108,7 @@ def record_image(*, db_session: Session, title_id: str, kind: str, rendered: Ren
     db_session.flush()
     if before:
         old = list(before["keys"].values())
-        run_after_commit(db_session, lambda: runtime().store.delete_many(old))
+        run_after_commit(db_session, lambda: rt.store.delete_many(old))
     return title
 
 

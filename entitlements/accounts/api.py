@@ -68,17 +68,17 @@ def login(body: LoginRequest, request: Request, rt: RuntimeDep) -> TokenPair:
     # Two transactions on purpose: argon2 costs ~37 ms of CPU, and is checked outside the
     # write transaction (SQLite has one writer; PostgreSQL keeps its locks short).
     with rt.db.session(write=False) as s:
-        sub = auth.check_credentials(db_session=s, login=body.login, password=body.password,
+        sub = auth.check_credentials(rt, db_session=s, login=body.login, password=body.password,
                                      address=client_address(request))
     with rt.db.session() as s:
-        return auth.start_session(db_session=s, subscriber_id=sub.id, device=body.device,
+        return auth.start_session(rt, db_session=s, subscriber_id=sub.id, device=body.device,
                                   password=body.password)
 
 
 @router.post("/v1/auth/refresh", response_model=TokenPair, tags=["sign-in"])
-def refresh(body: RefreshRequest, db_session: SessionDep) -> TokenPair:
+def refresh(body: RefreshRequest, db_session: SessionDep, rt: RuntimeDep) -> TokenPair:
     """Trade a refresh token for new tokens (the old one stops working)."""
-    return auth.refresh(db_session=db_session, refresh_token=body.refresh_token)
+    return auth.refresh(rt, db_session=db_session, refresh_token=body.refresh_token)
 
 
 @router.post("/v1/auth/logout", status_code=204, tags=["sign-in"])
@@ -95,9 +95,9 @@ def logout_everywhere(who: CurrentPrincipal, db_session: SessionDep) -> dict:
 
 
 @router.post("/v1/auth/password-reset", status_code=202, tags=["sign-in"])
-def password_reset(body: PasswordResetRequest, db_session: SessionDep) -> dict:
+def password_reset(body: PasswordResetRequest, db_session: SessionDep, rt: RuntimeDep) -> dict:
     """Send a reset link to the account's e-mail; the answer is the same for unknown logins."""
-    auth.request_password_reset(db_session=db_session, login=body.login)
+    auth.request_password_reset(rt, db_session=db_session, login=body.login)
     return {"status": "accepted"}
 
 
@@ -112,7 +112,7 @@ def password_reset_confirm(body: PasswordResetConfirm, db_session: SessionDep) -
 def device_code(request: Request, db_session: SessionDep, rt: RuntimeDep,
                 body: DeviceCodeRequest | None = None) -> DeviceCodeResponse:
     """Start a TV sign-in by code (RFC 8628 device authorization request)."""
-    return auth.start_device_authorization(db_session=db_session, request=body or DeviceCodeRequest(),
+    return auth.start_device_authorization(rt, db_session=db_session, request=body or DeviceCodeRequest(),
                                            base_url=rt.settings.public_base_url or str(request.base_url))
 
 
@@ -136,28 +136,29 @@ _DEVICE_TOKEN_REQUEST = {"type": "object", "required": ["grant_type", "device_co
 @router.post("/v1/auth/device/token", response_model=TokenPair, tags=["sign-in"], openapi_extra={"requestBody": {
     "required": True, "content": {t: {"schema": _DEVICE_TOKEN_REQUEST}
                                   for t in ("application/x-www-form-urlencoded", "application/json")}}})
-def device_token(db_session: SessionDep, params: Annotated[dict, Depends(_form_or_json)]) -> TokenPair:
+def device_token(db_session: SessionDep, rt: RuntimeDep,
+                 params: Annotated[dict, Depends(_form_or_json)]) -> TokenPair:
     """Poll for the TV's tokens (RFC 8628 section 3.4); errors are RFC 6749 shaped."""
-    return auth.poll_device_token(db_session=db_session, grant_type=params.get("grant_type"),
+    return auth.poll_device_token(rt, db_session=db_session, grant_type=params.get("grant_type"),
                                   device_code=params.get("device_code"))
 
 
 @router.post("/v1/auth/device/approve", tags=["sign-in"])
-def device_approve(body: DeviceApproval, who: CurrentPrincipal, db_session: SessionDep) -> dict:
+def device_approve(body: DeviceApproval, who: CurrentPrincipal, db_session: SessionDep, rt: RuntimeDep) -> dict:
     """Confirm (or refuse) the code a TV shows, from a phone that is signed in."""
-    return auth.approve_device(db_session=db_session, subscriber_id=who.subscriber_id,
+    return auth.approve_device(rt, db_session=db_session, subscriber_id=who.subscriber_id,
                                user_code=body.user_code, approve=body.approve)
 
 
 # -- the subscriber's own account ------------------------------------------------------------
 @router.get("/v1/me", response_model=AccountRead, tags=["account"])
-def me(who: CurrentPrincipal, db_session: SessionDep) -> AccountRead:
+def me(who: CurrentPrincipal, db_session: SessionDep, rt: RuntimeDep) -> AccountRead:
     """Show the account: status, active packages, combined limits."""
     sub = service.get_subscriber(db_session=db_session, subscriber_id=who.subscriber_id)
     active = service.active_packages(db_session=db_session, subscriber_id=sub.id)
     return AccountRead(id=sub.id, customer_number=sub.customer_number, email=sub.email, status=sub.status,
                        status_reason=sub.status_reason, packages=[service.to_active(g, p) for g, p in active],
-                       limits=service.account_limits(db_session=db_session, sub=sub),
+                       limits=service.account_limits(rt, db_session=db_session, sub=sub),
                        devices=len(service.list_devices(db_session=db_session, subscriber_id=sub.id)))
 
 
@@ -322,11 +323,11 @@ async def activate_submit(request: Request) -> Response:
 
     def approve() -> str:
         with rt.db.session(write=False) as s:
-            sub = auth.check_credentials(db_session=s, login=form.get("login", "")[:254],
+            sub = auth.check_credentials(rt, db_session=s, login=form.get("login", "")[:254],
                                          password=form.get("password", "")[:1024],
                                          address=client_address(request))
         with rt.db.session() as s:
-            auth.approve_device(db_session=s, subscriber_id=sub.id, user_code=code)
+            auth.approve_device(rt, db_session=s, subscriber_id=sub.id, user_code=code)
         return "Your TV is signed in. You can close this page."
 
     try:
@@ -356,10 +357,10 @@ def create_profile(body: ProfileCreate, who: CurrentPrincipal, db_session: Sessi
 
 @router.patch("/v1/me/profiles/{profile_id}", response_model=ProfileRead, tags=["account"])
 def update_profile(profile_id: ProfileIdPath, body: ProfileUpdate, who: CurrentPrincipal,
-                   db_session: SessionDep) -> ProfileRead:
+                   db_session: SessionDep, rt: RuntimeDep) -> ProfileRead:
     """Rename a profile or change its threshold (loosening it needs the PIN)."""
     sub = service.get_subscriber(db_session=db_session, subscriber_id=who.subscriber_id)
-    return _profile_read(profiles.update_profile(db_session=db_session, sub=sub, profile_id=profile_id, body=body))
+    return _profile_read(profiles.update_profile(rt, db_session=db_session, sub=sub, profile_id=profile_id, body=body))
 
 
 @router.delete("/v1/me/profiles/{profile_id}", status_code=204, tags=["account"])
@@ -371,12 +372,12 @@ def delete_profile(profile_id: ProfileIdPath, who: CurrentPrincipal, db_session:
 
 
 @router.put("/v1/me/pin", status_code=204, tags=["account"])
-def set_pin(body: PinSet, who: CurrentPrincipal, db_session: SessionDep) -> Response:
+def set_pin(body: PinSet, who: CurrentPrincipal, db_session: SessionDep, rt: RuntimeDep) -> Response:
     """Set the household's parental PIN (with the account password)."""
     sub = service.get_subscriber(db_session=db_session, subscriber_id=who.subscriber_id)
     if not passwords.verify_password(sub.password_hash, body.password):
         raise InvalidCredentials("wrong password")
-    profiles.set_pin(db_session=db_session, sub=sub, pin=body.pin)
+    profiles.set_pin(rt, db_session=db_session, sub=sub, pin=body.pin)
     return Response(status_code=204)
 
 

@@ -50,7 +50,7 @@ from entitlements.accounts.tokens import (
 from entitlements.packages.rules import ThrottlePolicy
 from infra.db import new_id, utc
 from infra.notify import load_notifier
-from infra.runtime import runtime
+from infra.runtime import Runtime
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -63,36 +63,35 @@ class PollError(OAuthError):
     keeps_changes = True
 
 
-def token_keys() -> TokenKeys:
+def token_keys(rt: Runtime) -> TokenKeys:
     """Return the access-token keys of this process's settings."""
-    rt = runtime()
     keys = rt.state(TokenKeys, lambda rt: TokenKeys(rt.settings.secret_key, rt.settings.previous_secret_key_list))
     return keys
 
 
-def account_throttle() -> ThrottlePolicy:
+def account_throttle(rt: Runtime) -> ThrottlePolicy:
     """Return the per-account login policy of this process's settings."""
-    st = runtime().settings
+    st = rt.settings
     return ThrottlePolicy(free_attempts=st.login_free_attempts, base_delay_s=st.login_delay_s,
                           max_delay_s=st.login_max_delay_s, lock_after=st.login_lock_after,
                           window_s=st.login_lock_s, lock_s=st.login_lock_s)
 
 
-def address_throttle() -> ThrottlePolicy:
+def address_throttle(rt: Runtime) -> ThrottlePolicy:
     """Return the per-address policy: only a lock, after SMARTGO_LOGIN_ADDRESS_FAILURES failures.
 
     One address may be a carrier-grade NAT with many households behind it: no delays.
     """
-    n = runtime().settings.login_address_failures
+    n = rt.settings.login_address_failures
     return ThrottlePolicy(free_attempts=n, base_delay_s=0.0, max_delay_s=0.0, lock_after=n)
 
 
-def _throttle() -> LoginThrottle:
-    return LoginThrottle(runtime().cache)
+def _throttle(rt: Runtime) -> LoginThrottle:
+    return LoginThrottle(rt.cache)
 
 
 # -- passwords ------------------------------------------------------------------------------
-def check_credentials(*, db_session: Session, login: str, password: str, address: str) -> Subscriber:
+def check_credentials(rt: Runtime, *, db_session: Session, login: str, password: str, address: str) -> Subscriber:
     """Return the subscriber if login and password match; throttled per account and address.
 
     An unknown login and a wrong password give the same error after the same work.
@@ -100,8 +99,8 @@ def check_credentials(*, db_session: Session, login: str, password: str, address
     sub = service.find_by_login(db_session=db_session, login=login)
     account_key = f"acct:{sub.id}" if sub else f"login:{sha256_hex(login.strip().lower())}"
     address_key = f"addr:{address}"
-    throttle = _throttle()
-    address_policy, account_policy = address_throttle(), account_throttle()
+    throttle = _throttle(rt)
+    address_policy, account_policy = address_throttle(rt), account_throttle(rt)
     throttle.check(address_key)
     account_n = throttle.admit(account_key, account_policy)
     if not passwords.verify_password(sub.password_hash if sub else None, password):
@@ -112,27 +111,27 @@ def check_credentials(*, db_session: Session, login: str, password: str, address
     return sub
 
 
-def start_session(*, db_session: Session, subscriber_id: str, device: DeviceInfo,
+def start_session(rt: Runtime, *, db_session: Session, subscriber_id: str, device: DeviceInfo,
                   password: str | None = None) -> TokenPair:
     """Register (or recognise) the device and open a signed-in session on it."""
     sub = service.get_subscriber(db_session=db_session, subscriber_id=subscriber_id)
     if password is not None and sub.password_hash and passwords.needs_rehash(sub.password_hash):
         sub.password_hash = passwords.hash_password(password)
-    dev = service.register_device(db_session=db_session, sub=sub, info=device)
-    return _open_session(db_session, sub.id, dev.id)
+    dev = service.register_device(rt, db_session=db_session, sub=sub, info=device)
+    return _open_session(rt, db_session, sub.id, dev.id)
 
 
-def _open_session(db_session: Session, subscriber_id: str, device_id: str) -> TokenPair:
+def _open_session(rt: Runtime, db_session: Session, subscriber_id: str, device_id: str) -> TokenPair:
     now = service.now_utc()
     session = AuthSession(id=new_id(), subscriber_id=subscriber_id, device_id=device_id,
-                          created_at=now, expires_at=now + dt.timedelta(seconds=runtime().settings.session_max_age_s))
+                          created_at=now, expires_at=now + dt.timedelta(seconds=rt.settings.session_max_age_s))
     db_session.add(session)
     db_session.flush()
-    return _issue(db_session, session, now)
+    return _issue(rt, db_session, session, now)
 
 
-def _issue(db_session: Session, session: AuthSession, now: dt.datetime) -> TokenPair:
-    settings = runtime().settings
+def _issue(rt: Runtime, db_session: Session, session: AuthSession, now: dt.datetime) -> TokenPair:
+    settings = rt.settings
     refresh = new_opaque_token("sgr")
     refresh_end = min(now + dt.timedelta(seconds=settings.refresh_token_ttl_s), utc(session.expires_at))
     db_session.add(RefreshToken(token_sha256=sha256_hex(refresh), session_id=session.id, issued_at=now,
@@ -140,13 +139,13 @@ def _issue(db_session: Session, session: AuthSession, now: dt.datetime) -> Token
     db_session.flush()
     issued = int(now.timestamp())
     access_end = min(issued + settings.access_token_ttl_s, int(utc(session.expires_at).timestamp()))
-    access = token_keys().sign(AccessClaims(session.subscriber_id, session.device_id, session.id, access_end),
+    access = token_keys(rt).sign(AccessClaims(session.subscriber_id, session.device_id, session.id, access_end),
                                issued)
     return TokenPair(access_token=access, expires_in=access_end - issued, refresh_token=refresh,
                      device_id=session.device_id, subscriber_id=session.subscriber_id)
 
 
-def refresh(*, db_session: Session, refresh_token: str) -> TokenPair:
+def refresh(rt: Runtime, *, db_session: Session, refresh_token: str) -> TokenPair:
     """Trade a refresh token for new tokens; an old one coming back revokes its whole family."""
     now = service.now_utc()
     row = db_session.scalar(select(RefreshToken).where(RefreshToken.token_sha256 == sha256_hex(refresh_token))
@@ -160,23 +159,23 @@ def refresh(*, db_session: Session, refresh_token: str) -> TokenPair:
     if utc(row.expires_at) <= now or utc(session.expires_at) <= now:
         raise InvalidRefreshToken("unknown, expired or revoked refresh token")
     row.used_at = now
-    return _issue(db_session, session, now)
+    return _issue(rt, db_session, session, now)
 
 
-def authenticate(*, db_session: Session, access_token: str | None) -> Principal:
+def authenticate(rt: Runtime, *, db_session: Session, access_token: str | None) -> Principal:
     """Return who an access token belongs to; a revoked sign-in or removed device is refused."""
-    principal = principal_from_token(access_token)
+    principal = principal_from_token(rt, access_token)
     session = db_session.get(AuthSession, principal.session_id)
     if session is None or session.revoked_at is not None:
         raise InvalidAccessToken("invalid, expired or revoked access token")
     return principal
 
 
-def principal_from_token(access_token: str | None) -> Principal:
+def principal_from_token(rt: Runtime, access_token: str | None) -> Principal:
     """Return who an access token names by its signature and expiry alone (no sign-out is seen)."""
     if not access_token:
         raise AuthRequired("sign in first (header Authorization: Bearer ACCESS_TOKEN)")
-    claims = token_keys().verify(access_token, int(service.now_utc().timestamp()))
+    claims = token_keys(rt).verify(access_token, int(service.now_utc().timestamp()))
     if claims is None:
         raise InvalidAccessToken("invalid, expired or revoked access token")
     return Principal(claims.subscriber_id, claims.device_id, claims.session_id)
@@ -197,10 +196,10 @@ def logout_everywhere(*, db_session: Session, subscriber_id: str) -> int:
 
 
 # -- TV sign-in by code (RFC 8628) -------------------------------------------------------------
-def start_device_authorization(*, db_session: Session, request: DeviceCodeRequest,
+def start_device_authorization(rt: Runtime, *, db_session: Session, request: DeviceCodeRequest,
                                base_url: str | None = None) -> DeviceCodeResponse:
     """Create a device code for a TV and the short user code it shows."""
-    settings = runtime().settings
+    settings = rt.settings
     now = service.now_utc()
     device_code = new_opaque_token("sgd")
     for _ in range(5):  # a clash among live codes is rare; try another
@@ -220,7 +219,8 @@ def start_device_authorization(*, db_session: Session, request: DeviceCodeReques
                               expires_in=settings.device_code_ttl_s, interval=settings.device_code_interval_s)
 
 
-def approve_device(*, db_session: Session, subscriber_id: str, user_code: str, approve: bool = True) -> dict:
+def approve_device(rt: Runtime, *, db_session: Session, subscriber_id: str, user_code: str,
+                   approve: bool = True) -> dict:
     """Approve (or deny) the TV showing user_code for the signed-in subscriber."""
     now = service.now_utc()
     row = db_session.scalar(select(DeviceAuthorization).where(
@@ -230,7 +230,7 @@ def approve_device(*, db_session: Session, subscriber_id: str, user_code: str, a
     if approve:
         sub = service.get_subscriber(db_session=db_session, subscriber_id=subscriber_id)
         devices = service.list_devices(db_session=db_session, subscriber_id=sub.id)
-        limit = service.account_limits(db_session=db_session, sub=sub).max_devices
+        limit = service.account_limits(rt, db_session=db_session, sub=sub).max_devices
         if len(devices) >= limit:
             raise DeviceLimit(f"this account may register {limit} devices; remove one to add this TV",
                               limit=limit, devices=[service.to_device_read(d).model_dump(mode="json")
@@ -239,7 +239,8 @@ def approve_device(*, db_session: Session, subscriber_id: str, user_code: str, a
     return {"status": row.status, "device": {"type": row.device_type, "name": row.name, "model": row.model}}
 
 
-def poll_device_token(*, db_session: Session, grant_type: str | None, device_code: str | None) -> TokenPair:
+def poll_device_token(rt: Runtime, *, db_session: Session, grant_type: str | None,
+                      device_code: str | None) -> TokenPair:
     """Answer a TV's poll: tokens once approved, else the RFC 8628 error that says why not."""
     if grant_type != DEVICE_CODE_GRANT:
         raise OAuthError("unsupported_grant_type", f"grant_type must be {DEVICE_CODE_GRANT}")
@@ -263,7 +264,7 @@ def poll_device_token(*, db_session: Session, grant_type: str | None, device_cod
         raise PollError("access_denied", "the subscriber refused this TV")
     row.status = "used"
     try:
-        return start_session(db_session=db_session, subscriber_id=row.subscriber_id,
+        return start_session(rt, db_session=db_session, subscriber_id=row.subscriber_id,
                              device=DeviceInfo(type=row.device_type, name=row.name, model=row.model,
                                                platform=row.platform, os_version=row.os_version))
     except DeviceLimit as err:
@@ -271,19 +272,19 @@ def poll_device_token(*, db_session: Session, grant_type: str | None, device_cod
 
 
 # -- password reset ------------------------------------------------------------------------------
-def request_password_reset(*, db_session: Session, login: str) -> None:
+def request_password_reset(rt: Runtime, *, db_session: Session, login: str) -> None:
     """Send a one-time reset token to the account's e-mail, if there is such an account."""
     sub = service.find_by_login(db_session=db_session, login=login)
     if sub is None or not sub.email:
         return  # the same answer either way: no account enumeration
-    settings = runtime().settings
+    settings = rt.settings
     token = new_opaque_token("sgp")
     now = service.now_utc()
     expires = now + dt.timedelta(seconds=settings.password_reset_ttl_s)
     db_session.add(PasswordReset(token_sha256=sha256_hex(token), subscriber_id=sub.id, created_at=now,
                                  expires_at=expires))
     db_session.flush()
-    load_notifier(settings.notifier).send(
+    load_notifier(settings).send(
         db_session=db_session, kind="password_reset", recipient=sub.email,
         payload={"token": token, "customer_number": sub.customer_number, "expires_at": expires.isoformat()})
 

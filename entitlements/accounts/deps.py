@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from entitlements.accounts import auth, billing
 from entitlements.accounts.schemas import CustomerNumber, PackageCode, Principal
-from infra.deps import SessionDep
+from infra.deps import RuntimeDep, SessionDep
 
 
 def client_address(request: Request) -> str:
@@ -35,9 +35,9 @@ def access_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Dep
 AccessToken = Annotated[str | None, Depends(access_token)]
 
 
-def current_principal(db_session: SessionDep, token: AccessToken) -> Principal:
+def current_principal(db_session: SessionDep, rt: RuntimeDep, token: AccessToken) -> Principal:
     """Return the signed-in subscriber of the request or refuse it."""
-    return auth.authenticate(db_session=db_session, access_token=token)
+    return auth.authenticate(rt, db_session=db_session, access_token=token)
 
 
 async def billing_client(request: Request, signature: Annotated[str | None, Depends(BILLING_SIGNATURE)]) -> str:

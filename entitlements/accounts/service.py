@@ -38,7 +38,7 @@ from entitlements.packages.models import Package, SubscriberPackage
 from entitlements.packages.rules import PackageLimits, combine_limits
 from infra import events
 from infra.db import new_id, utc
-from infra.runtime import notify_after_commit, runtime
+from infra.runtime import Runtime, notify_after_commit
 from streaming.formats import device_profiles
 
 ACCOUNT_TOPIC = "entitlements.account."
@@ -200,14 +200,14 @@ def active_packages(*, db_session: Session, subscriber_id: str,
     return [(g, p) for g, p in rows]
 
 
-def account_limits(*, db_session: Session, sub: Subscriber, at: dt.datetime | None = None,
+def account_limits(rt: Runtime, *, db_session: Session, sub: Subscriber, at: dt.datetime | None = None,
                    active: list[tuple[SubscriberPackage, Package]] | None = None) -> Limits:
     """Return the account's limits from its active packages (given, or read), override and defaults."""
     if active is None:
         active = active_packages(db_session=db_session, subscriber_id=sub.id, at=at)
     combined = combine_limits(PackageLimits(p.kind, p.max_devices, p.max_streams, p.recording_hours)
                               for _, p in active)
-    devices = sub.device_limit or combined["max_devices"] or runtime().settings.default_device_limit
+    devices = sub.device_limit or combined["max_devices"] or rt.settings.default_device_limit
     return Limits(max_devices=devices, max_streams=combined["max_streams"],
                   recording_hours=combined["recording_hours"] or 0)
 
@@ -283,7 +283,7 @@ def get_device(*, db_session: Session, subscriber_id: str, device_id: str) -> De
     return device
 
 
-def register_device(*, db_session: Session, sub: Subscriber, info: DeviceInfo | dict) -> Device:
+def register_device(rt: Runtime, *, db_session: Session, sub: Subscriber, info: DeviceInfo | dict) -> Device:
     """Return the device a player signs in from, registering it within the account's limit."""
     if isinstance(info, dict):
         info = DeviceInfo(**info)
@@ -297,7 +297,7 @@ def register_device(*, db_session: Session, sub: Subscriber, info: DeviceInfo | 
     # Lock the account row so two first logins at once cannot both take the last free slot.
     db_session.execute(select(Subscriber.id).where(Subscriber.id == sub.id).with_for_update())
     devices = list_devices(db_session=db_session, subscriber_id=sub.id)
-    limit = account_limits(db_session=db_session, sub=sub).max_devices
+    limit = account_limits(rt, db_session=db_session, sub=sub).max_devices
     if len(devices) >= limit:
         raise DeviceLimit(f"this account may register {limit} devices; remove one to add this one",
                           limit=limit, devices=[to_device_read(d).model_dump(mode="json") for d in devices])

@@ -34,7 +34,7 @@ from entitlements.packages.schemas import (
     PackageUpdate,
 )
 from infra import events
-from infra.runtime import Runtime, notify_after_commit, runtime
+from infra.runtime import Runtime, notify_after_commit
 
 PACKAGE_TOPIC = "entitlements.package."
 
@@ -212,9 +212,9 @@ def geo_rows(*, db_session: Session) -> list[tuple[str, str]]:
     return [(r.network, r.country) for r in db_session.scalars(select(GeoRange).order_by(GeoRange.id))]
 
 
-def country_of(*, db_session: Session, address: str) -> str | None:
+def country_of(rt: Runtime, *, db_session: Session, address: str) -> str | None:
     """Return the country of a client address from the table (kept in memory per process)."""
-    memory = runtime().state(GeoMemory)
+    memory = rt.state(GeoMemory)
     table = memory.table
     if table is None:
         table = memory.table = GeoTable.build(geo_rows(db_session=db_session))

@@ -54,32 +54,34 @@ def start_playback(body: PlaybackRequest, request: Request, token: AccessToken, 
         # This route owns its transaction (not SessionDep) so that the database being away is
         # seen here, where the outage policy applies, and not in a dependency before it.
         with rt.db.session(timeout_s=REQUEST_DB_TIMEOUT_S) as db_session:
-            who = auth.authenticate(db_session=db_session, access_token=token)
-            return playback.request_playback(db_session=db_session, principal=who, request=body, address=address,
-                                             base_url=base)
+            who = auth.authenticate(rt, db_session=db_session, access_token=token)
+            return playback.request_playback(rt, db_session=db_session, principal=who, request=body,
+                                             address=address, base_url=base)
     except DatabaseUnavailable as err:
         return outage_door(rt).start(access_token=token, request=body, address=address, base_url=base, err=err)
 
 
 @router.post("/v1/playback/{session_id}/heartbeat", status_code=204, tags=["playback"])
-def playback_heartbeat(session_id: SessionIdPath, who: CurrentPrincipal, db_session: SessionDep) -> Response:
+def playback_heartbeat(session_id: SessionIdPath, who: CurrentPrincipal, db_session: SessionDep,
+                       rt: RuntimeDep) -> Response:
     """Keep this stream counted as watching (every heartbeat_every_s seconds)."""
-    playback.heartbeat(db_session=db_session, subscriber_id=who.subscriber_id, session_id=session_id)
+    playback.heartbeat(rt, db_session=db_session, subscriber_id=who.subscriber_id, session_id=session_id)
     return Response(status_code=204)
 
 
 @router.delete("/v1/playback/{session_id}", status_code=204, tags=["playback"])
-def stop_playback(session_id: SessionIdPath, who: CurrentPrincipal, db_session: SessionDep) -> Response:
+def stop_playback(session_id: SessionIdPath, who: CurrentPrincipal, db_session: SessionDep,
+                  rt: RuntimeDep) -> Response:
     """Stop a stream of this account, from any of its devices."""
-    playback.stop_stream(db_session=db_session, subscriber_id=who.subscriber_id, session_id=session_id)
+    playback.stop_stream(rt, db_session=db_session, subscriber_id=who.subscriber_id, session_id=session_id)
     return Response(status_code=204)
 
 
 @router.get("/v1/me/streams", response_model=list[StreamRead], tags=["playback"])
-def my_streams(who: CurrentPrincipal, db_session: SessionDep) -> list[StreamRead]:
+def my_streams(who: CurrentPrincipal, db_session: SessionDep, rt: RuntimeDep) -> list[StreamRead]:
     """List what the account is watching now, on which devices."""
     return [playback.to_stream_read(s, who.device_id)
-            for s in streams.active_streams(db_session=db_session, subscriber_id=who.subscriber_id)]
+            for s in streams.active_streams(rt, db_session=db_session, subscriber_id=who.subscriber_id)]
 
 
 @router.get("/v1/admin/playback-decisions", response_model=list[PlaybackDecisionRead], dependencies=viewer,
@@ -96,8 +98,9 @@ def list_decisions(db_session: SessionDep, customer_number: Annotated[str | None
 
 
 @router.get("/v1/guide/programmes/{programme_id}", response_model=ProgrammeDetails, tags=["guide"])
-def get_programme(programme_id: ProgrammeIdPath, db_session: SessionDep, who: CurrentPrincipal) -> ProgrammeDetails:
+def get_programme(programme_id: ProgrammeIdPath, db_session: SessionDep, who: CurrentPrincipal,
+                  rt: RuntimeDep) -> ProgrammeDetails:
     """A programme, and what this subscriber may do with it now (and why not, where not)."""
     p = guide.get_programme(db_session=db_session, programme_id=programme_id)
-    actions = playback.programme_actions(db_session=db_session, principal=who, programme_id=p.id)
+    actions = playback.programme_actions(rt, db_session=db_session, principal=who, programme_id=p.id)
     return ProgrammeDetails(**guide.to_programme_read(p).model_dump(), actions=ProgrammeActions(**actions))

@@ -50,7 +50,7 @@ from entitlements.playback.targets import (
 )
 from infra.cache import CacheUnavailable
 from infra.db import utc
-from infra.runtime import Runtime, runtime
+from infra.runtime import Runtime
 from recorder import service as recorder_service
 from streaming.formats import device_profiles
 from streaming.timeline import service as timeline_service
@@ -74,14 +74,14 @@ class CatalogueMemory:
             memo.clear()
 
 
-def _memo(name: str) -> dict:
+def _memo(rt: Runtime, name: str) -> dict:
     """Return this process's copy of a kind of catalogue fact, cleared by every catalogue change."""
-    return runtime().state(CatalogueMemory).memos[name]
+    return rt.state(CatalogueMemory).memos[name]
 
 
-def forget_catalogue() -> None:
+def forget_catalogue(rt: Runtime) -> None:
     """Drop this process's copies at once (a change re-deciding sessions in its own transaction)."""
-    runtime().state(CatalogueMemory).clear()
+    rt.state(CatalogueMemory).clear()
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,13 @@ class ChannelFacts:
     window: ChannelWindowFacts
 
 
-def channel_facts(*, db_session: Session, channel_id: str) -> ChannelFacts:
+def channel_facts(rt: Runtime, *, db_session: Session, channel_id: str) -> ChannelFacts:
     """Return a channel's playable segment sets, rights, granting packages and archive.
 
     Kept in this process's memory: they change rarely, and every change of a channel, its
     rights or a package is announced on the bus, which clears the copy.
     """
-    cache = _memo("channel_facts")
+    cache = _memo(rt, "channel_facts")
     hit = cache.get(channel_id)
     now = time.monotonic()
     if hit is not None and hit[0] > now:
@@ -124,28 +124,28 @@ def channel_facts(*, db_session: Session, channel_id: str) -> ChannelFacts:
     return facts
 
 
-def resolve_target(*, db_session: Session, request: PlaybackRequest, subscriber_id: str, strict: bool = True,
-                   window: tuple[int, int] | None = None) -> tuple[Target, ChannelFacts]:
+def resolve_target(rt: Runtime, *, db_session: Session, request: PlaybackRequest, subscriber_id: str,
+                   strict: bool = True, window: tuple[int, int] | None = None) -> tuple[Target, ChannelFacts]:
     """Resolve what the request plays (a channel's edge or a window) and its channel's facts.
 
     With strict off (re-deciding a running session) timing is not checked again: a start-over
     session goes on past its programme's end, and a by-time session keeps its window.
     """
-    settings = runtime().settings
+    settings = rt.settings
     now = accounts_service.now_utc()
     if request.content.type == "recording":
-        return _recording_target(db_session, request, subscriber_id, strict)
+        return _recording_target(rt, db_session, request, subscriber_id, strict)
     if request.content.type == "title":
         return _title_target(db_session, request, now)
     if request.content.type == "programme":
 
         p = guide.get_programme(db_session=db_session, programme_id=request.content.id)
-        ch = channel_facts(db_session=db_session, channel_id=p.channel_id)
+        ch = channel_facts(rt, db_session=db_session, channel_id=p.channel_id)
         win = _with_edge(db_session, ch.window, p.channel_id) if request.mode == "catchup" and strict else ch.window
         return resolve_programme(programme=_programme_ref(p), mode=request.mode, channel=win, now=now, strict=strict,
                                  pad_before_s=settings.catchup_pad_before_s,
                                  pad_after_s=settings.catchup_pad_after_s), ch
-    ch = channel_facts(db_session=db_session, channel_id=request.content.id)
+    ch = channel_facts(rt, db_session=db_session, channel_id=request.content.id)
     start, end = request.start, request.end
     if window is not None:
         start, end = (dt.datetime.fromtimestamp(t, dt.UTC) for t in window)
@@ -159,9 +159,9 @@ def resolve_target(*, db_session: Session, request: PlaybackRequest, subscriber_
                            rights=ch.rights, channel=win, now=now, strict=strict, programmes=programmes), ch
 
 
-def package_limits(*, db_session: Session) -> dict[str, PackageLimits]:
+def package_limits(rt: Runtime, *, db_session: Session) -> dict[str, PackageLimits]:
     """Return every package's kind and limits by code (this process's copy)."""
-    memo = _memo("package_limits")
+    memo = _memo(rt, "package_limits")
     hit = memo.get("all")
     now = time.monotonic()
     if hit is not None and hit[0] > now:
@@ -172,11 +172,11 @@ def package_limits(*, db_session: Session) -> dict[str, PackageLimits]:
     return limits
 
 
-def account_limits(*, db_session: Session, sub: Subscriber, held: frozenset[str]) -> Limits:
+def account_limits(rt: Runtime, *, db_session: Session, sub: Subscriber, held: frozenset[str]) -> Limits:
     """Return the limits of an account holding these packages (the rule in entitlements/packages/rules.py)."""
-    catalogue = package_limits(db_session=db_session)
+    catalogue = package_limits(rt, db_session=db_session)
     combined = combine_limits(catalogue[c] for c in sorted(held) if c in catalogue)
-    return Limits(max_devices=sub.device_limit or combined["max_devices"] or runtime().settings.default_device_limit,
+    return Limits(max_devices=sub.device_limit or combined["max_devices"] or rt.settings.default_device_limit,
                   max_streams=combined["max_streams"], recording_hours=combined["recording_hours"] or 0)
 
 
@@ -192,7 +192,7 @@ def _with_edge(db_session: Session, window: ChannelWindowFacts, channel_id: str)
     return replace(window, edge_us=tail.end_us if tail else None)
 
 
-def _recording_target(db_session: Session, request: PlaybackRequest, subscriber_id: str,
+def _recording_target(rt: Runtime, db_session: Session, request: PlaybackRequest, subscriber_id: str,
                       strict: bool) -> tuple[Target, ChannelFacts]:
     """A recording plays its stored window: VOD once finished, EVENT while it is recording."""
     if request.mode != "recording":
@@ -214,7 +214,7 @@ def _recording_target(db_session: Session, request: PlaybackRequest, subscriber_
     kind = "vod" if rec.state in ("completed", "partial") else "event"
     target = Target(rec.channel_id, f"recording:{rec.id}", "recording", (ws, we), kind, rec.pad_before_s, override,
                     copy_id=recorder_service.own_copy(db_session=db_session, rec=rec))
-    return target, channel_facts(db_session=db_session, channel_id=rec.channel_id)
+    return target, channel_facts(rt, db_session=db_session, channel_id=rec.channel_id)
 
 
 def _title_target(db_session: Session, request: PlaybackRequest, now: dt.datetime) -> tuple[Target, ChannelFacts]:
@@ -229,18 +229,18 @@ def _title_target(db_session: Session, request: PlaybackRequest, now: dt.datetim
     return Target("", f"title:{title.id}", "vod", kind="vod", asset_id=title.asset_id), facts
 
 
-def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, request: PlaybackRequest,
-                 address: str, strict: bool = True, window: tuple[int, int] | None = None,
+def gather_facts(rt: Runtime, *, db_session: Session, sub: Subscriber, principal: Principal,
+                 request: PlaybackRequest, address: str, strict: bool = True, window: tuple[int, int] | None = None,
                  profile=None) -> tuple[PlaybackFacts, Target]:  # noqa: ANN001 - a DeviceProfile
     """Collect everything the decision needs about the request, the account and the content;
     the device's profile (standard when None) picks the segment set."""
-    target, ch = resolve_target(db_session=db_session, request=request, subscriber_id=sub.id, strict=strict,
+    target, ch = resolve_target(rt, db_session=db_session, request=request, subscriber_id=sub.id, strict=strict,
                                 window=window)
 
     seg_set = device_profiles.segment_set_for(profile, ch.segment_sets, request.segment_set)
     target = replace(target, segment_set=seg_set)
     content_rights = ch.rights.overridden(target.override)
-    held, limits, devices = account_facts(db_session=db_session, sub=sub)
+    held, limits, devices = account_facts(rt, db_session=db_session, sub=sub)
     position = next((i for i, (dev_id, _) in enumerate(devices) if dev_id == principal.device_id), None)
     device_type = devices[position][1] if position is not None else "unknown"
     threshold, pin_ok = None, False
@@ -248,15 +248,15 @@ def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, 
         threshold = accounts_profiles.get_profile(db_session=db_session, subscriber_id=sub.id,
                                        profile_id=request.profile_id).parental_threshold
     if request.pin is not None and content_rights.age_rating is not None and threshold is not None:
-        accounts_profiles.check_pin(db_session=db_session, sub=sub, pin=request.pin)
+        accounts_profiles.check_pin(rt, db_session=db_session, sub=sub, pin=request.pin)
         pin_ok = True
-    max_streams = limits.max_streams if limits.max_streams is not None else runtime().settings.default_stream_limit
+    max_streams = limits.max_streams if limits.max_streams is not None else rt.settings.default_stream_limit
     try:
         streams = tuple(ActiveStream(s.id, s.device_id, s.content)
-                        for s in active_streams(db_session=db_session, subscriber_id=sub.id))
+                        for s in active_streams(rt, db_session=db_session, subscriber_id=sub.id))
         counted = True
     except StreamsUnavailable:
-        if runtime().settings.playback_outage_policy != "open":
+        if rt.settings.playback_outage_policy != "open":
             raise
         streams, counted, max_streams = (), False, None  # what cannot be counted is not limited
     facts = PlaybackFacts(
@@ -264,13 +264,13 @@ def gather_facts(*, db_session: Session, sub: Subscriber, principal: Principal, 
         rights=content_rights, granting_packages=ch.granting, account_status=sub.status, held_packages=held,
         device_id=principal.device_id, device_type=device_type,
         device_within_limit=position is not None and position < limits.max_devices,
-        country=packages_service.country_of(db_session=db_session, address=address),
+        country=packages_service.country_of(rt, db_session=db_session, address=address),
         parental_threshold=threshold, pin_ok=pin_ok,
         max_streams=max_streams, streams=streams, ended_ago_s=target.ended_ago_s, streams_counted=counted)
     return facts, target
 
 
-def account_facts(*, db_session: Session, sub: Subscriber) -> tuple[frozenset[str], Limits, tuple]:
+def account_facts(rt: Runtime, *, db_session: Session, sub: Subscriber) -> tuple[frozenset[str], Limits, tuple]:
     """Return the account's packages valid now, its limits and its devices in order (id, type).
 
     Packages and devices are cached in the shared cache under the account row's ``updated_at``,
@@ -279,14 +279,14 @@ def account_facts(*, db_session: Session, sub: Subscriber) -> tuple[frozenset[st
     lost. An entry also ends at the next validity boundary of the account's packages. The limits
     come from the package catalogue each time, so editing a package needs no per-account work.
     """
-    cache = runtime().cache
+    cache = rt.cache
     key, stamp = f"account-facts:{sub.id}", utc(sub.updated_at).isoformat() if sub.updated_at else ""
-    raw = _cached(cache, key)
+    raw = _cached(rt, cache, key)
     if raw is not None:
         data = orjson.loads(raw)
         if data["stamp"] == stamp:
             held = frozenset(data["held"])
-            return (held, account_limits(db_session=db_session, sub=sub, held=held),
+            return (held, account_limits(rt, db_session=db_session, sub=sub, held=held),
                     tuple(tuple(d) for d in data["devices"]))
     now = accounts_service.now_utc()
     active = accounts_service.active_packages(db_session=db_session, subscriber_id=sub.id, at=now)
@@ -295,21 +295,21 @@ def account_facts(*, db_session: Session, sub: Subscriber) -> tuple[frozenset[st
     boundaries = [utc(t) for g in db_session.scalars(select(SubscriberPackage).where(
         SubscriberPackage.subscriber_id == sub.id)) for t in (g.valid_from, g.valid_to) if t is not None]
     ttl = min([60.0] + [(b - now).total_seconds() for b in boundaries if b > now])
-    if ttl > 0.5 and runtime().health.is_up("redis"):
+    if ttl > 0.5 and rt.health.is_up("redis"):
         try:
             cache.set(key, orjson.dumps({"stamp": stamp, "held": sorted(held),
                                          "devices": [list(d) for d in devices]}), ttl)
         except CacheUnavailable as err:  # a cache, not the truth: the next door reads the database again
-            runtime().health.failed("redis", err)
-    return held, account_limits(db_session=db_session, sub=sub, held=held), devices
+            rt.health.failed("redis", err)
+    return held, account_limits(rt, db_session=db_session, sub=sub, held=held), devices
 
 
-def _cached(cache, key: str) -> bytes | None:  # noqa: ANN001 - the process's Cache
+def _cached(rt: Runtime, cache, key: str) -> bytes | None:  # noqa: ANN001 - the process's Cache
     """Return a cached value, or None when it is absent or the cache is away (the database has it)."""
-    if not runtime().health.is_up("redis"):
+    if not rt.health.is_up("redis"):
         return None
     try:
         return cache.get(key)
     except CacheUnavailable as err:
-        runtime().health.failed("redis", err)
+        rt.health.failed("redis", err)
         return None

@@ -41,7 +41,7 @@ class PlaybackGate:
     def __init__(self, rt: Runtime) -> None:
 
         self.rt = rt
-        self.tokens = playback_tokens()
+        self.tokens = playback_tokens(rt)
         self.outages = outage_door(rt)
         self.verified: dict[str, PlaybackGrant] = {}
         self.revoked: dict[str, int] = {}  # session id -> when its token would expire anyway
@@ -124,7 +124,7 @@ class PlaybackGate:
 
         seen, self.seen = self.seen, set()
         if seen:
-            keep_alive(sorted(seen))
+            keep_alive(self.rt, sorted(seen))
 
     def _reconcile(self) -> None:
         """Add sessions ended since the last look (a lost bus message costs seconds, not more)."""

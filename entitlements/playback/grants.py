@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from entitlements.accounts.tokens import PlaybackTokens
-from infra.runtime import runtime
+from infra.runtime import Runtime
 
 REVOKED_TOPIC = "playback.revoked"
 
 
-def playback_tokens() -> PlaybackTokens:
+def playback_tokens(rt: Runtime) -> PlaybackTokens:
     """Return the playback-token keys of this process's settings."""
-    rt = runtime()
     return rt.state(PlaybackTokens, lambda rt: PlaybackTokens(rt.settings.secret_key,
                                                               rt.settings.previous_secret_key_list))

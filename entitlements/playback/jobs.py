@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 def purge_playback_records(rt: Runtime) -> dict[str, int]:
     """Delete playback decisions past their retention and long-ended sessions."""
     with rt.db.session() as s:
-        return playback.purge_old(db_session=s)
+        return playback.purge_old(rt, db_session=s)
 
 
 JOBS = (

@@ -75,7 +75,7 @@ class OutageDoor:
         settings = self.rt.settings
         if settings.playback_outage_policy != "open":
             raise err
-        principal = auth.principal_from_token(access_token)  # signature and expiry: all that can be checked
+        principal = auth.principal_from_token(self.rt, access_token)  # signature and expiry: all that can be checked
         with self._lock:
             found = self._decided.get(_request_key(principal, request))
         if found is None or time.monotonic() - found[0] > settings.playback_outage_grace_s:
@@ -86,7 +86,7 @@ class OutageDoor:
         now = service.now_utc()
         expires = now + dt.timedelta(seconds=settings.playback_session_max_s)
         session_id = new_id()
-        token = playback_tokens().sign(PlaybackGrant(session_id, principal.subscriber_id, principal.device_id,
+        token = playback_tokens(self.rt).sign(PlaybackGrant(session_id, principal.subscriber_id, principal.device_id,
                                                      target.scope, target.mode, int(expires.timestamp())))
         self._append({"session_id": session_id, "subscriber_id": principal.subscriber_id,
                       "device_id": principal.device_id, "profile_id": request.profile_id, "content": target.content,

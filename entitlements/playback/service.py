@@ -42,7 +42,7 @@ from entitlements.playback.streams import keep_alive, lease_key, open_sessions
 from entitlements.playback.targets import Target
 from infra.db import new_id, utc
 from infra.errors import NotFound
-from infra.runtime import notify_after_commit, run_after_commit, runtime
+from infra.runtime import Runtime, notify_after_commit, run_after_commit
 from streaming.timeline import service as streaming_service
 
 
@@ -54,7 +54,7 @@ def to_stream_read(session: PlaybackSession, current_device: str | None = None) 
                       current=session.device_id == current_device)
 
 
-def end_sessions(*, db_session: Session, sessions: list[PlaybackSession], reason: str) -> list[str]:
+def end_sessions(rt: Runtime, *, db_session: Session, sessions: list[PlaybackSession], reason: str) -> list[str]:
     """End sessions: the origin refuses their tokens once the transaction commits."""
     now, ended = service.now_utc(), []
     for session in sessions:
@@ -63,7 +63,7 @@ def end_sessions(*, db_session: Session, sessions: list[PlaybackSession], reason
             ended.append(session.id)
     if ended:
         db_session.flush()
-        cache = runtime().cache
+        cache = rt.cache
         # Only once the end is committed: a rolled-back stop must leave the stream counted.
         run_after_commit(db_session, lambda: cache.delete(*(lease_key(sid) for sid in ended)))
         notify_after_commit(db_session, REVOKED_TOPIC, {"sessions": ended, "reason": reason})
@@ -77,18 +77,18 @@ def _own_session(db_session: Session, subscriber_id: str, session_id: str) -> Pl
     return session
 
 
-def stop_stream(*, db_session: Session, subscriber_id: str, session_id: str) -> None:
+def stop_stream(rt: Runtime, *, db_session: Session, subscriber_id: str, session_id: str) -> None:
     """Stop one of the account's streams (from any of its devices)."""
-    end_sessions(db_session=db_session, sessions=[_own_session(db_session, subscriber_id, session_id)],
+    end_sessions(rt, db_session=db_session, sessions=[_own_session(db_session, subscriber_id, session_id)],
                  reason="stopped")
 
 
-def heartbeat(*, db_session: Session, subscriber_id: str, session_id: str) -> None:
+def heartbeat(rt: Runtime, *, db_session: Session, subscriber_id: str, session_id: str) -> None:
     """Keep a stream alive; a session that ended is refused, so the player learns it."""
     session = _own_session(db_session, subscriber_id, session_id)
     if session.ended_at is not None or utc(session.expires_at) <= service.now_utc():
         raise PlaybackDenied("SESSION_ENDED", f"this playback session ended ({session.end_reason or 'expired'})")
-    keep_alive([session_id])
+    keep_alive(rt, [session_id])
 
 
 # -- deciding ---------------------------------------------------------------------------------
@@ -101,16 +101,15 @@ def _audit(db_session: Session, facts: PlaybackFacts, sub_id: str, decision: Dec
     db_session.flush()
 
 
-def request_playback(*, db_session: Session, principal: Principal, request: PlaybackRequest,
+def request_playback(rt: Runtime, *, db_session: Session, principal: Principal, request: PlaybackRequest,
                      address: str, base_url: str | None = None) -> PlaybackStart:
     """Decide a playback request; open a session with a signed URL or raise the reason."""
-    rt = runtime()
     # The account row is locked, so two players starting at once cannot both take the last stream.
     sub = db_session.scalar(select(Subscriber).where(Subscriber.id == principal.subscriber_id).with_for_update())
     if sub is None:
         raise PlaybackSessionNotFound("no such subscriber")
     profile = service.device_profile(db_session.get(Device, principal.device_id) if principal.device_id else None)
-    facts, target = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request,
+    facts, target = gather_facts(rt, db_session=db_session, sub=sub, principal=principal, request=request,
                                  address=address, profile=profile)
     decision = decide(facts)
     if not decision.allowed:
@@ -123,7 +122,7 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
         decision = replace(decision, reason="STREAMS_UNCOUNTED")
     if decision.replaces:
         old = db_session.get(PlaybackSession, decision.replaces)
-        end_sessions(db_session=db_session, sessions=[old] if old else [], reason="handed_over")
+        end_sessions(rt, db_session=db_session, sessions=[old] if old else [], reason="handed_over")
     now = service.now_utc()
     expires = now + dt.timedelta(seconds=rt.settings.playback_session_max_s)
     window = target.window if request.mode == "bytime" else None
@@ -134,8 +133,8 @@ def request_playback(*, db_session: Session, principal: Principal, request: Play
     db_session.add(session)
     _audit(db_session, facts, sub.id, decision, session.id, address)
     if facts.streams_counted:
-        keep_alive([session.id])
-    token = playback_tokens().sign(PlaybackGrant(session.id, sub.id, principal.device_id, target.scope,
+        keep_alive(rt, [session.id])
+    token = playback_tokens(rt).sign(PlaybackGrant(session.id, sub.id, principal.device_id, target.scope,
                                                  target.mode, int(expires.timestamp())))
     base = (base_url or rt.settings.base_url).rstrip("/")
     run_after_commit(db_session, lambda: outage_door(rt).remember(principal, request, target, profile.path_part,
@@ -155,12 +154,12 @@ def _require_recorded(db_session: Session, target: Target) -> None:
         raise NothingRecorded("the channel's archive holds nothing of this window", content=target.content)
 
 
-def recheck_account(*, db_session: Session, subscriber_id: str, reason: str) -> list[str]:
+def recheck_account(rt: Runtime, *, db_session: Session, subscriber_id: str, reason: str) -> list[str]:
     """Re-decide the account's running sessions after a change; end those no longer allowed."""
     sub = db_session.get(Subscriber, subscriber_id)
     sessions = open_sessions(db_session=db_session, subscriber_id=subscriber_id)
     if sub is None:
-        return end_sessions(db_session=db_session, sessions=sessions, reason=reason)
+        return end_sessions(rt, db_session=db_session, sessions=sessions, reason=reason)
     ended = []
     for session in sessions:
         kind, _, content_id = session.content.partition(":")
@@ -171,7 +170,7 @@ def recheck_account(*, db_session: Session, subscriber_id: str, reason: str) -> 
         # Re-decided without its own stream (it is running), without the PIN (given at start) and
         # without timing (a start-over session goes on past its programme's end).
         try:
-            facts, _ = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request,
+            facts, _ = gather_facts(rt, db_session=db_session, sub=sub, principal=principal, request=request,
                                     address="", strict=False, window=window)
         except NotFound:  # the programme left the guide: the session plays on what it was granted
             continue
@@ -179,17 +178,17 @@ def recheck_account(*, db_session: Session, subscriber_id: str, reason: str) -> 
         facts = _without_place(facts, streams=others, max_streams=None)
         decision = decide(facts)
         if not decision.allowed:
-            ended += end_sessions(db_session=db_session, sessions=[session], reason=decision.reason or reason)
+            ended += end_sessions(rt, db_session=db_session, sessions=[session], reason=decision.reason or reason)
     return ended
 
 
-def programme_actions(*, db_session: Session, principal: Principal, programme_id: str) -> dict:
+def programme_actions(rt: Runtime, *, db_session: Session, principal: Principal, programme_id: str) -> dict:
     """Say what the subscriber may do with a programme now: watch live, start over, catch up, record."""
     sub = service.get_subscriber(db_session=db_session, subscriber_id=principal.subscriber_id)
     p = guide.get_programme(db_session=db_session, programme_id=programme_id)
     request = PlaybackRequest.model_construct(content=ContentRef(type="programme", id=p.id), mode="catchup",
                                               profile_id=None, pin=None, segment_set="cmaf")
-    facts, _ = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request, address="",
+    facts, _ = gather_facts(rt, db_session=db_session, sub=sub, principal=principal, request=request, address="",
                             strict=False)
     now = service.now_utc()
     start, end = utc(p.start_at), utc(p.end_at)
@@ -209,14 +208,14 @@ def programme_actions(*, db_session: Session, principal: Principal, programme_id
     return {**actions, "reasons": reasons}
 
 
-def check_recording(*, db_session: Session, principal: Principal, kind: str, content_id: str) -> None:
+def check_recording(rt: Runtime, *, db_session: Session, principal: Principal, kind: str, content_id: str) -> None:
     """Refuse, with the door's reasons, recording what the subscriber may not record (entitlement,
     account, the channel's and programme's recording right, device); the recorder's `RecordingCheck`."""
     content = ContentRef(type=kind, id=content_id)
     sub = service.get_subscriber(db_session=db_session, subscriber_id=principal.subscriber_id)
     request = PlaybackRequest.model_construct(content=content, mode="catchup" if content.type == "programme" else "live",
                                               profile_id=None, pin=None, segment_set="cmaf", start=None, end=None)
-    facts, _ = gather_facts(db_session=db_session, sub=sub, principal=principal, request=request, address="",
+    facts, _ = gather_facts(rt, db_session=db_session, sub=sub, principal=principal, request=request, address="",
                             strict=False)
     facts = replace(facts, mode="recording", streams=(), max_streams=None, ended_ago_s=None, country=None,
                     rights=replace(facts.rights, countries=None))
@@ -227,11 +226,11 @@ def check_recording(*, db_session: Session, principal: Principal, kind: str, con
         raise PlaybackDenied(decision.reason or "DENIED", **decision.details)
 
 
-def recheck_catalogue(*, db_session: Session, reason: str, channel_ids: list[str] | None = None,
+def recheck_catalogue(rt: Runtime, *, db_session: Session, reason: str, channel_ids: list[str] | None = None,
                       package_code: str | None = None, programme_ids: list[str] | None = None) -> list[str]:
     """Re-decide the running sessions a catalogue change touches (sessions on these channels, or
     of the accounts holding this package); end those no longer allowed."""
-    forget_catalogue()
+    forget_catalogue(rt)
     query = select(PlaybackSession.subscriber_id).distinct().where(
         PlaybackSession.ended_at.is_(None), PlaybackSession.expires_at > service.now_utc())
     if channel_ids is not None:
@@ -243,25 +242,25 @@ def recheck_catalogue(*, db_session: Session, reason: str, channel_ids: list[str
             select(SubscriberPackage.subscriber_id).where(SubscriberPackage.package_code == package_code)))
     ended = []
     for subscriber_id in sorted(db_session.scalars(query)):
-        ended += recheck_account(db_session=db_session, subscriber_id=subscriber_id, reason=reason)
+        ended += recheck_account(rt, db_session=db_session, subscriber_id=subscriber_id, reason=reason)
     return ended
 
 
-def recheck_changed_account(db_session: Session, event: AccountChanged) -> None:
+def recheck_changed_account(rt: Runtime, db_session: Session, event: AccountChanged) -> None:
     """Re-decide an account's running sessions after its change (subscribed to `AccountChanged`)."""
-    recheck_account(db_session=db_session, subscriber_id=event.subscriber_id, reason=event.reason)
+    recheck_account(rt, db_session=db_session, subscriber_id=event.subscriber_id, reason=event.reason)
 
 
-def end_removed_device_sessions(db_session: Session, event: DeviceRemoved) -> None:
+def end_removed_device_sessions(rt: Runtime, db_session: Session, event: DeviceRemoved) -> None:
     """End what plays on a removed device (subscribed to `DeviceRemoved`)."""
-    end_sessions(db_session=db_session, reason="device_removed", sessions=[
+    end_sessions(rt, db_session=db_session, reason="device_removed", sessions=[
         s for s in open_sessions(db_session=db_session, subscriber_id=event.subscriber_id)
         if s.device_id == event.device_id])
 
 
-def recheck_changed_catalogue(db_session: Session, event: CatalogueChanged) -> None:
+def recheck_changed_catalogue(rt: Runtime, db_session: Session, event: CatalogueChanged) -> None:
     """Re-decide the sessions a package or rights change touches (subscribed to `CatalogueChanged`)."""
-    recheck_catalogue(db_session=db_session, reason=event.reason, package_code=event.package_code,
+    recheck_catalogue(rt, db_session=db_session, reason=event.reason, package_code=event.package_code,
                       channel_ids=list(event.channel_ids) if event.channel_ids is not None else None)
 
 
@@ -279,10 +278,10 @@ def decisions(*, db_session: Session, subscriber_id: str | None, offset: int, li
     return list(db_session.scalars(query.offset(offset).limit(limit)))
 
 
-def purge_old(*, db_session: Session, now: dt.datetime | None = None) -> dict[str, int]:
+def purge_old(rt: Runtime, *, db_session: Session, now: dt.datetime | None = None) -> dict[str, int]:
     """Delete decisions past their retention and sessions long over; return how many of each."""
     now = now or service.now_utc()
-    keep_days = runtime().settings.playback_decision_retention_days
+    keep_days = rt.settings.playback_decision_retention_days
     decisions_gone = db_session.execute(delete(PlaybackDecisionLog).where(
         PlaybackDecisionLog.at < now - dt.timedelta(days=keep_days))).rowcount or 0
     # A session is kept a day past its token's expiry, so the origins' reconcile still sees it.
@@ -291,6 +290,6 @@ def purge_old(*, db_session: Session, now: dt.datetime | None = None) -> dict[st
     return {"decisions": decisions_gone, "sessions": sessions_gone}
 
 
-def recheck_programme(db_session: Session, event: ProgrammeRightsChanged) -> None:
+def recheck_programme(rt: Runtime, db_session: Session, event: ProgrammeRightsChanged) -> None:
     """Re-decide the sessions playing a programme whose rights changed (subscribed to `ProgrammeRightsChanged`)."""
-    recheck_catalogue(db_session=db_session, reason="rights_changed", programme_ids=[event.programme_id])
+    recheck_catalogue(rt, db_session=db_session, reason="rights_changed", programme_ids=[event.programme_id])

@@ -13,7 +13,7 @@ from entitlements.accounts import service
 from entitlements.playback.errors import StreamsUnavailable
 from entitlements.playback.models import PlaybackSession
 from infra.cache import CacheUnavailable
-from infra.runtime import runtime
+from infra.runtime import Runtime
 
 
 def lease_key(session_id: str) -> str:
@@ -21,10 +21,9 @@ def lease_key(session_id: str) -> str:
     return f"stream:{session_id}"
 
 
-def keep_alive(session_ids: list[str]) -> None:
+def keep_alive(rt: Runtime, session_ids: list[str]) -> None:
     """Extend the stream leases of sessions (heartbeats, and playlist fetches seen by the origin)."""
-    rt = runtime()
-    _check_reachable()
+    _check_reachable(rt)
     try:
         for sid in session_ids:
             rt.cache.set(lease_key(sid), b"1", rt.settings.stream_lease_s)
@@ -32,9 +31,9 @@ def keep_alive(session_ids: list[str]) -> None:
         raise StreamsUnavailable("streams cannot be counted now (the shared cache is away); retry") from err
 
 
-def _check_reachable() -> None:
+def _check_reachable(rt: Runtime) -> None:
     # A Redis known to be away is not asked (a frozen one would cost a timeout per call).
-    if not runtime().health.is_up("redis"):
+    if not rt.health.is_up("redis"):
         raise StreamsUnavailable("streams cannot be counted now (the shared cache is away); retry")
 
 
@@ -46,13 +45,13 @@ def open_sessions(*, db_session: Session, subscriber_id: str) -> list[PlaybackSe
         PlaybackSession.expires_at > now).order_by(PlaybackSession.created_at)))
 
 
-def active_streams(*, db_session: Session, subscriber_id: str) -> list[PlaybackSession]:
+def active_streams(rt: Runtime, *, db_session: Session, subscriber_id: str) -> list[PlaybackSession]:
     """Return the account's sessions whose stream lease is alive (what counts as a stream)."""
-    cache = runtime().cache
+    cache = rt.cache
     sessions = open_sessions(db_session=db_session, subscriber_id=subscriber_id)
     if not sessions:
         return []
-    _check_reachable()
+    _check_reachable(rt)
     try:
         return [s for s in sessions if cache.get(lease_key(s.id)) is not None]
     except CacheUnavailable as err:

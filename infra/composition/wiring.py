@@ -6,6 +6,8 @@ packages above react here. Reading this module tells who reacts to what.
 
 from __future__ import annotations
 
+from functools import partial
+
 from catalog.channels.events import ChannelCreated, ChannelDeleted
 from catalog.guide.events import GuideChanged, ProgrammeRightsChanged
 from entitlements.accounts.events import AccountChanged, DeviceRemoved
@@ -19,26 +21,28 @@ from recorder import service as recorder_service
 from streaming.timeline import service as timeline_service
 
 
-def wire_events() -> None:
-    """Subscribe every package's handlers to the events of the packages below it (idempotent)."""
+def wire_events(rt: Runtime) -> None:
+    """Subscribe every package's handlers to the events of the packages below it, replacing an
+    earlier wiring; handlers that need the runtime are bound to rt (they run as rt's code does)."""
+    events.unsubscribe_all()
     # A channel's timeline starts with it; on deletion the timeline goes first, then recordings.
     events.subscribe(ChannelCreated, timeline_service.start_channel_timeline)
     events.subscribe(ChannelDeleted, timeline_service.drop_channel_timeline)
-    events.subscribe(ChannelDeleted, recorder_service.drop_channel_recordings)
+    events.subscribe(ChannelDeleted, partial(recorder_service.drop_channel_recordings, rt))
     # Recordings follow the guide: a moved programme moves its recordings, a cancelled one fails them.
-    events.subscribe(GuideChanged, recorder_service.follow_guide_change)
+    events.subscribe(GuideChanged, partial(recorder_service.follow_guide_change, rt))
     # The door keeps deciding: running sessions follow account, device, package and rights changes.
-    events.subscribe(AccountChanged, playback_service.recheck_changed_account)
-    events.subscribe(DeviceRemoved, playback_service.end_removed_device_sessions)
-    events.subscribe(CatalogueChanged, playback_service.recheck_changed_catalogue)
-    events.subscribe(ProgrammeRightsChanged, playback_service.recheck_programme)
+    events.subscribe(AccountChanged, partial(playback_service.recheck_changed_account, rt))
+    events.subscribe(DeviceRemoved, partial(playback_service.end_removed_device_sessions, rt))
+    events.subscribe(CatalogueChanged, partial(playback_service.recheck_changed_catalogue, rt))
+    events.subscribe(ProgrammeRightsChanged, partial(playback_service.recheck_programme, rt))
     # The recorder asks the door, above it, whether a subscriber may record.
     recorder_service.check_recording.provide(playback_service.check_recording)
 
 
 def assemble(rt: Runtime) -> Runtime:
     """Wire the packages together and give rt the job registry; return rt."""
-    wire_events()
+    wire_events(rt)
     rt.job_specs = jobs.job_specs()
     return rt
 

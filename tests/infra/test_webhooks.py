@@ -105,8 +105,8 @@ def arm(rt, kind: str = "recording.completed", at: dt.datetime = AHEAD) -> int: 
 def notify(rt, kind: str) -> int:  # noqa: ANN001
     """Write a message the way the recorder does, through the configured notifier; return its id."""
     with rt.db.session() as s:
-        load_notifier("outbox").send(db_session=s, kind=kind, recipient="sub-webhooks",
-                                     payload={"recording_id": "r2", "state": "failed"})
+        load_notifier(rt.settings).send(db_session=s, kind=kind, recipient="sub-webhooks",
+                                       payload={"recording_id": "r2", "state": "failed"})
         return s.query(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1).scalar()
 
 

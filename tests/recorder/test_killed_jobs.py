@@ -82,7 +82,7 @@ def test_a_worker_killed_mid_job_leaves_what_the_next_run_finishes(  # noqa: ANN
         assert s.get(Recording, rec["id"]).state == "scheduled"
     assert _events(rt, rec["id"]) == []
     with rt.db.session() as s:
-        assert service.finalize(db_session=s, recording_id=rec["id"], now=later) == "completed"
+        assert service.finalize(rt, db_session=s, recording_id=rec["id"], now=later) == "completed"
     assert _events(rt, rec["id"]) == ["recording.completed"]
 
     # The next run makes the whole copy.

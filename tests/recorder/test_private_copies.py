@@ -60,7 +60,7 @@ def test_each_recording_plays_from_its_own_copy_which_goes_with_it(  # noqa: ANN
         recs = [record(http, v, **span).json() for v in viewers]
         with rt.db.session() as s:
             for rec in recs:
-                assert service.finalize(db_session=s, recording_id=rec["id"], now=now + dt.timedelta(minutes=1)) \
+                assert service.finalize(rt, db_session=s, recording_id=rec["id"], now=now + dt.timedelta(minutes=1)) \
                     == "completed"
         made = [_copy_of(rt, rec["id"]) for rec in recs]
         assert made[0].id != made[1].id and {c.private_for for c in made} == {r["id"] for r in recs}
@@ -132,7 +132,7 @@ def test_a_copy_its_recording_left_while_it_was_being_made_leaves_nothing(  # no
     at = lambda us: dt.datetime.fromtimestamp(us / S, dt.UTC).isoformat()  # noqa: E731
     rec = record(http, viewer, channel_id=cid, start=at(t0 + 2 * S), end=at(t0 + 16 * S)).json()
     with rt.db.session() as s:
-        assert service.finalize(db_session=s, recording_id=rec["id"], now=dt.datetime.now(dt.UTC)) == "completed"
+        assert service.finalize(rt, db_session=s, recording_id=rec["id"], now=dt.datetime.now(dt.UTC)) == "completed"
     copy_id = _copy_of(rt, rec["id"]).id
     make_copy = copies.make_copy
 

@@ -85,9 +85,9 @@ def test_finishing_says_partial_with_its_gaps_or_failed(http, rt, make_channel, 
     now = dt.datetime.now(dt.UTC)
     with rt.db.session() as s:
         empty_copy = s.get(Recording, nothing["id"]).copy_id
-        assert service.finalize(db_session=s, recording_id=partial["id"], now=now) == "partial"
-        assert service.finalize(db_session=s, recording_id=nothing["id"], now=now) == "failed"
-        assert service.finalize(db_session=s, recording_id=partial["id"], now=now) == "partial"  # idempotent
+        assert service.finalize(rt, db_session=s, recording_id=partial["id"], now=now) == "partial"
+        assert service.finalize(rt, db_session=s, recording_id=nothing["id"], now=now) == "failed"
+        assert service.finalize(rt, db_session=s, recording_id=partial["id"], now=now) == "partial"  # idempotent
     with rt.db.session(write=False) as s:  # a failed recording holds no copy, so no pin on the archive
         assert s.get(Recording, nothing["id"]).copy_id is None
         assert s.get(StoredCopy, empty_copy) is None

@@ -35,13 +35,13 @@ def main(argv: list[str]) -> None:
 
         announce = service.announce
 
-        def announce_then_pause(**kwargs) -> None:  # noqa: ANN003
-            announce(**kwargs)
+        def announce_then_pause(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            announce(*args, **kwargs)
             _pause()
 
         service.announce = announce_then_pause
         with rt.db.session() as s:
-            service.finalize(db_session=s, recording_id=argv[1], now=dt.datetime.fromisoformat(argv[2]))
+            service.finalize(rt, db_session=s, recording_id=argv[1], now=dt.datetime.fromisoformat(argv[2]))
     elif argv[0] == "copy":
 
         copy, copied, lock = rt.store.copy, [], threading.Lock()

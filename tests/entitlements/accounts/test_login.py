@@ -127,18 +127,18 @@ def test_an_address_with_many_failures_is_locked_for_every_login(rt, make_subscr
     for sub in subs:  # one guess on each of four accounts
         with rt.db.session(write=False) as s:
             try:
-                auth.check_credentials(db_session=s, login=sub["customer_number"], password="x", address=address)
+                auth.check_credentials(rt, db_session=s, login=sub["customer_number"], password="x", address=address)
             except Exception as err:
                 assert err.code == "INVALID_CREDENTIALS"
     with rt.db.session(write=False) as s:
         try:
-            auth.check_credentials(db_session=s, login=make_subscriber()["customer_number"], password=PASSWORD,
+            auth.check_credentials(rt, db_session=s, login=make_subscriber()["customer_number"], password=PASSWORD,
                                    address=address)
             raise AssertionError("the address should be locked")
         except Exception as err:
             assert err.code == "LOGIN_THROTTLED"
         # Another address is not affected.
-        assert auth.check_credentials(db_session=s, login=subs[0]["customer_number"], password=PASSWORD,
+        assert auth.check_credentials(rt, db_session=s, login=subs[0]["customer_number"], password=PASSWORD,
                                       address=address + "-other")
 
 

@@ -170,7 +170,7 @@ def test_old_decisions_and_sessions_are_purged(http, rt, household) -> None:  # 
 
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=rt.settings.playback_decision_retention_days + 1)
     with rt.db.session() as s:
-        gone = playback.purge_old(db_session=s, now=later)
+        gone = playback.purge_old(rt, db_session=s, now=later)
     assert gone["decisions"] >= 1 and gone["sessions"] >= 1
     assert count(PlaybackDecisionLog) == 0 and count(PlaybackSession) == 0
     assert start["session_id"]
@@ -198,7 +198,8 @@ def test_account_facts_are_cached_until_the_account_changes(http, rt, billing, h
 
     def facts() -> frozenset:
         with rt.db.session(write=False) as s:
-            return facts_module.account_facts(db_session=s, sub=service.get_subscriber(db_session=s, subscriber_id=sub_id))[0]
+            return facts_module.account_facts(rt, db_session=s,
+                                              sub=service.get_subscriber(db_session=s, subscriber_id=sub_id))[0]
 
     assert facts() == {code}
     with rt.db.session() as s:  # behind the service's back: the cache cannot know
