@@ -87,7 +87,7 @@ def test_on_arq_a_failing_job_is_retried_and_a_job_id_queued_once(rt, flaky, mon
         async def enqueue(name: str, *, job_id: str, **kwargs) -> bool:  # noqa: ANN003
             return await pool.enqueue_job(name, _job_id=job_id, **kwargs) is not None
 
-        rt.jobs = runner.JobQueue(asyncio.get_running_loop(), enqueue)
+        rt.jobs = runner.JobQueue(asyncio.get_running_loop(), enqueue, rt.job_specs)
         try:
             assert await pool.enqueue_job("test.fan_out", _job_id=f"fan-{uuid.uuid4().hex}",
                                           flaky_id=ran_id) is not None
