@@ -11,11 +11,16 @@ from infra.raises import PROJECT_PACKAGES, subclasses
 
 
 def project_errors() -> tuple[type[SmartGoError], ...]:
-    """Import every project module (not the migrations), then return every error class."""
+    """Import every project module, then return every error class.
+
+    Not the migrations, nor the composition: importing ``infra.composition.asgi`` builds an app
+    and installs its runtime in this process (it is what servers import), and the composition
+    defines no errors.
+    """
     for name in PROJECT_PACKAGES:
         package = importlib.import_module(name)
         for module in pkgutil.walk_packages(package.__path__, f"{name}."):
-            if ".migrations" not in module.name:
+            if ".migrations" not in module.name and not module.name.startswith("infra.composition"):
                 importlib.import_module(module.name)
     return subclasses(SmartGoError)
 
