@@ -58,10 +58,12 @@ def assert_plays(result: dict, *, seek: bool = True) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
-    """Keep the tests of the six-hour channel on one xdist worker (--dist loadgroup): it costs minutes to build."""
+    """Keep the tests of the six-hour channel on one xdist worker (--dist loadgroup): it costs minutes
+    to build; and the player matrix's, which are all played at once by one fixture."""
     for item in items:
-        if "long_channel" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("long_window"))
+        for fixture, group in (("long_channel", "long_window"), ("played", "matrix")):
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
