@@ -43,10 +43,10 @@ SLOW_FIRST = ("infra/test_schemathesis.py", "streaming/packager/test_packager.py
 # Modules that run several live encoders at once (sources, failovers, packager nodes).
 ENCODER_HEAVY = ("streaming/packager/", "streaming/test_live.py", "streaming/ingest/")
 
-# ./dev test runs these folders' tests of the embedded pass in a part of their own (--part late),
-# after the fault tests and beside the browser tests, so that both stages of the run take about
-# as long (docs/benchmarks.md, "The whole CI run").
-LATE = ("recorder/", "workers/")
+# ./dev test runs these folders' tests in a part of their own (--part late), after the fault tests
+# and beside the browser tests, so that both stages of the run take about as long
+# (docs/benchmarks.md, "The whole CI run").
+LATE = ("recorder/",)
 
 
 def pytest_addoption(parser) -> None:  # noqa: ANN001
