@@ -42,7 +42,7 @@ def _run(base: str, caller: str, report: Path, env: dict[str, str]) -> dict:
 
 
 @pytest.mark.timeout(900)  # a CPU-bound minute or two, longer on a loaded machine; the figure is in docs/benchmarks.md
-@pytest.mark.cpu  # embedded, beside the passes at low priority: the same requests, answered the same way
+@pytest.mark.once  # ./dev test runs it in the embedded pass: the same requests, answered the same way
 def test_every_operation_answers_every_caller_as_documented(server: str, tmp_path: Path) -> None:
     base = server  # the session's server: its job runner runs what fuzzed uploads and imports queue
     env = {**os.environ, "PYTHONPATH": str(ROOT),

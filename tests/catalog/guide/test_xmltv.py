@@ -149,7 +149,7 @@ def test_the_sample_week_reads_and_crosses_the_dst_change() -> None:
     assert {i.channel for i in items if i.rights == {"catchup": False}} == {"canalplus-sport.pl"}
 
 
-@pytest.mark.cpu  # the reader alone: no service in it, and nothing timed
+@pytest.mark.once  # the reader alone: no service in it
 def test_memory_does_not_grow_with_the_guide() -> None:
     one = ('<programme start="2026102{d}{h:02d}0000 +0000" stop="2026102{d}{h:02d}3000 +0000" channel="c{c}">'
            '<title lang="pl">Tytuł {h}</title><desc lang="pl">' + "opis " * 40 + '</desc></programme>')
