@@ -43,9 +43,6 @@ SLOW_FIRST = ("infra/test_schemathesis.py", "streaming/packager/test_packager.py
 # Modules that run several live encoders at once (sources, failovers, packager nodes).
 ENCODER_HEAVY = ("streaming/packager/", "streaming/test_live.py", "streaming/ingest/")
 
-# Modules that compute for minutes (in the embedded pass only: marked once).
-CPU_BOUND = ("infra/test_schemathesis.py",)
-
 # ./dev test runs these folders' tests of the embedded pass in a part of their own (--part late),
 # after the fault tests and beside the browser tests, so that both stages of the run take about
 # as long (docs/benchmarks.md, "The whole CI run").
@@ -62,18 +59,13 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
     the part of the suite asked for."""
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
     tests = Path(__file__).resolve().parent
-    # Side by side, the two passes never run their CPU-heavy modules at once: the real-services
-    # pass starts with its encoder-heavy ones, while the embedded pass runs its light ones, then
-    # its CPU-bound schemathesis run, and its encoder-heavy modules last.
-    real = bool(REAL["database"])
+    # The embedded pass takes the encoder-heavy modules last, the real-services pass first: run
+    # side by side, the two passes then never push their packager tests' encoders at once.
+    heavy_at = 1 if not REAL["database"] else 0
 
     def order(item) -> tuple[int, int]:  # noqa: ANN001
         name = item.path.relative_to(tests).as_posix()
-        if name.startswith(ENCODER_HEAVY):
-            group = 0 if real else 2
-        else:
-            group = 1 if real or name.startswith(CPU_BOUND) else 0
-        return group, rank.get(name, len(rank))
+        return (heavy_at if name.startswith(ENCODER_HEAVY) else 1 - heavy_at, rank.get(name, len(rank)))
 
     items.sort(key=order)
     part = config.getoption("part")
