@@ -40,9 +40,6 @@ SLOW_FIRST = ("infra/test_schemathesis.py", "streaming/packager/test_packager.py
               "workers/test_worker_process.py", "browser/test_matrix.py")
 
 
-# Modules that run several live encoders at once (sources, failovers, packager nodes).
-ENCODER_HEAVY = ("streaming/packager/", "streaming/test_live.py", "streaming/ingest/")
-
 # ./dev test runs these folders' tests of the embedded pass in a part of their own (--part late),
 # after the fault tests and beside the browser tests, so that both stages of the run take about
 # as long (docs/benchmarks.md, "The whole CI run").
@@ -59,15 +56,7 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
     the part of the suite asked for."""
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
     tests = Path(__file__).resolve().parent
-    # The embedded pass takes the encoder-heavy modules last, the real-services pass first: run
-    # side by side, the two passes then never push their packager tests' encoders at once.
-    heavy_at = 1 if not REAL["database"] else 0
-
-    def order(item) -> tuple[int, int]:  # noqa: ANN001
-        name = item.path.relative_to(tests).as_posix()
-        return (heavy_at if name.startswith(ENCODER_HEAVY) else 1 - heavy_at, rank.get(name, len(rank)))
-
-    items.sort(key=order)
+    items.sort(key=lambda item: rank.get(item.path.relative_to(tests).as_posix(), len(rank)))
     part = config.getoption("part")
     if part != "all":
         late = {item: item.path.relative_to(tests).as_posix().startswith(LATE) for item in items}
