@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.channels import channel_body, channel_status
+from tests.support.channels import channel_body
 from tests.support.processes import smartgo_env
 from tests.support.run import REAL
 from tests.support.waiting import wait_for
@@ -42,7 +42,7 @@ def _live_on_one_of(http, admin, procs: list[subprocess.Popen], prefix: str) -> 
     cid = f"{prefix}-{uuid.uuid4().hex[:8]}"
     assert http.post("/v1/admin/channels", json=channel_body(cid, source_url="testcard:"),
                      headers=admin).status_code == 201
-    status = wait_for(lambda: (s := channel_status(http, admin, cid))
+    status = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
                       ["state"] == "live" and s, 60, "the channel live")
     return cid, status, next(p for p in procs if p.pid == int(status["node"].split("-")[-2]))
 
@@ -60,7 +60,7 @@ def test_killing_a_packager_process_moves_its_channels(http, admin, settings, se
         owner.send_signal(signal.SIGKILL)
         owner.wait(10)
         killed = time.monotonic()
-        moved = wait_for(lambda: (s := channel_status(http, admin, cid))
+        moved = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
                          ["node"] != status["node"] and s, 20, "another node to take the channel")
         assert int(moved["node"].split("-")[-2]) == survivor.pid
         # The killed node's ffmpeg died with it: one encoder feeds the channel, never two.
@@ -95,7 +95,7 @@ def test_a_packager_given_sigterm_lets_its_channels_go_at_once_and_exits_cleanly
         assert owner.wait(20) == 0
         # Its leases were given back: the other node takes the channel within a lease round,
         # not after a lease lifetime (SMARTGO_PACKAGER_LEASE_S=2).
-        wait_for(lambda: channel_status(http, admin, cid)["node"] != status["node"],
+        wait_for(lambda: http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json()["node"] != status["node"],
                  10, "the other node to take the channel")
         assert time.monotonic() - drained < 2 + 6  # the owner's own stop (ffmpeg's SIGTERM) included
         before = http.get(f"/v1/admin/channels/{cid}/timeline", headers=admin).json()["version"]
