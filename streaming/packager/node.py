@@ -230,6 +230,9 @@ class PackagerNode:
     async def _drop(self, channel_id: str, *, release: bool) -> None:
         sup, _ = self.supervisors.pop(channel_id)
         await sup.stop()
+        # The "stopped" report is written before the lease goes: written after, it could land
+        # on top of the next node's report and name this node as the channel's, stopped.
+        await asyncio.get_running_loop().run_in_executor(self._reporter, lambda: None)
         if release:
             try:
                 await asyncio.to_thread(self.rt.leases.release, LEASE_PREFIX + channel_id, self.node_id)
@@ -254,6 +257,8 @@ class PackagerNode:
         try:
             with self.rt.db.session() as s:
                 row = s.get(ChannelStatus, channel_id)
+                if row is not None and state == "stopped" and row.node not in (None, self.node_id):
+                    return  # another node has the channel now (this node's lease lapsed)
                 if row is None:
                     if channel_service.find(db_session=s, channel_id=channel_id) is None:
                         return
