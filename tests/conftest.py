@@ -25,7 +25,7 @@ from infra.http_server import BackgroundServer
 from infra.migrate import upgrade
 from infra.runtime import Runtime, set_runtime
 from infra.settings import Settings
-from tests.support.channels import channel_body
+from tests.support.channels import channel_body, stop_packaging
 from tests.support.ffmpeg import make_sample_hls
 from tests.support.http import Client
 from tests.support.run import ADMIN_KEY, BILLING_KEY_ID, BILLING_SECRET, REAL
@@ -168,17 +168,22 @@ def admin() -> dict[str, str]:
 
 
 @pytest.fixture
-def make_channel(http: Client, admin: dict[str, str]) -> Callable[..., dict]:
-    """Create a channel with a unique id; return its JSON plus its ingest password."""
+def make_channel(http: Client, admin: dict[str, str]) -> Iterator[Callable[..., dict]]:
+    """Create a channel with a unique id; return its JSON plus its ingest password. Those with a
+    source stop being packaged when the test is over."""
+    sourced: list[str] = []
 
     def make(**overrides) -> dict:  # noqa: ANN003
         channel_id = overrides.pop("id", f"ch-{uuid.uuid4().hex[:10]}")
         resp = http.post("/v1/admin/channels", json=channel_body(channel_id, **overrides), headers=admin)
         assert resp.status_code == 201, resp.text
+        if resp.json()["source_url"]:
+            sourced.append(channel_id)
         creds = http.get(f"/v1/admin/channels/{channel_id}/ingest", headers=admin).json()
         return {**resp.json(), "password": creds["password"]}
 
-    return make
+    yield make
+    stop_packaging(http, admin, sourced)
 
 
 @pytest.fixture(scope="session")

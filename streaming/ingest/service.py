@@ -358,28 +358,31 @@ def _transact(rt: Runtime, channel_id: str, take: Callable[[Txn], T]) -> T:
     database is away, in this process's memory (streaming/ingest/provisional.py). take may run twice (a
     database that fails mid-way): it changes nothing outside the transaction but idempotent deletes."""
     timelines = provisional(rt)
-    err: DatabaseUnavailable | None = None
-    if not timelines.carrying(channel_id) and rt.health.is_up("database"):
-        try:
-            with rt.db.session(timeout_s=INGEST_DB_TIMEOUT_S) as s:
-                txn = DbTxn(rt, s, ingest_store.load_ingest(db_session=s, channel_id=channel_id))
-                result = take(txn)
-                ingest_store.save_ingest(db_session=s, chan=txn.chan)
-            timelines.remember(txn.chan)
-            return result
-        except DatabaseUnavailable as failed:
-            err = failed
-    with timelines.lock(channel_id):
-        if timelines.carrying(channel_id) and rt.health.is_up("database"):
+    while True:
+        err: DatabaseUnavailable | None = None
+        if not timelines.carrying(channel_id) and rt.health.is_up("database"):
             try:
-                timelines.catch_up(channel_id)
+                with rt.db.session(timeout_s=INGEST_DB_TIMEOUT_S) as s:
+                    txn = DbTxn(rt, s, ingest_store.load_ingest(db_session=s, channel_id=channel_id))
+                    result = take(txn)
+                    ingest_store.save_ingest(db_session=s, chan=txn.chan)
+                timelines.remember(txn.chan)
+                return result
             except DatabaseUnavailable as failed:
                 err = failed
-            else:
-                return _transact(rt, channel_id, take)
-        timelines.begin(channel_id, err or DatabaseUnavailable("database unavailable"))
-        with timelines.transaction(channel_id) as txn:
-            return take(txn)
+        with timelines.lock(channel_id):
+            if timelines.carrying(channel_id) and rt.health.is_up("database"):
+                try:
+                    timelines.catch_up(channel_id)
+                except DatabaseUnavailable as failed:
+                    err = failed
+                else:
+                    # Caught up: the database again, with the lock released (the lock is not
+                    # reentrant; a database failing again in there used to wait on it for ever).
+                    continue
+            timelines.begin(channel_id, err or DatabaseUnavailable("database unavailable"))
+            with timelines.transaction(channel_id) as txn:
+                return take(txn)
 
 
 def _read_state(rt: Runtime, channel_id: str, read: Callable[[ChannelIngest], T]) -> T:

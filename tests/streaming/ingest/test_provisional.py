@@ -7,10 +7,15 @@ the database is away, which is what it acts on, so the machinery is checked in e
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 
+from infra.db import DatabaseUnavailable
+from streaming.ingest import service as ingest_service
 from streaming.ingest.provisional import ProvisionalChannel, journal_key, provisional
+from streaming.ingest.service import INGEST_DB_TIMEOUT_S
 from streaming.ingest.state import ChannelIngest, PendingEntry, TrackIngest
 from streaming.timeline import service
 from streaming.timeline.runs import make_run, pack_durations
@@ -41,12 +46,17 @@ def _last_seq(text: str) -> int:
     return max(int(s) for s in re.findall(r"360p/(\d+)\.m4s", text))
 
 
-def test_segments_publish_from_memory_while_the_database_is_away_and_the_index_catches_up(
-        http, rt, make_channel, sample_hls, monkeypatch) -> None:  # noqa: ANN001
+def _pushing(http, make_channel, sample_hls) -> tuple[Pusher, str]:  # noqa: ANN001
+    """Return a pusher on a new channel that has published its first segment, and the channel's id."""
     pusher = Pusher(http, make_channel(), sample_hls)
-    cid = pusher.channel["id"]
     pusher.init()
     pusher.segment(0)
+    return pusher, pusher.channel["id"]
+
+
+def test_segments_publish_from_memory_while_the_database_is_away_and_the_index_catches_up(
+        http, rt, make_channel, sample_hls, monkeypatch) -> None:  # noqa: ANN001
+    pusher, cid = _pushing(http, make_channel, sample_hls)
     pusher.segment(1)
     assert _last_seq(http.playlist(f"/live/{cid}/cmaf/360p.m3u8").text) == 1  # a player is watching
     with rt.db.session(write=False) as s:
@@ -79,10 +89,7 @@ def test_segments_publish_from_memory_while_the_database_is_away_and_the_index_c
 
 def test_a_process_that_does_not_hold_the_newest_state_refuses_rather_than_forks_the_timeline(
         http, rt, make_channel, sample_hls, monkeypatch) -> None:  # noqa: ANN001
-    pusher = Pusher(http, make_channel(), sample_hls)
-    cid = pusher.channel["id"]
-    pusher.init()
-    pusher.segment(0)
+    pusher, cid = _pushing(http, make_channel, sample_hls)
     timelines = provisional(rt)
     timelines.newest[cid] = 10**9  # another process published a newer version meanwhile
     service_away(monkeypatch, rt, "database")
@@ -90,3 +97,33 @@ def test_a_process_that_does_not_hold_the_newest_state_refuses_rather_than_forks
     assert (resp.status_code, resp.json()["error"]["code"]) == (503, "DATABASE_UNAVAILABLE")
     assert resp.headers["retry-after"]
     assert not timelines.carrying(cid)
+
+
+def test_a_database_that_fails_again_right_after_the_catch_up_leaves_ingest_in_memory_not_stuck(
+        http, rt, make_channel, sample_hls, monkeypatch) -> None:  # noqa: ANN001
+    pusher, cid = _pushing(http, make_channel, sample_hls)
+    timelines = provisional(rt)
+    monkeypatch.setattr(timelines, "catch_up_all", lambda: None)  # the next ingest call catches up
+    with monkeypatch.context() as away:
+        service_away(away, rt, "database")
+        pusher.segment(1)
+    assert timelines.carrying(cid)
+    # The database answers the catch-up, then drops the ingest transaction right after it.
+    session, dropped = rt.db.session, []
+
+    def flaky(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if kwargs.get("timeout_s") == INGEST_DB_TIMEOUT_S and kwargs.get("write", True) and not dropped:
+            dropped.append(True)
+            raise DatabaseUnavailable("database unavailable, retry")
+        return session(*args, **kwargs)
+
+    monkeypatch.setattr(rt.db, "session", flaky)
+    # A thread that may not come back (it used to wait for ever on its own lock) must not keep
+    # the test process from exiting: a daemon.
+    call = threading.Thread(target=ingest_service.publish_due, args=(rt, cid, time.time_ns() // 1000), daemon=True)
+    call.start()
+    call.join(10)
+    assert not call.is_alive(), "ingest stuck on the channel's lock"
+    assert dropped and timelines.carrying(cid)  # caught up, then carried again from memory
+    with rt.db.session(write=False) as s:
+        assert service.tail_run(db_session=s, channel_id=cid).last_seq == 1

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from streaming.packager.node import LEASE_PREFIX
-from tests.support.channels import channel_body
+from tests.support.channels import channel_body, channel_status
 from tests.support.processes import smartgo_env
 from tests.support.run import REAL
 from tests.support.waiting import wait_for
@@ -43,7 +43,7 @@ def _live_on_one_of(http, admin, procs: list[subprocess.Popen], prefix: str) -> 
     cid = f"{prefix}-{uuid.uuid4().hex[:8]}"
     assert http.post("/v1/admin/channels", json=channel_body(cid, source_url="testcard:"),
                      headers=admin).status_code == 201
-    status = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
+    status = wait_for(lambda: (s := channel_status(http, admin, cid))
                       ["state"] == "live" and s, 60, "the channel live")
     return cid, status, next(p for p in procs if p.pid == int(status["node"].split("-")[-2]))
 
@@ -61,7 +61,7 @@ def test_killing_a_packager_process_moves_its_channels(http, admin, settings, se
         owner.send_signal(signal.SIGKILL)
         owner.wait(10)
         killed = time.monotonic()
-        moved = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
+        moved = wait_for(lambda: (s := channel_status(http, admin, cid))
                          ["node"] != status["node"] and s, 20, "another node to take the channel")
         assert int(moved["node"].split("-")[-2]) == survivor.pid
         # The killed node's ffmpeg died with it: one encoder feeds the channel, never two.
@@ -99,14 +99,14 @@ def test_a_packager_given_sigterm_lets_its_channels_go_at_once_and_exits_cleanly
         # Its leases were given back, not left to lapse: the moment it is gone, the channel's
         # lease is free or already the other node's.
         assert rt.leases.holder(LEASE_PREFIX + cid) != status["node"]
-        moved = wait_for(lambda: (s := http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json())
+        moved = wait_for(lambda: (s := channel_status(http, admin, cid))
                          ["node"] != status["node"] and s, 20, "the other node to take the channel")
         # The drained node's last report ("stopped") never lands on top of the new owner's.
         assert moved["state"] != "stopped"
         before = http.get(f"/v1/admin/channels/{cid}/timeline", headers=admin).json()["version"]
         wait_for(lambda: http.get(f"/v1/admin/channels/{cid}/timeline", headers=admin).json()["version"] > before,
                  30, "segments from the other node")
-        assert http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json()["node"] == moved["node"]
+        assert channel_status(http, admin, cid)["node"] == moved["node"]
     finally:
         for p in procs:
             if p.poll() is None:
