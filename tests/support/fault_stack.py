@@ -335,6 +335,7 @@ class OutageReport:
     expected: int = 0  # timeline entries the fault's time should hold
     missing: list = field(default_factory=list)  # (seq, track, why): gaps, holes and unstored segments
     log_lines: dict = field(default_factory=dict)
+    log: dict = field(default_factory=dict)  # what each process logged during the fault, to read a failure by
     log_lines_per_s: dict = field(default_factory=dict)
     tracebacks: dict = field(default_factory=dict)
 
@@ -386,6 +387,7 @@ def measure_outage(stack: FaultStack, fault: str, begin, end, outage_s: float, *
     for name, process in stack.processes.items():
         lines = process.log_lines(sizes[name], log_end[name])
         report.log_lines[name] = len(lines)
+        report.log[name] = lines[-20:]
         report.log_lines_per_s[name] = round(len(lines) / outage_s, 2)
         report.tracebacks[name] = sum(1 for line in lines if line.startswith("Traceback"))
     return report
