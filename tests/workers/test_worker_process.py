@@ -27,6 +27,7 @@ from workers.scheduler import RUN_LEASE, SCHEDULER_LEASE, percentile
 from workers.worker import arq_pool
 
 SLACK_S = 0.5  # the issue's bound: observed p95 interval at most the configured one plus this
+LATE_S = 2.0  # how late a run may start on a loaded machine (seen: 1.07 s in CI with four lanes)
 SHORT = {name: every for name, every in PERIODIC.items() if every <= 2}
 LONGER = {name: every for name, every in PERIODIC.items() if every > 2}
 SWEEP, RECONCILE = "streaming.sweep_ingest", "recorder.reconcile_recordings"
@@ -58,12 +59,13 @@ def check_short_jobs(store: RedisScheduleStore, since: float) -> None:
 
 def check_longer_jobs(store: RedisScheduleStore) -> None:
     """Every longer job ran on its computed schedule: a period between runs, the next one due a
-    period after the last."""
+    period after the last was due. A run may start a little late on a busy machine (LATE_S); the
+    schedule does not move for it (workers.scheduler.next_due)."""
     records = store.records(list(LONGER))
     for name, every in LONGER.items():
         runs = sorted(records[name].runs)
-        assert runs and all(gap >= every - 0.1 for gap in intervals(runs)), (name, runs)
-        assert records[name].next_due == pytest.approx(runs[-1] + every, abs=0.01), name
+        assert runs and all(gap >= every - LATE_S for gap in intervals(runs)), (name, runs)
+        assert runs[-1] + every - LATE_S <= records[name].next_due <= runs[-1] + every + 0.01, (name, runs)
 
 
 @pytest.mark.skipif(not REAL["redis"], reason="worker processes share their schedule through Redis "
