@@ -40,11 +40,28 @@ SLOW_FIRST = ("infra/test_schemathesis.py", "streaming/packager/test_packager.py
               "workers/test_worker_process.py", "browser/test_matrix.py")
 
 
+# ./dev test runs these folders' tests of the embedded pass in a part of their own (--part late),
+# after the fault tests and beside the browser tests, so that both stages of the run take about
+# as long (docs/benchmarks.md, "The whole CI run").
+LATE = ("recorder/", "workers/")
+
+
+def pytest_addoption(parser) -> None:  # noqa: ANN001
+    parser.addoption("--part", choices=("all", "early", "late"), default="all",
+                     help="run every test (all), all but the LATE folders (early), or only those (late)")
+
+
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
-    """Put the slowest modules first (a stable sort: each module's tests keep their order)."""
+    """Put the slowest modules first (a stable sort: each module's tests keep their order); keep
+    the part of the suite asked for."""
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
     tests = Path(__file__).resolve().parent
     items.sort(key=lambda item: rank.get(item.path.relative_to(tests).as_posix(), len(rank)))
+    part = config.getoption("part")
+    if part != "all":
+        late = {item: item.path.relative_to(tests).as_posix().startswith(LATE) for item in items}
+        config.hook.pytest_deselected(items=[item for item in items if late[item] != (part == "late")])
+        items[:] = [item for item in items if late[item] == (part == "late")]
 
 
 def pytest_report_header(config) -> str:  # noqa: ANN001

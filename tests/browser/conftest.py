@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -45,6 +48,33 @@ def play(page_url: str, **opts) -> dict:  # noqa: ANN003
     return json.loads(lines[-1])
 
 
+# Players watch media in wall time and compute little: several Chromiums play at once (the
+# channels they share are the costly part, and are pushed once per session).
+PLAYERS_AT_ONCE = int(os.environ.get("SMARTGO_BROWSER_PLAYERS", "3"))
+
+
+def _key(item) -> tuple:  # noqa: ANN001
+    params = getattr(item, "callspec", None)
+    return item.originalname, tuple(sorted(params.params.items())) if params else ()
+
+
+def play_selected(request, plays: dict[str, Callable[..., object]]) -> dict[tuple, object]:  # noqa: ANN001
+    """Run what this module's selected tests play (``plays[test name](**their parameters)``),
+    PLAYERS_AT_ONCE at a time; return each outcome, or the exception it raised, by test."""
+    runs = {_key(item): item for item in request.session.items if item.module is request.module}
+    with ThreadPoolExecutor(PLAYERS_AT_ONCE) as pool:
+        futures = {key: pool.submit(plays[key[0]], **dict(key[1])) for key in runs}
+        return {key: future.exception() or future.result() for key, future in futures.items()}
+
+
+def seen(played: dict[tuple, object], request) -> object:  # noqa: ANN001
+    """Return what this test's play saw (raising what it raised)."""
+    outcome = played[_key(request.node)]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
 def assert_plays(result: dict, *, seek: bool = True) -> None:
     """Playback started with no fatal error, kept up with wall time and, when asked, a seek landed."""
     assert result["ok"] and not result["errors"], result
@@ -58,10 +88,12 @@ def assert_plays(result: dict, *, seek: bool = True) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
-    """Keep the tests of the six-hour channel on one xdist worker (--dist loadgroup): it costs minutes to build."""
+    """Keep the tests of the six-hour channel on one xdist worker (--dist loadgroup): it costs minutes
+    to build; and each module whose tests are played up front by one fixture (`played`)."""
     for item in items:
-        if "long_channel" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("long_window"))
+        for fixture, group in (("long_channel", "long_window"), ("played", "matrix")):
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -4,18 +4,22 @@ down a rendition when the link is capped."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import PASSWORD, assert_plays, new_subscriber, play
+from tests.browser.conftest import PASSWORD, assert_plays, new_subscriber, play, play_selected, seen
 from tests.support.guide import import_programmes, programme_ids
+from tests.support.http import Client
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.browser
+# The first test's setup plays the whole matrix (the fixture `played`).
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 PLAYERS = ["hls", "shaka"]
 
 
@@ -74,19 +78,42 @@ def _cases(http, admin, household, live: str, encrypted: str, title: str, header
     }
 
 
+@pytest.fixture(scope="module")
+def played(request, admin, rt, server, household, live_channel, encrypted_channel, vod_title) -> dict:  # noqa: ANN001
+    """Play every case this module's selected tests ask for, a few players at a time, before the
+    tests look at what each saw (each test then asserts on its own case)."""
+    guide = threading.Lock()
+
+    def case(player: str, mode: str, tag: str) -> tuple[str, Case, str]:
+        with Client(server) as http:  # a client per thread: the checking client keeps history
+            number, headers = new_subscriber(http, household["base"])
+            return number, _cases(http, admin, household, live_channel, encrypted_channel, vod_title["id"], headers,
+                                  f"{tag}-{player}-{mode}")[mode](), f"{server}/demo/?player={player}&nolist=1&autoplay=0"
+
+    def through_the_door(player: str, mode: str) -> tuple[Case, dict]:
+        # A programme put on the channel's guide would cut another case's programme still playing.
+        with guide if mode in ("startover", "catchup") else contextlib.nullcontext():
+            number, c, page = case(player, mode, "door")
+            return c, play(page, login=number, password=PASSWORD, deny_content=c.denied, deny_mode=c.denied_mode,
+                           content=c.content, mode=c.mode, window=c.window, watch=5, seek_back=3)
+
+    def capped(player: str, mode: str) -> tuple[Case, dict]:
+        number, c, page = case(player, mode, "abr")
+        return c, play(page, login=number, password=PASSWORD, content=c.content, mode=c.mode, window=c.window,
+                       watch=2, cap_kbps=650)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rt.settings, "open_playback", False)  # the origin checks the door's token
+        patch.setattr(rt.settings, "catchup_pad_before_s", 0)
+        patch.setattr(rt.settings, "catchup_pad_after_s", 0)
+        return play_selected(request, {"test_every_mode_plays_through_the_door": through_the_door,
+                                       "test_the_player_steps_down_when_the_link_is_capped": capped})
+
+
 @pytest.mark.parametrize("mode", ["live", "timeshift", "startover", "catchup", "recording", "vod", "encrypted"])
 @pytest.mark.parametrize("player", PLAYERS)
-def test_every_mode_plays_through_the_door(http, admin, rt, server, household, live_channel, encrypted_channel,  # noqa: ANN001
-                                           vod_title, player, mode, monkeypatch) -> None:
-    monkeypatch.setattr(rt.settings, "open_playback", False)  # the origin checks the door's token
-    monkeypatch.setattr(rt.settings, "catchup_pad_before_s", 0)
-    monkeypatch.setattr(rt.settings, "catchup_pad_after_s", 0)
-    number, headers = new_subscriber(http, household["base"])
-    case = _cases(http, admin, household, live_channel, encrypted_channel, vod_title["id"], headers,
-                  f"{player}-{mode}")[mode]()
-    result = play(f"{server}/demo/?player={player}&nolist=1&autoplay=0", login=number, password=PASSWORD,
-                  deny_content=case.denied, deny_mode=case.denied_mode, content=case.content, mode=case.mode,
-                  window=case.window, watch=5, seek_back=3)
+def test_every_mode_plays_through_the_door(http, household, played, request, player, mode) -> None:  # noqa: ANN001
+    case, result = seen(played, request)
     refused = result["refused"]
     assert refused["denied"]["code"] == case.denied_code and case.denied_code in refused["shown"], refused
     if case.denied_code == "NOT_ENTITLED":  # the page says which package would give it
@@ -106,19 +133,12 @@ def test_every_mode_plays_through_the_door(http, admin, rt, server, household, l
 
 @pytest.mark.parametrize("mode", ["live", "timeshift", "encrypted"])
 @pytest.mark.parametrize("player", PLAYERS)
-def test_the_player_steps_down_when_the_link_is_capped(http, admin, rt, server, household, live_channel,  # noqa: ANN001
-                                                       encrypted_channel, vod_title, player, mode,
-                                                       monkeypatch) -> None:
+def test_the_player_steps_down_when_the_link_is_capped(played, request, player, mode) -> None:  # noqa: ANN001
     """360p needs about 1 Mbit/s with its audio, 240p about half: capped at 650 kbit/s, players must
     step down. (Catch-up, the recording and the title are 12 to 14 s long: over before a step; a
     start-over steps down too, but hls.js takes up to 40 s to climb to 360p from a programme's start
     first, which the suite's 10 minutes cannot spare.)"""
-    monkeypatch.setattr(rt.settings, "open_playback", False)
-    number, headers = new_subscriber(http, household["base"])
-    case = _cases(http, admin, household, live_channel, encrypted_channel, vod_title["id"], headers,
-                  f"abr-{player}-{mode}")[mode]()
-    result = play(f"{server}/demo/?player={player}&nolist=1&autoplay=0", login=number, password=PASSWORD,
-                  content=case.content, mode=case.mode, window=case.window, watch=2, cap_kbps=650)
+    _, result = seen(played, request)
     assert result["ok"] and not result["errors"], result
     abr = result["abr"]
     assert abr["before"] == 360 and abr["after"] == 240, f"no step down under the cap: {abr}"

@@ -13,7 +13,7 @@ import pytest
 
 from streaming.ffmpeg import ffmpeg_exe
 from streaming.packager.node import LEASE_PREFIX
-from tests.support.channels import channel_body
+from tests.support.channels import channel_body, channel_status
 from tests.support.nodes import NodeThread
 from tests.support.waiting import wait_for
 
@@ -27,10 +27,6 @@ def _channel(http, admin, **overrides) -> str:  # noqa: ANN001, ANN003
     body = channel_body(cid, **overrides)
     assert http.post("/v1/admin/channels", json=body, headers=admin).status_code == 201
     return cid
-
-
-def _status(http, admin, cid: str) -> dict:  # noqa: ANN001
-    return http.get(f"/v1/admin/channels/{cid}/status", headers=admin).json()
 
 
 def _last_seq(http, cid: str) -> int:  # noqa: ANN001
@@ -48,7 +44,7 @@ def node(rt, server):  # noqa: ANN001, ANN201
 
 def test_a_test_pattern_channel_goes_live_with_labelled_audio(http, admin, node, server, tmp_path) -> None:  # noqa: ANN001
     cid = _channel(http, admin, source_url="testcard:", audio_tracks=AUDIO)
-    wait_for(lambda: _status(http, admin, cid)["state"] == "live", 40, "the channel to go live")
+    wait_for(lambda: channel_status(http, admin, cid)["state"] == "live", 40, "the channel to go live")
     wait_for(lambda: _last_seq(http, cid) >= 2, 20, "three segments")
     master = m3u8.loads(http.playlist(f"/live/{cid}/cmaf/master.m3u8", resolve=True).text)
     audio = {m.language: m for m in master.media if m.type == "AUDIO"}
@@ -62,24 +58,24 @@ def test_a_test_pattern_channel_goes_live_with_labelled_audio(http, admin, node,
     log = proc.stderr.decode(errors="replace")
     assert proc.returncode == 0, log[-2000:]
     assert re.search(r"Stream #\d+:\d+\(pol\): Audio: aac", log) and re.search(r"Stream #\d+:\d+\(eng\): Audio: aac", log)
-    status = _status(http, admin, cid)
+    status = channel_status(http, admin, cid)
     assert status["current_source"] == "primary" and status["node"] == node.node.node_id
     # Disabling the channel stops its packaging.
     assert http.post(f"/v1/admin/channels/{cid}/disable", headers=admin).status_code == 200
-    wait_for(lambda: _status(http, admin, cid)["state"] == "stopped", 20, "the channel to stop")
+    wait_for(lambda: channel_status(http, admin, cid)["state"] == "stopped", 20, "the channel to stop")
     assert cid not in node.holds()
 
 
 def test_a_broken_source_goes_down_with_a_reason_and_others_keep_running(http, admin, node) -> None:  # noqa: ANN001
     good = _channel(http, admin, source_url="testcard:")
     bad = _channel(http, admin, source_url="file:///nonexistent/smartgo-missing.ts")
-    wait_for(lambda: _status(http, admin, good)["state"] == "live", 40, "the good channel to go live")
-    down = wait_for(lambda: (s := _status(http, admin, bad))["state"] == "down" and s, 40, "the bad channel down")
+    wait_for(lambda: channel_status(http, admin, good)["state"] == "live", 40, "the good channel to go live")
+    down = wait_for(lambda: (s := channel_status(http, admin, bad))["state"] == "down" and s, 40, "the bad channel down")
     assert down["reason"] and "not found" in down["reason"] and down["restarts"] >= 3
     before = _last_seq(http, good)
     time.sleep(4)
     assert _last_seq(http, good) >= before + 1  # the sick channel disturbed nothing
-    assert _status(http, admin, good)["state"] == "live"
+    assert channel_status(http, admin, good)["state"] == "live"
     # The live window of the dead channel still advances with gaps? It never had a segment:
     # its playlist stays empty but valid.
     http.playlist(f"/live/{bad}/cmaf/360p.m3u8")
@@ -87,7 +83,7 @@ def test_a_broken_source_goes_down_with_a_reason_and_others_keep_running(http, a
 
 def test_failover_to_the_backup_source(http, admin, node) -> None:  # noqa: ANN001
     cid = _channel(http, admin, source_url="file:///nonexistent/primary.ts", backup_source_url="testcard:")
-    status = wait_for(lambda: (s := _status(http, admin, cid))["current_source"] == "backup"
+    status = wait_for(lambda: (s := channel_status(http, admin, cid))["current_source"] == "backup"
                       and s["state"] == "degraded" and s["reason"] == "running on the backup source" and s,
                       60, "failover to the backup")
     assert status["restarts"] >= 3
@@ -100,7 +96,7 @@ def test_two_nodes_never_share_a_channel_and_a_dead_nodes_channel_moves(http, ad
     b = NodeThread(rt, server, "node-b").start()
     try:
         cid = _channel(http, admin, source_url="testcard:")
-        wait_for(lambda: _status(http, admin, cid)["state"] == "live", 40, "the channel live")
+        wait_for(lambda: channel_status(http, admin, cid)["state"] == "live", 40, "the channel live")
         holders = [n for n in (a, b) if cid in n.holds()]
         assert len(holders) == 1
         owner, other = (a, b) if holders[0] is a else (b, a)
@@ -136,7 +132,7 @@ def _source_file(path, *, size: str = "640x360", audio: bool = True) -> str:  # 
 def test_a_ladder_bigger_than_its_source_is_degraded_with_a_reason(http, admin, node, tmp_path) -> None:  # noqa: ANN001
     source = _source_file(tmp_path / "small.ts", size="320x240")
     cid = _channel(http, admin, source_url=source)
-    status = wait_for(lambda: (s := _status(http, admin, cid))["state"] == "degraded" and s, 40,
+    status = wait_for(lambda: (s := channel_status(http, admin, cid))["state"] == "degraded" and s, 40,
                       "the channel degraded")
     assert "320x240" in status["reason"] and "640x360" in status["reason"]
     wait_for(lambda: _last_seq(http, cid) >= 1, 20, "segments all the same")
@@ -145,7 +141,7 @@ def test_a_ladder_bigger_than_its_source_is_degraded_with_a_reason(http, admin, 
 def test_a_source_without_audio_goes_down_with_a_reason(http, admin, node, tmp_path) -> None:  # noqa: ANN001
     source = _source_file(tmp_path / "silent.ts", audio=False)
     cid = _channel(http, admin, source_url=source, audio_tracks=AUDIO[:1])
-    status = wait_for(lambda: (s := _status(http, admin, cid))["state"] == "down" and s, 60,
+    status = wait_for(lambda: (s := channel_status(http, admin, cid))["state"] == "down" and s, 60,
                       "the channel down")
     assert "lacks a stream" in status["reason"]
 
@@ -156,9 +152,9 @@ def test_back_to_the_primary_source_when_it_recovers(http, admin, rt, server, tm
     n = NodeThread(rt, server, f"node-{uuid.uuid4().hex[:6]}", policy=fast).start()
     try:
         cid = _channel(http, admin, source_url=f"file://{primary}", backup_source_url="testcard:")
-        wait_for(lambda: _status(http, admin, cid)["current_source"] == "backup", 40, "failover")
+        wait_for(lambda: channel_status(http, admin, cid)["current_source"] == "backup", 40, "failover")
         _source_file(primary)  # the primary comes back
-        status = wait_for(lambda: (s := _status(http, admin, cid))["current_source"] == "primary"
+        status = wait_for(lambda: (s := channel_status(http, admin, cid))["current_source"] == "primary"
                           and s["state"] == "live" and s, 60, "the switch back to the primary")
         assert status["reason"] is None
         before = _last_seq(http, cid)
@@ -173,8 +169,8 @@ def test_a_source_whose_resolution_changes_is_degraded_and_keeps_publishing(http
     changing = tmp_path / "changing.ts"  # MPEG-TS concatenates: 6 s at 640x360, then 320x240
     changing.write_bytes(Path(big).read_bytes() + Path(small).read_bytes())
     cid = _channel(http, admin, source_url=f"file://{changing}")
-    wait_for(lambda: _status(http, admin, cid)["state"] == "live", 40, "the channel live")
-    status = wait_for(lambda: (s := _status(http, admin, cid))["state"] == "degraded" and s, 40,
+    wait_for(lambda: channel_status(http, admin, cid)["state"] == "live", 40, "the channel live")
+    status = wait_for(lambda: (s := channel_status(http, admin, cid))["state"] == "degraded" and s, 40,
                       "the channel degraded by the change")
     assert status["reason"] == "source resolution changed mid-stream; renditions keep their configured sizes"
     before = _last_seq(http, cid)
