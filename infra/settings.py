@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     database_pool_timeout_s: float = Field(5.0, gt=0, le=60)
     ingest_url: str = ""
     packager_lease_s: float = Field(2.0, gt=0.2, le=60)
+    # x264 preset of the live channels a packager encodes: each step faster costs less CPU per
+    # channel (ultrafast about half of veryfast on the 360p/240p ladder) for more bits per quality.
+    live_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = "veryfast"
     # SIGTERM: /readyz answers 503 this long (so balancers move players away) before the
     # process stops taking work, finishes what it holds and exits.
     drain_s: float = Field(5.0, ge=0, le=300)

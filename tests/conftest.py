@@ -26,7 +26,7 @@ from infra.migrate import upgrade
 from infra.runtime import Runtime, set_runtime
 from infra.settings import Settings
 from tests.support.channels import channel_body, stop_packaging
-from tests.support.ffmpeg import make_sample_hls
+from tests.support.ffmpeg import TEST_PRESET, make_sample_hls
 from tests.support.http import Client
 from tests.support.run import ADMIN_KEY, BILLING_KEY_ID, BILLING_SECRET, REAL
 
@@ -135,6 +135,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         # Light VOD ladder (a 1080p ladder costs too much CPU here); rungs taller than a source are dropped.
         "vod_ladder": "360p:640x360:700,240p:426x240:300",
         "vod_segment_s": 1.92,
+        # The test channels' encoders at half the CPU of the default (veryfast): many run at once.
+        "live_preset": TEST_PRESET,
     }
     # Each xdist worker (and each pass run beside another) gets a database and a Redis index of its own.
     slot = _slot()

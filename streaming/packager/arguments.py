@@ -15,7 +15,7 @@ TEST_LADDER = (("360p", 640, 360, 800), ("240p", 426, 240, 400))
 
 def testcard_push_args(*, ffmpeg: str, base_url: str, segment_s: float, realtime: bool,
                            duration_s: float | None, headers: dict[str, str] | None,
-                           fps: int = 25) -> list[str]:
+                           fps: int = 25, preset: str = "veryfast") -> list[str]:
     """Return ffmpeg args that encode a 2-rendition test pattern as CMAF HLS to base_url.
 
     base_url is an http(s) ingest prefix (``.../ingest/{channel}/cmaf``) pushed with PUT, or
@@ -38,7 +38,7 @@ def testcard_push_args(*, ffmpeg: str, base_url: str, segment_s: float, realtime
     args += ["-filter_complex", split]
     for i in range(len(TEST_LADDER)):
         args += ["-map", f"[v{i}]", "-map", "1:a"]
-    args += ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main",
+    args += ["-c:v", "libx264", "-preset", preset, "-profile:v", "main",
              "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
              "-force_key_frames", f"expr:gte(t,n_forced*{segment_s})"]
     for i, (_, _, _, kbps) in enumerate(TEST_LADDER):
@@ -159,7 +159,7 @@ def var_stream_map(spec: PackagerSpec) -> str:
 
 
 def packager_args(spec: PackagerSpec, *, ffmpeg: str, source_url: str, ingest_base: str,
-                  headers: dict[str, str], font: str | None = None) -> list[str]:
+                  headers: dict[str, str], font: str | None = None, preset: str = "veryfast") -> list[str]:
     """Return the ffmpeg argv packaging a channel from a source into our ingest (pure)."""
     video, audios = input_stream(source_url, spec, font)
     gop = round(spec.segment_s * spec.rungs[0].frame_rate)
@@ -175,7 +175,7 @@ def packager_args(spec: PackagerSpec, *, ffmpeg: str, source_url: str, ingest_ba
             cap = f"{rung.video_kbps}k"
             codec.update({f"b:v:{i}": cap, f"maxrate:v:{i}": cap,
                           f"bufsize:v:{i}": f"{int(rung.video_kbps * spec.segment_s)}k"})
-        codec.update({"c:v": "libx264", "preset": "veryfast", "profile:v": "main", "g": gop,
+        codec.update({"c:v": "libx264", "preset": preset, "profile:v": "main", "g": gop,
                       "keyint_min": gop, "sc_threshold": 0, "pix_fmt": "yuv420p",
                       "force_key_frames": f"expr:gte(t,n_forced*{spec.segment_s:g})",
                       "c:a": "aac", "ar": 48000, "ac": 2})

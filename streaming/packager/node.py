@@ -213,7 +213,7 @@ class PackagerNode:
 
         def args_for(source: str) -> list[str]:
             return packager_args(spec, ffmpeg=ffmpeg, source_url=source, ingest_base=self.ingest_url,
-                                 headers=headers, font=self._font)
+                                 headers=headers, font=self._font, preset=self.rt.settings.live_preset)
 
         sup = ChannelSupervisor(
             channel.id, args_for=args_for, primary=channel.source_url or "",

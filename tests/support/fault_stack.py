@@ -31,6 +31,7 @@ from entitlements.accounts.billing import signature
 from infra.db import Database
 from streaming.timeline import service
 from streaming.timeline.runs import segments_in
+from tests.support.ffmpeg import TEST_PRESET
 from tests.support.services import OwnPostgres, OwnRedis, OwnS3, free_port, temp_root
 from tests.support.waiting import wait_for
 
@@ -192,7 +193,7 @@ class FaultStack:
                 "SMARTGO_S3_SECRET_ACCESS_KEY": "testing", "SMARTGO_SECRET_KEY": "fault-secret-" + "k" * 20,
                 "SMARTGO_INGEST_SECRET": "fault-ingest-" + "k" * 20, "SMARTGO_BOOTSTRAP_ADMIN_KEY": ADMIN,
                 "SMARTGO_BILLING_KEYS": f"{BILLING_ID}:{BILLING_SECRET}", "SMARTGO_LOG_LEVEL": "INFO",
-                "SMARTGO_INGEST_URL": self.url, "SMARTGO_DRAIN_S": "0", **extra}
+                "SMARTGO_INGEST_URL": self.url, "SMARTGO_DRAIN_S": "0", "SMARTGO_LIVE_PRESET": TEST_PRESET, **extra}
 
     def start(self) -> "FaultStack":
         """Start the services, the processes, the channel and the player; return once it plays."""

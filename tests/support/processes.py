@@ -16,4 +16,5 @@ def smartgo_env(settings: Settings, **extra: str) -> dict[str, str]:
             "SMARTGO_S3_ACCESS_KEY_ID": "testing", "SMARTGO_S3_SECRET_ACCESS_KEY": "testing",
             "SMARTGO_INGEST_SECRET": settings.ingest_secret, "SMARTGO_SECRET_KEY": settings.secret_key,
             "SMARTGO_BILLING_KEYS": settings.billing_keys,
-            "SMARTGO_BOOTSTRAP_ADMIN_KEY": settings.bootstrap_admin_key, **extra}
+            "SMARTGO_BOOTSTRAP_ADMIN_KEY": settings.bootstrap_admin_key,
+            "SMARTGO_LIVE_PRESET": settings.live_preset, **extra}

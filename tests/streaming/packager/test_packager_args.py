@@ -42,6 +42,13 @@ def opt(args: list[str], name: str) -> list[str]:
     return [args[i + 1] for i, a in enumerate(args) if a == name]
 
 
+@pytest.mark.parametrize("preset", ["ultrafast", "veryfast", "medium"])
+def test_the_live_preset_setting_reaches_x264(preset: str) -> None:
+    args = packager_args(spec(), ffmpeg="ff", source_url="testcard:", ingest_base="http://i", headers=AUTH,
+                         preset=preset)
+    assert opt(args, "-preset") == [preset] and opt(args, "-c:v") == ["libx264"]
+
+
 def test_full_ladder_argv_with_demuxed_audio_from_testcard() -> None:
     args = packager_args(spec(), ffmpeg="/opt/ffmpeg", source_url="testcard:",
                          ingest_base="http://127.0.0.1:8080", headers=AUTH, font="/f.ttf")
