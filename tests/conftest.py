@@ -41,8 +41,8 @@ SLOW_FIRST = ("infra/test_schemathesis.py", "streaming/packager/test_packager.py
 
 
 # ./dev test runs these folders' tests of the embedded pass in a part of their own (--part late),
-# after the fault tests and beside the browser tests, so that both stages of the run take about
-# as long (docs/benchmarks.md, "The whole CI run").
+# beside the browser tests, so that the passes' stage and the browsers' take about as long
+# (docs/benchmarks.md, "The whole CI run").
 LATE = ("recorder/", "workers/")
 
 
