@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Known development secrets: accepted only in the embedded mode, refused anywhere else.
 DEV_SECRET = "smartgo-dev-secret-change-me"
 DEV_ADMIN_KEY = "smartgo-dev-admin-key"
+# x264's presets, fastest first: the live packager's and VOD ingest's encoders take one each.
+X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                     "veryslow"]
 
 
 class SettingsError(ValueError):
@@ -68,7 +71,7 @@ class Settings(BaseSettings):
     packager_lease_s: float = Field(2.0, gt=0.2, le=60)
     # x264 preset of the live channels a packager encodes: each step faster costs less CPU per
     # channel (ultrafast about half of veryfast on the 360p/240p ladder) for more bits per quality.
-    live_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = "veryfast"
+    live_preset: X264Preset = "veryfast"
     # SIGTERM: /readyz answers 503 this long (so balancers move players away) before the
     # process stops taking work, finishes what it holds and exits.
     drain_s: float = Field(5.0, ge=0, le=300)
@@ -118,7 +121,7 @@ class Settings(BaseSettings):
     # segment length (a whole number of AAC frames at 48 kHz and of frames at 25 fps), x264 preset.
     vod_ladder: str = "1080p:1920x1080:5000,720p:1280x720:2800,480p:854x480:1200,360p:640x360:700"
     vod_segment_s: float = Field(3.84, ge=1.0, le=10.0)
-    vod_preset: str = "veryfast"
+    vod_preset: X264Preset = "veryfast"
     vod_max_upload_bytes: int = Field(8 * 1024**3, ge=1024)  # through the API; larger ones go multipart
 
     @model_validator(mode="after")
