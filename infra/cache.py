@@ -28,6 +28,10 @@ class Cache(ABC):
         """Return the value, or None when absent or expired."""
 
     @abstractmethod
+    def get_many(self, *keys: str) -> list[bytes | None]:
+        """Return the values of keys in order (None where absent), in one round trip."""
+
+    @abstractmethod
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
         """Store value for ttl_s seconds."""
 
@@ -62,6 +66,11 @@ class InProcessCache(Cache):
         with self._lock:
             item = self._live(key, time.monotonic())
             return item[1] if item else None
+
+    def get_many(self, *keys: str) -> list[bytes | None]:
+        with self._lock:
+            now = time.monotonic()
+            return [item[1] if (item := self._live(key, now)) else None for key in keys]
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
         with self._lock:
@@ -107,6 +116,9 @@ class RedisCache(Cache):
 
     def get(self, key: str) -> bytes | None:
         return self._call(self._redis.get, self.PREFIX + key)
+
+    def get_many(self, *keys: str) -> list[bytes | None]:
+        return self._call(self._redis.mget, [self.PREFIX + k for k in keys]) if keys else []
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
         self._call(lambda: self._redis.set(self.PREFIX + key, value, px=max(1, int(ttl_s * 1000))))

@@ -14,8 +14,9 @@ from infra.db import DatabaseUnavailable
 from infra.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """Return the process runtime stored on the app."""
+    # async: pure, so FastAPI calls it on the loop rather than hopping to a worker thread.
     return request.app.state.runtime
 
 

@@ -64,6 +64,17 @@ class InvalidInput(SmartGoError):
     status = 422
 
 
+class TooManyRequests(SmartGoError):
+    """A request refused for now, to be retried after ``retry_after_s`` seconds (sent as Retry-After)."""
+
+    code = "TOO_MANY_REQUESTS"
+    status = 429
+
+    def __init__(self, message: str = "", *, retry_after_s: int, **details: Any) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **details)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 class ServiceUnavailable(SmartGoError):
     """A backing service (database, storage, Redis) failed; the client should retry."""
 

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     # still make, including a decision this process made for the same request within the grace.
     playback_outage_policy: Literal["closed", "open"] = "closed"
     playback_outage_grace_s: int = Field(900, ge=0, le=86400)
+    # Admission to the door (entitlements/playback/admission.py): starts worked on at once per
+    # process, the longest a start waits before it is refused with 429 and Retry-After, and the
+    # starts one account may have in flight per process.
+    playback_start_concurrency: int = Field(4, ge=1, le=64)
+    playback_start_queue_s: float = Field(5.0, gt=0, le=60)
+    playback_starts_per_account: int = Field(2, ge=1, le=100)
     notifier: str = "outbox"  # "outbox", or "package.module:Class" of your own Notifier
     # The signed webhook relay of outbox events (infra/webhooks.py); an empty URL turns it off.
     webhook_url: str = ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from entitlements.accounts import passwords, service
@@ -26,6 +26,7 @@ from entitlements.accounts.errors import (
 )
 from entitlements.accounts.models import (
     AuthSession,
+    Device,
     DeviceAuthorization,
     PasswordReset,
     RefreshToken,
@@ -169,6 +170,28 @@ def authenticate(rt: Runtime, *, db_session: Session, access_token: str | None) 
     if session is None or session.revoked_at is not None:
         raise InvalidAccessToken("invalid, expired or revoked access token")
     return principal
+
+
+_SUB, _DEV, _AUTH = Subscriber.__table__.c, Device.__table__.c, AuthSession.__table__.c
+# Built once and run on the connection: the playback door asks it on every start.
+_SIGNED_IN_FOR_UPDATE = (
+    select(_SUB.id, _SUB.status, _SUB.updated_at, _SUB.device_limit, _SUB.parental_pin_hash,
+           _DEV.id.label("device_id"), _DEV.device_type, _DEV.platform, _DEV.os_version, _DEV.profile_override)
+    .select_from(Subscriber.__table__.join(AuthSession.__table__, _AUTH.subscriber_id == _SUB.id)
+                 .outerjoin(Device.__table__, _DEV.id == _AUTH.device_id))
+    .where(_AUTH.id == bindparam("session_id"), _AUTH.revoked_at.is_(None), _SUB.id == bindparam("subscriber_id"))
+    .with_for_update(of=Subscriber.__table__))
+
+
+def lock_signed_in(*, db_session: Session, principal: Principal) -> Row:
+    """Return the account row of a principal (`principal_from_token`), locked for this transaction,
+    with its device's columns (None when the device is gone), in one round trip: the playback
+    door's start. A revoked sign-in or removed device is refused."""
+    row = db_session.connection().execute(_SIGNED_IN_FOR_UPDATE, {
+        "session_id": principal.session_id, "subscriber_id": principal.subscriber_id}).first()
+    if row is None:
+        raise InvalidAccessToken("invalid, expired or revoked access token")
+    return row
 
 
 def principal_from_token(rt: Runtime, access_token: str | None) -> Principal:

@@ -27,7 +27,7 @@ BILLING_SIGNATURE = APIKeyHeader(
                 "X-SmartGo-Timestamp and (for changes) Idempotency-Key; see entitlements/accounts/billing.py.")
 
 
-def access_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(SUBSCRIBER_TOKEN)]) -> str | None:
+async def access_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(SUBSCRIBER_TOKEN)]) -> str | None:
     """Return the access token a request carries (Authorization: Bearer), if any."""
     return credentials.credentials if credentials else None
 

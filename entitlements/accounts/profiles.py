@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from entitlements.accounts import service
@@ -79,7 +79,7 @@ def set_pin(rt: Runtime, *, db_session: Session, sub: Subscriber, pin: str) -> N
     db_session.flush()
 
 
-def check_pin(rt: Runtime, *, db_session: Session, sub: Subscriber, pin: str | None) -> None:
+def check_pin(rt: Runtime, *, db_session: Session, sub: Subscriber | Row, pin: str | None) -> None:
     """Raise unless pin is the household PIN; wrong tries are limited per account."""
     if sub.parental_pin_hash is None:
         raise PinNotSet("set a parental PIN first (PUT /v1/me/pin)")

@@ -18,8 +18,10 @@ from entitlements.accounts.deps import (
     CurrentPrincipal,
     client_address,
 )
+from entitlements.accounts.schemas import Principal
 from entitlements.playback import service as playback
 from entitlements.playback import streams
+from entitlements.playback.admission import start_admission
 from entitlements.playback.outage import outage_door
 from entitlements.playback.schemas import (
     PlaybackDecisionRead,
@@ -29,6 +31,7 @@ from entitlements.playback.schemas import (
 )
 from infra.db import DatabaseUnavailable
 from infra.deps import REQUEST_DB_TIMEOUT_S, RuntimeDep, SessionDep, require_staff
+from infra.runtime import Runtime
 from infra.validation import Offset
 
 router = APIRouter()
@@ -40,23 +43,33 @@ SessionIdPath = Annotated[str, Path(pattern=r"^[a-f0-9]{32}$", description="play
 
 # -- the door and the streams ---------------------------------------------------------------------
 @router.post("/v1/playback", response_model=PlaybackStart, tags=["playback"])
-def start_playback(body: PlaybackRequest, request: Request, token: AccessToken, rt: RuntimeDep) -> PlaybackStart:
+async def start_playback(body: PlaybackRequest, request: Request, token: AccessToken, rt: RuntimeDep) -> PlaybackStart:
     """Ask to play content in a mode on this device: a signed URL, or 403 with the reason.
 
-    While the database is away the door follows SMARTGO_PLAYBACK_OUTAGE_POLICY (entitlements/playback/outage.py).
+    A storm of starts is answered 429 with Retry-After beyond what this process answers in time
+    (entitlements/playback/admission.py). While the database is away the door follows
+    SMARTGO_PLAYBACK_OUTAGE_POLICY (entitlements/playback/outage.py).
     """
     # The URL points where the player reached us, unless a public base URL (a CDN) is set.
     base = rt.settings.public_base_url or str(request.base_url)
-    address = client_address(request)
+    # Checked on the loop: a forged or expired token costs no thread, no queue place and no query.
+    who = auth.principal_from_token(rt, token)
+    admission = start_admission(rt)
+    return await admission.run(who.subscriber_id, _start_playback, rt, body, token, who, client_address(request),
+                               base)
+
+
+def _start_playback(rt: Runtime, body: PlaybackRequest, token: str | None, who: Principal, address: str,
+                    base: str) -> PlaybackStart:
     try:
         if not rt.health.is_up("database"):
             raise DatabaseUnavailable("database unavailable, retry")
         # This route owns its transaction (not SessionDep) so that the database being away is
         # seen here, where the outage policy applies, and not in a dependency before it.
         with rt.db.session(timeout_s=REQUEST_DB_TIMEOUT_S) as db_session:
-            who = auth.authenticate(rt, db_session=db_session, access_token=token)
-            return playback.request_playback(rt, db_session=db_session, principal=who, request=body,
-                                             address=address, base_url=base)
+            account = auth.lock_signed_in(db_session=db_session, principal=who)
+            return playback.request_playback(rt, db_session=db_session, principal=who, account=account,
+                                             request=body, address=address, base_url=base)
     except DatabaseUnavailable as err:
         return outage_door(rt).start(access_token=token, request=body, address=address, base_url=base, err=err)
 

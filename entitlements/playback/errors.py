@@ -10,6 +10,7 @@ from infra.errors import (
     InvalidInput,
     NotFound,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
 )
 
@@ -102,3 +103,16 @@ class StreamsUnavailable(ServiceUnavailable):
 
     code = "STREAMS_UNAVAILABLE"
     dependency = "redis"
+
+
+# -- admission to the door (entitlements/playback/admission.py) --
+class StartsBusy(TooManyRequests):
+    """More players are starting at once than this process answers in time: retry after Retry-After."""
+
+    code = "STARTS_BUSY"
+
+
+class AccountStartsBusy(TooManyRequests):
+    """This account already has as many starts in flight as it may."""
+
+    code = "ACCOUNT_STARTS_BUSY"

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from catalog.channels import service as catalog_service
@@ -172,7 +172,7 @@ def package_limits(rt: Runtime, *, db_session: Session) -> dict[str, PackageLimi
     return limits
 
 
-def account_limits(rt: Runtime, *, db_session: Session, sub: Subscriber, held: frozenset[str]) -> Limits:
+def account_limits(rt: Runtime, *, db_session: Session, sub: Subscriber | Row, held: frozenset[str]) -> Limits:
     """Return the limits of an account holding these packages (the rule in entitlements/packages/rules.py)."""
     catalogue = package_limits(rt, db_session=db_session)
     combined = combine_limits(catalogue[c] for c in sorted(held) if c in catalogue)
@@ -229,7 +229,7 @@ def _title_target(db_session: Session, request: PlaybackRequest, now: dt.datetim
     return Target("", f"title:{title.id}", "vod", kind="vod", asset_id=title.asset_id), facts
 
 
-def gather_facts(rt: Runtime, *, db_session: Session, sub: Subscriber, principal: Principal,
+def gather_facts(rt: Runtime, *, db_session: Session, sub: Subscriber | Row, principal: Principal,
                  request: PlaybackRequest, address: str, strict: bool = True, window: tuple[int, int] | None = None,
                  profile=None) -> tuple[PlaybackFacts, Target]:  # noqa: ANN001 - a DeviceProfile
     """Collect everything the decision needs about the request, the account and the content;
@@ -270,7 +270,7 @@ def gather_facts(rt: Runtime, *, db_session: Session, sub: Subscriber, principal
     return facts, target
 
 
-def account_facts(rt: Runtime, *, db_session: Session, sub: Subscriber) -> tuple[frozenset[str], Limits, tuple]:
+def account_facts(rt: Runtime, *, db_session: Session, sub: Subscriber | Row) -> tuple[frozenset[str], Limits, tuple]:
     """Return the account's packages valid now, its limits and its devices in order (id, type).
 
     Packages and devices are cached in the shared cache under the account row's ``updated_at``,

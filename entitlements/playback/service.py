@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog.guide import service as guide
 from catalog.guide.events import ProgrammeRightsChanged
 from entitlements.accounts import service
 from entitlements.accounts.events import AccountChanged, DeviceRemoved
-from entitlements.accounts.models import Device, Subscriber
+from entitlements.accounts.models import Subscriber
 from entitlements.accounts.schemas import Principal
 from entitlements.accounts.tokens import PlaybackGrant
 from entitlements.packages.events import CatalogueChanged
@@ -47,7 +47,7 @@ from streaming.timeline import service as streaming_service
 
 
 # -- streams ----------------------------------------------------------------------------------
-def to_stream_read(session: PlaybackSession, current_device: str | None = None) -> StreamRead:
+def to_stream_read(session: PlaybackSession | Row, current_device: str | None = None) -> StreamRead:
     """Return the API view of a stream."""
     return StreamRead(session_id=session.id, device_id=session.device_id, content=session.content,
                       mode=session.mode, started_at=utc(session.created_at),
@@ -63,11 +63,31 @@ def end_sessions(rt: Runtime, *, db_session: Session, sessions: list[PlaybackSes
             ended.append(session.id)
     if ended:
         db_session.flush()
-        cache = rt.cache
-        # Only once the end is committed: a rolled-back stop must leave the stream counted.
-        run_after_commit(db_session, lambda: cache.delete(*(lease_key(sid) for sid in ended)))
-        notify_after_commit(db_session, REVOKED_TOPIC, {"sessions": ended, "reason": reason})
+        _announce_ended(rt, db_session, ended, reason)
     return ended
+
+
+# The door's writes, built once and run on the connection: a start costs these and nothing more.
+_SESSIONS = PlaybackSession.__table__
+_HAND_OVER = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.ended_at.is_(None))
+              .values(ended_at=bindparam("now"), end_reason="handed_over"))
+_OPEN_SESSION = insert(_SESSIONS)
+_AUDIT = insert(PlaybackDecisionLog.__table__)
+
+
+def _hand_over(rt: Runtime, db_session: Session, session_id: str) -> None:
+    """End the stream a start replaces."""
+    ended = db_session.connection().execute(_HAND_OVER, {"session_id": session_id,
+                                                         "now": service.now_utc()}).rowcount
+    if ended:
+        _announce_ended(rt, db_session, [session_id], "handed_over")
+
+
+def _announce_ended(rt: Runtime, db_session: Session, ended: list[str], reason: str) -> None:
+    cache = rt.cache
+    # Only once the end is committed: a rolled-back stop must leave the stream counted.
+    run_after_commit(db_session, lambda: cache.delete(*(lease_key(sid) for sid in ended)))
+    notify_after_commit(db_session, REVOKED_TOPIC, {"sessions": ended, "reason": reason})
 
 
 def _own_session(db_session: Session, subscriber_id: str, session_id: str) -> PlaybackSession:
@@ -94,21 +114,22 @@ def heartbeat(rt: Runtime, *, db_session: Session, subscriber_id: str, session_i
 # -- deciding ---------------------------------------------------------------------------------
 def _audit(db_session: Session, facts: PlaybackFacts, sub_id: str, decision: Decision, session_id: str | None,
            address: str) -> None:
-    db_session.add(PlaybackDecisionLog(
+    db_session.connection().execute(_AUDIT, dict(
         at=service.now_utc(), subscriber_id=sub_id, device_id=facts.device_id, session_id=session_id,
         content=facts.content, mode=facts.mode, outcome="allowed" if decision.allowed else "denied",
         reason=decision.reason, address=address[:45]))
-    db_session.flush()
 
 
-def request_playback(rt: Runtime, *, db_session: Session, principal: Principal, request: PlaybackRequest,
-                     address: str, base_url: str | None = None) -> PlaybackStart:
-    """Decide a playback request; open a session with a signed URL or raise the reason."""
-    # The account row is locked, so two players starting at once cannot both take the last stream.
-    sub = db_session.scalar(select(Subscriber).where(Subscriber.id == principal.subscriber_id).with_for_update())
-    if sub is None:
-        raise PlaybackSessionNotFound("no such subscriber")
-    profile = service.device_profile(db_session.get(Device, principal.device_id) if principal.device_id else None)
+def request_playback(rt: Runtime, *, db_session: Session, principal: Principal, account: Row,
+                     request: PlaybackRequest, address: str, base_url: str | None = None) -> PlaybackStart:
+    """Decide a playback request; open a session with a signed URL or raise the reason.
+
+    ``account`` is the signed-in account's row with its device's columns, locked for this
+    transaction (`auth.authenticate_for_update`), so two players starting at once cannot both
+    take the last stream.
+    """
+    sub = account
+    profile = service.device_profile(account if account.device_id is not None else None)
     facts, target = gather_facts(rt, db_session=db_session, sub=sub, principal=principal, request=request,
                                  address=address, profile=profile)
     decision = decide(facts)
@@ -121,26 +142,26 @@ def request_playback(rt: Runtime, *, db_session: Session, principal: Principal, 
     if not facts.streams_counted:  # Redis away and the outage policy open (entitlements/playback/outage.py)
         decision = replace(decision, reason="STREAMS_UNCOUNTED")
     if decision.replaces:
-        old = db_session.get(PlaybackSession, decision.replaces)
-        end_sessions(rt, db_session=db_session, sessions=[old] if old else [], reason="handed_over")
+        _hand_over(rt, db_session, decision.replaces)
     now = service.now_utc()
     expires = now + dt.timedelta(seconds=rt.settings.playback_session_max_s)
     window = target.window if request.mode == "bytime" else None
-    session = PlaybackSession(id=new_id(), subscriber_id=sub.id, device_id=principal.device_id,
-                              profile_id=request.profile_id, content=facts.content, mode=request.mode,
-                              channel_id=target.channel_id or None, window_start=window[0] if window else None,
-                              window_end=window[1] if window else None, created_at=now, expires_at=expires)
-    db_session.add(session)
-    _audit(db_session, facts, sub.id, decision, session.id, address)
+    session_id = new_id()
+    db_session.connection().execute(_OPEN_SESSION, dict(
+        id=session_id, subscriber_id=sub.id, device_id=principal.device_id, profile_id=request.profile_id,
+        content=facts.content, mode=request.mode, channel_id=target.channel_id or None,
+        window_start=window[0] if window else None, window_end=window[1] if window else None, created_at=now,
+        expires_at=expires))
+    _audit(db_session, facts, sub.id, decision, session_id, address)
     if facts.streams_counted:
-        keep_alive(rt, [session.id])
-    token = playback_tokens(rt).sign(PlaybackGrant(session.id, sub.id, principal.device_id, target.scope,
+        keep_alive(rt, [session_id])
+    token = playback_tokens(rt).sign(PlaybackGrant(session_id, sub.id, principal.device_id, target.scope,
                                                  target.mode, int(expires.timestamp())))
     base = (base_url or rt.settings.base_url).rstrip("/")
     run_after_commit(db_session, lambda: outage_door(rt).remember(principal, request, target, profile.path_part,
                                                                   profile.code))
     ws, we = (dt.datetime.fromtimestamp(t, dt.UTC) for t in target.window) if target.window else (None, None)
-    return PlaybackStart(session_id=session.id, url=f"{base}/p/{token}/{target.master_path(profile.path_part)}",
+    return PlaybackStart(session_id=session_id, url=f"{base}/p/{token}/{target.master_path(profile.path_part)}",
                          expires_at=expires, heartbeat_every_s=max(5, int(rt.settings.stream_lease_s / 3)),
                          replaced_session_id=decision.replaces, device_profile=profile.code,
                          segment_set=target.segment_set, window_start=ws, window_end=we)

@@ -6,7 +6,7 @@ a lease period after the player stops.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from entitlements.accounts import service
@@ -45,14 +45,25 @@ def open_sessions(*, db_session: Session, subscriber_id: str) -> list[PlaybackSe
         PlaybackSession.expires_at > now).order_by(PlaybackSession.created_at)))
 
 
-def active_streams(rt: Runtime, *, db_session: Session, subscriber_id: str) -> list[PlaybackSession]:
-    """Return the account's sessions whose stream lease is alive (what counts as a stream)."""
+_OPEN = PlaybackSession.__table__.c
+# Built once and run on the connection: every start asks it (the door's hot path).
+_OPEN_STREAMS = (select(_OPEN.id, _OPEN.device_id, _OPEN.content, _OPEN.mode, _OPEN.created_at)
+                 .where(_OPEN.subscriber_id == bindparam("subscriber_id"), _OPEN.ended_at.is_(None),
+                        _OPEN.expires_at > bindparam("now"))
+                 .order_by(_OPEN.created_at))
+
+
+def active_streams(rt: Runtime, *, db_session: Session, subscriber_id: str) -> list[Row]:
+    """Return the account's sessions whose stream lease is alive (what counts as a stream):
+    rows of id, device_id, content, mode and created_at."""
     cache = rt.cache
-    sessions = open_sessions(db_session=db_session, subscriber_id=subscriber_id)
+    sessions = db_session.connection().execute(_OPEN_STREAMS, {"subscriber_id": subscriber_id,
+                                                               "now": service.now_utc()}).all()
     if not sessions:
         return []
     _check_reachable(rt)
     try:
-        return [s for s in sessions if cache.get(lease_key(s.id)) is not None]
+        leases = cache.get_many(*(lease_key(s.id) for s in sessions))
+        return [s for s, lease in zip(sessions, leases, strict=True) if lease is not None]
     except CacheUnavailable as err:
         raise StreamsUnavailable("streams cannot be counted now (the shared cache is away); retry") from err

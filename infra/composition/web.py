@@ -51,8 +51,9 @@ def _error(status: int, code: str, message: str, details=None, headers=None) -> 
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
-def refuse_nul(request: Request) -> None:
+async def refuse_nul(request: Request) -> None:
     """Refuse a NUL in path and query parameters."""
+    # async: pure, so every request checks it on the loop rather than hopping to a worker thread.
     # PostgreSQL refuses NUL in text and SQLite stores it: the two databases would answer differently.
     sources = (("path", request.path_params.items()), ("query", request.query_params.multi_items()))
     problems = [{"type": "string_pattern_mismatch", "loc": (where, name), "msg": "NUL is not allowed", "input": value}

@@ -210,3 +210,17 @@ def test_account_facts_are_cached_until_the_account_changes(http, rt, billing, h
     assert billing.send("PUT", f"/v1/billing/subscribers/{number}/packages",
                         {"packages": [{"code": code}, {"code": extra["code"]}]}).status_code == 200
     assert facts() == {code, extra["code"]}  # an account change is seen at once
+
+
+def test_a_forged_token_is_refused_and_the_genuine_one_still_starts(http, household) -> None:  # noqa: ANN001
+    forged = dict(household["phone"], access_token=household["phone"]["access_token"][:-4] + "AAAA")
+    resp = play(http, forged, household["channel"]["id"])
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "INVALID_ACCESS_TOKEN"
+    assert play(http, household["phone"], household["channel"]["id"]).status_code == 200
+
+
+def test_a_revoked_sign_in_is_refused_at_the_door(http, household) -> None:  # noqa: ANN001
+    tv = login(http, household["sub"]["customer_number"]).json()
+    assert http.post("/v1/auth/logout", headers=bearer(tv)).status_code == 204
+    resp = play(http, tv, household["channel"]["id"])
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "INVALID_ACCESS_TOKEN"
