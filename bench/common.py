@@ -91,11 +91,19 @@ class Server:
             self.proc.kill()
 
 
-def start_server(mode: str, *, workers: int = 1, wrap: list[str] = (), start_timeout_s: float = 60) -> Server:
-    """Start `smartgo api` (behind a wrapper such as valgrind) in a fresh data folder; wait until it answers."""
+def start_server(mode: str, *, workers: int = 1, wrap: list[str] = (), start_timeout_s: float = 60,
+                 beside: Server | None = None) -> Server:
+    """Start `smartgo api` (behind a wrapper such as valgrind) in a fresh data folder; wait until it answers.
+
+    beside: another origin of that server's deployment (its database, Redis, secrets and storage).
+    """
     data = Path(tempfile.mkdtemp(prefix="smartgo-bench-"))
     port = free_port()
-    env = {**os.environ, **mode_env(mode, data)}
+    if beside:  # (mode_env would make a new database)
+        shared = beside.env.get("SMARTGO_STORAGE_URL") or f"file://{Path(beside.env['SMARTGO_DATA_DIR']).resolve()}/objects"
+        env = {**beside.env, "SMARTGO_DATA_DIR": str(data), "SMARTGO_STORAGE_URL": shared}
+    else:
+        env = {**os.environ, **mode_env(mode, data)}
     proc = subprocess.Popen([*wrap, sys.executable, "-m", "infra.composition.cli", "api", "--port", str(port),
                              "--workers", str(workers)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=open(data / "server.log", "wb"))

@@ -8,6 +8,7 @@ import hmac
 import secrets
 
 from sqlalchemy import String, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from infra.db import Base, UTCDateTime
@@ -57,9 +58,12 @@ def ensure_bootstrap_key(*, db_session: Session, key: str) -> None:
     """Make sure the configured bootstrap admin key exists, so a new install can be administered."""
     digest = _digest(key)
     if db_session.scalar(select(StaffApiKey.id).where(StaffApiKey.key_sha256 == digest)) is None:
-        db_session.add(StaffApiKey(id=secrets.token_hex(8), name="bootstrap", role="admin",
-                                   key_sha256=digest))
-        db_session.flush()
+        try:
+            with db_session.begin_nested():
+                db_session.add(StaffApiKey(id=secrets.token_hex(8), name="bootstrap", role="admin",
+                                           key_sha256=digest))
+        except IntegrityError:
+            pass  # another process starting beside this one (origins behind a balancer) made it first
 
 
 def authenticate(*, db_session: Session, key: str | None, min_role: str) -> StaffApiKey:

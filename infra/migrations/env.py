@@ -1,6 +1,7 @@
 """Alembic environment: the URL comes from SmartGo settings, the metadata from our models."""
 
 from alembic import context
+from sqlalchemy import text
 
 from infra.composition.models import metadata
 from infra.db import make_engine
@@ -27,10 +28,17 @@ def run_online() -> None:
         _run(connection)
 
 
+# Several processes started together (origins behind a balancer, workers) each migrate at start:
+# on PostgreSQL they take turns on this lock, and each after the first finds nothing to do.
+MIGRATION_LOCK = 0x736D61727467  # "smartg"
+
+
 def _run(connection) -> None:  # noqa: ANN001
     context.configure(connection=connection, target_metadata=metadata(),
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

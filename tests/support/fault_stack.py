@@ -31,6 +31,7 @@ from entitlements.accounts.billing import signature
 from infra.db import Database
 from streaming.timeline import service
 from streaming.timeline.runs import segments_in
+from tests.support.balancer import Balancer
 from tests.support.ffmpeg import TEST_PRESET
 from tests.support.services import OwnPostgres, OwnRedis, OwnS3, free_port, temp_root
 from tests.support.waiting import wait_for
@@ -54,6 +55,8 @@ class PlayerFetch:
     last_end: float | None = None  # the newest real segment's end (PDT + EXTINF), epoch seconds
     gaps: int = 0
     segment_status: int | None = None  # the newest real segment's GET
+    discontinuity: int | None = None  # EXT-X-DISCONTINUITY-SEQUENCE
+    origin: str = ""  # the origin that answered, behind a balancer (X-Origin)
 
 
 class Player:
@@ -76,6 +79,7 @@ class Player:
         start = http.post("/v1/playback", headers=self.auth,
                           json={"content": {"type": "channel", "id": self.stack.channel_id}})
         start.raise_for_status()
+        self.session_id = start.json()["session_id"]
         self.media_url = start.json()["url"].replace("master.m3u8", "360p.m3u8")
         self._thread.start()
         return self
@@ -97,12 +101,15 @@ class Player:
             resp = http.get(self.media_url)
         except httpx.HTTPError:
             return PlayerFetch(at, 0)
+        origin = resp.headers.get("x-origin", "")
         if resp.status_code != 200:
-            return PlayerFetch(at, resp.status_code)
+            return PlayerFetch(at, resp.status_code, origin=origin)
         text = resp.text
         sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1))
         count = text.count("#EXTINF")
-        fetch = PlayerFetch(at, 200, sequence, sequence + count - 1 if count else None, gaps=text.count("#EXT-X-GAP"))
+        disc = re.search(r"#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)", text)
+        fetch = PlayerFetch(at, 200, sequence, sequence + count - 1 if count else None, gaps=text.count("#EXT-X-GAP"),
+                            discontinuity=int(disc.group(1)) if disc else 0, origin=origin)
         real = [e for e in re.split(r"(?=#EXT-X-PROGRAM-DATE-TIME)", text) if ".m4s" in e and "#EXT-X-GAP" not in e]
         if real:
             newest = real[-1]
@@ -168,16 +175,28 @@ class Process:
             return fh.read(max(0, end - start)).decode(errors="replace").splitlines()
 
 
-class FaultStack:
-    """PostgreSQL, Redis, S3, an API, a worker and a packager of their own, with a live channel."""
+def _names(kind: str, count: int) -> list[str]:
+    return [kind] if count == 1 else [f"{kind}{i + 1}" for i in range(count)]
 
-    def __init__(self) -> None:
+
+class FaultStack:
+    """PostgreSQL, Redis, S3, APIs, workers and packagers of their own, with a live channel.
+
+    With several APIs, HAProxy balances them (tests/support/balancer.py) and ``url`` is the
+    balancer's; ``origins`` names each API's own URL.
+    """
+
+    def __init__(self, *, apis: int = 1, workers: int = 1, packagers: int = 1, drain_s: float = 0.0) -> None:
         self.root = temp_root("smartgo-faults-")
         self.pg = OwnPostgres(self.root / "pg")
         self.redis = OwnRedis(self.root / "redis")
         self.s3 = OwnS3(self.root / "s3")
-        self.api_port = free_port()
-        self.url = f"http://127.0.0.1:{self.api_port}"
+        self.counts = {"api": apis, "worker": workers, "packager": packagers}
+        self.drain_s = drain_s
+        self.api_ports = {name: free_port() for name in _names("api", apis)}
+        self.origins = {name: f"http://127.0.0.1:{port}" for name, port in self.api_ports.items()}
+        self.balancer = Balancer(self.root / "haproxy", self.api_ports) if apis > 1 else None
+        self.url = self.balancer.url if self.balancer else next(iter(self.origins.values()))
         self.processes: dict[str, Process] = {}
         self.channel_id = f"faults-{uuid.uuid4().hex[:6]}"
         self.client = httpx.Client(base_url=self.url, timeout=20)
@@ -193,22 +212,31 @@ class FaultStack:
                 "SMARTGO_S3_SECRET_ACCESS_KEY": "testing", "SMARTGO_SECRET_KEY": "fault-secret-" + "k" * 20,
                 "SMARTGO_INGEST_SECRET": "fault-ingest-" + "k" * 20, "SMARTGO_BOOTSTRAP_ADMIN_KEY": ADMIN,
                 "SMARTGO_BILLING_KEYS": f"{BILLING_ID}:{BILLING_SECRET}", "SMARTGO_LOG_LEVEL": "INFO",
-                "SMARTGO_INGEST_URL": self.url, "SMARTGO_DRAIN_S": "0", "SMARTGO_LIVE_PRESET": TEST_PRESET, **extra}
+                "SMARTGO_INGEST_URL": self.url, "SMARTGO_DRAIN_S": str(self.drain_s),
+                "SMARTGO_LIVE_PRESET": TEST_PRESET, **extra}
 
     def start(self) -> "FaultStack":
         """Start the services, the processes, the channel and the player; return once it plays."""
         self.pg.start()
         self.redis.start()
         self.s3.start()
-        for name, args in (("api", ["api", "--port", str(self.api_port)]), ("worker", ["worker"]),
-                           ("packager", ["packager", "--health-port", str(free_port())])):
-            data = self.root / name
-            data.mkdir()
-            self.processes[name] = Process(name, args, self.env(data), self.root / f"{name}.log")
-        self.processes["api"].start()
-        self.wait(lambda: self._answers("/healthz"), 60, "the API to start")
-        self.processes["worker"].start()
-        self.processes["packager"].start()
+        for kind, count in self.counts.items():
+            for name in _names(kind, count):
+                args = {"api": ["api", "--port", str(self.api_ports.get(name, 0))], "worker": ["worker"],
+                        "packager": ["packager", "--health-port", str(free_port())]}[kind]
+                data = self.root / name
+                data.mkdir()
+                self.processes[name] = Process(name, args, self.env(data), self.root / f"{name}.log")
+        for name, url in self.origins.items():
+            self.processes[name].start()
+        for name, url in self.origins.items():
+            self.wait(lambda url=url: self._answers(url + "/healthz"), 60, f"{name} to start")
+        if self.balancer is not None:
+            self.balancer.start()
+            self.wait(lambda: self._answers("/readyz"), 30, "the balancer to answer")
+        for name, process in self.processes.items():
+            if not name.startswith("api"):
+                process.start()
         self._make_channel_and_subscriber()
         self.wait(lambda: len(self.index_segments(time.time() - 60, time.time() + 5)) >= 2, 90,
                   "the channel's first segments")
@@ -222,6 +250,8 @@ class FaultStack:
             self.player.stop()
         for process in self.processes.values():
             process.kill()
+        if self.balancer is not None:
+            self.balancer.stop()
         self.client.close()
         self.s3.stop()
         self.redis.kill()
