@@ -50,22 +50,26 @@ def ensure_tools() -> None:
                        stdout=subprocess.DEVNULL)
 
 
-def start_nginx(root: Path, port: int) -> subprocess.Popen:
-    """Run one nginx worker serving root on port."""
+def start_nginx(root: Path, port: int, *, strip_token: bool = False) -> subprocess.Popen:
+    """Run one nginx worker serving root on port (with strip_token, /p/{token}/... as /...)."""
     conf = root / "nginx.conf"
+    location = (f'location ~ ^/p/[^/]+/(?<rest>.+)$ {{ alias {root}/$rest; add_header Cache-Control "no-cache"; }}'
+                if strip_token else 'location / { add_header Cache-Control "public, max-age=1"; }')
     conf.write_text(f"""
 worker_processes 1;
+worker_rlimit_nofile 30000;
 daemon off;
 pid {root}/nginx.pid;
 error_log {root}/error.log warn;
-events {{ worker_connections 4096; }}
+events {{ worker_connections 20000; }}
 http {{
   access_log off;
-  types {{ application/vnd.apple.mpegurl m3u8; }}
+  keepalive_requests 100000;
+  types {{ application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; }}
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{port} backlog=8192;
     root {root};
-    location / {{ add_header Cache-Control "public, max-age=1"; }}
+    {location}
   }}
 }}
 """)
@@ -108,7 +112,10 @@ def keep_pushing(url: str, channel_id: str, password: str, stop: threading.Event
             while not stop.is_set():
                 due = t0 + rep.n * 1.92
                 await asyncio.sleep(max(0.0, due - time.time()))
-                await rep.push_next(int((due - 1.92) * 1_000_000))
+                try:
+                    await rep.push_next(int((due - 1.92) * 1_000_000))
+                except httpx.HTTPError:  # an overloaded server: that segment is lost, as an encoder's would be
+                    rep.n += 1
 
     asyncio.run(loop())
 

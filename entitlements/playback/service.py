@@ -125,16 +125,15 @@ def request_playback(rt: Runtime, *, db_session: Session, principal: Principal, 
     """Decide a playback request; open a session with a signed URL or raise the reason.
 
     ``account`` is the signed-in account's row with its device's columns, locked for this
-    transaction (`auth.authenticate_for_update`), so two players starting at once cannot both
+    transaction (`auth.lock_signed_in`), so two players starting at once cannot both
     take the last stream.
     """
-    sub = account
     profile = service.device_profile(account if account.device_id is not None else None)
-    facts, target = gather_facts(rt, db_session=db_session, sub=sub, principal=principal, request=request,
+    facts, target = gather_facts(rt, db_session=db_session, sub=account, principal=principal, request=request,
                                  address=address, profile=profile)
     decision = decide(facts)
     if not decision.allowed:
-        _audit(db_session, facts, sub.id, decision, None, address)
+        _audit(db_session, facts, account.id, decision, None, address)
         raise PlaybackDenied(decision.reason or "DENIED", **decision.details)
     if target.kind == "vod" and target.window is not None and target.copy_id is None:
         # (A private copy plays from its own index: the archive may have purged the originals.)
@@ -148,14 +147,14 @@ def request_playback(rt: Runtime, *, db_session: Session, principal: Principal, 
     window = target.window if request.mode == "bytime" else None
     session_id = new_id()
     db_session.connection().execute(_OPEN_SESSION, dict(
-        id=session_id, subscriber_id=sub.id, device_id=principal.device_id, profile_id=request.profile_id,
+        id=session_id, subscriber_id=account.id, device_id=principal.device_id, profile_id=request.profile_id,
         content=facts.content, mode=request.mode, channel_id=target.channel_id or None,
         window_start=window[0] if window else None, window_end=window[1] if window else None, created_at=now,
         expires_at=expires))
-    _audit(db_session, facts, sub.id, decision, session_id, address)
+    _audit(db_session, facts, account.id, decision, session_id, address)
     if facts.streams_counted:
         keep_alive(rt, [session_id])
-    token = playback_tokens(rt).sign(PlaybackGrant(session_id, sub.id, principal.device_id, target.scope,
+    token = playback_tokens(rt).sign(PlaybackGrant(session_id, account.id, principal.device_id, target.scope,
                                                  target.mode, int(expires.timestamp())))
     base = (base_url or rt.settings.base_url).rstrip("/")
     run_after_commit(db_session, lambda: outage_door(rt).remember(principal, request, target, profile.path_part,
