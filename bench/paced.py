@@ -40,7 +40,7 @@ from pathlib import Path
 import httpx
 import uvloop
 
-from bench.common import ROOT, create_channel, free_port, machine, start_server
+from bench.common import ADMIN, ROOT, create_channel, free_port, machine, start_server
 from bench.playlist_throughput import ensure_tools, keep_pushing, start_nginx
 from bench.storm import make_players
 
@@ -204,11 +204,11 @@ def main() -> None:
     nginx = watcher = None
     try:
         password = create_channel(srv.url, CHANNEL)
-        httpx.post(f"{srv.url}/v1/admin/packages", headers={"X-API-Key": "bench-admin-key-" + "x" * 16}, json={
-            "code": "storm", "name": "Paced", "kind": "base", "max_streams": 2,
+        httpx.post(f"{srv.url}/v1/admin/packages", headers={"X-API-Key": ADMIN}, json={
+            "code": "paced", "name": "Paced", "kind": "base", "max_streams": 2,
             "channels": [CHANNEL]}).raise_for_status()
         threading.Thread(target=keep_pushing, args=(srv.url, CHANNEL, password, stop), daemon=True).start()
-        tokens = make_players(srv.env, args.max_players)
+        tokens = make_players(srv.env, args.max_players, package="paced")
         prefixes = []
         with httpx.Client(base_url=srv.url, timeout=60) as http:
             for token in tokens:

@@ -36,8 +36,8 @@ from infra.settings import Settings
 ANSWER_TIMEOUT_S = 60.0
 
 
-def make_players(env: dict[str, str], n: int) -> list[str]:
-    """Create n subscribers holding the storm package, each signed in on its own device; return their access tokens."""
+def make_players(env: dict[str, str], n: int, package: str = "storm") -> list[str]:
+    """Create n subscribers holding package, each signed in on its own device; return their access tokens."""
     settings = Settings(**{k[len("SMARTGO_"):].lower(): v for k, v in env.items() if k.startswith("SMARTGO_")})
     rt = build(settings)
     set_runtime(rt)
@@ -48,7 +48,7 @@ def make_players(env: dict[str, str], n: int) -> list[str]:
                 for i in range(first, min(n, first + 250)):
                     sub, _ = accounts.upsert_subscriber(db_session=db_session, customer_number=f"S{i:07d}",
                                                         body=BillingSubscriberUpsert(), actor="bench")
-                    accounts.set_packages(db_session=db_session, sub=sub, grants=[PackageGrant(code="storm")],
+                    accounts.set_packages(db_session=db_session, sub=sub, grants=[PackageGrant(code=package)],
                                           actor="bench")
                     pair = auth.start_session(rt, db_session=db_session, subscriber_id=sub.id,
                                               device=DeviceInfo(type="web", name=f"player {i}"))

@@ -10,6 +10,7 @@ from infra.errors import (
     InvalidInput,
     NotFound,
     SmartGoError,
+    TooManyRequests,
     Unauthorized,
 )
 
@@ -20,7 +21,7 @@ class InvalidCredentials(Unauthorized):
     code = "INVALID_CREDENTIALS"
 
 
-class LoginThrottled(SmartGoError):
+class LoginThrottled(TooManyRequests):
     code = "LOGIN_THROTTLED"
     status = 429
 
@@ -147,6 +148,6 @@ class ProfileNotFound(NotFound):
     code = "PROFILE_NOT_FOUND"
 
 
-class PinLocked(SmartGoError):
+class PinLocked(TooManyRequests):
     code = "PIN_LOCKED"
     status = 429

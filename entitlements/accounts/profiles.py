@@ -87,9 +87,7 @@ def check_pin(rt: Runtime, *, db_session: Session, sub: Subscriber | Row, pin: s
     try:
         attempts = throttle.admit(key, PIN_THROTTLE)
     except LoginThrottled as err:
-        locked = PinLocked("too many wrong PINs; try again later", **err.details)
-        locked.headers = err.headers
-        raise locked from None
+        raise PinLocked("too many wrong PINs; try again later", **err.details) from None
     if pin is None or not hmac.compare_digest(_pin_digest(rt, sub.id, pin), sub.parental_pin_hash):
         throttle.failed(key, PIN_THROTTLE, attempts)
         raise PinInvalid("wrong parental PIN", tries_left=max(0, PIN_THROTTLE.lock_after - attempts))

@@ -63,6 +63,4 @@ class LoginThrottle:
 
 def _throttled(wait_s: float) -> LoginThrottled:
     retry = max(1, math.ceil(wait_s))
-    err = LoginThrottled("too many login attempts; try again later", retry_after_s=retry)
-    err.headers = {"Retry-After": str(retry)}
-    return err
+    return LoginThrottled("too many login attempts; try again later", retry_after_s=retry)

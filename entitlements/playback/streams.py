@@ -6,7 +6,7 @@ a lease period after the player stops.
 
 from __future__ import annotations
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from entitlements.accounts import service
@@ -37,20 +37,19 @@ def _check_reachable(rt: Runtime) -> None:
         raise StreamsUnavailable("streams cannot be counted now (the shared cache is away); retry")
 
 
-def open_sessions(*, db_session: Session, subscriber_id: str) -> list[PlaybackSession]:
-    """Return the account's sessions that have not ended or expired."""
-    now = service.now_utc()
-    return list(db_session.scalars(select(PlaybackSession).where(
-        PlaybackSession.subscriber_id == subscriber_id, PlaybackSession.ended_at.is_(None),
-        PlaybackSession.expires_at > now).order_by(PlaybackSession.created_at)))
-
-
 _OPEN = PlaybackSession.__table__.c
+# An account's open session: neither ended nor expired (subscriber_id and now are parameters).
+_IS_OPEN = and_(_OPEN.subscriber_id == bindparam("subscriber_id"), _OPEN.ended_at.is_(None),
+                _OPEN.expires_at > bindparam("now"))
 # Built once and run on the connection: every start asks it (the door's hot path).
 _OPEN_STREAMS = (select(_OPEN.id, _OPEN.device_id, _OPEN.content, _OPEN.mode, _OPEN.created_at)
-                 .where(_OPEN.subscriber_id == bindparam("subscriber_id"), _OPEN.ended_at.is_(None),
-                        _OPEN.expires_at > bindparam("now"))
-                 .order_by(_OPEN.created_at))
+                 .where(_IS_OPEN).order_by(_OPEN.created_at))
+
+
+def open_sessions(*, db_session: Session, subscriber_id: str) -> list[PlaybackSession]:
+    """Return the account's sessions that have not ended or expired."""
+    return list(db_session.scalars(select(PlaybackSession).where(_IS_OPEN).order_by(PlaybackSession.created_at),
+                                   {"subscriber_id": subscriber_id, "now": service.now_utc()}))
 
 
 def active_streams(rt: Runtime, *, db_session: Session, subscriber_id: str) -> list[Row]:

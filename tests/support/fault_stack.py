@@ -227,7 +227,7 @@ class FaultStack:
                 data = self.root / name
                 data.mkdir()
                 self.processes[name] = Process(name, args, self.env(data), self.root / f"{name}.log")
-        for name, url in self.origins.items():
+        for name in self.origins:
             self.processes[name].start()
         for name, url in self.origins.items():
             self.wait(lambda url=url: self._answers(url + "/healthz"), 60, f"{name} to start")
